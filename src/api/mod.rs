@@ -1,0 +1,302 @@
+//! The HTTP API (axum): health, metrics, status, the list, matching and the
+//! incident pull API. `openapi.yaml` describes exactly [`ROUTES`]; a test
+//! keeps the three (spec, table, router) equal.
+//!
+//! `/v1` routes take a bearer token when `api.token` is set. Errors are JSON
+//! `{"error": "...", "detail": ...}`.
+
+mod error;
+
+pub use error::ApiError;
+
+use crate::config::Secret;
+use crate::domain::Fqdn;
+use crate::metrics::Metrics;
+use crate::source::SourceState;
+use crate::store::Store;
+use crate::watchlist::WatchlistHandle;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+
+/// Every route the router serves: (method, path in OpenAPI syntax).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", "/v1/status"),
+    ("get", "/v1/lists/current"),
+    ("post", "/v1/lists/reload"),
+    ("post", "/v1/match"),
+    ("get", "/v1/incidents"),
+    ("get", "/v1/incidents/{id}"),
+];
+
+/// Most names accepted by one `POST /v1/match`.
+pub const MAX_MATCH_NAMES: usize = 1000;
+/// Largest page of `GET /v1/incidents`.
+pub const MAX_PAGE: usize = 1000;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub watchlist: WatchlistHandle,
+    pub metrics: Arc<Metrics>,
+    pub source: SourceState,
+    pub sinks: Vec<String>,
+    pub token: Secret,
+    pub started_at: u64,
+}
+
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let v1 = Router::new()
+        .route("/status", get(status))
+        .route("/lists/current", get(current_list))
+        .route("/lists/reload", post(reload_list))
+        .route("/match", post(match_names))
+        .route("/incidents", get(list_incidents))
+        .route("/incidents/{id}", get(get_incident))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_token,
+        ));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .nest("/v1", v1)
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if state.token.is_empty() {
+        return next.run(req).await;
+    }
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if constant_time_eq(given.as_bytes(), state.token.expose().as_bytes()) {
+        next.run(req).await
+    } else {
+        ApiError::Unauthorized.into_response()
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    let list = state.watchlist.status();
+    let loaded = list.loaded_at.is_some();
+    let body = json!({
+        "ready": loaded,
+        "list_loaded": loaded,
+        "list_error": list.last_error,
+        "degraded": list.last_error.is_some(),
+    });
+    let status = if loaded {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let store = state.store.clone();
+    let outbox = tokio::task::spawn_blocking(move || store.outbox_counts()).await??;
+    let text = state.metrics.render(&state.watchlist.status(), &outbox);
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}
+
+async fn status(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let store = state.store.clone();
+    let (outbox, incidents) = tokio::task::spawn_blocking(move || {
+        Ok::<_, crate::store::StoreError>((store.outbox_counts()?, store.incident_count()?))
+    })
+    .await??;
+    let mut sinks = Vec::new();
+    for name in &state.sinks {
+        let c = outbox.iter().find(|c| &c.sink == name);
+        sinks.push(json!({
+            "name": name,
+            "pending": c.map_or(0, |c| c.pending),
+            "failed": c.map_or(0, |c| c.failed),
+        }));
+    }
+    let m = &state.metrics;
+    let get = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    Ok(Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "started_at": state.started_at,
+        "source": state.source.get(),
+        "list": state.watchlist.status(),
+        "incidents": incidents,
+        "sinks": sinks,
+        "counters": {
+            "frames": get(&m.frames),
+            "bad_frames": get(&m.bad_frames),
+            "reconnects": get(&m.reconnects),
+            "names_checked": get(&m.names_checked),
+            "incidents_new": get(&m.incidents_new),
+            "deliveries_ok": get(&m.deliveries_ok),
+            "deliveries_failed": get(&m.deliveries_failed),
+        }
+    })))
+}
+
+async fn current_list(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let list = state
+        .watchlist
+        .current_list()
+        .ok_or_else(|| ApiError::Unavailable("no list loaded yet".into()))?;
+    Ok(Json(list.to_json()))
+}
+
+async fn reload_list(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    match state.watchlist.reload().await {
+        Ok(status) => Ok(Json(json!({"reloaded": true, "list": status}))),
+        Err(e) => Err(ApiError::Unprocessable {
+            error: "list reload failed; the last good list stays active".into(),
+            detail: e.to_string(),
+        }),
+    }
+}
+
+/// Parse a JSON body ourselves so malformed requests get our JSON errors.
+fn json_body<T: serde::de::DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
+    let bytes = body.map_err(|r| match r.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,
+        _ => ApiError::BadRequest(r.body_text()),
+    })?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MatchRequest {
+    names: Vec<String>,
+}
+
+async fn match_names(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let req: MatchRequest = json_body(body)?;
+    if req.names.is_empty() {
+        return Err(ApiError::BadRequest("names must not be empty".into()));
+    }
+    if req.names.len() > MAX_MATCH_NAMES {
+        return Err(ApiError::BadRequest(format!(
+            "at most {MAX_MATCH_NAMES} names per request"
+        )));
+    }
+    let matcher = state
+        .watchlist
+        .snapshot()
+        .ok_or_else(|| ApiError::Unavailable("no list loaded yet".into()))?;
+    let results: Vec<serde_json::Value> = req
+        .names
+        .iter()
+        .map(|raw| match_one(&matcher, raw))
+        .collect();
+    Ok(Json(json!({"results": results})))
+}
+
+/// One name's verdict in the shape `POST /v1/match` and `certsentry match` print.
+pub fn match_one(matcher: &crate::matcher::Matcher, raw: &str) -> serde_json::Value {
+    match Fqdn::parse(raw) {
+        Err(e) => json!({"name": raw, "matched": false, "error": e.to_string()}),
+        Ok(name) => {
+            let own = matcher.is_own(&name);
+            let verdicts = matcher.match_name(&name);
+            let best = verdicts.first();
+            json!({
+                "name": raw,
+                "domain": name.ascii(),
+                "domain_unicode": name.unicode(),
+                "registrable_domain": name.registrable_domain_ascii(),
+                "matched": best.is_some(),
+                "own_domain": own,
+                "brand": best.map(|v| v.brand.clone()),
+                "kind": best.map(|v| v.detail.kind.as_str()),
+                "score": best.map(|v| v.score),
+                "severity": best.map(|v| v.severity),
+                "explanation": best.map(|v| v.detail.explanation.clone()),
+                "verdicts": verdicts,
+            })
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list_incidents(
+    State(state): State<AppState>,
+    query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be 1 to {MAX_PAGE}"
+        )));
+    }
+    if let Some(after) = &q.after
+        && after.parse::<ulid::Ulid>().is_err()
+    {
+        return Err(ApiError::BadRequest("after must be an incident id".into()));
+    }
+    let store = state.store.clone();
+    let after = q.after.clone();
+    let page = tokio::task::spawn_blocking(move || store.incidents_after(after.as_deref(), limit))
+        .await??;
+    let next = if page.len() == limit {
+        page.last().map(|i| i.id.clone())
+    } else {
+        None
+    };
+    Ok(Json(json!({"incidents": page, "next": next})))
+}
+
+async fn get_incident(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let store = state.store.clone();
+    let lookup = id.clone();
+    let incident = tokio::task::spawn_blocking(move || store.incident(&lookup))
+        .await??
+        .ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))?;
+    Ok(Json(
+        serde_json::to_value(incident).map_err(|e| ApiError::Internal(e.to_string()))?,
+    ))
+}

@@ -1,0 +1,586 @@
+//! `Settings`: built-in defaults, then a TOML file (`--config`), then
+//! `CERTSENTRY__SECTION__KEY` environment variables.
+//!
+//! Every default works offline. Validation happens once, here: the rest of the
+//! program receives settings that are valid by construction. Secrets live in
+//! [`Secret`], which never prints its value.
+
+use serde::{Deserialize, Serialize, Serializer};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A bad configuration: one readable line naming the key and the problem.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(String),
+    #[error("configuration: `{key}`: {problem}")]
+    Invalid { key: String, problem: String },
+}
+
+fn invalid(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        problem: problem.into(),
+    }
+}
+
+/// A credential. Prints as `[REDACTED]`; `env:NAME` reads the variable NAME.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            f.write_str("\"\"")
+        } else {
+            f.write_str("[REDACTED]")
+        }
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(if self.0.is_empty() { "" } else { "[REDACTED]" })
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        match raw.strip_prefix("env:") {
+            Some(var) => std::env::var(var).map(Secret).map_err(|_| {
+                serde::de::Error::custom(format!("environment variable {var} is not set"))
+            }),
+            None => Ok(Secret(raw)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub api: ApiSettings,
+    pub source: SourceSettings,
+    pub watchlist: WatchlistSettings,
+    pub matcher: MatcherSettings,
+    pub incidents: IncidentSettings,
+    pub store: StoreSettings,
+    pub delivery: DeliverySettings,
+    pub sinks: Vec<SinkSettings>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiSettings {
+    pub listen: SocketAddr,
+    /// Bearer token required on `/v1` routes when not empty.
+    pub token: Secret,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            token: Secret::default(),
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    Certstream,
+    Replay,
+    /// No source: the API and delivery only.
+    None,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SourceSettings {
+    pub kind: SourceKind,
+    /// certstream websocket URL (`/full-stream`, `/` or `/domains-only`).
+    pub url: String,
+    /// JSONL file for `kind = "replay"`.
+    pub path: PathBuf,
+    #[serde(with = "humantime_serde")]
+    pub ping_interval: Duration,
+    /// No frame for this long means the connection is dead.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub reconnect_initial: Duration,
+    #[serde(with = "humantime_serde")]
+    pub reconnect_max: Duration,
+    /// A connection healthy for this long resets the backoff.
+    #[serde(with = "humantime_serde")]
+    pub healthy_after: Duration,
+    /// Replay pace in messages per second; 0 means as fast as possible.
+    pub replay_rate: u32,
+    /// Capacity of the channel from the source to the matcher.
+    pub channel_capacity: usize,
+    /// Window for dropping the same certificate (by sha256) seen again.
+    #[serde(with = "humantime_serde")]
+    pub cert_dedup_window: Duration,
+}
+
+impl Default for SourceSettings {
+    fn default() -> Self {
+        SourceSettings {
+            kind: SourceKind::Certstream,
+            url: "wss://certstream.calidog.io/full-stream".into(),
+            path: PathBuf::new(),
+            ping_interval: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            reconnect_initial: Duration::from_secs(1),
+            reconnect_max: Duration::from_secs(60),
+            healthy_after: Duration::from_secs(60),
+            replay_rate: 0,
+            channel_capacity: 1024,
+            cert_dedup_window: Duration::from_secs(600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct XsoarListSettings {
+    /// XSOAR server URL; for XSOAR 8 the API URL (`https://api-<fqdn>`).
+    pub base_url: String,
+    pub api_key: Secret,
+    /// XSOAR 8 only: the API key's id (`x-xdr-auth-id`).
+    pub api_key_id: String,
+    pub list_name: String,
+    /// 6 or 8: selects the API path prefix.
+    pub version: u8,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WatchlistSettings {
+    /// JSON list file; empty (and no url/xsoar) means the bundled example list.
+    pub path: PathBuf,
+    /// HTTP(S) URL of the list.
+    pub url: String,
+    /// Header sent with `url`, e.g. `Authorization`.
+    pub auth_header: String,
+    pub auth_value: Secret,
+    pub xsoar: XsoarListSettings,
+    #[serde(with = "humantime_serde")]
+    pub reload_interval: Duration,
+    /// Largest list accepted, in bytes.
+    pub max_bytes: usize,
+}
+
+impl Default for WatchlistSettings {
+    fn default() -> Self {
+        WatchlistSettings {
+            path: PathBuf::new(),
+            url: String::new(),
+            auth_header: String::new(),
+            auth_value: Secret::default(),
+            xsoar: XsoarListSettings {
+                list_name: "DomainsList".into(),
+                version: 6,
+                ..XsoarListSettings::default()
+            },
+            reload_interval: Duration::from_secs(30 * 60),
+            max_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MatcherSettings {
+    /// XSOAR-style similarity `1 - d/max_len`; when set (> 0) it replaces
+    /// `max_distance` as the typo criterion.
+    pub similarity: f64,
+    /// Absolute OSA distance; 0 means by label length (5-8: 1, 9+: 2).
+    pub max_distance: u32,
+    /// Registrable labels shorter than this are never typos.
+    pub min_label_len: usize,
+    /// Domains that are the brand's own in addition to the list's keys.
+    pub allowlist: Vec<String>,
+}
+
+impl Default for MatcherSettings {
+    fn default() -> Self {
+        MatcherSettings {
+            similarity: 0.0,
+            max_distance: 0,
+            min_label_len: 5,
+            allowlist: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IncidentSettings {
+    /// Later sightings of the same (brand, registrable domain) within this
+    /// window update the incident and are not sent again.
+    #[serde(with = "humantime_serde")]
+    pub dedup_window: Duration,
+}
+
+impl Default for IncidentSettings {
+    fn default() -> Self {
+        IncidentSettings {
+            dedup_window: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSettings {
+    pub path: PathBuf,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            path: PathBuf::from("data/certsentry.db"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliverySettings {
+    #[serde(with = "humantime_serde")]
+    pub initial_backoff: Duration,
+    #[serde(with = "humantime_serde")]
+    pub max_backoff: Duration,
+    /// A delivery still failing this long after the incident is marked failed.
+    #[serde(with = "humantime_serde")]
+    pub max_age: Duration,
+    /// Requests in flight per sink.
+    pub concurrency: usize,
+    /// How often the outbox is polled when nothing wakes the worker.
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        DeliverySettings {
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(3600),
+            max_age: Duration::from_secs(24 * 3600),
+            concurrency: 16,
+            poll_interval: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SinkKind {
+    /// The incident JSON as is, with an `Idempotency-Key` header.
+    Webhook,
+    /// Cortex XSOAR Generic Webhook integration.
+    XsoarWebhook,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SinkSettings {
+    /// Unique name; keys the sink's outbox rows. Defaults to the kind.
+    pub name: String,
+    pub kind: SinkKind,
+    pub url: String,
+    /// HTTP Basic user; for XSOAR `_header:<Name>` sends the password as header <Name>.
+    pub username: String,
+    pub password: Secret,
+    /// Sent as `Authorization: Bearer <token>` when set.
+    pub token: Secret,
+    /// Extra headers; values are treated as secrets.
+    pub headers: BTreeMap<String, Secret>,
+    /// XSOAR incident type.
+    pub incident_type: String,
+    /// XSOAR raw JSON key: `both`, `raw_json` or `rawJson`.
+    pub raw_json_key: String,
+}
+
+impl Default for SinkSettings {
+    fn default() -> Self {
+        SinkSettings {
+            name: String::new(),
+            kind: SinkKind::Webhook,
+            url: String::new(),
+            username: String::new(),
+            password: Secret::default(),
+            token: Secret::default(),
+            headers: BTreeMap::new(),
+            incident_type: "CertStream Suspicious Domain".into(),
+            raw_json_key: "both".into(),
+        }
+    }
+}
+
+impl Settings {
+    /// Load defaults, then `file`, then the `CERTSENTRY__*` variables in `env`
+    /// (pass `std::env::vars()` in production, a map in tests), and validate.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        let mut builder = config::Config::builder();
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Load(format!(
+                    "file {} does not exist",
+                    path.display()
+                )));
+            }
+            builder = builder.add_source(
+                config::File::from(path)
+                    .format(config::FileFormat::Toml)
+                    .required(true),
+            );
+        }
+        let env: HashMap<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("CERTSENTRY__"))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("CERTSENTRY")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("matcher.allowlist")
+                .source(Some(env)),
+        );
+        let built = builder
+            .build()
+            .map_err(|e| ConfigError::Load(e.to_string()))?;
+        let settings: Settings = built
+            .try_deserialize()
+            .map_err(|e| ConfigError::Load(e.to_string()))?;
+        settings.validated()
+    }
+
+    fn validated(mut self) -> Result<Settings, ConfigError> {
+        let m = &self.matcher;
+        if !(0.0..1.0).contains(&m.similarity) {
+            return Err(invalid(
+                "matcher.similarity",
+                "must be at least 0 and below 1 (0 disables it)",
+            ));
+        }
+        if m.max_distance > 4 {
+            return Err(invalid("matcher.max_distance", "must be 0 to 4"));
+        }
+        for (i, a) in m.allowlist.iter().enumerate() {
+            crate::domain::Fqdn::parse(a)
+                .map_err(|e| invalid(format!("matcher.allowlist[{i}]"), e.to_string()))?;
+        }
+        let positive = [
+            ("source.ping_interval", self.source.ping_interval),
+            ("source.idle_timeout", self.source.idle_timeout),
+            ("source.reconnect_initial", self.source.reconnect_initial),
+            ("source.reconnect_max", self.source.reconnect_max),
+            ("watchlist.reload_interval", self.watchlist.reload_interval),
+            ("delivery.initial_backoff", self.delivery.initial_backoff),
+            ("delivery.max_backoff", self.delivery.max_backoff),
+            ("delivery.poll_interval", self.delivery.poll_interval),
+            ("delivery.request_timeout", self.delivery.request_timeout),
+        ];
+        for (key, value) in positive {
+            if value.is_zero() {
+                return Err(invalid(key, "must be longer than 0s"));
+            }
+        }
+        if self.source.channel_capacity == 0 {
+            return Err(invalid("source.channel_capacity", "must be at least 1"));
+        }
+        if self.delivery.concurrency == 0 || self.delivery.concurrency > 256 {
+            return Err(invalid("delivery.concurrency", "must be 1 to 256"));
+        }
+        match self.source.kind {
+            SourceKind::Certstream => {
+                let ok =
+                    self.source.url.starts_with("ws://") || self.source.url.starts_with("wss://");
+                if !ok {
+                    return Err(invalid("source.url", "must be a ws:// or wss:// URL"));
+                }
+            }
+            SourceKind::Replay if self.source.path.as_os_str().is_empty() => {
+                return Err(invalid(
+                    "source.path",
+                    "is required when source.kind = \"replay\"",
+                ));
+            }
+            _ => {}
+        }
+        let w = &self.watchlist;
+        if !w.url.is_empty() && !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
+            return Err(invalid(
+                "watchlist.url",
+                "must be an http:// or https:// URL",
+            ));
+        }
+        if !w.xsoar.base_url.is_empty() {
+            if w.xsoar.list_name.is_empty() {
+                return Err(invalid("watchlist.xsoar.list_name", "must not be empty"));
+            }
+            if ![6, 8].contains(&w.xsoar.version) {
+                return Err(invalid("watchlist.xsoar.version", "must be 6 or 8"));
+            }
+        }
+        let chosen = [
+            !w.path.as_os_str().is_empty(),
+            !w.url.is_empty(),
+            !w.xsoar.base_url.is_empty(),
+        ];
+        if chosen.iter().filter(|b| **b).count() > 1 {
+            return Err(invalid(
+                "watchlist",
+                "set only one of path, url and xsoar.base_url",
+            ));
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, sink) in self.sinks.iter_mut().enumerate() {
+            let key = |k: &str| format!("sinks[{i}].{k}");
+            if sink.url.is_empty() {
+                return Err(invalid(key("url"), "is required"));
+            }
+            reqwest::Url::parse(&sink.url)
+                .map_err(|e| invalid(key("url"), e.to_string()))
+                .and_then(|u| match u.scheme() {
+                    "http" | "https" => Ok(()),
+                    _ => Err(invalid(key("url"), "must be http:// or https://")),
+                })?;
+            if !["both", "raw_json", "rawJson"].contains(&sink.raw_json_key.as_str()) {
+                return Err(invalid(
+                    key("raw_json_key"),
+                    "must be both, raw_json or rawJson",
+                ));
+            }
+            if sink.name.is_empty() {
+                sink.name = match sink.kind {
+                    SinkKind::Webhook => "webhook",
+                    SinkKind::XsoarWebhook => "xsoar-webhook",
+                }
+                .to_owned();
+                if names.contains(&sink.name) {
+                    sink.name = format!("{}-{i}", sink.name);
+                }
+            }
+            if !names.insert(sink.name.clone()) {
+                return Err(invalid(
+                    key("name"),
+                    format!("duplicate sink name {:?}", sink.name),
+                ));
+            }
+        }
+        Ok(self)
+    }
+
+    /// The effective configuration as TOML, secrets redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let s = Settings::load(None, env(&[])).unwrap();
+        assert_eq!(s.api.listen.port(), 8080);
+        assert_eq!(s.watchlist.reload_interval, Duration::from_secs(1800));
+        assert!(s.sinks.is_empty());
+    }
+
+    #[test]
+    fn file_then_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[matcher]\nmax_distance = 2\n[watchlist]\nreload_interval = \"5m\"\n\
+             [[sinks]]\nkind = \"xsoar-webhook\"\nurl = \"http://127.0.0.1:9/x\"\npassword = \"hunter2\"\n",
+        )
+        .unwrap();
+        let s = Settings::load(
+            Some(&path),
+            env(&[
+                ("CERTSENTRY__MATCHER__MAX_DISTANCE", "1"),
+                ("CERTSENTRY__API__TOKEN", "s3cret"),
+                ("CERTSENTRY__MATCHER__ALLOWLIST", "a.com,b.org"),
+                ("OTHER", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.matcher.max_distance, 1);
+        assert_eq!(s.watchlist.reload_interval, Duration::from_secs(300));
+        assert_eq!(s.api.token.expose(), "s3cret");
+        assert_eq!(s.matcher.allowlist, vec!["a.com", "b.org"]);
+        assert_eq!(s.sinks[0].name, "xsoar-webhook");
+        let shown = s.to_redacted_toml();
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("s3cret"),
+            "{shown}"
+        );
+        assert!(shown.contains("[REDACTED]"));
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let e = Settings::load(None, env(&[("CERTSENTRY__MATCHER__SIMILARITY", "1.5")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("matcher.similarity"), "{e}");
+        let e = Settings::load(None, env(&[("CERTSENTRY__MATCHER__MAX_DISTANCE", "abc")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("max_distance"), "{e}");
+        let e = Settings::load(None, env(&[("CERTSENTRY__SOURCE__URL", "http://x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("source.url"), "{e}");
+        let e = Settings::load(None, env(&[("CERTSENTRY__API__LISTEN", "nope")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("listen"), "{e}");
+        let e = Settings::load(Some(Path::new("/nonexistent/c.toml")), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("does not exist"), "{e}");
+    }
+}

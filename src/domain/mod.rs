@@ -1,0 +1,353 @@
+//! Name normalisation: turns a raw certificate name into an [`Fqdn`] that the
+//! matcher can trust.
+//!
+//! Owns: trimming, lowercasing, wildcard and trailing-dot stripping, rejecting
+//! IPs / e-mails / invalid hostnames, IDNA (UTS 46) to Unicode (tolerant of bad
+//! A-labels, which are kept as ASCII and flagged), and the public-suffix split
+//! into subdomain labels, registrable label and suffix. Confusable folding lives
+//! in [`fold`]. It must not know about brands or lists.
+
+mod fold;
+
+pub use fold::{Scripts, fold_skeleton, scripts_of};
+
+use std::net::IpAddr;
+
+/// Why a raw name is not a hostname we match on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("empty name")]
+    Empty,
+    #[error("IP address, not a hostname")]
+    IpAddress,
+    #[error("e-mail address, not a hostname")]
+    Email,
+    #[error("not a valid hostname: {0}")]
+    Invalid(&'static str),
+    #[error("a public suffix with no registrable label")]
+    OnlySuffix,
+}
+
+/// A validated, normalised hostname with its public-suffix split.
+///
+/// `ascii` is the A-label form (what CT logs carry), `unicode` the U-label form
+/// (what confusable checks need). Both have the same number of labels, so the
+/// split computed on the ASCII form applies to both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fqdn {
+    ascii: String,
+    unicode: String,
+    /// Byte offset in `unicode` where the registrable label starts.
+    reg_start: usize,
+    /// Byte offset in `unicode` where the public suffix starts.
+    suffix_start: usize,
+    /// Byte offset in `ascii` where the registrable label starts.
+    ascii_reg_start: usize,
+    /// The certificate name was `*.something`.
+    wildcard: bool,
+    /// An `xn--` label could not be decoded; it is kept as ASCII.
+    bad_alabel: bool,
+}
+
+const MAX_NAME_LEN: usize = 253;
+const MAX_LABEL_LEN: usize = 63;
+
+impl Fqdn {
+    /// Normalise and validate a certificate name.
+    pub fn parse(raw: &str) -> Result<Fqdn, NameError> {
+        let mut name = raw.trim();
+        if let Some(stripped) = name.strip_suffix('.') {
+            name = stripped;
+        }
+        if name.is_empty() {
+            return Err(NameError::Empty);
+        }
+        let mut wildcard = false;
+        if let Some(rest) = name.strip_prefix("*.") {
+            wildcard = true;
+            name = rest;
+        }
+        if name.contains('@') {
+            return Err(NameError::Email);
+        }
+        let bracketless = name.trim_start_matches('[').trim_end_matches(']');
+        if bracketless.parse::<IpAddr>().is_ok() {
+            return Err(NameError::IpAddress);
+        }
+        if name.is_empty() {
+            return Err(NameError::Empty);
+        }
+        if name.contains('*') {
+            return Err(NameError::Invalid("wildcard not in the first label"));
+        }
+
+        let (ascii, unicode, bad_alabel) = if name.is_ascii() {
+            let ascii = name.to_ascii_lowercase();
+            check_ascii_hostname(&ascii)?;
+            let (unicode, bad) = if ascii.contains("xn--") {
+                to_unicode_tolerant(&ascii)
+            } else {
+                (ascii.clone(), false)
+            };
+            (ascii, unicode, bad)
+        } else {
+            let ascii = idna::domain_to_ascii(name)
+                .map_err(|_| NameError::Invalid("IDNA conversion failed"))?;
+            if ascii.is_empty() {
+                return Err(NameError::Empty);
+            }
+            check_ascii_hostname(&ascii)?;
+            let (unicode, bad) = to_unicode_tolerant(&ascii);
+            (ascii, unicode, bad)
+        };
+
+        let suffix_len = psl::suffix(ascii.as_bytes())
+            .map(|s| s.as_bytes().len())
+            .unwrap_or(0);
+        if suffix_len == 0 || suffix_len >= ascii.len() {
+            return Err(NameError::OnlySuffix);
+        }
+        let suffix_labels = ascii[ascii.len() - suffix_len..].split('.').count();
+        let total_labels = ascii.split('.').count();
+        if suffix_labels >= total_labels {
+            return Err(NameError::OnlySuffix);
+        }
+        // Label index (from the left) of the registrable label.
+        let reg_index = total_labels - suffix_labels - 1;
+        let ascii_reg_start = label_offset(&ascii, reg_index);
+        let reg_start = label_offset(&unicode, reg_index);
+        let suffix_start = label_offset(&unicode, reg_index + 1);
+        Ok(Fqdn {
+            ascii,
+            unicode,
+            reg_start,
+            suffix_start,
+            ascii_reg_start,
+            wildcard,
+            bad_alabel,
+        })
+    }
+
+    /// The A-label (punycode) form, as CT logs carry it.
+    pub fn ascii(&self) -> &str {
+        &self.ascii
+    }
+
+    /// The U-label form.
+    pub fn unicode(&self) -> &str {
+        &self.unicode
+    }
+
+    /// The label just left of the public suffix: `paypal` in `www.paypal.co.uk`.
+    pub fn registrable_label(&self) -> &str {
+        &self.unicode[self.reg_start..self.suffix_start - 1]
+    }
+
+    /// The public suffix: `co.uk` in `www.paypal.co.uk`.
+    pub fn suffix(&self) -> &str {
+        &self.unicode[self.suffix_start..]
+    }
+
+    /// `paypal.co.uk` in `www.paypal.co.uk`, Unicode form.
+    pub fn registrable_domain(&self) -> &str {
+        &self.unicode[self.reg_start..]
+    }
+
+    /// `paypal.co.uk` in `www.paypal.co.uk`, ASCII form.
+    pub fn registrable_domain_ascii(&self) -> &str {
+        &self.ascii[self.ascii_reg_start..]
+    }
+
+    /// Labels left of the registrable label, left to right.
+    pub fn subdomain_labels(&self) -> impl Iterator<Item = &str> {
+        let sub = if self.reg_start == 0 {
+            ""
+        } else {
+            &self.unicode[..self.reg_start - 1]
+        };
+        sub.split('.').filter(|l| !l.is_empty())
+    }
+
+    /// Every label that is not part of the public suffix, left to right.
+    pub fn non_suffix_labels(&self) -> impl Iterator<Item = &str> {
+        self.unicode[..self.suffix_start - 1].split('.')
+    }
+
+    /// This name and each parent down to the registrable domain, longest first.
+    pub fn self_and_parents(&self) -> impl Iterator<Item = &str> {
+        let unicode = self.unicode.as_str();
+        let reg_start = self.reg_start;
+        std::iter::once(0)
+            .chain(unicode[..reg_start].match_indices('.').map(|(i, _)| i + 1))
+            .filter(move |&i| i <= reg_start)
+            .map(move |i| &unicode[i..])
+    }
+
+    pub fn is_wildcard(&self) -> bool {
+        self.wildcard
+    }
+
+    pub fn has_bad_alabel(&self) -> bool {
+        self.bad_alabel
+    }
+}
+
+impl std::fmt::Display for Fqdn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.ascii)
+    }
+}
+
+fn label_offset(name: &str, index: usize) -> usize {
+    if index == 0 {
+        return 0;
+    }
+    name.match_indices('.')
+        .nth(index - 1)
+        .map(|(i, _)| i + 1)
+        .unwrap_or(name.len())
+}
+
+fn check_ascii_hostname(name: &str) -> Result<(), NameError> {
+    if name.len() > MAX_NAME_LEN {
+        return Err(NameError::Invalid("longer than 253 characters"));
+    }
+    for label in name.split('.') {
+        if label.is_empty() {
+            return Err(NameError::Invalid("empty label"));
+        }
+        if label.len() > MAX_LABEL_LEN {
+            return Err(NameError::Invalid("label longer than 63 characters"));
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(NameError::Invalid("character not allowed in a hostname"));
+        }
+    }
+    Ok(())
+}
+
+/// UTS 46 to Unicode; a label that does not decode is kept in its ASCII form.
+fn to_unicode_tolerant(ascii: &str) -> (String, bool) {
+    let (unicode, result) = idna::domain_to_unicode(ascii);
+    if result.is_ok() && unicode.split('.').count() == ascii.split('.').count() {
+        return (unicode, false);
+    }
+    let mut out = String::with_capacity(ascii.len());
+    let mut bad = false;
+    for (i, label) in ascii.split('.').enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        if label.starts_with("xn--") {
+            let (decoded, result) = idna::domain_to_unicode(label);
+            if result.is_ok() && !decoded.contains('.') && !decoded.contains('\u{FFFD}') {
+                out.push_str(&decoded);
+                continue;
+            }
+            bad = true;
+        }
+        out.push_str(label);
+    }
+    (out, bad)
+}
+
+/// Normalise a single label from a list (no dots): lowercase, decode `xn--`.
+pub fn normalise_label(raw: &str) -> Result<String, NameError> {
+    let label = raw.trim().to_lowercase();
+    if label.is_empty() {
+        return Err(NameError::Empty);
+    }
+    if label.contains('.') {
+        return Err(NameError::Invalid("a label has no dots"));
+    }
+    if label
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "/\\@:*?#".contains(c))
+    {
+        return Err(NameError::Invalid("character not allowed in a hostname"));
+    }
+    if label.is_ascii() {
+        check_ascii_hostname(&label)?;
+        if label.starts_with("xn--") {
+            let (unicode, bad) = to_unicode_tolerant(&label);
+            if bad {
+                return Err(NameError::Invalid("undecodable xn-- label"));
+            }
+            return Ok(unicode);
+        }
+        return Ok(label);
+    }
+    Ok(label)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_on_public_suffix() {
+        let f = Fqdn::parse("WWW.PayPal.co.uk.").unwrap();
+        assert_eq!(f.ascii(), "www.paypal.co.uk");
+        assert_eq!(f.registrable_label(), "paypal");
+        assert_eq!(f.suffix(), "co.uk");
+        assert_eq!(f.registrable_domain(), "paypal.co.uk");
+        assert_eq!(f.subdomain_labels().collect::<Vec<_>>(), vec!["www"]);
+        assert_eq!(
+            f.self_and_parents().collect::<Vec<_>>(),
+            vec!["www.paypal.co.uk", "paypal.co.uk"]
+        );
+    }
+
+    #[test]
+    fn wildcard_and_idn() {
+        let f = Fqdn::parse("*.xn--pypal-4ve.com").unwrap();
+        assert!(f.is_wildcard());
+        assert_eq!(f.unicode(), "pаypal.com");
+        assert_eq!(f.registrable_label(), "pаypal");
+        assert_eq!(f.registrable_domain_ascii(), "xn--pypal-4ve.com");
+        let g = Fqdn::parse("pаypal.com").unwrap();
+        assert_eq!(g.ascii(), "xn--pypal-4ve.com");
+    }
+
+    #[test]
+    fn bad_alabel_is_kept_and_flagged() {
+        let f = Fqdn::parse("xn--zzzzzzz-.example.com").unwrap();
+        assert!(f.has_bad_alabel());
+        assert_eq!(f.registrable_label(), "example");
+    }
+
+    #[test]
+    fn rejects_non_hostnames() {
+        assert_eq!(Fqdn::parse("10.0.0.1"), Err(NameError::IpAddress));
+        assert_eq!(Fqdn::parse("[::1]"), Err(NameError::IpAddress));
+        assert_eq!(Fqdn::parse("a@b.com"), Err(NameError::Email));
+        assert_eq!(Fqdn::parse("  "), Err(NameError::Empty));
+        assert_eq!(Fqdn::parse("com"), Err(NameError::OnlySuffix));
+        assert_eq!(Fqdn::parse("co.uk"), Err(NameError::OnlySuffix));
+        assert!(matches!(
+            Fqdn::parse("rcgen self signed cert"),
+            Err(NameError::Invalid(_))
+        ));
+        assert!(matches!(
+            Fqdn::parse("a..b.com"),
+            Err(NameError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn unknown_tld_uses_last_label() {
+        let f = Fqdn::parse("paypal.notarealtld").unwrap();
+        assert_eq!(f.registrable_label(), "paypal");
+    }
+
+    #[test]
+    fn labels_normalise() {
+        assert_eq!(normalise_label("PayPa1").unwrap(), "paypa1");
+        assert_eq!(normalise_label("xn--pypal-4ve").unwrap(), "pаypal");
+        assert!(normalise_label("a b").is_err());
+        assert!(normalise_label("").is_err());
+    }
+}

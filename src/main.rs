@@ -1,0 +1,221 @@
+//! The `certsentry` binary: argument parsing, tracing, and one call per command.
+
+use anyhow::Context;
+use certsentry::app::Application;
+use certsentry::config::Settings;
+use certsentry::matcher::Matcher;
+use certsentry::watchlist::{ListLoader, Watchlist};
+use clap::{Parser, Subcommand};
+use std::io::{BufReader, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Watches Certificate Transparency for lookalike domains and raises SOAR incidents.
+#[derive(Parser)]
+#[command(name = "certsentry", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service: source → matcher → incidents → sinks, plus the HTTP API.
+    Serve {
+        /// TOML configuration file (then CERTSENTRY__SECTION__KEY env overrides).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Offline demo: a bundled CT replay through the full pipeline into a local webhook receiver.
+    Demo {
+        /// API address while the demo runs.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Messages per second replayed.
+        #[arg(long, default_value_t = 40)]
+        rate: u32,
+        /// Keep the API running after the replay until Ctrl-C.
+        #[arg(long)]
+        keep_running: bool,
+    },
+    /// Print one JSON verdict per name: matched or not, brand, kind, score, explanation.
+    Match {
+        /// Homograph list file (default: the configured list).
+        #[arg(long)]
+        list: Option<PathBuf>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Back-test: certstream JSONL through normalise → match → incidents, written as JSONL.
+    Replay {
+        /// certstream JSONL, one message per line (`-` for stdin).
+        file: PathBuf,
+        #[arg(long)]
+        list: Option<PathBuf>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Write incidents here instead of stdout.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Validate the configuration and print it with secrets redacted.
+    CheckConfig {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+/// Exit status for an invalid configuration (EX_USAGE).
+const EXIT_CONFIG: u8 = 64;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // the demo prints incidents on stdout; keep its stderr to warnings
+    let default_filter = match cli.command {
+        Command::Demo { .. } => "warn",
+        _ => "info",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config_path = match &cli.command {
+        Command::Serve { config }
+        | Command::Match { config, .. }
+        | Command::Replay { config, .. }
+        | Command::CheckConfig { config } => config.clone(),
+        Command::Demo { .. } => None,
+    };
+    let settings = match Settings::load(config_path.as_deref(), std::env::vars()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, settings)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::CheckConfig { .. } => {
+            print!("{}", settings.to_redacted_toml());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { .. } => {
+            let app = Application::build(settings).await?;
+            tracing::info!(port = app.port(), "certsentry serving");
+            app.run_until_stopped(async {
+                let _ = tokio::signal::ctrl_c().await;
+                tracing::info!("shutting down");
+            })
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo {
+            listen,
+            rate,
+            keep_running,
+        } => {
+            let summary = certsentry::demo::run(certsentry::demo::DemoOptions {
+                listen,
+                rate,
+                keep_running,
+            })
+            .await?;
+            println!("\nsummary: {}", serde_json::to_string_pretty(&summary)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Match { list, names, .. } => {
+            let matcher = load_matcher(&settings, list.as_deref()).await?;
+            let mut out = std::io::stdout().lock();
+            for name in names {
+                let verdict = certsentry::api::match_one(&matcher, &name);
+                writeln!(out, "{verdict}")?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Replay {
+            file, list, output, ..
+        } => {
+            let matcher = load_matcher(&settings, list.as_deref()).await?;
+            tokio::task::spawn_blocking(move || {
+                replay(&file, output.as_deref(), &matcher, &settings)
+            })
+            .await??;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The list from `--list`, else the configured loader, compiled.
+async fn load_matcher(settings: &Settings, list: Option<&Path>) -> anyhow::Result<Matcher> {
+    let text = match list {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?,
+        None => {
+            let client = certsentry::app::http_client(settings)?;
+            ListLoader::from_settings(&settings.watchlist, client)
+                .fetch(settings.watchlist.max_bytes)
+                .await?
+        }
+    };
+    let list = Watchlist::parse(&text, settings.watchlist.max_bytes)?;
+    Ok(Matcher::compile(&list, &settings.matcher))
+}
+
+fn replay(
+    file: &Path,
+    output: Option<&Path>,
+    matcher: &Matcher,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    let (input, size): (Box<dyn std::io::BufRead>, u64) = if file.as_os_str() == "-" {
+        (Box::new(std::io::stdin().lock()), 0)
+    } else {
+        let f =
+            std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+        let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+        (Box::new(BufReader::with_capacity(1 << 20, f)), size)
+    };
+    let bar = if std::io::stderr().is_terminal() && size > 0 {
+        let bar = indicatif::ProgressBar::new(size);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        ) {
+            bar.set_style(style);
+        }
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut out: Box<dyn Write> = match output {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let summary =
+        certsentry::backtest::run(input, &mut out, matcher, settings, |n| bar.set_position(n))?;
+    bar.finish_and_clear();
+    eprintln!("replay summary: {}", serde_json::to_string(&summary)?);
+    Ok(())
+}

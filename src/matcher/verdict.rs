@@ -1,0 +1,148 @@
+//! What the matcher decided about one name: kind, evidence, score, severity.
+
+use crate::domain::Fqdn;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchKind {
+    /// A listed variant (label or full domain).
+    #[default]
+    ExactVariant,
+    /// The folded skeleton equals the brand's or a variant's.
+    Homograph,
+    /// OSA distance under the threshold on the registrable label.
+    Typo,
+}
+
+impl MatchKind {
+    pub const ALL: [MatchKind; 3] = [
+        MatchKind::ExactVariant,
+        MatchKind::Homograph,
+        MatchKind::Typo,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchKind::ExactVariant => "exact_variant",
+            MatchKind::Homograph => "homograph",
+            MatchKind::Typo => "typo",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn from_score(score: u8) -> Severity {
+        match score {
+            90.. => Severity::Critical,
+            75..=89 => Severity::High,
+            50..=74 => Severity::Medium,
+            _ => Severity::Low,
+        }
+    }
+
+    /// XSOAR's incident severity scale (1 low … 4 critical).
+    pub fn xsoar(self) -> u8 {
+        match self {
+            Severity::Low => 1,
+            Severity::Medium => 2,
+            Severity::High => 3,
+            Severity::Critical => 4,
+        }
+    }
+}
+
+/// The evidence behind a verdict (the incident's `match` object).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MatchDetail {
+    pub kind: MatchKind,
+    /// The listed variant or brand label that matched.
+    pub variant: Option<String>,
+    pub distance: Option<u32>,
+    pub similarity: Option<f64>,
+    pub skeleton: Option<String>,
+    pub mixed_scripts: bool,
+    pub explanation: String,
+}
+
+/// One name judged to imitate one brand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// The protected domain (list key).
+    pub brand: String,
+    /// The name, normalised, ASCII form.
+    pub domain: String,
+    pub domain_unicode: String,
+    pub registrable_domain: String,
+    pub registrable_domain_ascii: String,
+    #[serde(rename = "match")]
+    pub detail: MatchDetail,
+    pub score: u8,
+    pub severity: Severity,
+}
+
+impl Verdict {
+    pub fn new(brand: &str, name: &Fqdn, detail: MatchDetail) -> Verdict {
+        let score = base_score(&detail);
+        Verdict {
+            brand: brand.to_owned(),
+            domain: name.ascii().to_owned(),
+            domain_unicode: name.unicode().to_owned(),
+            registrable_domain: name.registrable_domain().to_owned(),
+            registrable_domain_ascii: name.registrable_domain_ascii().to_owned(),
+            detail,
+            score,
+            severity: Severity::from_score(score),
+        }
+    }
+
+    /// A wildcard certificate covers every subdomain: slightly stronger evidence.
+    pub fn apply_wildcard(&mut self) {
+        self.score = (self.score + 2).min(100);
+        self.severity = Severity::from_score(self.score);
+        if !self.detail.explanation.ends_with("(wildcard certificate)") {
+            self.detail.explanation.push_str(" (wildcard certificate)");
+        }
+    }
+}
+
+fn base_score(d: &MatchDetail) -> u8 {
+    let base: u8 = match d.kind {
+        MatchKind::ExactVariant => 95,
+        MatchKind::Homograph => 90,
+        MatchKind::Typo => match d.distance {
+            Some(1) => 80,
+            Some(2) => 65,
+            _ => 50,
+        },
+    };
+    if d.mixed_scripts {
+        (base + 5).min(100)
+    } else {
+        base
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severity_scale() {
+        assert_eq!(Severity::from_score(95), Severity::Critical);
+        assert_eq!(Severity::from_score(80), Severity::High);
+        assert_eq!(Severity::from_score(65), Severity::Medium);
+        assert_eq!(Severity::from_score(10), Severity::Low);
+        assert_eq!(Severity::Critical.xsoar(), 4);
+        assert_eq!(Severity::Low.xsoar(), 1);
+    }
+}

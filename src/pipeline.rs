@@ -1,0 +1,202 @@
+//! The stage between sources and sinks: drop certificates already seen
+//! (sha256), match the rest against the current list snapshot, turn verdicts
+//! into incidents, and commit them (with their outbox rows) to the store
+//! before waking the delivery workers.
+//!
+//! [`Pipeline::process`] is synchronous and shared by the service's task
+//! ([`run`]) and `certsentry replay`, so a back-test decides exactly what the
+//! service would.
+
+use crate::cert::CertEvent;
+use crate::incident::Incident;
+use crate::matcher::Matcher;
+use crate::metrics::Metrics;
+use crate::store::{Recorded, Store, StoreError};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::{Notify, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+/// Certificates seen recently, by fingerprint: the same certificate arrives
+/// from several logs and again after a reconnect.
+struct RecentCerts {
+    window: Duration,
+    capacity: usize,
+    seen: HashMap<String, Instant>,
+    order: VecDeque<(Instant, String)>,
+}
+
+impl RecentCerts {
+    fn new(window: Duration, capacity: usize) -> Self {
+        RecentCerts {
+            window,
+            capacity,
+            seen: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    /// True when `key` was already seen within the window; records it otherwise.
+    fn check_and_insert(&mut self, key: &str, now: Instant) -> bool {
+        while let Some((t, k)) = self.order.front() {
+            let expired = now.duration_since(*t) > self.window;
+            if !expired && self.order.len() < self.capacity {
+                break;
+            }
+            if self.seen.get(k) == Some(t) {
+                self.seen.remove(k);
+            }
+            self.order.pop_front();
+        }
+        if self.window.is_zero() {
+            return false;
+        }
+        if let Some(t) = self.seen.get(key)
+            && now.duration_since(*t) <= self.window
+        {
+            return true;
+        }
+        self.seen.insert(key.to_owned(), now);
+        self.order.push_back((now, key.to_owned()));
+        false
+    }
+}
+
+pub struct Pipeline {
+    store: Store,
+    /// Names of the configured sinks: every new incident gets one outbox row each.
+    sinks: Vec<String>,
+    dedup_window: Duration,
+    metrics: Arc<Metrics>,
+    ids: ulid::Generator,
+    recent: RecentCerts,
+}
+
+impl Pipeline {
+    pub fn new(
+        store: Store,
+        sinks: Vec<String>,
+        dedup_window: Duration,
+        cert_dedup_window: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Pipeline {
+        Pipeline {
+            store,
+            sinks,
+            dedup_window,
+            metrics,
+            ids: ulid::Generator::new(),
+            recent: RecentCerts::new(cert_dedup_window, 200_000),
+        }
+    }
+
+    /// Match one event and record what it raises. Returns the new incidents
+    /// (repeat sightings update the store and are not returned).
+    pub fn process(
+        &mut self,
+        matcher: &Matcher,
+        event: &CertEvent,
+        now: SystemTime,
+    ) -> Result<Vec<Incident>, StoreError> {
+        if let Some(fp) = event.dedup_fingerprint()
+            && self.recent.check_and_insert(fp, Instant::now())
+        {
+            self.metrics.add(&self.metrics.duplicate_certs, 1);
+            return Ok(Vec::new());
+        }
+        let (verdicts, stats) = matcher.match_event(event);
+        self.metrics.add(&self.metrics.names_checked, stats.checked);
+        self.metrics.add(&self.metrics.names_invalid, stats.invalid);
+        let mut fresh = Vec::new();
+        for verdict in verdicts {
+            self.metrics.count_match(verdict.detail.kind);
+            let id = self
+                .ids
+                .generate_from_datetime(now)
+                .unwrap_or_else(|overflow| overflow.commit_overflow_increment());
+            let incident = Incident::new(verdict, event, id, now);
+            match self
+                .store
+                .record(&incident, &self.sinks, self.dedup_window, now)?
+            {
+                Recorded::New => {
+                    self.metrics.add(&self.metrics.incidents_new, 1);
+                    tracing::info!(
+                        incident = %incident.id, brand = %incident.brand, domain = %incident.domain,
+                        kind = incident.detail.kind.as_str(), score = incident.score,
+                        "new incident"
+                    );
+                    fresh.push(incident);
+                }
+                Recorded::Repeated { id, sightings } => {
+                    self.metrics.add(&self.metrics.incidents_repeated, 1);
+                    tracing::debug!(incident = %id, sightings, domain = %incident.domain, "repeat sighting");
+                }
+            }
+        }
+        Ok(fresh)
+    }
+}
+
+/// The pipeline task: waits for the first good list, then processes events
+/// until the source closes or shutdown.
+pub async fn run(
+    mut pipeline: Pipeline,
+    mut rx: mpsc::Receiver<CertEvent>,
+    mut snapshots: watch::Receiver<Option<Arc<Matcher>>>,
+    wake: Vec<Arc<Notify>>,
+    shutdown: CancellationToken,
+) {
+    tokio::select! {
+        _ = shutdown.cancelled() => return,
+        r = snapshots.wait_for(|s| s.is_some()) => if r.is_err() { return },
+    }
+    loop {
+        let event = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            e = rx.recv() => match e {
+                Some(e) => e,
+                None => return,
+            },
+        };
+        let Some(matcher) = snapshots.borrow().clone() else {
+            continue;
+        };
+        let span =
+            tracing::debug_span!("match", source = %event.source, index = ?event.ct.cert_index);
+        let _enter = span.enter();
+        // SQLite is touched only when a name matched: a short, local write.
+        match pipeline.process(&matcher, &event, SystemTime::now()) {
+            Ok(fresh) if !fresh.is_empty() => {
+                for w in &wake {
+                    w.notify_one();
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                pipeline.metrics.add(&pipeline.metrics.store_errors, 1);
+                tracing::error!(error = %e, "cannot record incident");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_certs_window() {
+        let mut r = RecentCerts::new(Duration::from_secs(10), 3);
+        let t = Instant::now();
+        assert!(!r.check_and_insert("a", t));
+        assert!(r.check_and_insert("a", t + Duration::from_secs(5)));
+        assert!(!r.check_and_insert("a", t + Duration::from_secs(11)));
+        // capacity evicts the oldest
+        assert!(!r.check_and_insert("b", t + Duration::from_secs(12)));
+        assert!(!r.check_and_insert("c", t + Duration::from_secs(12)));
+        assert!(!r.check_and_insert("d", t + Duration::from_secs(12)));
+        assert!(r.order.len() <= 3);
+    }
+}

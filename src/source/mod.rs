@@ -1,0 +1,103 @@
+//! Sources: where certificates come from. One file per source; each turns its
+//! input into [`CertEvent`]s on a bounded channel (back-pressure, never an
+//! unbounded queue) and counts what it skipped.
+//!
+//! - [`certstream`]: websocket client for `/full-stream`, `/` and `/domains-only`.
+//! - [`replay`]: certstream JSONL, for offline runs and back-tests.
+
+pub mod certstream;
+pub mod frame;
+pub mod replay;
+
+pub use frame::{Frame, FrameError, parse_frame};
+
+use crate::cert::CertEvent;
+use crate::metrics::Metrics;
+use serde::Serialize;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+
+/// What `/v1/status` shows about the source.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SourceStatus {
+    pub kind: String,
+    /// Where it reads from (credentials stripped).
+    pub target: String,
+    /// `starting`, `connected`, `reconnecting`, `finished` or `stopped`.
+    pub state: String,
+    pub last_error: Option<String>,
+    /// Unix seconds of the last frame received.
+    pub last_frame_at: Option<u64>,
+}
+
+/// Shared, cheaply cloned source status.
+#[derive(Clone, Default)]
+pub struct SourceState(Arc<Mutex<SourceStatus>>);
+
+impl SourceState {
+    pub fn new(kind: &str, target: &str) -> SourceState {
+        SourceState(Arc::new(Mutex::new(SourceStatus {
+            kind: kind.into(),
+            target: target.into(),
+            state: "starting".into(),
+            ..SourceStatus::default()
+        })))
+    }
+
+    pub fn get(&self) -> SourceStatus {
+        self.lock().clone()
+    }
+
+    pub fn set_state(&self, state: &str, error: Option<String>) {
+        let mut s = self.lock();
+        s.state = state.into();
+        if error.is_some() {
+            s.last_error = error;
+        }
+    }
+
+    fn touch(&self) {
+        self.lock().last_frame_at = Some(crate::watchlist::unix_now());
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SourceStatus> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The pipeline went away: the source should stop.
+#[derive(Debug)]
+pub struct PipelineClosed;
+
+/// Count and forward one raw message. Malformed messages are counted and
+/// skipped, never fatal.
+pub(crate) async fn forward(
+    bytes: &[u8],
+    source_name: &str,
+    tx: &mpsc::Sender<CertEvent>,
+    metrics: &Metrics,
+) -> Result<(), PipelineClosed> {
+    metrics.add(&metrics.frames, 1);
+    match parse_frame(bytes, source_name) {
+        Ok(Frame::Certificate(event)) => tx.send(*event).await.map_err(|_| PipelineClosed),
+        Ok(Frame::Domains(event)) => {
+            metrics.add(&metrics.dns_entries, 1);
+            tx.send(*event).await.map_err(|_| PipelineClosed)
+        }
+        Ok(Frame::Heartbeat) => {
+            metrics.add(&metrics.heartbeats, 1);
+            Ok(())
+        }
+        Ok(Frame::Other(kind)) => {
+            tracing::debug!(%kind, "skipping message type");
+            Ok(())
+        }
+        Err(e) => {
+            metrics.add(&metrics.bad_frames, 1);
+            let preview: String =
+                String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into_owned();
+            tracing::debug!(error = %e, %preview, "malformed message skipped");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! Where the list text comes from: the bundled example, a file, an HTTP(S)
+//! URL (optional auth header) or a Cortex XSOAR list (XSOAR 6 and 8 paths).
+//! Loaders return text only; parsing is [`super::Watchlist::parse`]'s job.
+
+use crate::config::{Secret, WatchlistSettings};
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read list file {path}: {source}")]
+    File {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot fetch list from {url}: {reason}")]
+    Http { url: String, reason: String },
+    #[error("XSOAR has no list named {0:?}")]
+    XsoarListMissing(String),
+    #[error("list body is larger than the limit of {0} bytes")]
+    TooLarge(usize),
+    #[error("{0}")]
+    Invalid(#[from] super::ListError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+#[derive(Debug)]
+pub enum ListLoader {
+    Bundled,
+    File(PathBuf),
+    Url {
+        url: String,
+        header: String,
+        value: Secret,
+        client: reqwest::Client,
+    },
+    Xsoar {
+        lists_url: String,
+        api_key: Secret,
+        api_key_id: String,
+        list_name: String,
+        client: reqwest::Client,
+    },
+}
+
+impl ListLoader {
+    pub fn from_settings(s: &WatchlistSettings, client: reqwest::Client) -> ListLoader {
+        if !s.xsoar.base_url.is_empty() {
+            let base = s.xsoar.base_url.trim_end_matches('/');
+            let lists_url = if s.xsoar.version == 8 {
+                format!("{base}/xsoar/public/v1/lists")
+            } else {
+                format!("{base}/lists")
+            };
+            ListLoader::Xsoar {
+                lists_url,
+                api_key: s.xsoar.api_key.clone(),
+                api_key_id: s.xsoar.api_key_id.clone(),
+                list_name: s.xsoar.list_name.clone(),
+                client,
+            }
+        } else if !s.url.is_empty() {
+            ListLoader::Url {
+                url: s.url.clone(),
+                header: s.auth_header.clone(),
+                value: s.auth_value.clone(),
+                client,
+            }
+        } else if !s.path.as_os_str().is_empty() {
+            ListLoader::File(s.path.clone())
+        } else {
+            ListLoader::Bundled
+        }
+    }
+
+    /// Where the list comes from, without credentials.
+    pub fn describe(&self) -> String {
+        match self {
+            ListLoader::Bundled => "bundled:lists/example.json".into(),
+            ListLoader::File(p) => format!("file:{}", p.display()),
+            ListLoader::Url { url, .. } => format!("url:{}", strip_userinfo(url)),
+            ListLoader::Xsoar {
+                lists_url,
+                list_name,
+                ..
+            } => format!("xsoar:{} list {list_name:?}", strip_userinfo(lists_url)),
+        }
+    }
+
+    pub async fn fetch(&self, max_bytes: usize) -> Result<String, LoadError> {
+        match self {
+            ListLoader::Bundled => Ok(super::EXAMPLE_LIST.to_owned()),
+            ListLoader::File(path) => {
+                let text =
+                    tokio::fs::read_to_string(path)
+                        .await
+                        .map_err(|source| LoadError::File {
+                            path: path.display().to_string(),
+                            source,
+                        })?;
+                Ok(text)
+            }
+            ListLoader::Url {
+                url,
+                header,
+                value,
+                client,
+            } => {
+                let mut req = client.get(url);
+                if !header.is_empty() {
+                    req = req.header(header.as_str(), value.expose());
+                }
+                get_text(req, url, max_bytes).await
+            }
+            ListLoader::Xsoar {
+                lists_url,
+                api_key,
+                api_key_id,
+                list_name,
+                client,
+            } => {
+                let mut req = client
+                    .get(lists_url)
+                    .header("Authorization", api_key.expose())
+                    .header("Accept", "application/json");
+                if !api_key_id.is_empty() {
+                    req = req.header("x-xdr-auth-id", api_key_id.as_str());
+                }
+                // XSOAR returns every list; allow room beyond the one we want.
+                let body = get_text(req, lists_url, max_bytes.saturating_mul(4)).await?;
+                let lists: Vec<serde_json::Value> =
+                    serde_json::from_str(&body).map_err(|e| LoadError::Http {
+                        url: strip_userinfo(lists_url),
+                        reason: format!("unexpected answer to GET lists: {e}"),
+                    })?;
+                let entry = lists
+                    .iter()
+                    .find(|l| {
+                        l.get("name").and_then(|n| n.as_str()) == Some(list_name)
+                            || l.get("id").and_then(|n| n.as_str()) == Some(list_name)
+                    })
+                    .ok_or_else(|| LoadError::XsoarListMissing(list_name.clone()))?;
+                match entry.get("data") {
+                    Some(serde_json::Value::String(s)) => Ok(s.clone()),
+                    // some versions return the parsed JSON for JSON-typed lists
+                    Some(other @ serde_json::Value::Object(_)) => Ok(other.to_string()),
+                    _ => Err(LoadError::Http {
+                        url: strip_userinfo(lists_url),
+                        reason: format!("list {list_name:?} has no data"),
+                    }),
+                }
+            }
+        }
+    }
+}
+
+async fn get_text(
+    req: reqwest::RequestBuilder,
+    url: &str,
+    max_bytes: usize,
+) -> Result<String, LoadError> {
+    let err = |reason: String| LoadError::Http {
+        url: strip_userinfo(url),
+        reason,
+    };
+    let mut resp = req.send().await.map_err(|e| err(without_url(&e)))?;
+    if !resp.status().is_success() {
+        return Err(err(format!("HTTP {}", resp.status())));
+    }
+    if resp
+        .content_length()
+        .is_some_and(|l| l as usize > max_bytes)
+    {
+        return Err(LoadError::TooLarge(max_bytes));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| err(without_url(&e)))? {
+        if body.len() + chunk.len() > max_bytes {
+            return Err(LoadError::TooLarge(max_bytes));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body).map_err(|_| err("body is not UTF-8".into()))
+}
+
+/// reqwest errors print the URL, which may hold credentials; keep the reason only.
+pub(crate) fn without_url(e: &reqwest::Error) -> String {
+    let mut e = e.to_string();
+    if let Some(i) = e.find(" for url (") {
+        e.truncate(i);
+    }
+    e
+}
+
+pub(crate) fn strip_userinfo(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Err(_) => url.to_owned(),
+    }
+}
