@@ -438,7 +438,9 @@ impl Settings {
             _ => {}
         }
         let w = &self.watchlist;
-        if !w.url.is_empty() && !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
+        let url_ok =
+            w.url.is_empty() || w.url.starts_with("http://") || w.url.starts_with("https://");
+        if !url_ok {
             return Err(invalid(
                 "watchlist.url",
                 "must be an http:// or https:// URL",

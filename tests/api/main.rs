@@ -1,0 +1,8 @@
+//! The one integration-test binary: the real service, real peers on 127.0.0.1.
+
+mod cli;
+mod delivery;
+mod golden;
+mod helpers;
+mod http_api;
+mod properties;
