@@ -104,6 +104,8 @@ impl Application {
             sinks: sinks.iter().map(|s| s.name.clone()).collect(),
             token: settings.api.token.clone(),
             started_at: crate::watchlist::unix_now(),
+            xsoar: settings.watchlist.xsoar.clone(),
+            client: client.clone(),
         };
         Ok(Application {
             listener,

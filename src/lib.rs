@@ -27,6 +27,7 @@ pub mod cert;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod generate;
 pub mod incident;
 pub mod matcher;
 pub mod metrics;

@@ -60,6 +60,32 @@ enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Build a homograph list {domain: [variants]} in the XSOAR format.
+    Generate {
+        #[arg(required = true)]
+        domains: Vec<String>,
+        /// `domains` (full domains) or `labels` (label-only variants).
+        #[arg(long, default_value = "domains", value_parser = ["domains", "labels"])]
+        format: String,
+        /// Comma-separated fuzzers (default: all; see `GET /v1/lists/generate/fuzzers`).
+        #[arg(long, value_delimiter = ',')]
+        fuzzers: Vec<String>,
+        /// Most variants per domain, the most deceptive first.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        limit: Option<u64>,
+        /// Each variant with its fuzzer and punycode form.
+        #[arg(long)]
+        explain: bool,
+        /// Leave out Unicode forms (punycode only).
+        #[arg(long)]
+        no_unicode: bool,
+        /// Leave out punycode forms (Unicode only).
+        #[arg(long)]
+        no_punycode: bool,
+        /// Write the list here instead of stdout.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// Validate the configuration and print it with secrets redacted.
     CheckConfig {
         #[arg(long)]
@@ -89,7 +115,7 @@ fn main() -> ExitCode {
         | Command::Match { config, .. }
         | Command::Replay { config, .. }
         | Command::CheckConfig { config } => config.clone(),
-        Command::Demo { .. } => None,
+        Command::Demo { .. } | Command::Generate { .. } => None,
     };
     let settings = match Settings::load(config_path.as_deref(), std::env::vars()) {
         Ok(s) => s,
@@ -142,6 +168,46 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             })
             .await?;
             println!("\nsummary: {}", serde_json::to_string_pretty(&summary)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Generate {
+            domains,
+            format,
+            fuzzers,
+            limit,
+            explain,
+            no_unicode,
+            no_punycode,
+            output,
+        } => {
+            let opts = certsentry::generate::GenerateOptions {
+                fuzzers: certsentry::generate::parse_fuzzers(&fuzzers)?,
+                format: if format == "labels" {
+                    certsentry::generate::Format::Labels
+                } else {
+                    certsentry::generate::Format::Domains
+                },
+                limit: limit.map(|l| l as usize),
+                include_unicode: !no_unicode,
+                include_punycode: !no_punycode,
+            };
+            let bar = if std::io::stderr().is_terminal() && domains.len() > 1 {
+                indicatif::ProgressBar::new(domains.len() as u64)
+            } else {
+                indicatif::ProgressBar::hidden()
+            };
+            let list = tokio::task::spawn_blocking(move || {
+                certsentry::generate::build_list(&domains, &opts, explain, |n| {
+                    bar.set_position(n as u64)
+                })
+            })
+            .await??;
+            let text = serde_json::to_string_pretty(&list)?;
+            match output {
+                Some(path) => std::fs::write(&path, text + "\n")
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+                None => println!("{text}"),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Match { list, names, .. } => {

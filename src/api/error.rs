@@ -15,6 +15,10 @@ pub enum ApiError {
     NotFound(String),
     #[error("request body too large")]
     TooLarge,
+    #[error("too large: {0}")]
+    TooLargeFor(String),
+    #[error("upstream failed: {0}")]
+    BadGateway(String),
     #[error("{error}: {detail}")]
     Unprocessable { error: String, detail: String },
     #[error("unavailable: {0}")]
@@ -51,6 +55,8 @@ impl IntoResponse for ApiError {
                 "request body too large",
                 serde_json::Value::Null,
             ),
+            ApiError::TooLargeFor(d) => (StatusCode::PAYLOAD_TOO_LARGE, "too large", json!(d)),
+            ApiError::BadGateway(d) => (StatusCode::BAD_GATEWAY, "upstream failed", json!(d)),
             ApiError::Unprocessable { error, detail } => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 error.as_str(),

@@ -11,6 +11,7 @@ pub use error::ApiError;
 
 use crate::config::Secret;
 use crate::domain::Fqdn;
+use crate::generate::{Format, Fuzzer, GenerateOptions};
 use crate::metrics::Metrics;
 use crate::source::SourceState;
 use crate::store::Store;
@@ -35,6 +36,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/status"),
     ("get", "/v1/lists/current"),
     ("post", "/v1/lists/reload"),
+    ("post", "/v1/lists/generate"),
+    ("get", "/v1/lists/generate/fuzzers"),
     ("post", "/v1/match"),
     ("get", "/v1/incidents"),
     ("get", "/v1/incidents/{id}"),
@@ -44,6 +47,12 @@ pub const ROUTES: &[(&str, &str)] = &[
 pub const MAX_MATCH_NAMES: usize = 1000;
 /// Largest page of `GET /v1/incidents`.
 pub const MAX_PAGE: usize = 1000;
+/// Most domains one `POST /v1/lists/generate` takes.
+pub const MAX_GENERATE_DOMAINS: usize = 100;
+/// Largest `limit` per domain.
+pub const MAX_GENERATE_LIMIT: usize = 100_000;
+/// Most variants one generate response holds (all domains together).
+pub const MAX_GENERATE_OUTPUT: usize = 1_000_000;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -54,6 +63,9 @@ pub struct AppState {
     pub sinks: Vec<String>,
     pub token: Secret,
     pub started_at: u64,
+    /// Where `save_as` stores generated lists (the list source's XSOAR).
+    pub xsoar: crate::config::XsoarListSettings,
+    pub client: reqwest::Client,
 }
 
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
@@ -61,6 +73,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/status", get(status))
         .route("/lists/current", get(current_list))
         .route("/lists/reload", post(reload_list))
+        .route("/lists/generate", post(generate_list))
+        .route("/lists/generate/fuzzers", get(list_fuzzers))
         .route("/match", post(match_names))
         .route("/incidents", get(list_incidents))
         .route("/incidents/{id}", get(get_incident))
@@ -298,5 +312,125 @@ async fn get_incident(
         .ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))?;
     Ok(Json(
         serde_json::to_value(incident).map_err(|e| ApiError::Internal(e.to_string()))?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GenerateRequest {
+    domains: Vec<String>,
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
+    fuzzers: Option<Vec<String>>,
+    #[serde(default)]
+    limit: Option<usize>,
+    #[serde(default)]
+    include_unicode: Option<bool>,
+    #[serde(default)]
+    include_punycode: Option<bool>,
+    /// Store the list in XSOAR under this name.
+    #[serde(default)]
+    save_as: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct GenerateQuery {
+    #[serde(default)]
+    explain: bool,
+}
+
+async fn list_fuzzers() -> Json<serde_json::Value> {
+    let fuzzers: Vec<serde_json::Value> = Fuzzer::ALL
+        .iter()
+        .map(|f| json!({"name": f.name(), "family": f.family(), "description": f.description()}))
+        .collect();
+    Json(json!({"fuzzers": fuzzers}))
+}
+
+async fn generate_list(
+    State(state): State<AppState>,
+    query: Result<Query<GenerateQuery>, axum::extract::rejection::QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let req: GenerateRequest = json_body(body)?;
+    if req.domains.is_empty() {
+        return Err(ApiError::BadRequest("domains must not be empty".into()));
+    }
+    if req.domains.len() > MAX_GENERATE_DOMAINS {
+        return Err(ApiError::BadRequest(format!(
+            "at most {MAX_GENERATE_DOMAINS} domains per request"
+        )));
+    }
+    let format = match req.format.as_deref() {
+        None | Some("domains") => Format::Domains,
+        Some("labels") => Format::Labels,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "format {other:?}: must be domains or labels"
+            )));
+        }
+    };
+    if let Some(limit) = req.limit
+        && !(1..=MAX_GENERATE_LIMIT).contains(&limit)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be 1 to {MAX_GENERATE_LIMIT}"
+        )));
+    }
+    let fuzzers = crate::generate::parse_fuzzers(req.fuzzers.as_deref().unwrap_or(&[]))
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    for d in &req.domains {
+        crate::generate::parse_domain(d).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    }
+    if let Some(name) = &req.save_as {
+        if name.trim().is_empty() {
+            return Err(ApiError::BadRequest("save_as must not be empty".into()));
+        }
+        if state.xsoar.base_url.is_empty() {
+            return Err(ApiError::BadRequest(
+                "save_as needs XSOAR configured (watchlist.xsoar.base_url)".into(),
+            ));
+        }
+    }
+    let opts = GenerateOptions {
+        fuzzers,
+        format,
+        limit: req.limit,
+        include_unicode: req.include_unicode.unwrap_or(true),
+        include_punycode: req.include_punycode.unwrap_or(true),
+    };
+    let domains = req.domains.clone();
+    let explain = q.explain;
+    let list = tokio::task::spawn_blocking(move || {
+        crate::generate::build_list(&domains, &opts, explain, |_| {})
+    })
+    .await?
+    .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let total: usize = list.as_object().map_or(0, |m| {
+        m.values().filter_map(|v| v.as_array()).map(Vec::len).sum()
+    });
+    if total > MAX_GENERATE_OUTPUT {
+        return Err(ApiError::BadRequest(format!(
+            "the list would hold {total} entries, more than {MAX_GENERATE_OUTPUT}: lower limit or send fewer domains"
+        )));
+    }
+    let Some(name) = req.save_as else {
+        return Ok(Json(list));
+    };
+    let data = list.to_string();
+    let chars = data.chars().count();
+    if chars > crate::watchlist::XSOAR_LIST_MAX_CHARS {
+        return Err(ApiError::TooLargeFor(format!(
+            "the list is {chars} characters; an XSOAR list holds at most {}: lower limit, pick fewer fuzzers or use format=labels",
+            crate::watchlist::XSOAR_LIST_MAX_CHARS
+        )));
+    }
+    crate::watchlist::save_xsoar_list(&state.xsoar, &state.client, &name, &data)
+        .await
+        .map_err(|e| ApiError::BadGateway(e.to_string()))?;
+    Ok(Json(
+        json!({"list": list, "saved": {"name": name, "characters": chars}}),
     ))
 }

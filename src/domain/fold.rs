@@ -48,6 +48,25 @@ fn extra_fold(c: char) -> Option<&'static str> {
 /// The folded skeleton of a label. Two labels with the same folded skeleton
 /// look alike to a reader.
 pub fn fold_skeleton(label: &str) -> String {
+    if label.is_ascii() {
+        // UTS #39 maps single code points and NFD is the identity on ASCII, so
+        // folding is per byte: a table built once with the full path.
+        let table = ascii_table();
+        let mut out = String::with_capacity(label.len() + 4);
+        for b in label.bytes() {
+            out.push_str(&table[b as usize]);
+        }
+        return out;
+    }
+    fold_slow(label)
+}
+
+fn ascii_table() -> &'static [String; 128] {
+    static TABLE: std::sync::OnceLock<[String; 128]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| std::array::from_fn(|b| fold_slow(&char::from(b as u8).to_string())))
+}
+
+fn fold_slow(label: &str) -> String {
     let mut folded = String::with_capacity(label.len());
     for c in label.nfd() {
         if is_combining_mark(c) {
@@ -152,6 +171,25 @@ mod tests {
         assert_eq!(fold_skeleton("g00gle"), fold_skeleton("google"));
         assert_eq!(fold_skeleton("rnicrosoft"), fold_skeleton("microsoft"));
         assert_ne!(fold_skeleton("paypal"), fold_skeleton("paypol"));
+    }
+
+    #[test]
+    fn ascii_fast_path_equals_full_folding() {
+        for label in [
+            "paypal",
+            "g00gle",
+            "rnicrosoft",
+            "PAYPAL-1",
+            "a_b",
+            "I|l1",
+            "modern",
+        ] {
+            assert_eq!(fold_skeleton(label), fold_slow(label), "{label}");
+        }
+        for b in 0u8..128 {
+            let s = char::from(b).to_string();
+            assert_eq!(fold_skeleton(&s), fold_slow(&s));
+        }
     }
 
     #[test]

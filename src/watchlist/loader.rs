@@ -154,6 +154,41 @@ impl ListLoader {
     }
 }
 
+/// Most characters an XSOAR list holds.
+pub const XSOAR_LIST_MAX_CHARS: usize = 209_715;
+
+/// Store `data` as the JSON list `name` in XSOAR (`POST <base>/lists/save`).
+pub async fn save_xsoar_list(
+    s: &crate::config::XsoarListSettings,
+    client: &reqwest::Client,
+    name: &str,
+    data: &str,
+) -> Result<(), LoadError> {
+    let base = s.base_url.trim_end_matches('/');
+    let url = if s.version == 8 {
+        format!("{base}/xsoar/public/v1/lists/save")
+    } else {
+        format!("{base}/lists/save")
+    };
+    let mut req = client
+        .post(&url)
+        .header("Authorization", s.api_key.expose())
+        .header("Accept", "application/json")
+        .json(&serde_json::json!({"name": name, "data": data, "type": "JSON", "version": -1}));
+    if !s.api_key_id.is_empty() {
+        req = req.header("x-xdr-auth-id", s.api_key_id.as_str());
+    }
+    let err = |reason: String| LoadError::Http {
+        url: strip_userinfo(&url),
+        reason,
+    };
+    let resp = req.send().await.map_err(|e| err(without_url(&e)))?;
+    if !resp.status().is_success() {
+        return Err(err(format!("HTTP {}", resp.status())));
+    }
+    Ok(())
+}
+
 async fn get_text(
     req: reqwest::RequestBuilder,
     url: &str,

@@ -10,7 +10,7 @@ mod format;
 mod loader;
 
 pub use format::{BrandEntry, ListError, Variant, Watchlist};
-pub use loader::{ListLoader, LoadError};
+pub use loader::{ListLoader, LoadError, XSOAR_LIST_MAX_CHARS, save_xsoar_list};
 pub(crate) use loader::{strip_userinfo, without_url};
 
 use crate::config::{MatcherSettings, WatchlistSettings};

@@ -143,6 +143,8 @@ struct ReceiverState {
     script: VecDeque<u16>,
     default_status: u16,
     log: Vec<Received>,
+    /// JSON bodies served to GET requests, by path.
+    gets: std::collections::HashMap<String, Value>,
 }
 
 /// An HTTP receiver standing in for a SOAR: records every request, answers as scripted.
@@ -160,6 +162,11 @@ async fn receive(
     body: axum::body::Bytes,
 ) -> impl IntoResponse {
     let mut s = state.lock().unwrap();
+    if method == Method::GET
+        && let Some(body) = s.gets.get(uri.path())
+    {
+        return (StatusCode::OK, body.to_string());
+    }
     let status = s.script.pop_front().unwrap_or(s.default_status);
     let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
     s.log.push(Received {
@@ -169,7 +176,7 @@ async fn receive(
         body,
         status,
     });
-    (StatusCode::from_u16(status).unwrap(), "{}")
+    (StatusCode::from_u16(status).unwrap(), "{}".to_string())
 }
 
 impl Receiver {
@@ -196,6 +203,14 @@ impl Receiver {
             .unwrap()
             .script
             .extend(statuses.iter().copied());
+    }
+
+    pub fn serve_get(&self, path: &str, body: Value) {
+        self.state
+            .lock()
+            .unwrap()
+            .gets
+            .insert(path.to_owned(), body);
     }
 
     pub fn set_default(&self, status: u16) {
@@ -286,7 +301,7 @@ pub fn test_settings(dir: &std::path::Path, certstream_url: &str, receiver: &Rec
 
 pub async fn spawn_app_with(settings: Settings, dir: Arc<tempfile::TempDir>) -> TestApp {
     let list_path = settings.watchlist.path.clone();
-    if !list_path.exists() {
+    if !list_path.as_os_str().is_empty() && !list_path.exists() {
         std::fs::write(&list_path, TEST_LIST).unwrap();
     }
     let app = Application::build(settings.clone())

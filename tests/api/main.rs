@@ -2,6 +2,7 @@
 
 mod cli;
 mod delivery;
+mod generator;
 mod golden;
 mod helpers;
 mod http_api;

@@ -1,0 +1,110 @@
+//! Combination fuzzers: the brand with something added (phishing words, other
+//! TLDs, its own name embedded in another label).
+
+/// Words phishing domains pair with brands.
+pub const PHISHING_WORDS: &[&str] = &[
+    "account",
+    "accounts",
+    "alert",
+    "app",
+    "auth",
+    "billing",
+    "bonus",
+    "cloud",
+    "confirm",
+    "customer",
+    "help",
+    "helpdesk",
+    "id",
+    "info",
+    "invoice",
+    "login",
+    "logon",
+    "mail",
+    "my",
+    "online",
+    "pay",
+    "payment",
+    "portal",
+    "recovery",
+    "refund",
+    "reset",
+    "secure",
+    "security",
+    "service",
+    "services",
+    "signin",
+    "sso",
+    "support",
+    "team",
+    "unlock",
+    "update",
+    "verification",
+    "verify",
+    "wallet",
+    "web",
+    "webmail",
+];
+
+/// Common and frequently abused TLDs for tld-swap.
+pub const TLDS: &[&str] = &[
+    "app", "biz", "buzz", "cc", "cloud", "club", "co", "co.uk", "com", "de", "email", "fr", "icu",
+    "info", "io", "live", "me", "net", "online", "org", "ru", "shop", "site", "store", "support",
+    "top", "us", "vip", "website", "xyz",
+];
+
+/// brand±word, with and without a hyphen, before and after.
+pub fn dictionary(label: &str) -> Vec<String> {
+    let mut out = Vec::with_capacity(PHISHING_WORDS.len() * 4);
+    for w in PHISHING_WORDS {
+        out.push(format!("{label}-{w}"));
+        out.push(format!("{label}{w}"));
+        out.push(format!("{w}-{label}"));
+        out.push(format!("{w}{label}"));
+    }
+    out
+}
+
+/// Other public suffixes for the same label.
+pub fn tld_swap(suffix: &str) -> Vec<String> {
+    TLDS.iter()
+        .filter(|t| **t != suffix)
+        .map(|t| t.to_string())
+        .collect()
+}
+
+/// The brand's full name flattened into one label: `paypal-com`, `paypalcom`,
+/// `www-paypal`, `www-paypal-com`.
+pub fn target_embedding(label: &str, suffix: &str) -> Vec<String> {
+    let dashed = suffix.replace('.', "-");
+    let joined = suffix.replace('.', "");
+    vec![
+        format!("{label}-{dashed}"),
+        format!("{label}{joined}"),
+        format!("www-{label}"),
+        format!("www{label}"),
+        format!("www-{label}-{dashed}"),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combinations() {
+        let d = dictionary("paypal");
+        for v in [
+            "paypal-login",
+            "paypallogin",
+            "secure-paypal",
+            "securepaypal",
+        ] {
+            assert!(d.contains(&v.to_string()), "{v}");
+        }
+        assert!(!tld_swap("com").contains(&"com".to_string()));
+        assert!(tld_swap("com").contains(&"top".to_string()));
+        assert_eq!(target_embedding("barclays", "co.uk")[0], "barclays-co-uk");
+        assert!(target_embedding("paypal", "com").contains(&"paypalcom".to_string()));
+    }
+}

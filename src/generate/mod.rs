@@ -1,0 +1,514 @@
+//! The homograph list generator: a permutation engine at least as complete as
+//! dnstwist's default fuzzers, plus Unicode-confusable and whole-script
+//! variants, producing lists in the XSOAR format the matcher reads.
+//!
+//! Works on the registrable label (public-suffix aware: `barclays.co.uk`
+//! varies `barclays`), reattaches subdomain and suffix, validates every
+//! variant (IDNA round trip, hostname rules) and returns both its Unicode and
+//! punycode forms. Order is deterministic: by fuzzer rank (most deceptive
+//! first: homoglyphs, then one-edit typos, then combinations), then by variant.
+//! Pure: depends on `domain` only.
+
+mod combination;
+mod homoglyph;
+mod keyboard;
+mod typo;
+
+use crate::domain::Fqdn;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+
+/// One permutation strategy. Declaration order is the rank order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fuzzer {
+    Cyrillic,
+    Greek,
+    Homoglyph,
+    Confusable,
+    Omission,
+    Repetition,
+    Transposition,
+    Replacement,
+    Insertion,
+    Addition,
+    Bitsquatting,
+    VowelSwap,
+    Hyphenation,
+    Plural,
+    Subdomain,
+    Dictionary,
+    TargetEmbedding,
+    TldSwap,
+}
+
+impl Fuzzer {
+    pub const ALL: [Fuzzer; 18] = [
+        Fuzzer::Cyrillic,
+        Fuzzer::Greek,
+        Fuzzer::Homoglyph,
+        Fuzzer::Confusable,
+        Fuzzer::Omission,
+        Fuzzer::Repetition,
+        Fuzzer::Transposition,
+        Fuzzer::Replacement,
+        Fuzzer::Insertion,
+        Fuzzer::Addition,
+        Fuzzer::Bitsquatting,
+        Fuzzer::VowelSwap,
+        Fuzzer::Hyphenation,
+        Fuzzer::Plural,
+        Fuzzer::Subdomain,
+        Fuzzer::Dictionary,
+        Fuzzer::TargetEmbedding,
+        Fuzzer::TldSwap,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Fuzzer::Cyrillic => "cyrillic",
+            Fuzzer::Greek => "greek",
+            Fuzzer::Homoglyph => "homoglyph",
+            Fuzzer::Confusable => "confusable",
+            Fuzzer::Omission => "omission",
+            Fuzzer::Repetition => "repetition",
+            Fuzzer::Transposition => "transposition",
+            Fuzzer::Replacement => "replacement",
+            Fuzzer::Insertion => "insertion",
+            Fuzzer::Addition => "addition",
+            Fuzzer::Bitsquatting => "bitsquatting",
+            Fuzzer::VowelSwap => "vowel-swap",
+            Fuzzer::Hyphenation => "hyphenation",
+            Fuzzer::Plural => "plural",
+            Fuzzer::Subdomain => "subdomain",
+            Fuzzer::Dictionary => "dictionary",
+            Fuzzer::TargetEmbedding => "target-embedding",
+            Fuzzer::TldSwap => "tld-swap",
+        }
+    }
+
+    pub fn family(self) -> &'static str {
+        match self {
+            Fuzzer::Cyrillic | Fuzzer::Greek | Fuzzer::Homoglyph | Fuzzer::Confusable => {
+                "homoglyph"
+            }
+            Fuzzer::Dictionary | Fuzzer::TargetEmbedding | Fuzzer::TldSwap => "combination",
+            _ => "typo",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            Fuzzer::Cyrillic => {
+                "every letter replaced by its Cyrillic twin (раураӏ), when each has one"
+            }
+            Fuzzer::Greek => "every letter replaced by its Greek twin, when each has one",
+            Fuzzer::Homoglyph => {
+                "ASCII lookalikes (0/o, 1/l, rn/m, vv/w, cl/d) and Latin diacritics, one or two substitutions; Latin confusables, one"
+            }
+            Fuzzer::Confusable => {
+                "one or two Cyrillic, or one or two Greek, lookalikes in the Latin label (pаypal)"
+            }
+            Fuzzer::Omission => "a character left out",
+            Fuzzer::Repetition => "a character doubled",
+            Fuzzer::Transposition => "two adjacent characters swapped",
+            Fuzzer::Replacement => {
+                "a character replaced by a keyboard neighbour (qwerty, qwertz, azerty)"
+            }
+            Fuzzer::Insertion => "a keyboard neighbour inserted before or after a character",
+            Fuzzer::Addition => "a-z or 0-9 appended, or inserted before a hyphen",
+            Fuzzer::Bitsquatting => "one bit of one character flipped",
+            Fuzzer::VowelSwap => "a vowel replaced by another",
+            Fuzzer::Hyphenation => "a hyphen inserted",
+            Fuzzer::Plural => "s or es inserted",
+            Fuzzer::Subdomain => "a dot inserted (pay.pal.com)",
+            Fuzzer::Dictionary => "a phishing word before or after, with and without hyphen",
+            Fuzzer::TargetEmbedding => {
+                "the brand's full name in one label (paypal-com, www-paypal)"
+            }
+            Fuzzer::TldSwap => "another public suffix",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Fuzzer> {
+        Fuzzer::ALL.into_iter().find(|f| f.name() == name.trim())
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Full domains (`paypa1.com`).
+    #[default]
+    Domains,
+    /// Registrable labels only (`paypa1`), as hand-made XSOAR lists are; variants
+    /// that change the suffix or add a dot stay full domains.
+    Labels,
+}
+
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    /// Fuzzers to run; empty means all.
+    pub fuzzers: Vec<Fuzzer>,
+    pub format: Format,
+    /// Most variants per domain (the most deceptive first).
+    pub limit: Option<usize>,
+    pub include_unicode: bool,
+    pub include_punycode: bool,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        GenerateOptions {
+            fuzzers: Vec::new(),
+            format: Format::Domains,
+            limit: None,
+            include_unicode: true,
+            include_punycode: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GenerateError {
+    #[error("{domain:?} is not a domain: {reason}")]
+    NotADomain { domain: String, reason: String },
+    #[error("unknown fuzzer {0:?}")]
+    UnknownFuzzer(String),
+}
+
+/// One generated variant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Variant {
+    pub fuzzer: Fuzzer,
+    /// Unicode form (label or domain, by format).
+    pub unicode: String,
+    /// Punycode form; equal to `unicode` for ASCII variants.
+    pub ascii: String,
+}
+
+/// Parse fuzzer names (`"homoglyph,omission"` split by the caller).
+pub fn parse_fuzzers<S: AsRef<str>>(names: &[S]) -> Result<Vec<Fuzzer>, GenerateError> {
+    names
+        .iter()
+        .map(|n| {
+            Fuzzer::parse(n.as_ref())
+                .ok_or_else(|| GenerateError::UnknownFuzzer(n.as_ref().to_owned()))
+        })
+        .collect()
+}
+
+/// The domain a list key is written as: its Unicode form.
+pub fn parse_domain(domain: &str) -> Result<Fqdn, GenerateError> {
+    let bad = |reason: String| GenerateError::NotADomain {
+        domain: domain.to_owned(),
+        reason,
+    };
+    let f = Fqdn::parse(domain).map_err(|e| bad(e.to_string()))?;
+    if f.is_wildcard() {
+        return Err(bad("a wildcard is not a domain".into()));
+    }
+    Ok(f)
+}
+
+/// Every variant of `domain`, ranked, deduplicated, validated.
+pub fn generate(domain: &str, opts: &GenerateOptions) -> Result<Vec<Variant>, GenerateError> {
+    let fqdn = parse_domain(domain)?;
+    let label = fqdn.registrable_label();
+    let suffix = fqdn.suffix();
+    let prefix = &fqdn.unicode()[..fqdn.unicode().len() - fqdn.registrable_domain().len()];
+    let suffix_ascii = ascii_suffix(&fqdn);
+    let prefix_ascii = &fqdn.ascii()[..fqdn.ascii().len() - fqdn.registrable_domain_ascii().len()];
+
+    let mut seen: HashSet<String> = HashSet::new();
+    seen.insert(fqdn.ascii().to_owned());
+    let mut out = Vec::new();
+    let fuzzers: Vec<Fuzzer> = if opts.fuzzers.is_empty() {
+        Fuzzer::ALL.to_vec()
+    } else {
+        let mut f = opts.fuzzers.clone();
+        f.sort();
+        f.dedup();
+        f
+    };
+    for fuzzer in fuzzers {
+        let candidates: Vec<(String, Option<String>)> = match fuzzer {
+            Fuzzer::TldSwap => combination::tld_swap(suffix)
+                .into_iter()
+                .map(|s| (label.to_owned(), Some(s)))
+                .collect(),
+            other => run_label_fuzzer(other, label, suffix)
+                .into_iter()
+                .map(|l| (l, None))
+                .collect(),
+        };
+        let mut batch: Vec<Variant> = Vec::new();
+        for (part, new_suffix) in candidates {
+            let Some(part_ascii) = ascii_part(&part) else {
+                continue;
+            };
+            let (suffix_u, suffix_a) = match &new_suffix {
+                Some(s) => (s.as_str(), s.clone()),
+                None => (suffix, suffix_ascii.clone()),
+            };
+            let full_ascii = format!("{prefix_ascii}{part_ascii}.{suffix_a}");
+            if full_ascii.len() > 253 || !seen.insert(full_ascii.clone()) {
+                continue;
+            }
+            let label_level =
+                opts.format == Format::Labels && new_suffix.is_none() && !part.contains('.');
+            let (unicode, ascii) = if label_level {
+                (part, part_ascii)
+            } else if opts.format == Format::Labels {
+                (
+                    format!("{part}.{suffix_u}"),
+                    format!("{part_ascii}.{suffix_a}"),
+                )
+            } else {
+                (format!("{prefix}{part}.{suffix_u}"), full_ascii)
+            };
+            batch.push(Variant {
+                fuzzer,
+                unicode,
+                ascii,
+            });
+        }
+        batch.sort_by(|a, b| a.unicode.cmp(&b.unicode));
+        out.extend(batch);
+    }
+    if let Some(limit) = opts.limit {
+        out.truncate(limit);
+    }
+    Ok(out)
+}
+
+fn run_label_fuzzer(fuzzer: Fuzzer, label: &str, suffix: &str) -> Vec<String> {
+    match fuzzer {
+        Fuzzer::Cyrillic => homoglyph::whole_script(label, homoglyph::Script::Cyrillic),
+        Fuzzer::Greek => homoglyph::whole_script(label, homoglyph::Script::Greek),
+        Fuzzer::Homoglyph => homoglyph::homoglyph(label),
+        Fuzzer::Confusable => homoglyph::confusable(label),
+        Fuzzer::Omission => typo::omission(label),
+        Fuzzer::Repetition => typo::repetition(label),
+        Fuzzer::Transposition => typo::transposition(label),
+        Fuzzer::Replacement => typo::replacement(label),
+        Fuzzer::Insertion => typo::insertion(label),
+        Fuzzer::Addition => typo::addition(label),
+        Fuzzer::Bitsquatting => typo::bitsquatting(label),
+        Fuzzer::VowelSwap => typo::vowel_swap(label),
+        Fuzzer::Hyphenation => typo::hyphenation(label),
+        Fuzzer::Plural => typo::plural(label),
+        Fuzzer::Subdomain => typo::subdomain(label),
+        Fuzzer::Dictionary => combination::dictionary(label),
+        Fuzzer::TargetEmbedding => combination::target_embedding(label, suffix),
+        Fuzzer::TldSwap => Vec::new(),
+    }
+}
+
+fn ascii_suffix(f: &Fqdn) -> String {
+    let reg = f.registrable_domain_ascii();
+    match reg.find('.') {
+        Some(i) => reg[i + 1..].to_owned(),
+        None => String::new(),
+    }
+}
+
+/// The punycode form of a (possibly dotted) label part, or `None` when a
+/// label is not a valid registrable hostname label that round-trips.
+fn ascii_part(part: &str) -> Option<String> {
+    let mut out = String::with_capacity(part.len() + 8);
+    for (i, label) in part.split('.').enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        if label.is_ascii() {
+            if label.starts_with("xn--") || !hostname_label_ok(label) {
+                return None;
+            }
+            out.push_str(label);
+        } else {
+            let ascii = idna::domain_to_ascii(label).ok()?;
+            if ascii.contains('.') || !hostname_label_ok(&ascii) {
+                return None;
+            }
+            let (back, result) = idna::domain_to_unicode(&ascii);
+            if result.is_err() || back != label {
+                return None;
+            }
+            out.push_str(&ascii);
+        }
+    }
+    Some(out)
+}
+
+/// LDH rule: `[a-z0-9-]`, 1–63 long, no hyphen at either end, `--` at
+/// positions 3–4 only for `xn--`.
+fn hostname_label_ok(label: &str) -> bool {
+    let b = label.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+        && (b.len() < 4 || &b[2..4] != b"--" || label.starts_with("xn--"))
+}
+
+/// The strings of a list entry for `variants`, per the include options.
+pub fn list_strings(variants: &[Variant], opts: &GenerateOptions) -> Vec<String> {
+    let mut out = Vec::with_capacity(variants.len() * 2);
+    for v in variants {
+        // with both forms off, keep the Unicode one rather than nothing
+        let unicode = opts.include_unicode || !opts.include_punycode;
+        if unicode {
+            out.push(v.unicode.clone());
+        }
+        if opts.include_punycode && (v.ascii != v.unicode || !unicode) {
+            out.push(v.ascii.clone());
+        }
+    }
+    out
+}
+
+/// Build a list `{domain: [variants]}` (or, with `explain`, `{domain:
+/// [{variant, punycode, fuzzer}]}`) for `domains`. `progress` is called
+/// after each domain. Fails on the first bad domain, naming it.
+pub fn build_list(
+    domains: &[String],
+    opts: &GenerateOptions,
+    explain: bool,
+    mut progress: impl FnMut(usize),
+) -> Result<serde_json::Value, GenerateError> {
+    let mut list = serde_json::Map::new();
+    for (i, domain) in domains.iter().enumerate() {
+        let key = parse_domain(domain)?.unicode().to_owned();
+        let variants = generate(domain, opts)?;
+        let value = if explain {
+            serde_json::Value::Array(
+                variants
+                    .iter()
+                    .map(|v| serde_json::json!({"variant": v.unicode, "punycode": v.ascii, "fuzzer": v.fuzzer.name()}))
+                    .collect(),
+            )
+        } else {
+            serde_json::Value::Array(
+                list_strings(&variants, opts)
+                    .into_iter()
+                    .map(serde_json::Value::String)
+                    .collect(),
+            )
+        };
+        list.insert(key, value);
+        progress(i + 1);
+    }
+    Ok(serde_json::Value::Object(list))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn domains_of(domain: &str) -> Vec<String> {
+        generate(domain, &GenerateOptions::default())
+            .unwrap()
+            .into_iter()
+            .map(|v| v.unicode)
+            .collect()
+    }
+
+    #[test]
+    fn paypal_basics() {
+        let v = generate("paypal.com", &GenerateOptions::default()).unwrap();
+        let names: HashSet<&str> = v.iter().map(|v| v.unicode.as_str()).collect();
+        for want in [
+            "paypa1.com",
+            "раураӏ.com",
+            "pаypal.com",
+            "paypl.com",
+            "paypall.com",
+            "payapl.com",
+            "pay-pal.com",
+            "pay.pal.com",
+            "paypal-login.com",
+            "paypal.top",
+            "paypal-com.com",
+            "paypals.com",
+        ] {
+            assert!(names.contains(want), "{want} missing");
+        }
+        assert!(!names.contains("paypal.com"), "never the input itself");
+        // punycode form alongside
+        let cyr = v.iter().find(|v| v.unicode == "раураӏ.com").unwrap();
+        assert_eq!(cyr.ascii, idna::domain_to_ascii("раураӏ.com").unwrap());
+        assert_eq!(cyr.fuzzer, Fuzzer::Cyrillic);
+        // ranked: homoglyph family first, combinations last
+        assert_eq!(v[0].fuzzer.family(), "homoglyph");
+        assert_eq!(v.last().unwrap().fuzzer, Fuzzer::TldSwap);
+        // no duplicates
+        let unique: HashSet<&str> = v.iter().map(|v| v.ascii.as_str()).collect();
+        assert_eq!(unique.len(), v.len());
+    }
+
+    #[test]
+    fn suffix_aware_and_apple_cyrillic() {
+        let b = domains_of("barclays.co.uk");
+        assert!(b.contains(&"barclays.co.uk".replace("barclays", "barc1ays")));
+        assert!(
+            b.iter()
+                .all(|d| d.ends_with(".co.uk") || !d.contains("barclays.co.uk"))
+        );
+        assert!(domains_of("apple.com").contains(&"аррӏе.com".to_string()));
+    }
+
+    #[test]
+    fn labels_format_and_limit() {
+        let opts = GenerateOptions {
+            format: Format::Labels,
+            fuzzers: vec![Fuzzer::Omission, Fuzzer::TldSwap, Fuzzer::Subdomain],
+            limit: Some(8),
+            ..GenerateOptions::default()
+        };
+        let v = generate("paypal.com", &opts).unwrap();
+        assert_eq!(v.len(), 8);
+        assert_eq!(v[0].unicode, "aypal");
+        assert!(
+            v.iter()
+                .all(|x| x.fuzzer == Fuzzer::Omission || x.unicode.contains('.'))
+        );
+    }
+
+    #[test]
+    fn bad_input() {
+        assert!(matches!(
+            generate("10.0.0.1", &GenerateOptions::default()),
+            Err(GenerateError::NotADomain { .. })
+        ));
+        assert!(matches!(
+            generate("", &GenerateOptions::default()),
+            Err(GenerateError::NotADomain { .. })
+        ));
+        assert!(matches!(
+            generate("com", &GenerateOptions::default()),
+            Err(GenerateError::NotADomain { .. })
+        ));
+        assert_eq!(
+            parse_fuzzers(&["nope"]),
+            Err(GenerateError::UnknownFuzzer("nope".into()))
+        );
+        assert_eq!(parse_fuzzers(&["tld-swap", "homoglyph"]).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn hostname_rules() {
+        assert!(hostname_label_ok("a-b"));
+        assert!(!hostname_label_ok("-ab"));
+        assert!(!hostname_label_ok("ab-"));
+        assert!(!hostname_label_ok("ab--c"));
+        assert!(hostname_label_ok("xn--pypal-4ve"));
+        assert!(ascii_part("pаypal").is_some());
+        assert!(
+            ascii_part("ǉ").is_none(),
+            "mapped characters do not round-trip"
+        );
+    }
+}
