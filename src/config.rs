@@ -220,6 +220,9 @@ pub struct MatcherSettings {
     pub min_label_len: usize,
     /// Domains that are the brand's own in addition to the list's keys.
     pub allowlist: Vec<String>,
+    /// Also count typos of variant labels (XSOAR pack parity); by default typos
+    /// are measured against the brand labels only.
+    pub typo_against_variants: bool,
 }
 
 impl Default for MatcherSettings {
@@ -229,6 +232,7 @@ impl Default for MatcherSettings {
             max_distance: 0,
             min_label_len: 5,
             allowlist: Vec::new(),
+            typo_against_variants: false,
         }
     }
 }

@@ -15,7 +15,8 @@
 //! - [`pipeline`]: cert dedup → match → [`incident::Incident`] → [`store`]
 //! - [`store`]: SQLite incidents, dedup window and delivery outbox
 //! - [`sink`]: outbox worker and SOAR request formats
-//! - [`api`]: health, metrics, status, list, match, incidents
+//! - [`api`]: health, metrics, status, list, generate, match, incidents
+//! - [`generate`]: the homograph list generator (permutation engine)
 //! - [`app`]: wires the stages together; [`config`]: layered settings
 //! - [`backtest`] and [`demo`]: the `replay` and `demo` commands
 #![forbid(unsafe_code)]

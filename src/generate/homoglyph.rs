@@ -185,6 +185,35 @@ impl Confusables {
     }
 }
 
+/// True for a character of the lookalike tables that stays itself through
+/// IDNA (so a label made of such characters and LDH ASCII only needs punycode
+/// encoding, not a full UTS 46 round trip).
+pub fn is_idna_safe(c: char) -> bool {
+    // a bitmap of the Basic Multilingual Plane, where every table character lives
+    static SAFE: OnceLock<Vec<u64>> = OnceLock::new();
+    let bits = SAFE.get_or_init(|| {
+        let mut bits = vec![0u64; 0x10000 / 64];
+        let mut set = |c: char| {
+            let cp = c as usize;
+            if cp < 0x10000 {
+                bits[cp / 64] |= 1 << (cp % 64);
+            }
+        };
+        for c in Confusables::get().by_script.values().flatten() {
+            set(*c);
+        }
+        for (_, glyphs) in DIACRITICS {
+            glyphs
+                .chars()
+                .filter(|c| idna_valid_char(*c))
+                .for_each(&mut set);
+        }
+        bits
+    });
+    let cp = c as usize;
+    cp < 0x10000 && bits[cp / 64] & (1 << (cp % 64)) != 0
+}
+
 /// A character that stays itself through IDNA (valid, lowercase, not mapped).
 fn idna_valid_char(c: char) -> bool {
     let label = format!("a{c}a");
@@ -227,8 +256,13 @@ fn substitute(cs: &[char], options: &Options, doubles: bool) -> Vec<String> {
 }
 
 fn ascii_and_diacritic_options(cs: &[char]) -> Options {
+    ascii_and_diacritic_options_from(cs, 0)
+}
+
+/// Options at positions `start..` (earlier positions stay empty).
+fn ascii_and_diacritic_options_from(cs: &[char], start: usize) -> Options {
     let mut options: Options = vec![Vec::new(); cs.len()];
-    for (i, c) in cs.iter().enumerate() {
+    for (i, c) in cs.iter().enumerate().skip(start) {
         for (key, reps) in ASCII {
             let key_len = key.chars().count();
             if i + key_len <= cs.len() && cs[i..i + key_len].iter().copied().eq(key.chars()) {
@@ -247,13 +281,32 @@ fn ascii_and_diacritic_options(cs: &[char]) -> Options {
 /// every other Latin confusable. Single script (Latin).
 pub fn homoglyph(label: &str) -> Vec<String> {
     let cs: Vec<char> = label.chars().collect();
-    let singles = substitute(&cs, &ascii_and_diacritic_options(&cs), false);
-    let mut out = Vec::with_capacity(singles.len() * (cs.len() * 4 + 1));
-    for one in &singles {
-        let ocs: Vec<char> = one.chars().collect();
-        out.extend(substitute(&ocs, &ascii_and_diacritic_options(&ocs), false));
+    let options = ascii_and_diacritic_options(&cs);
+    let mut out = Vec::new();
+    let mut one: Vec<char> = Vec::with_capacity(cs.len() + 2);
+    for (i, opts_i) in options.iter().enumerate() {
+        for (rep, len) in opts_i {
+            one.clear();
+            one.extend_from_slice(&cs[..i]);
+            one.extend(rep.chars());
+            one.extend_from_slice(&cs[i + len..]);
+            out.push(one.iter().collect::<String>());
+            // the second substitution at or after the first: each pair once,
+            // chains (l→i→ì) included
+            let second = ascii_and_diacritic_options_from(&one, i);
+            for (j, opts_j) in second.iter().enumerate().skip(i) {
+                for (rep2, len2) in opts_j {
+                    let mut two = String::with_capacity(one.len() * 2);
+                    two.extend(&one[..j]);
+                    two.push_str(rep2);
+                    two.extend(&one[j + len2..]);
+                    out.push(two);
+                }
+            }
+        }
     }
-    out.extend(singles);
+    out.sort_unstable();
+    out.dedup();
     let table = Confusables::get();
     let extra: Options = cs
         .iter()
@@ -289,6 +342,8 @@ pub fn confusable(label: &str) -> Vec<String> {
             .collect();
         out.extend(substitute(&cs, &options, true));
     }
+    out.sort_unstable();
+    out.dedup();
     out
 }
 

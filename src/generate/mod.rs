@@ -17,6 +17,28 @@ mod typo;
 use crate::domain::Fqdn;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// FNV-1a: the dedup set hashes thousands of short strings per domain.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
 
 /// One permutation strategy. Declaration order is the rank order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -220,7 +242,7 @@ pub fn generate(domain: &str, opts: &GenerateOptions) -> Result<Vec<Variant>, Ge
     let suffix_ascii = ascii_suffix(&fqdn);
     let prefix_ascii = &fqdn.ascii()[..fqdn.ascii().len() - fqdn.registrable_domain_ascii().len()];
 
-    let mut seen: HashSet<String> = HashSet::new();
+    let mut seen: HashSet<String, BuildHasherDefault<Fnv>> = HashSet::default();
     seen.insert(fqdn.ascii().to_owned());
     let mut out = Vec::new();
     let fuzzers: Vec<Fuzzer> = if opts.fuzzers.is_empty() {
@@ -243,16 +265,22 @@ pub fn generate(domain: &str, opts: &GenerateOptions) -> Result<Vec<Variant>, Ge
                 .collect(),
         };
         let mut batch: Vec<Variant> = Vec::new();
+        seen.reserve(candidates.len());
         for (part, new_suffix) in candidates {
             let Some(part_ascii) = ascii_part(&part) else {
                 continue;
             };
             let (suffix_u, suffix_a) = match &new_suffix {
-                Some(s) => (s.as_str(), s.clone()),
-                None => (suffix, suffix_ascii.clone()),
+                Some(s) => (s.as_str(), s.as_str()),
+                None => (suffix, suffix_ascii.as_str()),
             };
-            let full_ascii = format!("{prefix_ascii}{part_ascii}.{suffix_a}");
-            if full_ascii.len() > 253 || !seen.insert(full_ascii.clone()) {
+            let mut full_ascii =
+                String::with_capacity(prefix_ascii.len() + part_ascii.len() + suffix_a.len() + 1);
+            full_ascii.push_str(prefix_ascii);
+            full_ascii.push_str(&part_ascii);
+            full_ascii.push('.');
+            full_ascii.push_str(suffix_a);
+            if full_ascii.len() > 253 || seen.contains(&full_ascii) {
                 continue;
             }
             let label_level =
@@ -265,8 +293,15 @@ pub fn generate(domain: &str, opts: &GenerateOptions) -> Result<Vec<Variant>, Ge
                     format!("{part_ascii}.{suffix_a}"),
                 )
             } else {
-                (format!("{prefix}{part}.{suffix_u}"), full_ascii)
+                let mut unicode =
+                    String::with_capacity(prefix.len() + part.len() + suffix_u.len() + 1);
+                unicode.push_str(prefix);
+                unicode.push_str(&part);
+                unicode.push('.');
+                unicode.push_str(suffix_u);
+                (unicode, full_ascii.clone())
             };
+            seen.insert(full_ascii);
             batch.push(Variant {
                 fuzzer,
                 unicode,
@@ -326,6 +361,22 @@ fn ascii_part(part: &str) -> Option<String> {
                 return None;
             }
             out.push_str(label);
+        } else if label.chars().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || homoglyph::is_idna_safe(c)
+        }) {
+            // fast path: every character is known to survive IDNA unchanged
+            let mut it = label.chars();
+            let third_fourth = (it.nth(2), it.next());
+            let hyphens_ok = !label.starts_with('-')
+                && !label.ends_with('-')
+                && third_fourth != (Some('-'), Some('-'));
+            let mut ascii = String::with_capacity(label.len() + 8);
+            ascii.push_str("xn--");
+            ascii.push_str(&idna::punycode::encode_str(label)?);
+            if !hyphens_ok || !hostname_label_ok(&ascii) {
+                return None;
+            }
+            out.push_str(&ascii);
         } else {
             let ascii = idna::domain_to_ascii(label).ok()?;
             if ascii.contains('.') || !hostname_label_ok(&ascii) {
@@ -496,6 +547,28 @@ mod tests {
             Err(GenerateError::UnknownFuzzer("nope".into()))
         );
         assert_eq!(parse_fuzzers(&["tld-swap", "homoglyph"]).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn fast_path_agrees_with_idna() {
+        for label in [
+            "pаypal",
+            "раураӏ",
+            "pàypàl",
+            "ṗaypal",
+            "paypaӏ",
+            "-аbc",
+            "аb--c",
+        ] {
+            let fast = ascii_part(label);
+            let slow = idna::domain_to_ascii(label).ok().filter(|a| {
+                hostname_label_ok(a)
+                    && idna::domain_to_unicode(a).0 == label
+                    && !label.starts_with('-')
+                    && label.chars().nth(2) != Some('-')
+            });
+            assert_eq!(fast, slow, "{label}");
+        }
     }
 
     #[test]

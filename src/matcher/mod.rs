@@ -8,23 +8,18 @@
 //! the registrable label). The brand's own domains (list keys, allowlist)
 //! never alert. It must not know about sources, storage or sinks.
 
+mod typo_index;
 mod verdict;
 
 pub use verdict::{MatchDetail, MatchKind, Severity, Verdict};
+
+use typo_index::TypoIndex;
 
 use crate::cert::CertEvent;
 use crate::config::MatcherSettings;
 use crate::domain::{Fqdn, fold_skeleton, scripts_of};
 use crate::watchlist::{Variant, Watchlist};
 use std::collections::{HashMap, HashSet};
-
-/// A label a name may be a typo of.
-#[derive(Debug)]
-struct TypoTarget {
-    brand: u32,
-    label: String,
-    char_len: usize,
-}
 
 #[derive(Debug)]
 struct Brand {
@@ -52,7 +47,8 @@ pub struct Matcher {
     exact_labels: HashMap<String, Vec<u32>>,
     /// Folded skeleton → (brand, the label that produced it).
     skeletons: HashMap<String, Vec<(u32, String)>>,
-    typo_targets: Vec<TypoTarget>,
+    /// Brand labels (and, with `typo_against_variants`, variant labels) for edit distance.
+    typo: TypoIndex,
     settings: MatcherSettings,
     variant_count: usize,
 }
@@ -66,7 +62,7 @@ impl Matcher {
             exact_domains: HashMap::new(),
             exact_labels: HashMap::new(),
             skeletons: HashMap::new(),
-            typo_targets: Vec::new(),
+            typo: TypoIndex::default(),
             settings: settings.clone(),
             variant_count: list.variant_count(),
         };
@@ -82,11 +78,7 @@ impl Matcher {
             m.own.insert(entry.domain.unicode().to_owned());
             m.add_skeleton(b, &label);
             if typo_seen.insert((b, label.clone())) {
-                m.typo_targets.push(TypoTarget {
-                    brand: b,
-                    char_len: label.chars().count(),
-                    label: label.clone(),
-                });
+                m.add_typo_target(b, &label);
             }
             for variant in &entry.variants {
                 let variant_label = match variant {
@@ -104,12 +96,10 @@ impl Matcher {
                 };
                 if variant_label != label {
                     m.add_skeleton(b, &variant_label);
-                    if typo_seen.insert((b, variant_label.clone())) {
-                        m.typo_targets.push(TypoTarget {
-                            brand: b,
-                            char_len: variant_label.chars().count(),
-                            label: variant_label,
-                        });
+                    if settings.typo_against_variants
+                        && typo_seen.insert((b, variant_label.clone()))
+                    {
+                        m.add_typo_target(b, &variant_label);
                     }
                 }
             }
@@ -119,6 +109,17 @@ impl Matcher {
             });
         }
         m
+    }
+
+    fn add_typo_target(&mut self, brand: u32, label: &str) {
+        let len = label.chars().count();
+        let allowed = if self.settings.similarity > 0.0 {
+            // the similarity check decides; index deep enough for the longest name it allows
+            ((1.0 - self.settings.similarity) * (len + 2) as f64).floor() as usize
+        } else {
+            self.allowed_distance(len)
+        };
+        self.typo.add(brand, label, allowed);
     }
 
     fn add_skeleton(&mut self, brand: u32, label: &str) {
@@ -230,20 +231,19 @@ impl Matcher {
                 );
             }
         }
-        // typos: OSA distance on the registrable label
+        // typos: OSA distance on the registrable label, against the few candidates the index gives
         let len = label.chars().count();
         if len >= self.settings.min_label_len {
-            for t in &self.typo_targets {
+            let mut candidates = Vec::new();
+            self.typo.candidates(label, &mut candidates);
+            for id in candidates {
+                let t = &self.typo.targets[id as usize];
                 let brand = &self.brands[t.brand as usize];
-                if label == brand.label {
-                    continue;
-                }
-                let allowed = self.allowed_distance(t.char_len.max(len));
-                if t.char_len.abs_diff(len) > allowed {
+                if label == brand.label || t.char_len.abs_diff(len) > t.allowed {
                     continue;
                 }
                 let d = strsim::osa_distance(label, &t.label);
-                if d == 0 || d > allowed {
+                if d == 0 || d > t.allowed {
                     continue;
                 }
                 let similarity = 1.0 - d as f64 / t.char_len.max(len) as f64;
@@ -275,12 +275,8 @@ impl Matcher {
         found
     }
 
-    /// The largest OSA distance that counts as a typo for a label of `len` chars.
+    /// The largest OSA distance that counts as a typo of a `len`-character label.
     fn allowed_distance(&self, len: usize) -> usize {
-        if self.settings.similarity > 0.0 {
-            // the similarity check decides; bound the search by what it can allow
-            return ((1.0 - self.settings.similarity) * len as f64).floor() as usize;
-        }
         match self.settings.max_distance {
             0 if len >= 9 => 2,
             0 => 1,
