@@ -280,7 +280,7 @@ pub fn generate(domain: &str, opts: &GenerateOptions) -> Result<Vec<Variant>, Ge
             full_ascii.push_str(&part_ascii);
             full_ascii.push('.');
             full_ascii.push_str(suffix_a);
-            if full_ascii.len() > 253 || seen.contains(&full_ascii) {
+            if full_ascii.len() > 253 || seen.contains(&full_ascii) || !registrable(&full_ascii) {
                 continue;
             }
             let label_level =
@@ -390,6 +390,11 @@ fn ascii_part(part: &str) -> Option<String> {
         }
     }
     Some(out)
+}
+
+/// The name has a label left of its public suffix (`eu.com` is itself a suffix).
+fn registrable(ascii: &str) -> bool {
+    psl::suffix(ascii.as_bytes()).is_some_and(|s| s.as_bytes().len() < ascii.len())
 }
 
 /// LDH rule: `[a-z0-9-]`, 1–63 long, no hyphen at either end, `--` at
@@ -568,6 +573,15 @@ mod tests {
                     && label.chars().nth(2) != Some('-')
             });
             assert_eq!(fast, slow, "{label}");
+        }
+    }
+
+    #[test]
+    fn variants_that_are_public_suffixes_are_dropped() {
+        let v = domains_of("ea.com");
+        assert!(!v.contains(&"eu.com".to_string()));
+        for d in &v {
+            assert!(Fqdn::parse(d).is_ok(), "{d}");
         }
     }
 

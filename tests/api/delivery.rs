@@ -1,6 +1,7 @@
 //! End to end: certstream frames in, incidents delivered to the receiver.
 
 use crate::helpers::*;
+use certsentry::config::Secret;
 use serde_json::json;
 use std::time::Duration;
 
@@ -339,4 +340,59 @@ async fn a_restarted_service_delivers_what_it_had_not_delivered() {
     .await;
     assert_eq!(again.incidents().await.len(), 2);
     again.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_from_a_url_is_fetched_with_its_auth_header_and_an_unreachable_one_keeps_the_last() {
+    let certstream = FakeCertstream::start().await;
+    let receiver = Receiver::start().await;
+    let lists = Receiver::start().await;
+    lists.serve_get(
+        "/lists/brands.json",
+        serde_json::from_str(TEST_LIST).unwrap(),
+    );
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let mut settings = test_settings(dir.path(), &certstream.url, &receiver);
+    settings.watchlist.path = std::path::PathBuf::new();
+    settings.watchlist.url = format!("{}/lists/brands.json", lists.base);
+    settings.watchlist.auth_header = "Authorization".into();
+    settings.watchlist.auth_value = Secret::new("Bearer list-token");
+    let app = spawn_app_with(settings, dir).await;
+    let fetched = lists.requests();
+    assert!(!fetched.is_empty());
+    assert_eq!(fetched[0].headers["authorization"], "Bearer list-token");
+    let status = app.get_json("/v1/status").await;
+    assert_eq!(status["list"]["brands"], 3);
+    assert!(
+        status["list"]["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("url:")
+    );
+    assert!(!status.to_string().contains("list-token"));
+
+    // the list server now answers 404: the last good list stays, the error shows
+    lists.serve_get("/lists/other.json", json!({}));
+    lists.clear_get("/lists/brands.json");
+    lists.set_default(404);
+    let me = &app;
+    eventually(
+        Duration::from_secs(10),
+        "reload error reported",
+        || async move { me.get_json("/v1/status").await["list"]["last_error"].is_string() },
+    )
+    .await;
+    let status = app.get_json("/v1/status").await;
+    assert_eq!(status["list"]["brands"], 3);
+    assert!(
+        status["list"]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("404"),
+        "{status}"
+    );
+    certstream.wait_for_connections(1).await;
+    certstream.send_json(&cert_for(&["paypa1.com"], "url"));
+    receiver.wait_delivered("/webhook", 1).await;
+    app.stop().await;
 }

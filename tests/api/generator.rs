@@ -446,11 +446,12 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
     #[test]
-    fn every_variant_of_a_random_label_is_valid(label in "[a-z0-9][a-z0-9-]{0,10}[a-z0-9]", tld in prop_oneof![Just("com"), Just("co.uk"), Just("de")]) {
+    fn every_variant_of_a_random_label_is_valid(label in "[a-z0-9][a-z0-9-]{0,10}[a-z0-9]|[a-z]{2}", tld in prop_oneof![Just("com"), Just("co.uk"), Just("de")]) {
         let domain = format!("{label}.{tld}");
         if let Ok(variants) = generate(&domain, &GenerateOptions::default()) {
             for v in variants {
                 prop_assert!(registrable(&v.unicode), "{} from {domain}", v.unicode);
+                prop_assert!(certsentry::domain::Fqdn::parse(&v.ascii).is_ok(), "{} is not registrable", v.ascii);
                 prop_assert_eq!(idna::domain_to_ascii(&v.unicode).unwrap(), v.ascii.clone());
                 prop_assert!(v.ascii != domain);
             }
@@ -672,4 +673,22 @@ fn the_playbook_is_valid_xsoar_yaml_and_every_task_reference_resolves() {
     assert_eq!(list_name["value"]["simple"], "DomainsList");
     assert!(inputs.iter().any(|i| i["key"] == "Domains"));
     assert!(text.contains("/v1/lists/generate"));
+}
+
+#[test]
+fn a_generated_list_for_real_brands_loads_as_a_watchlist() {
+    let brands: Vec<String> = include_str!("../../benches/support/brands.txt")
+        .lines()
+        .take(40)
+        .map(str::to_owned)
+        .collect();
+    let opts = GenerateOptions {
+        limit: Some(300),
+        ..GenerateOptions::default()
+    };
+    let list = certsentry::generate::build_list(&brands, &opts, false, |_| {}).unwrap();
+    let parsed = certsentry::watchlist::Watchlist::parse(&list.to_string(), usize::MAX).unwrap();
+    assert_eq!(parsed.brands.len(), 40);
+    // the Unicode and punycode forms of a variant are one variant
+    assert_eq!(parsed.variant_count(), 40 * 300);
 }

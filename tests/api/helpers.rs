@@ -163,8 +163,15 @@ async fn receive(
 ) -> impl IntoResponse {
     let mut s = state.lock().unwrap();
     if method == Method::GET
-        && let Some(body) = s.gets.get(uri.path())
+        && let Some(body) = s.gets.get(uri.path()).cloned()
     {
+        s.log.push(Received {
+            method: method.to_string(),
+            path: uri.path().to_owned(),
+            headers,
+            body: Value::Null,
+            status: 200,
+        });
         return (StatusCode::OK, body.to_string());
     }
     let status = s.script.pop_front().unwrap_or(s.default_status);
@@ -211,6 +218,10 @@ impl Receiver {
             .unwrap()
             .gets
             .insert(path.to_owned(), body);
+    }
+
+    pub fn clear_get(&self, path: &str) {
+        self.state.lock().unwrap().gets.remove(path);
     }
 
     pub fn set_default(&self, status: u16) {
