@@ -65,8 +65,8 @@ enum Command {
         #[arg(required = true)]
         domains: Vec<String>,
         /// `domains` (full domains) or `labels` (label-only variants).
-        #[arg(long, default_value = "domains", value_parser = ["domains", "labels"])]
-        format: String,
+        #[arg(long, default_value = "domains")]
+        format: certsentry::generate::Format,
         /// Comma-separated fuzzers (default: all; see `GET /v1/lists/generate/fuzzers`).
         #[arg(long, value_delimiter = ',')]
         fuzzers: Vec<String>,
@@ -182,11 +182,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
         } => {
             let opts = certsentry::generate::GenerateOptions {
                 fuzzers: certsentry::generate::parse_fuzzers(&fuzzers)?,
-                format: if format == "labels" {
-                    certsentry::generate::Format::Labels
-                } else {
-                    certsentry::generate::Format::Domains
-                },
+                format,
                 limit: limit.map(|l| l as usize),
                 include_unicode: !no_unicode,
                 include_punycode: !no_punycode,

@@ -363,14 +363,9 @@ async fn generate_list(
             "at most {MAX_GENERATE_DOMAINS} domains per request"
         )));
     }
-    let format = match req.format.as_deref() {
-        None | Some("domains") => Format::Domains,
-        Some("labels") => Format::Labels,
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "format {other:?}: must be domains or labels"
-            )));
-        }
+    let format: Format = match req.format.as_deref() {
+        None => Format::Domains,
+        Some(f) => f.parse().map_err(ApiError::BadRequest)?,
     };
     if let Some(limit) = req.limit
         && !(1..=MAX_GENERATE_LIMIT).contains(&limit)

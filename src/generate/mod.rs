@@ -168,6 +168,18 @@ pub enum Format {
     Labels,
 }
 
+impl std::str::FromStr for Format {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Format, String> {
+        match s {
+            "domains" => Ok(Format::Domains),
+            "labels" => Ok(Format::Labels),
+            other => Err(format!("format {other:?}: must be domains or labels")),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct GenerateOptions {
     /// Fuzzers to run; empty means all.

@@ -2,7 +2,7 @@
 //! URL (optional auth header) or a Cortex XSOAR list (XSOAR 6 and 8 paths).
 //! Loaders return text only; parsing is [`super::Watchlist::parse`]'s job.
 
-use crate::config::{Secret, WatchlistSettings};
+use crate::config::{Secret, WatchlistSettings, XsoarListSettings};
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -35,28 +35,45 @@ pub enum ListLoader {
         client: reqwest::Client,
     },
     Xsoar {
-        lists_url: String,
-        api_key: Secret,
-        api_key_id: String,
-        list_name: String,
+        settings: XsoarListSettings,
         client: reqwest::Client,
     },
+}
+
+/// XSOAR's URL for an API `path` (`lists`, `lists/save`): XSOAR 8 puts the
+/// public API under `/xsoar/public/v1`.
+fn xsoar_url(s: &XsoarListSettings, path: &str) -> String {
+    let base = s.base_url.trim_end_matches('/');
+    if s.version == 8 {
+        format!("{base}/xsoar/public/v1/{path}")
+    } else {
+        format!("{base}/{path}")
+    }
+}
+
+/// A request to XSOAR's API with its API key (and key id, XSOAR 8) headers.
+fn xsoar_request(
+    s: &XsoarListSettings,
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+) -> reqwest::RequestBuilder {
+    let req = client
+        .request(method, url)
+        .header("Authorization", s.api_key.expose())
+        .header("Accept", "application/json");
+    if s.api_key_id.is_empty() {
+        req
+    } else {
+        req.header("x-xdr-auth-id", s.api_key_id.as_str())
+    }
 }
 
 impl ListLoader {
     pub fn from_settings(s: &WatchlistSettings, client: reqwest::Client) -> ListLoader {
         if !s.xsoar.base_url.is_empty() {
-            let base = s.xsoar.base_url.trim_end_matches('/');
-            let lists_url = if s.xsoar.version == 8 {
-                format!("{base}/xsoar/public/v1/lists")
-            } else {
-                format!("{base}/lists")
-            };
             ListLoader::Xsoar {
-                lists_url,
-                api_key: s.xsoar.api_key.clone(),
-                api_key_id: s.xsoar.api_key_id.clone(),
-                list_name: s.xsoar.list_name.clone(),
+                settings: s.xsoar.clone(),
                 client,
             }
         } else if !s.url.is_empty() {
@@ -79,11 +96,11 @@ impl ListLoader {
             ListLoader::Bundled => "bundled:lists/example.json".into(),
             ListLoader::File(p) => format!("file:{}", p.display()),
             ListLoader::Url { url, .. } => format!("url:{}", strip_userinfo(url)),
-            ListLoader::Xsoar {
-                lists_url,
-                list_name,
-                ..
-            } => format!("xsoar:{} list {list_name:?}", strip_userinfo(lists_url)),
+            ListLoader::Xsoar { settings, .. } => format!(
+                "xsoar:{} list {:?}",
+                strip_userinfo(&xsoar_url(settings, "lists")),
+                settings.list_name
+            ),
         }
     }
 
@@ -112,20 +129,10 @@ impl ListLoader {
                 }
                 get_text(req, url, max_bytes).await
             }
-            ListLoader::Xsoar {
-                lists_url,
-                api_key,
-                api_key_id,
-                list_name,
-                client,
-            } => {
-                let mut req = client
-                    .get(lists_url)
-                    .header("Authorization", api_key.expose())
-                    .header("Accept", "application/json");
-                if !api_key_id.is_empty() {
-                    req = req.header("x-xdr-auth-id", api_key_id.as_str());
-                }
+            ListLoader::Xsoar { settings, client } => {
+                let lists_url = &xsoar_url(settings, "lists");
+                let list_name = &settings.list_name;
+                let req = xsoar_request(settings, client, reqwest::Method::GET, lists_url);
                 // XSOAR returns every list; allow room beyond the one we want.
                 let body = get_text(req, lists_url, max_bytes.saturating_mul(4)).await?;
                 let lists: Vec<serde_json::Value> =
@@ -159,25 +166,14 @@ pub const XSOAR_LIST_MAX_CHARS: usize = 209_715;
 
 /// Store `data` as the JSON list `name` in XSOAR (`POST <base>/lists/save`).
 pub async fn save_xsoar_list(
-    s: &crate::config::XsoarListSettings,
+    s: &XsoarListSettings,
     client: &reqwest::Client,
     name: &str,
     data: &str,
 ) -> Result<(), LoadError> {
-    let base = s.base_url.trim_end_matches('/');
-    let url = if s.version == 8 {
-        format!("{base}/xsoar/public/v1/lists/save")
-    } else {
-        format!("{base}/lists/save")
-    };
-    let mut req = client
-        .post(&url)
-        .header("Authorization", s.api_key.expose())
-        .header("Accept", "application/json")
+    let url = xsoar_url(s, "lists/save");
+    let req = xsoar_request(s, client, reqwest::Method::POST, &url)
         .json(&serde_json::json!({"name": name, "data": data, "type": "JSON", "version": -1}));
-    if !s.api_key_id.is_empty() {
-        req = req.header("x-xdr-auth-id", s.api_key_id.as_str());
-    }
     let err = |reason: String| LoadError::Http {
         url: strip_userinfo(&url),
         reason,
