@@ -34,6 +34,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
+    #[error(transparent)]
+    Sink(#[from] crate::sink::SinkError),
     #[error("API server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -86,8 +88,8 @@ impl Application {
         let sinks: Vec<Arc<Sink>> = settings
             .sinks
             .iter()
-            .map(|s| Arc::new(Sink::from_config(s, client.clone())))
-            .collect();
+            .map(|s| Sink::from_config(s, client.clone(), &settings.delivery).map(Arc::new))
+            .collect::<Result<_, _>>()?;
         let (kind, target) = match settings.source.kind {
             SourceKind::Certstream => (
                 "certstream",
@@ -106,6 +108,7 @@ impl Application {
             started_at: crate::watchlist::unix_now(),
             xsoar: settings.watchlist.xsoar.clone(),
             client: client.clone(),
+            wakes: sinks.iter().map(|_| Arc::new(Notify::new())).collect(),
         };
         Ok(Application {
             listener,
@@ -170,11 +173,11 @@ impl Application {
             SourceKind::None => drop(tx),
         }
 
-        let wakes: Vec<Arc<Notify>> = sinks.iter().map(|_| Arc::new(Notify::new())).collect();
+        let wakes = state.wakes.clone();
         let pipeline = Pipeline::new(
             state.store.clone(),
             state.sinks.clone(),
-            settings.incidents.dedup_window,
+            crate::store::DedupPolicy::from_settings(&settings.incidents),
             settings.source.cert_dedup_window,
             state.metrics.clone(),
         );

@@ -56,7 +56,7 @@ pub fn run(
     let mut pipeline = Pipeline::new(
         store,
         Vec::new(),
-        settings.incidents.dedup_window,
+        crate::store::DedupPolicy::from_settings(&settings.incidents),
         settings.source.cert_dedup_window,
         metrics.clone(),
     );

@@ -244,12 +244,17 @@ pub struct IncidentSettings {
     /// window update the incident and are not sent again.
     #[serde(with = "humantime_serde")]
     pub dedup_window: Duration,
+    /// Send an update (a new incident carrying `update_of`) when a known
+    /// lookalike gets a new certificate within the window, instead of
+    /// staying silent.
+    pub send_updates: bool,
 }
 
 impl Default for IncidentSettings {
     fn default() -> Self {
         IncidentSettings {
             dedup_window: Duration::from_secs(24 * 3600),
+            send_updates: false,
         }
     }
 }
@@ -307,6 +312,24 @@ pub enum SinkKind {
     Webhook,
     /// Cortex XSOAR Generic Webhook integration.
     XsoarWebhook,
+    /// Cortex XSOAR REST API (`POST /incident`, XSOAR 6 or 8).
+    XsoarRest,
+    /// TheHive 5 alerts (`POST /api/v1/alert`).
+    Thehive,
+    /// Splunk SOAR containers (`POST /rest/container`).
+    SplunkSoar,
+}
+
+impl SinkKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SinkKind::Webhook => "webhook",
+            SinkKind::XsoarWebhook => "xsoar-webhook",
+            SinkKind::XsoarRest => "xsoar-rest",
+            SinkKind::Thehive => "thehive",
+            SinkKind::SplunkSoar => "splunk-soar",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -319,14 +342,41 @@ pub struct SinkSettings {
     /// HTTP Basic user; for XSOAR `_header:<Name>` sends the password as header <Name>.
     pub username: String,
     pub password: Secret,
-    /// Sent as `Authorization: Bearer <token>` when set.
+    /// The API credential: `Authorization: Bearer` for `webhook` and
+    /// `thehive`, the `Authorization` API key for `xsoar-rest`, the
+    /// `ph-auth-token` for `splunk-soar`.
     pub token: Secret,
+    /// Standard Webhooks signing secret (`whsec_<base64>` or raw): adds
+    /// `webhook-id`, `webhook-timestamp` and `webhook-signature` (any kind).
+    pub secret: Secret,
     /// Extra headers; values are treated as secrets.
     pub headers: BTreeMap<String, Secret>,
     /// XSOAR incident type.
     pub incident_type: String,
     /// XSOAR raw JSON key: `both`, `raw_json` or `rawJson`.
     pub raw_json_key: String,
+    /// `xsoar-rest`: 6 (`<url>/incident`) or 8 (`<url>/xsoar/public/v1/incident`).
+    pub xsoar_version: u8,
+    /// `xsoar-rest` on XSOAR 8: the API key's id (`x-xdr-auth-id`).
+    pub api_key_id: String,
+    /// `xsoar-rest`: open a war room for each incident.
+    pub create_investigation: bool,
+    /// `thehive`: `X-Organisation` header.
+    pub organisation: String,
+    /// `thehive`: alert type; `source` is always `certsentry`.
+    pub alert_type: String,
+    /// `thehive` and `splunk-soar`: traffic light protocol 0 white … 3 red.
+    pub tlp: u8,
+    /// `thehive`: permissible actions protocol 0 … 3.
+    pub pap: u8,
+    /// `thehive`: tags added to every alert.
+    pub tags: Vec<String>,
+    /// `splunk-soar`: container label (must exist in Splunk SOAR).
+    pub label: String,
+    /// PEM file of extra CA certificates trusted for this sink.
+    pub ca_file: PathBuf,
+    /// Turn TLS certificate verification off for this sink (logged as a warning).
+    pub tls_insecure_skip_verify: bool,
 }
 
 impl Default for SinkSettings {
@@ -338,9 +388,21 @@ impl Default for SinkSettings {
             username: String::new(),
             password: Secret::default(),
             token: Secret::default(),
+            secret: Secret::default(),
             headers: BTreeMap::new(),
             incident_type: "CertStream Suspicious Domain".into(),
             raw_json_key: "both".into(),
+            xsoar_version: 6,
+            api_key_id: String::new(),
+            create_investigation: true,
+            organisation: String::new(),
+            alert_type: "lookalike-domain".into(),
+            tlp: 2,
+            pap: 2,
+            tags: Vec::new(),
+            label: "events".into(),
+            ca_file: PathBuf::new(),
+            tls_insecure_skip_verify: false,
         }
     }
 }
@@ -487,12 +549,49 @@ impl Settings {
                     "must be both, raw_json or rawJson",
                 ));
             }
+            if ![6, 8].contains(&sink.xsoar_version) {
+                return Err(invalid(key("xsoar_version"), "must be 6 or 8"));
+            }
+            if sink.tlp > 3 {
+                return Err(invalid(key("tlp"), "must be 0 to 3"));
+            }
+            if sink.pap > 3 {
+                return Err(invalid(key("pap"), "must be 0 to 3"));
+            }
+            let needs_token = matches!(
+                sink.kind,
+                SinkKind::XsoarRest | SinkKind::Thehive | SinkKind::SplunkSoar
+            );
+            if needs_token && sink.token.is_empty() {
+                return Err(invalid(
+                    key("token"),
+                    format!("is required for kind = \"{}\"", sink.kind.as_str()),
+                ));
+            }
+            if sink.kind == SinkKind::XsoarRest
+                && sink.xsoar_version == 8
+                && sink.api_key_id.is_empty()
+            {
+                return Err(invalid(
+                    key("api_key_id"),
+                    "is required for XSOAR 8 (x-xdr-auth-id)",
+                ));
+            }
+            if !sink.secret.is_empty() {
+                crate::sink::webhook_signing_key(sink.secret.expose())
+                    .map_err(|e| invalid(key("secret"), e))?;
+            }
+            if sink.kind == SinkKind::SplunkSoar && sink.label.is_empty() {
+                return Err(invalid(key("label"), "must not be empty"));
+            }
+            if !sink.ca_file.as_os_str().is_empty() && !sink.ca_file.is_file() {
+                return Err(invalid(
+                    key("ca_file"),
+                    format!("{} is not a readable file", sink.ca_file.display()),
+                ));
+            }
             if sink.name.is_empty() {
-                sink.name = match sink.kind {
-                    SinkKind::Webhook => "webhook",
-                    SinkKind::XsoarWebhook => "xsoar-webhook",
-                }
-                .to_owned();
+                sink.name = sink.kind.as_str().to_owned();
                 if names.contains(&sink.name) {
                     sink.name = format!("{}-{i}", sink.name);
                 }

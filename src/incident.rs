@@ -32,6 +32,10 @@ pub struct Incident {
     pub ct: CtSource,
     #[serde(default)]
     pub enrichment: serde_json::Map<String, serde_json::Value>,
+    /// Set on an update: the id of the incident this new certificate adds to
+    /// (`incidents.send_updates`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_of: Option<String>,
 }
 
 /// The dedup key of a (brand, registrable domain) pair.
@@ -48,6 +52,43 @@ pub fn rfc3339(t: SystemTime) -> String {
 }
 
 impl Incident {
+    /// The key every sink sends for idempotency (`Idempotency-Key`,
+    /// TheHive `sourceRef`, Splunk `source_data_identifier`): the dedup key,
+    /// with the sighting number appended for an update.
+    pub fn idempotency_key(&self) -> String {
+        match self.update_of {
+            None => self.dedup_key.clone(),
+            Some(_) => format!("{}-{}", self.dedup_key, self.sightings),
+        }
+    }
+
+    /// How close the lookalike's label is to the brand's, 0 to 1 (the
+    /// CertStream pack's "levenshtein distance" field): the typo similarity
+    /// when the match measured one, otherwise computed on the folded label.
+    pub fn similarity(&self) -> f64 {
+        if let Some(s) = self.detail.similarity {
+            return s;
+        }
+        let brand = self.brand.split('.').next().unwrap_or_default();
+        let label = match &self.detail.skeleton {
+            Some(skeleton) => skeleton.split('.').next().unwrap_or_default().to_owned(),
+            None => crate::domain::Fqdn::parse(&self.registrable_domain)
+                .map(|f| f.registrable_label().to_owned())
+                .unwrap_or_default(),
+        };
+        let longest = brand.chars().count().max(label.chars().count());
+        if longest == 0 {
+            return 0.0;
+        }
+        let d = strsim::osa_distance(brand, &label);
+        ((1.0 - d as f64 / longest as f64) * 1000.0).round() / 1000.0
+    }
+
+    /// A one-line summary for ticket titles and descriptions.
+    pub fn title(&self) -> String {
+        format!("Suspicious Domain Discovered - {}", self.domain)
+    }
+
     pub fn new(verdict: Verdict, event: &CertEvent, id: ulid::Ulid, now: SystemTime) -> Incident {
         let seen = rfc3339(now);
         Incident {
@@ -66,6 +107,7 @@ impl Incident {
             certificate: event.certificate.clone(),
             ct: event.ct.clone(),
             enrichment: serde_json::Map::new(),
+            update_of: None,
         }
     }
 }

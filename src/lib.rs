@@ -14,8 +14,10 @@
 //! - [`matcher`]: exact variants, homographs, typos → [`matcher::Verdict`]
 //! - [`pipeline`]: cert dedup → match → [`incident::Incident`] → [`store`]
 //! - [`store`]: SQLite incidents, dedup window and delivery outbox
-//! - [`sink`]: outbox worker and SOAR request formats
-//! - [`api`]: health, metrics, status, list, generate, match, incidents
+//! - [`sink`]: outbox worker and SOAR request formats (webhook, XSOAR
+//!   webhook and REST, TheHive, Splunk SOAR)
+//! - [`api`]: health, metrics, status, list, generate, match, incidents,
+//!   deliveries; [`export`]: incidents as JSON Lines or CSV
 //! - [`generate`]: the homograph list generator (permutation engine)
 //! - [`app`]: wires the stages together; [`config`]: layered settings
 //! - [`backtest`] and [`demo`]: the `replay` and `demo` commands
@@ -28,6 +30,7 @@ pub mod cert;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod export;
 pub mod generate;
 pub mod incident;
 pub mod matcher;

@@ -86,10 +86,45 @@ enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Incidents in the store.
+    Incidents {
+        #[command(subcommand)]
+        action: IncidentsCommand,
+    },
     /// Validate the configuration and print it with secrets redacted.
     CheckConfig {
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum IncidentsCommand {
+    /// Write incidents as JSON Lines or CSV (all of them, or those passing the filters).
+    Export {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// SQLite database (default: `store.path` of the configuration).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// `jsonl` or `csv`.
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+        /// Only this protected domain.
+        #[arg(long)]
+        brand: Option<String>,
+        /// low, medium, high or critical.
+        #[arg(long)]
+        severity: Option<String>,
+        /// exact_variant, homograph or typo.
+        #[arg(long)]
+        kind: Option<String>,
+        /// First seen at or after this RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// Write here instead of stdout.
+        #[arg(long)]
+        output: Option<PathBuf>,
     },
 }
 
@@ -114,7 +149,10 @@ fn main() -> ExitCode {
         Command::Serve { config }
         | Command::Match { config, .. }
         | Command::Replay { config, .. }
-        | Command::CheckConfig { config } => config.clone(),
+        | Command::CheckConfig { config }
+        | Command::Incidents {
+            action: IncidentsCommand::Export { config, .. },
+        } => config.clone(),
         Command::Demo { .. } | Command::Generate { .. } => None,
     };
     let settings = match Settings::load(config_path.as_deref(), std::env::vars()) {
@@ -204,6 +242,52 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
                     .with_context(|| format!("cannot write {}", path.display()))?,
                 None => println!("{text}"),
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Incidents {
+            action:
+                IncidentsCommand::Export {
+                    db,
+                    format,
+                    brand,
+                    severity,
+                    kind,
+                    since,
+                    output,
+                    ..
+                },
+        } => {
+            let format: certsentry::export::ExportFormat =
+                format.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+            let filter = certsentry::export::parse_filter(brand, severity, kind, since.as_deref())
+                .map_err(|e| anyhow::anyhow!(e))?;
+            let path = db.unwrap_or_else(|| settings.store.path.clone());
+            if !path.exists() {
+                anyhow::bail!("no database at {}", path.display());
+            }
+            let store = certsentry::store::Store::open(&path)?;
+            let mut out: Box<dyn Write> = match &output {
+                Some(p) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(p)
+                        .with_context(|| format!("cannot write {}", p.display()))?,
+                )),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            };
+            let mut write_error = None;
+            let count = certsentry::export::export(&store, &filter, format, |chunk| {
+                match out.write_all(chunk.as_bytes()) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        write_error = Some(e);
+                        false
+                    }
+                }
+            })?;
+            if let Some(e) = write_error {
+                return Err(e).context("cannot write the export");
+            }
+            out.flush()?;
+            eprintln!("exported {count} incidents");
             Ok(ExitCode::SUCCESS)
         }
         Command::Match { list, names, .. } => {

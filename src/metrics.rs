@@ -23,6 +23,7 @@ pub struct Metrics {
     matches: [AtomicU64; MatchKind::ALL.len()],
     pub incidents_new: AtomicU64,
     pub incidents_repeated: AtomicU64,
+    pub incidents_updates: AtomicU64,
     pub deliveries_ok: AtomicU64,
     pub deliveries_retried: AtomicU64,
     pub deliveries_failed: AtomicU64,
@@ -51,7 +52,7 @@ impl Metrics {
     pub fn render(&self, list: &ListStatus, outbox: &[OutboxCounts]) -> String {
         let mut out = String::with_capacity(4096);
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let counters: [(&str, &str, u64); 14] = [
+        let counters: [(&str, &str, u64); 15] = [
             (
                 "certsentry_frames_total",
                 "certstream messages received",
@@ -101,6 +102,11 @@ impl Metrics {
                 "certsentry_incident_sightings_total",
                 "repeat sightings folded into an incident",
                 get(&self.incidents_repeated),
+            ),
+            (
+                "certsentry_incident_updates_total",
+                "updates queued for a known lookalike's new certificate",
+                get(&self.incidents_updates),
             ),
             (
                 "certsentry_deliveries_ok_total",

@@ -11,7 +11,7 @@ use crate::cert::CertEvent;
 use crate::incident::Incident;
 use crate::matcher::Matcher;
 use crate::metrics::Metrics;
-use crate::store::{Recorded, Store, StoreError};
+use crate::store::{DedupPolicy, Recorded, Store, StoreError};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -67,7 +67,7 @@ pub struct Pipeline {
     store: Store,
     /// Names of the configured sinks: every new incident gets one outbox row each.
     sinks: Vec<String>,
-    dedup_window: Duration,
+    dedup: DedupPolicy,
     metrics: Arc<Metrics>,
     ids: ulid::Generator,
     recent: RecentCerts,
@@ -77,14 +77,14 @@ impl Pipeline {
     pub fn new(
         store: Store,
         sinks: Vec<String>,
-        dedup_window: Duration,
+        dedup: DedupPolicy,
         cert_dedup_window: Duration,
         metrics: Arc<Metrics>,
     ) -> Pipeline {
         Pipeline {
             store,
             sinks,
-            dedup_window,
+            dedup,
             metrics,
             ids: ulid::Generator::new(),
             recent: RecentCerts::new(cert_dedup_window, 200_000),
@@ -116,16 +116,21 @@ impl Pipeline {
                 .generate_from_datetime(now)
                 .unwrap_or_else(|overflow| overflow.commit_overflow_increment());
             let incident = Incident::new(verdict, event, id, now);
-            match self
-                .store
-                .record(&incident, &self.sinks, self.dedup_window, now)?
-            {
+            match self.store.record(&incident, &self.sinks, self.dedup, now)? {
                 Recorded::New => {
                     self.metrics.add(&self.metrics.incidents_new, 1);
                     tracing::info!(
                         incident = %incident.id, brand = %incident.brand, domain = %incident.domain,
                         kind = incident.detail.kind.as_str(), score = incident.score,
                         "new incident"
+                    );
+                    fresh.push(incident);
+                }
+                Recorded::Update { of, sightings } => {
+                    self.metrics.add(&self.metrics.incidents_updates, 1);
+                    tracing::info!(
+                        incident = %incident.id, update_of = %of, sightings, domain = %incident.domain,
+                        "new certificate for a known lookalike: update queued"
                     );
                     fresh.push(incident);
                 }

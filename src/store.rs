@@ -34,6 +34,64 @@ pub enum Recorded {
     New,
     /// Seen within the dedup window: the existing incident was updated.
     Repeated { id: String, sightings: u64 },
+    /// A new certificate for a known lookalike with `send_updates` on: the
+    /// incident passed in was stored as an update of `of` and queued.
+    Update { of: String, sightings: u64 },
+}
+
+/// How a repeat sighting is treated.
+#[derive(Debug, Clone, Copy)]
+pub struct DedupPolicy {
+    pub window: Duration,
+    /// Queue an update when the repeat carries a certificate not seen before.
+    pub send_updates: bool,
+}
+
+impl DedupPolicy {
+    pub fn from_settings(s: &crate::config::IncidentSettings) -> DedupPolicy {
+        DedupPolicy {
+            window: s.dedup_window,
+            send_updates: s.send_updates,
+        }
+    }
+}
+
+/// Filters of the incident pull and export API.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentFilter {
+    pub brand: Option<String>,
+    pub severity: Option<String>,
+    pub kind: Option<String>,
+    /// Unix milliseconds: incidents first seen at or after.
+    pub since_ms: Option<i64>,
+}
+
+/// One outbox row as the deliveries API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Delivery {
+    pub id: i64,
+    pub incident_id: String,
+    pub sink: String,
+    pub state: String,
+    pub attempts: u32,
+    pub next_attempt: String,
+    pub created: String,
+    pub last_error: Option<String>,
+    pub brand: Option<String>,
+    pub domain: Option<String>,
+}
+
+/// What `retry_delivery` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requeue {
+    Requeued,
+    /// Only failed deliveries are requeued; this one is pending.
+    NotFailed,
+    NotFound,
+}
+
+fn ms_rfc3339(ms: i64) -> String {
+    rfc3339(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))
 }
 
 /// One pending delivery.
@@ -107,6 +165,13 @@ impl Store {
             );
             CREATE INDEX IF NOT EXISTS outbox_due ON outbox(sink, state, next_attempt_ms);",
         )?;
+        // Added after the first release: updates point at their incident.
+        let has_update_of: bool = conn
+            .prepare("SELECT 1 FROM pragma_table_info('incidents') WHERE name = 'update_of'")?
+            .exists([])?;
+        if !has_update_of {
+            conn.execute_batch("ALTER TABLE incidents ADD COLUMN update_of TEXT")?;
+        }
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -116,27 +181,30 @@ impl Store {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Record an incident, or a new sighting of one within `window`.
-    /// A new incident gets one outbox row per sink in the same transaction.
+    /// Record an incident, or a new sighting of one within the policy's
+    /// window. A new incident (or an update) gets one outbox row per sink in
+    /// the same transaction.
     pub fn record(
         &self,
         incident: &Incident,
         sinks: &[String],
-        window: Duration,
+        policy: DedupPolicy,
         now: SystemTime,
     ) -> Result<Recorded, StoreError> {
         let now_ms = unix_ms(now);
-        let since = now_ms - window.as_millis() as i64;
+        let since = now_ms - policy.window.as_millis() as i64;
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let existing: Option<(String, String)> = tx
             .query_row(
-                "SELECT id, body FROM incidents WHERE dedup_key = ?1 AND last_seen_ms >= ?2
+                "SELECT id, body FROM incidents
+                 WHERE dedup_key = ?1 AND last_seen_ms >= ?2 AND update_of IS NULL
                  ORDER BY last_seen_ms DESC LIMIT 1",
                 params![incident.dedup_key, since],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
+        let mut update_of = None;
         if let Some((id, body)) = existing {
             let mut stored: Incident = serde_json::from_str(&body)?;
             stored.sightings += 1;
@@ -150,30 +218,45 @@ impl Store {
                     id
                 ],
             )?;
-            tx.commit()?;
-            return Ok(Recorded::Repeated {
-                id,
-                sightings: stored.sightings,
-            });
+            let new_cert = !incident.certificate.sha256.is_empty()
+                && incident.certificate.sha256 != stored.certificate.sha256;
+            if !(policy.send_updates && new_cert) {
+                tx.commit()?;
+                return Ok(Recorded::Repeated {
+                    id,
+                    sightings: stored.sightings,
+                });
+            }
+            update_of = Some((id, stored.sightings));
+        }
+        let mut row = incident.clone();
+        if let Some((of, sightings)) = &update_of {
+            row.update_of = Some(of.clone());
+            row.sightings = *sightings;
         }
         tx.execute(
-            "INSERT INTO incidents (id, dedup_key, first_seen_ms, last_seen_ms, sightings, body)
-             VALUES (?1, ?2, ?3, ?3, 1, ?4)",
+            "INSERT INTO incidents (id, dedup_key, first_seen_ms, last_seen_ms, sightings, body, update_of)
+             VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
             params![
-                incident.id,
-                incident.dedup_key,
+                row.id,
+                row.dedup_key,
                 now_ms,
-                serde_json::to_string(incident)?
+                row.sightings as i64,
+                serde_json::to_string(&row)?,
+                row.update_of,
             ],
         )?;
         for sink in sinks {
             tx.execute(
                 "INSERT INTO outbox (incident_id, sink, next_attempt_ms, created_ms) VALUES (?1, ?2, ?3, ?3)",
-                params![incident.id, sink, now_ms],
+                params![row.id, sink, now_ms],
             )?;
         }
         tx.commit()?;
-        Ok(Recorded::New)
+        Ok(match update_of {
+            None => Recorded::New,
+            Some((of, sightings)) => Recorded::Update { of, sightings },
+        })
     }
 
     /// Pending deliveries for `sink` that are due at `now_ms`, oldest first.
@@ -266,12 +349,36 @@ impl Store {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Incident>, StoreError> {
+        self.incidents_where(&IncidentFilter::default(), after, limit)
+    }
+
+    /// Incidents passing `filter` with an id after `after`, at most `limit`.
+    pub fn incidents_where(
+        &self,
+        filter: &IncidentFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Incident>, StoreError> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare_cached("SELECT body FROM incidents WHERE id > ?1 ORDER BY id LIMIT ?2")?;
-        let rows = stmt.query_map(params![after.unwrap_or(""), limit as i64], |r| {
-            r.get::<_, String>(0)
-        })?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT body FROM incidents WHERE id > ?1
+               AND (?3 IS NULL OR json_extract(body, '$.brand') = ?3)
+               AND (?4 IS NULL OR json_extract(body, '$.severity') = ?4)
+               AND (?5 IS NULL OR json_extract(body, '$.match.kind') = ?5)
+               AND (?6 IS NULL OR first_seen_ms >= ?6)
+             ORDER BY id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                after.unwrap_or(""),
+                limit as i64,
+                filter.brand,
+                filter.severity,
+                filter.kind,
+                filter.since_ms
+            ],
+            |r| r.get::<_, String>(0),
+        )?;
         let mut out = Vec::new();
         for body in rows {
             out.push(serde_json::from_str(&body?)?);
@@ -291,6 +398,62 @@ impl Store {
         Ok(match body {
             Some(b) => Some(serde_json::from_str(&b)?),
             None => None,
+        })
+    }
+
+    /// Outbox rows, optionally of one state and one sink, by id after `after`.
+    pub fn deliveries(
+        &self,
+        state: Option<&str>,
+        sink: Option<&str>,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT o.id, o.incident_id, o.sink, o.state, o.attempts, o.next_attempt_ms,
+                    o.created_ms, o.last_error,
+                    json_extract(i.body, '$.brand'), json_extract(i.body, '$.domain')
+             FROM outbox o LEFT JOIN incidents i ON i.id = o.incident_id
+             WHERE o.id > ?1 AND (?2 IS NULL OR o.state = ?2) AND (?3 IS NULL OR o.sink = ?3)
+             ORDER BY o.id LIMIT ?4",
+        )?;
+        let rows = stmt.query_map(params![after, state, sink, limit as i64], |r| {
+            Ok(Delivery {
+                id: r.get(0)?,
+                incident_id: r.get(1)?,
+                sink: r.get(2)?,
+                state: r.get(3)?,
+                attempts: r.get::<_, i64>(4)? as u32,
+                next_attempt: ms_rfc3339(r.get(5)?),
+                created: ms_rfc3339(r.get(6)?),
+                last_error: r.get(7)?,
+                brand: r.get(8)?,
+                domain: r.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Put a failed delivery back in the queue, due now, with a fresh max age.
+    pub fn retry_delivery(&self, outbox_id: i64, now: SystemTime) -> Result<Requeue, StoreError> {
+        let now_ms = unix_ms(now);
+        let conn = self.conn();
+        let changed = conn.execute(
+            "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_ms = ?2, created_ms = ?2
+             WHERE id = ?1 AND state = 'failed'",
+            params![outbox_id, now_ms],
+        )?;
+        if changed == 1 {
+            return Ok(Requeue::Requeued);
+        }
+        let exists = conn
+            .prepare_cached("SELECT 1 FROM outbox WHERE id = ?1")?
+            .exists(params![outbox_id])?;
+        Ok(if exists {
+            Requeue::NotFailed
+        } else {
+            Requeue::NotFound
         })
     }
 
@@ -324,7 +487,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("sub/db.sqlite")).unwrap();
         let sinks = vec!["a".to_string(), "b".to_string()];
-        let day = Duration::from_secs(86400);
+        let day = DedupPolicy {
+            window: Duration::from_secs(86400),
+            send_updates: false,
+        };
         let t0 = SystemTime::now();
         let first = incident("paypa1.com");
         assert_eq!(

@@ -13,6 +13,8 @@ pub enum ApiError {
     Unauthorized,
     #[error("not found: {0}")]
     NotFound(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
     #[error("request body too large")]
     TooLarge,
     #[error("too large: {0}")]
@@ -44,6 +46,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, error, detail) = match &self {
             ApiError::BadRequest(d) => (StatusCode::BAD_REQUEST, "bad request", json!(d)),
+            ApiError::Conflict(d) => (StatusCode::CONFLICT, "conflict", json!(d)),
             ApiError::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",

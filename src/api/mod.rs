@@ -40,7 +40,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/lists/generate/fuzzers"),
     ("post", "/v1/match"),
     ("get", "/v1/incidents"),
+    ("get", "/v1/incidents/export"),
     ("get", "/v1/incidents/{id}"),
+    ("get", "/v1/deliveries"),
+    ("post", "/v1/deliveries/{id}/retry"),
 ];
 
 /// Most names accepted by one `POST /v1/match`.
@@ -66,6 +69,8 @@ pub struct AppState {
     /// Where `save_as` stores generated lists (the list source's XSOAR).
     pub xsoar: crate::config::XsoarListSettings,
     pub client: reqwest::Client,
+    /// One per sink worker, in `sinks` order: wakes it when work is queued.
+    pub wakes: Vec<Arc<tokio::sync::Notify>>,
 }
 
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
@@ -77,7 +82,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/lists/generate/fuzzers", get(list_fuzzers))
         .route("/match", post(match_names))
         .route("/incidents", get(list_incidents))
+        .route("/incidents/export", get(export_incidents))
         .route("/incidents/{id}", get(get_incident))
+        .route("/deliveries", get(list_deliveries))
+        .route("/deliveries/{id}/retry", post(retry_delivery))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_token,
@@ -268,16 +276,41 @@ pub fn match_one(matcher: &crate::matcher::Matcher, raw: &str) -> serde_json::Va
 }
 
 #[derive(Deserialize)]
-struct PageQuery {
+#[serde(deny_unknown_fields)]
+struct IncidentQuery {
     after: Option<String>,
     limit: Option<usize>,
+    brand: Option<String>,
+    severity: Option<String>,
+    kind: Option<String>,
+    /// RFC 3339: incidents first seen at or after.
+    since: Option<String>,
+    /// Export only: `jsonl` (default) or `csv`.
+    format: Option<String>,
+}
+
+impl IncidentQuery {
+    fn filter(&self) -> Result<crate::store::IncidentFilter, ApiError> {
+        crate::export::parse_filter(
+            self.brand.clone(),
+            self.severity.clone(),
+            self.kind.clone(),
+            self.since.as_deref(),
+        )
+        .map_err(ApiError::BadRequest)
+    }
+}
+
+fn query<T>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(q)| q)
+        .map_err(|e| ApiError::BadRequest(e.body_text()))
 }
 
 async fn list_incidents(
     State(state): State<AppState>,
-    query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+    q: Result<Query<IncidentQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let q = query(q)?;
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > MAX_PAGE {
         return Err(ApiError::BadRequest(format!(
@@ -289,16 +322,149 @@ async fn list_incidents(
     {
         return Err(ApiError::BadRequest("after must be an incident id".into()));
     }
+    if q.format.is_some() {
+        return Err(ApiError::BadRequest(
+            "format is for /v1/incidents/export".into(),
+        ));
+    }
+    let filter = q.filter()?;
     let store = state.store.clone();
     let after = q.after.clone();
-    let page = tokio::task::spawn_blocking(move || store.incidents_after(after.as_deref(), limit))
-        .await??;
+    let page = tokio::task::spawn_blocking(move || {
+        store.incidents_where(&filter, after.as_deref(), limit)
+    })
+    .await??;
     let next = if page.len() == limit {
         page.last().map(|i| i.id.clone())
     } else {
         None
     };
     Ok(Json(json!({"incidents": page, "next": next})))
+}
+
+/// Every matching incident as JSON Lines or CSV, streamed page by page.
+async fn export_incidents(
+    State(state): State<AppState>,
+    q: Result<Query<IncidentQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    if q.after.is_some() || q.limit.is_some() {
+        return Err(ApiError::BadRequest(
+            "export takes no after/limit: it returns every matching incident".into(),
+        ));
+    }
+    let format: crate::export::ExportFormat = q
+        .format
+        .as_deref()
+        .unwrap_or("jsonl")
+        .parse()
+        .map_err(ApiError::BadRequest)?;
+    let filter = q.filter()?;
+    let store = state.store.clone();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(4);
+    tokio::task::spawn_blocking(move || {
+        let result = crate::export::export(&store, &filter, format, |chunk| {
+            tx.blocking_send(Ok(chunk)).is_ok()
+        });
+        if let Err(e) = result {
+            tracing::error!(error = %e, "incident export failed");
+            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+        }
+    });
+    let body = axum::body::Body::from_stream(tokio_stream_from(rx));
+    let ext = match format {
+        crate::export::ExportFormat::Jsonl => "jsonl",
+        crate::export::ExportFormat::Csv => "csv",
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, format.content_type().to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"certsentry-incidents.{ext}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+fn tokio_stream_from<T: Send + 'static>(
+    rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures_util::Stream<Item = T> + Send + 'static {
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|v| (v, rx)) })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeliveryQuery {
+    state: Option<String>,
+    sink: Option<String>,
+    after: Option<i64>,
+    limit: Option<usize>,
+}
+
+async fn list_deliveries(
+    State(state): State<AppState>,
+    q: Result<Query<DeliveryQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let q = query(q)?;
+    if let Some(s) = &q.state
+        && !["pending", "failed"].contains(&s.as_str())
+    {
+        return Err(ApiError::BadRequest(
+            "state must be pending or failed (delivered rows leave the outbox)".into(),
+        ));
+    }
+    if let Some(sink) = &q.sink
+        && !state.sinks.contains(sink)
+    {
+        return Err(ApiError::BadRequest(format!("no sink named {sink:?}")));
+    }
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be 1 to {MAX_PAGE}"
+        )));
+    }
+    let store = state.store.clone();
+    let after = q.after.unwrap_or(0);
+    let page = tokio::task::spawn_blocking(move || {
+        store.deliveries(q.state.as_deref(), q.sink.as_deref(), after, limit)
+    })
+    .await??;
+    let next = if page.len() == limit {
+        page.last().map(|d| d.id)
+    } else {
+        None
+    };
+    Ok(Json(json!({"deliveries": page, "next": next})))
+}
+
+async fn retry_delivery(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::BadRequest("delivery id must be a number".into()))?;
+    let store = state.store.clone();
+    let outcome =
+        tokio::task::spawn_blocking(move || store.retry_delivery(id, std::time::SystemTime::now()))
+            .await??;
+    match outcome {
+        crate::store::Requeue::Requeued => {
+            tracing::info!(delivery = id, "failed delivery requeued by API");
+            for wake in &state.wakes {
+                wake.notify_one();
+            }
+            Ok(Json(json!({"id": id, "state": "pending"})))
+        }
+        crate::store::Requeue::NotFailed => Err(ApiError::Conflict(format!(
+            "delivery {id} is pending, not failed"
+        ))),
+        crate::store::Requeue::NotFound => Err(ApiError::NotFound(format!("no delivery {id}"))),
+    }
 }
 
 async fn get_incident(

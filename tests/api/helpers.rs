@@ -134,13 +134,39 @@ pub struct Received {
     pub path: String,
     pub headers: HeaderMap,
     pub body: Value,
+    /// The body bytes as received (signatures are over these).
+    pub raw: Vec<u8>,
     pub status: u16,
+    /// When it arrived.
+    pub at: std::time::Instant,
+}
+
+/// A scripted answer: status, body and extra headers.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Answer {
+    pub fn new(status: u16, body: &str) -> Answer {
+        Answer {
+            status,
+            body: body.to_owned(),
+            headers: Vec::new(),
+        }
+    }
+    pub fn header(mut self, name: &str, value: &str) -> Answer {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
 }
 
 #[derive(Default)]
 struct ReceiverState {
-    /// Statuses to answer before the default.
-    script: VecDeque<u16>,
+    /// Answers given before the default.
+    script: VecDeque<Answer>,
     default_status: u16,
     log: Vec<Received>,
     /// JSON bodies served to GET requests, by path.
@@ -170,25 +196,48 @@ async fn receive(
             path: uri.path().to_owned(),
             headers,
             body: Value::Null,
+            raw: Vec::new(),
             status: 200,
+            at: std::time::Instant::now(),
         });
-        return (StatusCode::OK, body.to_string());
+        return (StatusCode::OK, HeaderMap::new(), body.to_string());
     }
-    let status = s.script.pop_front().unwrap_or(s.default_status);
-    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let answer = s
+        .script
+        .pop_front()
+        .unwrap_or_else(|| Answer::new(s.default_status, "{}"));
+    let parsed = serde_json::from_slice(&body).unwrap_or(Value::Null);
     s.log.push(Received {
         method: method.to_string(),
         path: uri.path().to_owned(),
         headers,
-        body,
-        status,
+        body: parsed,
+        raw: body.to_vec(),
+        status: answer.status,
+        at: std::time::Instant::now(),
     });
-    (StatusCode::from_u16(status).unwrap(), "{}".to_string())
+    let mut out = HeaderMap::new();
+    for (k, v) in &answer.headers {
+        out.insert(
+            axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    (
+        StatusCode::from_u16(answer.status).unwrap(),
+        out,
+        answer.body,
+    )
 }
 
 impl Receiver {
     pub async fn start() -> Receiver {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Receiver::start_on("127.0.0.1:0".parse().unwrap()).await
+    }
+
+    /// A receiver on a given address (to bring a "down" SOAR back on its port).
+    pub async fn start_on(addr: std::net::SocketAddr) -> Receiver {
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(ReceiverState {
             default_status: 200,
@@ -209,7 +258,15 @@ impl Receiver {
             .lock()
             .unwrap()
             .script
-            .extend(statuses.iter().copied());
+            .extend(statuses.iter().map(|s| Answer::new(*s, "{}")));
+    }
+
+    pub fn answer_next_with(&self, answers: &[Answer]) {
+        self.state
+            .lock()
+            .unwrap()
+            .script
+            .extend(answers.iter().cloned());
     }
 
     pub fn serve_get(&self, path: &str, body: Value) {

@@ -209,3 +209,101 @@ async fn openapi_yaml_describes_exactly_the_router() {
     assert_eq!(resp.status(), 404);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incidents_can_be_filtered_and_exported() {
+    let (app, certstream, receiver) = spawn_app().await;
+    certstream.send_json(&cert_for(&["paypa1.com"], "f1"));
+    certstream.send_json(&cert_for(&["micorsoft.com"], "f2"));
+    let mut apple = cert_for(&["app1e.com"], "f3");
+    // an attacker-chosen subject that a spreadsheet would run as a formula
+    apple["data"]["leaf_cert"]["subject"]["aggregated"] = json!("=HYPERLINK(\"http://x\")");
+    certstream.send_json(&apple);
+    receiver.wait_delivered("/webhook", 3).await;
+    let get = |q: &'static str| {
+        let app = &app;
+        async move {
+            let v = app.get_json(&format!("/v1/incidents?{q}")).await;
+            let mut domains: Vec<String> = v["incidents"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{q}: {v}"))
+                .iter()
+                .map(|i| i["domain"].as_str().unwrap().to_owned())
+                .collect();
+            domains.sort();
+            domains
+        }
+    };
+    assert_eq!(get("brand=paypal.com").await, ["paypa1.com"]);
+    assert_eq!(get("kind=typo").await, ["micorsoft.com"]);
+    assert_eq!(get("severity=critical").await, ["app1e.com", "paypa1.com"]);
+    assert_eq!(
+        get("severity=high&brand=microsoft.com").await,
+        ["micorsoft.com"]
+    );
+    assert_eq!(get("since=2000-01-01T00:00:00Z").await.len(), 3);
+    assert!(get("since=2999-01-01T00:00:00Z").await.is_empty());
+    for bad in [
+        "severity=urgent",
+        "kind=fuzzy",
+        "since=yesterday",
+        "format=csv",
+        "limit=0",
+        "colour=red",
+    ] {
+        let r = app
+            .client
+            .get(format!("{}/v1/incidents?{bad}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+    }
+
+    let export = |q: &'static str| {
+        let app = &app;
+        async move {
+            let r = app
+                .client
+                .get(format!("{}/v1/incidents/export?{q}", app.address))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            let ctype = r
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            (status, ctype, r.text().await.unwrap())
+        }
+    };
+    let (status, ctype, jsonl) = export("").await;
+    assert_eq!(status, 200);
+    assert_eq!(ctype, "application/x-ndjson");
+    let lines: Vec<Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(
+        lines,
+        app.incidents().await,
+        "the same incidents as the API"
+    );
+
+    let (status, ctype, csv) = export("format=csv&severity=critical").await;
+    assert_eq!(status, 200);
+    assert!(ctype.starts_with("text/csv"));
+    let rows: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(rows.len(), 3, "{csv}");
+    assert!(rows[0].starts_with("id,first_seen,last_seen,sightings,brand,domain,"));
+    let apple = rows.iter().find(|r| r.contains("app1e.com")).unwrap();
+    assert!(
+        apple.contains(r#","'=HYPERLINK(""http://x"")","#),
+        "formula cells are defused: {apple}"
+    );
+    assert_eq!(export("format=xml").await.0, 400);
+    assert_eq!(export("limit=5").await.0, 400);
+    app.stop().await;
+}

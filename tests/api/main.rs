@@ -7,3 +7,4 @@ mod golden;
 mod helpers;
 mod http_api;
 mod properties;
+mod sinks;
