@@ -485,6 +485,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn tls_settings_build_their_own_client_or_fail_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        let garbage = dir.path().join("ca.pem");
+        std::fs::write(&garbage, "not a certificate").unwrap();
+        let mut s = SinkSettings {
+            name: "internal".into(),
+            url: "https://xsoar.internal".into(),
+            ca_file: garbage,
+            ..SinkSettings::default()
+        };
+        let d = DeliverySettings::default();
+        let e = Sink::from_config(&s, reqwest::Client::new(), &d)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("internal") && e.contains("ca.pem"), "{e}");
+        s.ca_file = std::path::PathBuf::new();
+        s.tls_insecure_skip_verify = true;
+        assert!(Sink::from_config(&s, reqwest::Client::new(), &d).is_ok());
+        s.secret = crate::config::Secret::new("whsec_***");
+        assert!(Sink::from_config(&s, reqwest::Client::new(), &d).is_err());
+    }
+
+    #[test]
     fn retry_after_parses_seconds_and_dates() {
         let mut h = reqwest::header::HeaderMap::new();
         h.insert("retry-after", "7".parse().unwrap());

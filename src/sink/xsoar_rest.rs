@@ -5,6 +5,7 @@
 //! named like the CertStream pack's fields, so layouts built for that pack
 //! show certsentry's incidents unchanged. `rawJSON` is the incident as a JSON
 //! string. `id`/`version` are never sent: that would update an incident.
+//! The `certsentry*` fields are defined in `xsoar/incidentfields-certsentry.json`.
 
 use crate::config::SinkSettings;
 use crate::incident::Incident;
@@ -50,6 +51,13 @@ pub fn body(incident: &Incident, s: &SinkSettings) -> serde_json::Value {
             "certstreamcertificateindex": incident.ct.cert_index,
             "domain": incident.domain,
             "externallink": incident.ct.cert_link,
+            "certsentryscore": incident.score,
+            "certsentrymatchkind": incident.detail.kind.as_str(),
+            "certsentryexplanation": incident.detail.explanation,
+            "certsentrycertificatesha256": c.sha256,
+            "certsentrycertificatenames": c.all_domains.join(", "),
+            "certsentrycertificateissuer": c.issuer.aggregated,
+            "certsentrydedupkey": incident.dedup_key,
         },
         "rawJSON": raw,
         "createInvestigation": s.create_investigation,

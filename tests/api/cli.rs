@@ -134,3 +134,176 @@ fn check_config_redacts_secrets() {
     assert!(shown.contains("[REDACTED]"));
     assert!(shown.contains("xsoar-webhook"));
 }
+
+#[test]
+fn incidents_export_writes_csv_and_jsonl_from_the_store() {
+    use certsentry::store::{DedupPolicy, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("certsentry.db");
+    {
+        let store = Store::open(&db).unwrap();
+        let list =
+            certsentry::watchlist::Watchlist::parse(crate::helpers::TEST_LIST, 1 << 20).unwrap();
+        let matcher = certsentry::matcher::Matcher::compile(&list, &Default::default());
+        let policy = DedupPolicy {
+            window: std::time::Duration::from_secs(86400),
+            send_updates: false,
+        };
+        for name in ["paypa1.com", "micorsoft.com", "app1e.net"] {
+            let fqdn = certsentry::domain::Fqdn::parse(name).unwrap();
+            let verdict = matcher.match_name(&fqdn).remove(0);
+            let incident = certsentry::incident::Incident::new(
+                verdict,
+                &Default::default(),
+                ulid::Ulid::generate(),
+                std::time::SystemTime::now(),
+            );
+            store
+                .record(&incident, &[], policy, std::time::SystemTime::now())
+                .unwrap();
+        }
+    }
+    let out = certsentry()
+        .args(["incidents", "export", "--format", "csv", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<&str> = csv.split("\r\n").filter(|r| !r.is_empty()).collect();
+    assert_eq!(rows.len(), 4, "{csv}");
+    assert!(rows[0].starts_with("id,first_seen"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exported 3 incidents"));
+
+    let file = dir.path().join("typos.jsonl");
+    let out = certsentry()
+        .args(["incidents", "export", "--kind", "typo", "--output"])
+        .arg(&file)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["domain"], "micorsoft.com");
+
+    for bad in [
+        vec!["--format", "xml"],
+        vec!["--severity", "urgent"],
+        vec!["--since", "yesterday"],
+    ] {
+        let out = certsentry()
+            .args(["incidents", "export", "--db"])
+            .arg(&db)
+            .args(&bad)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{bad:?}");
+        assert!(!String::from_utf8_lossy(&out.stderr).is_empty());
+    }
+    let out = certsentry()
+        .args(["incidents", "export", "--db", "/nonexistent/x.db"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no database"));
+}
+
+#[test]
+fn check_config_redacts_every_sink_secret_and_names_bad_sink_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sinks.toml");
+    std::fs::write(
+        &path,
+        r#"
+[[sinks]]
+kind = "xsoar-rest"
+url = "https://xsoar.example"
+token = "xsoar-key-111"
+xsoar_version = 8
+api_key_id = "7"
+[[sinks]]
+kind = "thehive"
+url = "https://thehive.example"
+token = "hive-key-222"
+[[sinks]]
+kind = "splunk-soar"
+url = "https://soar.example"
+token = "splunk-token-333"
+[[sinks]]
+kind = "webhook"
+url = "https://hook.example"
+secret = "whsec_c2lnbmluZy1zZWNyZXQtNDQ0"
+headers = { X-Api-Key = "header-555" }
+"#,
+    )
+    .unwrap();
+    let out = certsentry()
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = String::from_utf8(out.stdout).unwrap();
+    for secret in [
+        "xsoar-key-111",
+        "hive-key-222",
+        "splunk-token-333",
+        "c2lnbmluZy",
+        "header-555",
+    ] {
+        assert!(!shown.contains(secret), "{secret} shown:\n{shown}");
+    }
+    assert!(shown.matches("[REDACTED]").count() >= 5);
+
+    for (toml, key) in [
+        (
+            "kind = \"thehive\"\nurl = \"https://h.example\"",
+            "sinks[0].token",
+        ),
+        (
+            "kind = \"xsoar-rest\"\nurl = \"https://x.example\"\ntoken = \"k\"\nxsoar_version = 8",
+            "sinks[0].api_key_id",
+        ),
+        (
+            "kind = \"xsoar-rest\"\nurl = \"https://x.example\"\ntoken = \"k\"\nxsoar_version = 7",
+            "sinks[0].xsoar_version",
+        ),
+        (
+            "url = \"https://h.example\"\nsecret = \"whsec_!!notbase64\"",
+            "sinks[0].secret",
+        ),
+        ("url = \"https://h.example\"\ntlp = 4", "sinks[0].tlp"),
+        (
+            "url = \"https://h.example\"\nca_file = \"/nonexistent/ca.pem\"",
+            "sinks[0].ca_file",
+        ),
+    ] {
+        std::fs::write(&path, format!("[[sinks]]\n{toml}\n")).unwrap();
+        let out = certsentry()
+            .args(["check-config", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(64), "{toml}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(key), "{key}: {err}");
+        assert!(
+            !err.contains("notbase64"),
+            "the secret is not echoed: {err}"
+        );
+    }
+}

@@ -2,9 +2,11 @@
 
 mod cli;
 mod delivery;
+mod faults;
 mod generator;
 mod golden;
 mod helpers;
 mod http_api;
 mod properties;
 mod sinks;
+mod xsoar_content;
