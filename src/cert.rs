@@ -84,6 +84,16 @@ pub struct CertEvent {
     pub ct: CtSource,
     /// Name of the configured source that produced the event.
     pub source: String,
+    /// The DER of the logged certificate (the pre-certificate for a precert),
+    /// base64, when the source had it (CT logs; certstream's `as_der`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_der: Option<String>,
+    /// The issuers, leaf's issuer first, when the source had them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chain: Vec<Certificate>,
+    /// The log's timestamp of the entry, Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submission_timestamp: Option<f64>,
 }
 
 impl CertEvent {

@@ -119,6 +119,7 @@ pub fn parse_frame(bytes: &[u8], source_name: &str) -> Result<Frame, FrameError>
                 },
                 ct: CtSource::default(),
                 source: source_name.to_owned(),
+                ..CertEvent::default()
             })))
         }
         "heartbeat" => Ok(Frame::Heartbeat),
@@ -174,6 +175,7 @@ impl RawUpdate {
                 seen: self.seen.unwrap_or(0.0),
             },
             source: source_name.to_owned(),
+            ..CertEvent::default()
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The one integration-test binary: the real service, real peers on 127.0.0.1.
 
 mod cli;
+mod ct_golden;
 mod delivery;
 mod faults;
 mod generator;

@@ -1,0 +1,2 @@
+//! The certstream-compatible websocket server (see [`render`]).
+pub mod render;
