@@ -207,7 +207,7 @@ fn leaf_index(extensions: &[u8]) -> Option<u64> {
         let ty = r.uint(1).ok()?;
         let data = r.opaque(2).ok()?;
         if ty == 0 && data.len() == 5 {
-            return Some(Reader::new(data).uint(5).ok()?);
+            return Reader::new(data).uint(5).ok();
         }
     }
     None
