@@ -46,6 +46,8 @@ pub struct Application {
     settings: Settings,
     state: AppState,
     sinks: Vec<Arc<Sink>>,
+    stream: Option<crate::server::StreamServer>,
+    token: CancellationToken,
 }
 
 /// The shared HTTP client for sinks and list loaders.
@@ -96,6 +98,7 @@ impl Application {
                 crate::watchlist::strip_userinfo(&settings.source.url),
             ),
             SourceKind::Replay => ("replay", settings.source.path.display().to_string()),
+            SourceKind::Ct => ("ct", "CT logs".to_owned()),
             SourceKind::None => ("none", String::new()),
         };
         let state = AppState {
@@ -110,17 +113,44 @@ impl Application {
             client: client.clone(),
             wakes: sinks.iter().map(|_| Arc::new(Notify::new())).collect(),
         };
+        let token = CancellationToken::new();
+        let stream = if settings.certstream_server.enabled {
+            let addr = settings.certstream_server.listen;
+            Some(
+                crate::server::StreamServer::bind(
+                    &settings.certstream_server,
+                    state.metrics.clone(),
+                    token.clone(),
+                )
+                .map_err(|source| StartError::Bind {
+                    addr: addr.to_string(),
+                    source,
+                })?,
+            )
+        } else {
+            None
+        };
         Ok(Application {
             listener,
             port,
             settings,
             state,
             sinks,
+            stream,
+            token,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The certstream-compatible server's port, when enabled.
+    pub fn stream_port(&self) -> Option<u16> {
+        self.stream
+            .as_ref()
+            .and_then(|s| s.local_addr().ok())
+            .map(|a| a.port())
     }
 
     /// Shared state, for embedding (the demo watches it).
@@ -137,9 +167,10 @@ impl Application {
             settings,
             state,
             sinks,
+            stream,
+            token,
             ..
         } = self;
-        let token = CancellationToken::new();
         let mut tasks = tokio::task::JoinSet::new();
 
         tasks.spawn(
@@ -170,6 +201,25 @@ impl Application {
                 };
                 tasks.spawn(source.run(token.clone()));
             }
+            SourceKind::Ct => {
+                let logs = crate::ct::load_logs(&settings.ct, &state.client).await;
+                state
+                    .source
+                    .set_state(&format!("following {} logs", logs.len()), None);
+                let ct_client = crate::ct::http_client(&settings.ct)?;
+                for log in logs {
+                    let follower = crate::ct::follower::Follower::new(
+                        log,
+                        ct_client.clone(),
+                        settings.ct.clone(),
+                        state.store.clone(),
+                        tx.clone(),
+                        state.metrics.clone(),
+                    );
+                    tasks.spawn(follower.run(token.clone()));
+                }
+                drop(tx);
+            }
             SourceKind::None => drop(tx),
         }
 
@@ -186,6 +236,7 @@ impl Application {
             rx,
             state.watchlist.subscribe(),
             wakes.clone(),
+            stream.as_ref().map(|s| s.events()),
             token.clone(),
         ));
 
@@ -198,6 +249,14 @@ impl Application {
                 wake,
             };
             tasks.spawn(worker.run(token.clone()));
+        }
+
+        if let Some(stream) = stream {
+            tasks.spawn(async move {
+                if let Err(e) = stream.run().await {
+                    tracing::error!(error = %e, "certstream server failed");
+                }
+            });
         }
 
         let router = api::router(state, settings.api.max_body_bytes);

@@ -82,6 +82,94 @@ pub struct Settings {
     pub store: StoreSettings,
     pub delivery: DeliverySettings,
     pub sinks: Vec<SinkSettings>,
+    pub ct: CtSettings,
+    pub certstream_server: StreamServerSettings,
+}
+
+/// Where a newly followed CT log starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CtStart {
+    /// At the tree size when first seen: only new certificates.
+    End,
+    /// At index 0: the whole log (catch-up; large).
+    Beginning,
+}
+
+/// Reading CT logs directly (`source.kind = "ct"`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CtSettings {
+    /// Chrome log list v3 file; empty = the bundled snapshot.
+    pub log_list_path: PathBuf,
+    /// Refresh the log list from here at start when reachable (e.g.
+    /// `https://www.gstatic.com/ct/log_list/v3/log_list.json`).
+    pub log_list_url: String,
+    /// Follow only logs whose description, operator or URL is listed (case-insensitive).
+    pub include: Vec<String>,
+    /// Never follow these (same matching).
+    pub exclude: Vec<String>,
+    /// Where a log with no stored position starts.
+    pub start: CtStart,
+    /// RFC 6962 `get-entries` batch size asked for (servers may return fewer).
+    pub batch_size: u64,
+    /// How often a caught-up log is polled for a new tree size.
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+    /// Least time between two requests to one log (politeness; 0 = back to back).
+    #[serde(with = "humantime_serde")]
+    pub request_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub backoff_initial: Duration,
+    #[serde(with = "humantime_serde")]
+    pub backoff_max: Duration,
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Put in the User-Agent so log operators can reach you (URL or e-mail).
+    pub contact: String,
+}
+
+impl Default for CtSettings {
+    fn default() -> Self {
+        CtSettings {
+            log_list_path: PathBuf::new(),
+            log_list_url: String::new(),
+            include: Vec::new(),
+            exclude: Vec::new(),
+            start: CtStart::End,
+            batch_size: 256,
+            poll_interval: Duration::from_secs(10),
+            request_interval: Duration::ZERO,
+            backoff_initial: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(300),
+            request_timeout: Duration::from_secs(30),
+            contact: String::new(),
+        }
+    }
+}
+
+/// The certstream-compatible websocket server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StreamServerSettings {
+    pub enabled: bool,
+    pub listen: SocketAddr,
+    /// Websocket ping period.
+    #[serde(with = "humantime_serde")]
+    pub ping_interval: Duration,
+    /// Messages a client may fall behind before it is dropped.
+    pub client_buffer: usize,
+}
+
+impl Default for StreamServerSettings {
+    fn default() -> Self {
+        StreamServerSettings {
+            enabled: false,
+            listen: SocketAddr::from(([127, 0, 0, 1], 4000)),
+            ping_interval: Duration::from_secs(30),
+            client_buffer: 1000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -109,6 +197,8 @@ impl Default for ApiSettings {
 pub enum SourceKind {
     Certstream,
     Replay,
+    /// CT logs read directly (see `[ct]`).
+    Ct,
     /// No source: the API and delivery only.
     None,
 }
@@ -475,11 +565,38 @@ impl Settings {
             ("delivery.max_backoff", self.delivery.max_backoff),
             ("delivery.poll_interval", self.delivery.poll_interval),
             ("delivery.request_timeout", self.delivery.request_timeout),
+            ("ct.poll_interval", self.ct.poll_interval),
+            ("ct.backoff_initial", self.ct.backoff_initial),
+            ("ct.backoff_max", self.ct.backoff_max),
+            ("ct.request_timeout", self.ct.request_timeout),
+            (
+                "certstream_server.ping_interval",
+                self.certstream_server.ping_interval,
+            ),
         ];
         for (key, value) in positive {
             if value.is_zero() {
                 return Err(invalid(key, "must be longer than 0s"));
             }
+        }
+        if !(1..=10_000).contains(&self.ct.batch_size) {
+            return Err(invalid("ct.batch_size", "must be 1 to 10000"));
+        }
+        let list_url = &self.ct.log_list_url;
+        if !list_url.is_empty()
+            && !list_url.starts_with("http://")
+            && !list_url.starts_with("https://")
+        {
+            return Err(invalid(
+                "ct.log_list_url",
+                "must be an http:// or https:// URL",
+            ));
+        }
+        if self.certstream_server.client_buffer == 0 {
+            return Err(invalid(
+                "certstream_server.client_buffer",
+                "must be at least 1",
+            ));
         }
         if self.source.channel_capacity == 0 {
             return Err(invalid("source.channel_capacity", "must be at least 1"));

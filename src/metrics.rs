@@ -28,6 +28,12 @@ pub struct Metrics {
     pub deliveries_retried: AtomicU64,
     pub deliveries_failed: AtomicU64,
     pub store_errors: AtomicU64,
+    pub ct_entries: AtomicU64,
+    pub ct_bad_entries: AtomicU64,
+    pub ct_request_errors: AtomicU64,
+    pub stream_clients: AtomicU64,
+    pub stream_clients_dropped: AtomicU64,
+    pub stream_messages: AtomicU64,
 }
 
 fn inc(c: &AtomicU64, n: u64) {
@@ -52,7 +58,7 @@ impl Metrics {
     pub fn render(&self, list: &ListStatus, outbox: &[OutboxCounts]) -> String {
         let mut out = String::with_capacity(4096);
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let counters: [(&str, &str, u64); 15] = [
+        let counters: [(&str, &str, u64); 20] = [
             (
                 "certsentry_frames_total",
                 "certstream messages received",
@@ -102,6 +108,31 @@ impl Metrics {
                 "certsentry_incident_sightings_total",
                 "repeat sightings folded into an incident",
                 get(&self.incidents_repeated),
+            ),
+            (
+                "certsentry_ct_entries_total",
+                "CT log entries read directly",
+                get(&self.ct_entries),
+            ),
+            (
+                "certsentry_ct_bad_entries_total",
+                "CT log entries that could not be parsed (skipped)",
+                get(&self.ct_bad_entries),
+            ),
+            (
+                "certsentry_ct_request_errors_total",
+                "failed CT log requests (retried with backoff)",
+                get(&self.ct_request_errors),
+            ),
+            (
+                "certsentry_stream_messages_total",
+                "messages sent to certstream-compatible server clients",
+                get(&self.stream_messages),
+            ),
+            (
+                "certsentry_stream_clients_dropped_total",
+                "certstream-compatible server clients dropped for falling behind",
+                get(&self.stream_clients_dropped),
             ),
             (
                 "certsentry_incident_updates_total",

@@ -11,11 +11,12 @@ use crate::cert::CertEvent;
 use crate::incident::Incident;
 use crate::matcher::Matcher;
 use crate::metrics::Metrics;
+use crate::source::SourceItem;
 use crate::store::{DedupPolicy, Recorded, Store, StoreError};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 /// Certificates seen recently, by fingerprint: the same certificate arrives
@@ -148,9 +149,11 @@ impl Pipeline {
 /// until the source closes or shutdown.
 pub async fn run(
     mut pipeline: Pipeline,
-    mut rx: mpsc::Receiver<CertEvent>,
+    mut rx: mpsc::Receiver<SourceItem>,
     mut snapshots: watch::Receiver<Option<Arc<Matcher>>>,
     wake: Vec<Arc<Notify>>,
+    // every event, for the certstream-compatible server
+    events_out: Option<broadcast::Sender<Arc<CertEvent>>>,
     shutdown: CancellationToken,
 ) {
     tokio::select! {
@@ -158,32 +161,77 @@ pub async fn run(
         r = snapshots.wait_for(|s| s.is_some()) => if r.is_err() { return },
     }
     loop {
-        let event = tokio::select! {
+        let item = tokio::select! {
             _ = shutdown.cancelled() => return,
             e = rx.recv() => match e {
                 Some(e) => e,
                 None => return,
             },
         };
-        let Some(matcher) = snapshots.borrow().clone() else {
-            continue;
-        };
-        let span =
-            tracing::debug_span!("match", source = %event.source, index = ?event.ct.cert_index);
-        let _enter = span.enter();
-        // SQLite is touched only when a name matched: a short, local write.
-        match pipeline.process(&matcher, &event, SystemTime::now()) {
-            Ok(fresh) if !fresh.is_empty() => {
-                for w in &wake {
-                    w.notify_one();
+        match item {
+            SourceItem::Event(event) => {
+                handle(&mut pipeline, &snapshots, &wake, &events_out, event)
+            }
+            SourceItem::Batch {
+                events,
+                log,
+                next_index,
+                tree_size,
+            } => {
+                for event in events {
+                    handle(
+                        &mut pipeline,
+                        &snapshots,
+                        &wake,
+                        &events_out,
+                        Box::new(event),
+                    );
+                }
+                // every event above is recorded: the position may move
+                if let Err(e) =
+                    pipeline
+                        .store
+                        .set_ct_position(&log, next_index, tree_size, SystemTime::now())
+                {
+                    pipeline.metrics.add(&pipeline.metrics.store_errors, 1);
+                    tracing::error!(error = %e, %log, "cannot store the CT log position");
                 }
             }
-            Ok(_) => {}
-            Err(e) => {
-                pipeline.metrics.add(&pipeline.metrics.store_errors, 1);
-                tracing::error!(error = %e, "cannot record incident");
+        }
+    }
+}
+
+/// Match and record one event, wake the sinks, publish it to the server.
+fn handle(
+    pipeline: &mut Pipeline,
+    snapshots: &watch::Receiver<Option<Arc<Matcher>>>,
+    wake: &[Arc<Notify>],
+    events_out: &Option<broadcast::Sender<Arc<CertEvent>>>,
+    event: Box<CertEvent>,
+) {
+    let Some(matcher) = snapshots.borrow().clone() else {
+        return;
+    };
+    let span = tracing::debug_span!("match", source = %event.source, index = ?event.ct.cert_index);
+    let enter = span.enter();
+    // SQLite is touched only when a name matched: a short, local write.
+    match pipeline.process(&matcher, &event, SystemTime::now()) {
+        Ok(fresh) if !fresh.is_empty() => {
+            for w in wake {
+                w.notify_one();
             }
         }
+        Ok(_) => {}
+        Err(e) => {
+            pipeline.metrics.add(&pipeline.metrics.store_errors, 1);
+            tracing::error!(error = %e, "cannot record incident");
+        }
+    }
+    drop(enter);
+    if let Some(out) = events_out
+        && out.receiver_count() > 0
+    {
+        let _ = out.send(Arc::from(event));
     }
 }
 

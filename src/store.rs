@@ -163,7 +163,13 @@ impl Store {
                 last_error TEXT,
                 UNIQUE(incident_id, sink)
             );
-            CREATE INDEX IF NOT EXISTS outbox_due ON outbox(sink, state, next_attempt_ms);",
+            CREATE INDEX IF NOT EXISTS outbox_due ON outbox(sink, state, next_attempt_ms);
+            CREATE TABLE IF NOT EXISTS ct_positions (
+                log TEXT PRIMARY KEY,
+                next_index INTEGER NOT NULL,
+                tree_size INTEGER NOT NULL,
+                updated_ms INTEGER NOT NULL
+            );",
         )?;
         // Added after the first release: updates point at their incident.
         let has_update_of: bool = conn
@@ -455,6 +461,54 @@ impl Store {
         } else {
             Requeue::NotFound
         })
+    }
+
+    /// A CT log's stored position: (next index to read, tree size then).
+    pub fn ct_position(&self, log: &str) -> Result<Option<(u64, u64)>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT next_index, tree_size FROM ct_positions WHERE log = ?1",
+                params![log],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+            )
+            .optional()?)
+    }
+
+    /// Move a CT log's position. It never moves backwards.
+    pub fn set_ct_position(
+        &self,
+        log: &str,
+        next_index: u64,
+        tree_size: u64,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO ct_positions (log, next_index, tree_size, updated_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(log) DO UPDATE SET
+               next_index = MAX(next_index, excluded.next_index),
+               tree_size = MAX(tree_size, excluded.tree_size),
+               updated_ms = excluded.updated_ms",
+            params![log, next_index as i64, tree_size as i64, unix_ms(now)],
+        )?;
+        Ok(())
+    }
+
+    /// Every CT log position: (log, next index, tree size, updated ms).
+    pub fn ct_positions(&self) -> Result<Vec<(String, u64, u64, i64)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT log, next_index, tree_size, updated_ms FROM ct_positions ORDER BY log",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get::<_, i64>(1)? as u64,
+                r.get::<_, i64>(2)? as u64,
+                r.get(3)?,
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn incident_count(&self) -> Result<u64, StoreError> {

@@ -1,13 +1,84 @@
 //! Reading Certificate Transparency logs directly: entry parsing ([`leaf`],
 //! [`x509`]) into the same [`CertEvent`] the certstream source produces.
 
+pub mod follower;
 pub mod leaf;
+pub mod loglist;
 pub mod x509;
 
 use crate::cert::{CertEvent, CtSource, UpdateType};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use leaf::{Chain, EntryKind, LeafError, LogEntry};
+use std::time::SystemTime;
+
+/// The logs to follow: the configured list (file, else the bundled
+/// snapshot), refreshed from `log_list_url` when reachable, then selected.
+pub async fn load_logs(
+    settings: &crate::config::CtSettings,
+    client: &reqwest::Client,
+) -> Vec<loglist::LogInfo> {
+    let mut text = if settings.log_list_path.as_os_str().is_empty() {
+        loglist::BUNDLED.to_owned()
+    } else {
+        match std::fs::read_to_string(&settings.log_list_path) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(path = %settings.log_list_path.display(), error = %e, "cannot read the CT log list; using the bundled one");
+                loglist::BUNDLED.to_owned()
+            }
+        }
+    };
+    if !settings.log_list_url.is_empty() {
+        let fetched = async {
+            let resp = client
+                .get(&settings.log_list_url)
+                .send()
+                .await?
+                .error_for_status()?;
+            resp.text().await
+        }
+        .await;
+        match fetched {
+            Ok(t) if loglist::parse(&t).is_ok() => text = t,
+            Ok(_) => {
+                tracing::warn!("the fetched CT log list is not a v3 list; keeping the local one")
+            }
+            Err(e) => {
+                tracing::warn!(error = %crate::watchlist::without_url(&e), "cannot refresh the CT log list; keeping the local one")
+            }
+        }
+    }
+    let logs = match loglist::parse(&text) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "bad CT log list; using the bundled one");
+            loglist::parse(loglist::BUNDLED).unwrap_or_default()
+        }
+    };
+    let chosen = loglist::select(
+        &logs,
+        SystemTime::now(),
+        &settings.include,
+        &settings.exclude,
+    );
+    if chosen.is_empty() {
+        tracing::warn!("no CT log selected: check ct.include / ct.exclude");
+    }
+    chosen
+}
+
+/// The HTTP client for CT requests (User-Agent with the operator's contact).
+pub fn http_client(
+    settings: &crate::config::CtSettings,
+) -> Result<reqwest::Client, crate::app::StartError> {
+    reqwest::Client::builder()
+        .user_agent(follower::user_agent(&settings.contact))
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(settings.request_timeout)
+        .build()
+        .map_err(|e| crate::app::StartError::Client(e.to_string()))
+}
 
 /// What a follower knows about the log an entry came from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -233,7 +233,7 @@ pub fn classify(status: StatusCode, headers: &reqwest::header::HeaderMap, body: 
     };
     if retryable {
         Outcome::Retry {
-            after: retry_after(headers),
+            after: crate::retry::retry_after(headers),
             reason,
         }
     } else {
@@ -325,23 +325,6 @@ pub(crate) fn markdown(incident: &Incident) -> String {
             .cert_index
             .map_or_else(|| "-".to_owned(), |i| i.to_string()),
         link = incident.ct.cert_link,
-    )
-}
-
-/// `Retry-After` as seconds or an HTTP date.
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(
-        at.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
     )
 }
 
@@ -505,18 +488,5 @@ mod tests {
         assert!(Sink::from_config(&s, reqwest::Client::new(), &d).is_ok());
         s.secret = crate::config::Secret::new("whsec_***");
         assert!(Sink::from_config(&s, reqwest::Client::new(), &d).is_err());
-    }
-
-    #[test]
-    fn retry_after_parses_seconds_and_dates() {
-        let mut h = reqwest::header::HeaderMap::new();
-        h.insert("retry-after", "7".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        let future = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
-        h.insert("retry-after", future.parse().unwrap());
-        let d = retry_after(&h).unwrap();
-        assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120));
-        h.insert("retry-after", "garbage".parse().unwrap());
-        assert_eq!(retry_after(&h), None);
     }
 }

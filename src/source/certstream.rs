@@ -7,7 +7,6 @@
 //! healthy for `healthy_after`.
 
 use super::{SourceState, forward};
-use crate::cert::CertEvent;
 use crate::config::SourceSettings;
 use crate::metrics::Metrics;
 use futures_util::{SinkExt, StreamExt};
@@ -20,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 pub struct CertstreamSource {
     pub settings: SourceSettings,
     pub metrics: Arc<Metrics>,
-    pub tx: mpsc::Sender<CertEvent>,
+    pub tx: mpsc::Sender<super::SourceItem>,
     pub state: SourceState,
 }
 

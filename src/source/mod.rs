@@ -4,6 +4,10 @@
 //!
 //! - [`certstream`]: websocket client for `/full-stream`, `/` and `/domains-only`.
 //! - [`replay`]: certstream JSONL, for offline runs and back-tests.
+//! - [`crate::ct`]: CT logs read directly (RFC 6962 and static-ct-api).
+//!
+//! Items travel as [`SourceItem`]s: single events, or for CT logs batches that
+//! move the log's stored position once every event in them is recorded.
 
 pub mod certstream;
 pub mod frame;
@@ -16,6 +20,27 @@ use crate::metrics::Metrics;
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
+
+/// What a source hands the pipeline, in order.
+#[derive(Debug, Clone)]
+pub enum SourceItem {
+    Event(Box<CertEvent>),
+    /// A CT log's entries up to `next_index`, as one unit: the pipeline
+    /// records every event, then moves the log's stored position to
+    /// `next_index`. A stop between batches never skips or repeats an entry.
+    Batch {
+        events: Vec<CertEvent>,
+        log: String,
+        next_index: u64,
+        tree_size: u64,
+    },
+}
+
+impl From<CertEvent> for SourceItem {
+    fn from(e: CertEvent) -> Self {
+        SourceItem::Event(Box::new(e))
+    }
+}
 
 /// What `/v1/status` shows about the source.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -56,7 +81,7 @@ impl SourceState {
         }
     }
 
-    fn touch(&self) {
+    pub(crate) fn touch(&self) {
         self.lock().last_frame_at = Some(crate::watchlist::unix_now());
     }
 
@@ -74,15 +99,20 @@ pub struct PipelineClosed;
 pub(crate) async fn forward(
     bytes: &[u8],
     source_name: &str,
-    tx: &mpsc::Sender<CertEvent>,
+    tx: &mpsc::Sender<SourceItem>,
     metrics: &Metrics,
 ) -> Result<(), PipelineClosed> {
     metrics.add(&metrics.frames, 1);
     match parse_frame(bytes, source_name) {
-        Ok(Frame::Certificate(event)) => tx.send(*event).await.map_err(|_| PipelineClosed),
+        Ok(Frame::Certificate(event)) => tx
+            .send(SourceItem::Event(event))
+            .await
+            .map_err(|_| PipelineClosed),
         Ok(Frame::Domains(event)) => {
             metrics.add(&metrics.dns_entries, 1);
-            tx.send(*event).await.map_err(|_| PipelineClosed)
+            tx.send(SourceItem::Event(event))
+                .await
+                .map_err(|_| PipelineClosed)
         }
         Ok(Frame::Heartbeat) => {
             metrics.add(&metrics.heartbeats, 1);

@@ -3,7 +3,6 @@
 //! parser as the websocket; bad lines are counted and skipped.
 
 use super::{SourceState, forward};
-use crate::cert::CertEvent;
 use crate::metrics::Metrics;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,7 +16,7 @@ pub struct ReplaySource {
     /// Messages per second; 0 = as fast as the pipeline takes them.
     pub rate: u32,
     pub metrics: Arc<Metrics>,
-    pub tx: mpsc::Sender<CertEvent>,
+    pub tx: mpsc::Sender<super::SourceItem>,
     pub state: SourceState,
 }
 

@@ -324,6 +324,8 @@ pub struct TestApp {
     /// Held so the folder (list, SQLite file) lives as long as the app.
     _dir: Arc<tempfile::TempDir>,
     pub list_path: PathBuf,
+    /// The certstream-compatible server's port, when enabled.
+    pub stream_port: Option<u16>,
     pub client: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<()>>,
@@ -376,6 +378,7 @@ pub async fn spawn_app_with(settings: Settings, dir: Arc<tempfile::TempDir>) -> 
         .await
         .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let stream_port = app.stream_port();
     let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let handle = tokio::spawn(async move {
         app.run_until_stopped(async move {
@@ -388,6 +391,7 @@ pub async fn spawn_app_with(settings: Settings, dir: Arc<tempfile::TempDir>) -> 
         address,
         _dir: dir,
         list_path,
+        stream_port,
         client: reqwest::Client::new(),
         stop: Some(stop),
         handle: Some(handle),

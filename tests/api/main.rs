@@ -2,6 +2,7 @@
 
 mod cli;
 mod ct_golden;
+mod ct_logs;
 mod delivery;
 mod faults;
 mod generator;

@@ -1,0 +1,403 @@
+//! One task per CT log: read entries in order from the stored position,
+//! hand them to the pipeline, then a checkpoint that moves the position once
+//! the pipeline has recorded everything before it. A restart resumes there;
+//! an outage of the log is waited out with backoff; no index is skipped.
+//!
+//! RFC 6962: `get-sth`, then `get-entries` in batches, continuing where a
+//! short answer stopped. static-ct-api: `checkpoint`, then data tiles (full
+//! tiles; the partial `.p/W` tile only at the right edge), issuers fetched
+//! once by fingerprint and cached. One request at a time per log, an
+//! optional gap between requests, backoff on 429/5xx/timeouts honouring
+//! `Retry-After`, and a User-Agent naming certsentry and the operator's contact.
+
+use super::leaf::{self, Chain};
+use super::loglist::LogInfo;
+use super::{LogMeta, event};
+use crate::config::{CtSettings, CtStart};
+use crate::metrics::Metrics;
+use crate::source::SourceItem;
+use crate::store::Store;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Entries in a data tile.
+pub const TILE_WIDTH: u64 = 256;
+
+/// `tile/data/<N>` path segment: groups of three digits, all but the last
+/// prefixed with `x` (1234067 → `x001/x234/067`).
+pub fn tile_index_path(mut n: u64) -> String {
+    let mut groups = vec![format!("{:03}", n % 1000)];
+    n /= 1000;
+    while n > 0 {
+        groups.push(format!("x{:03}", n % 1000));
+        n /= 1000;
+    }
+    groups.reverse();
+    groups.join("/")
+}
+
+/// The data tile holding `index` in a tree of `size`, and its width.
+pub fn data_tile_for(index: u64, size: u64) -> (String, u64, u64) {
+    let n = index / TILE_WIDTH;
+    let start = n * TILE_WIDTH;
+    let width = (size - start).min(TILE_WIDTH);
+    let path = if width == TILE_WIDTH {
+        format!("tile/data/{}", tile_index_path(n))
+    } else {
+        format!("tile/data/{}.p/{width}", tile_index_path(n))
+    };
+    (path, start, width)
+}
+
+/// A request that did not give usable data; always retried later.
+#[derive(Debug)]
+struct FetchError {
+    after: Option<Duration>,
+    reason: String,
+}
+
+fn fetch_err(reason: impl Into<String>) -> FetchError {
+    FetchError {
+        after: None,
+        reason: reason.into(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Sth {
+    tree_size: u64,
+}
+
+#[derive(serde::Deserialize)]
+struct GetEntries {
+    entries: Vec<RawEntry>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawEntry {
+    leaf_input: String,
+    extra_data: String,
+}
+
+pub struct Follower {
+    pub log: LogInfo,
+    pub client: reqwest::Client,
+    pub settings: CtSettings,
+    pub store: Store,
+    pub tx: mpsc::Sender<SourceItem>,
+    pub metrics: Arc<Metrics>,
+    issuers: HashMap<[u8; 32], Arc<Vec<u8>>>,
+    last_request: Option<Instant>,
+    failures: u32,
+}
+
+impl Follower {
+    pub fn new(
+        log: LogInfo,
+        client: reqwest::Client,
+        settings: CtSettings,
+        store: Store,
+        tx: mpsc::Sender<SourceItem>,
+        metrics: Arc<Metrics>,
+    ) -> Follower {
+        Follower {
+            log,
+            client,
+            settings,
+            store,
+            tx,
+            metrics,
+            issuers: HashMap::new(),
+            last_request: None,
+            failures: 0,
+        }
+    }
+
+    fn meta(&self) -> LogMeta {
+        LogMeta {
+            name: self.log.description.clone(),
+            url: self.log.url.clone(),
+            tiled: self.log.tiled,
+        }
+    }
+
+    /// GET `path` under the log URL, politely.
+    async fn get(&mut self, path: &str) -> Result<bytes::Bytes, FetchError> {
+        if let Some(last) = self.last_request {
+            let gap = self.settings.request_interval;
+            let since = last.elapsed();
+            if since < gap {
+                tokio::time::sleep(gap - since).await;
+            }
+        }
+        self.last_request = Some(Instant::now());
+        let url = format!("{}{path}", self.log.url);
+        let resp = self
+            .client
+            .get(&url)
+            .timeout(self.settings.request_timeout)
+            .send()
+            .await
+            .map_err(|e| fetch_err(format!("GET {path}: {}", crate::watchlist::without_url(&e))))?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(FetchError {
+                after: crate::retry::retry_after(resp.headers()),
+                reason: format!("GET {path}: HTTP {status}"),
+            });
+        }
+        resp.bytes()
+            .await
+            .map_err(|e| fetch_err(format!("GET {path}: {}", crate::watchlist::without_url(&e))))
+    }
+
+    async fn tree_size(&mut self) -> Result<u64, FetchError> {
+        if self.log.tiled {
+            let body = self.get("checkpoint").await?;
+            let text = String::from_utf8_lossy(&body);
+            let mut lines = text.lines();
+            let _origin = lines.next();
+            lines
+                .next()
+                .and_then(|l| l.trim().parse::<u64>().ok())
+                .ok_or_else(|| fetch_err("checkpoint has no tree size on its second line"))
+        } else {
+            let body = self.get("ct/v1/get-sth").await?;
+            serde_json::from_slice::<Sth>(&body)
+                .map(|s| s.tree_size)
+                .map_err(|e| fetch_err(format!("get-sth: {e}")))
+        }
+    }
+
+    /// Read entries from `next` (below `size`); returns the index after the
+    /// last entry handed over, or `None` when the pipeline has gone.
+    async fn batch(&mut self, next: u64, size: u64) -> Result<Option<u64>, FetchError> {
+        let meta = self.meta();
+        let seen = crate::watchlist::unix_now() as f64;
+        let mut events = Vec::new();
+        let new_next = if self.log.tiled {
+            let (path, start, width) = data_tile_for(next, size);
+            let tile = self.get(&path).await?;
+            let entries =
+                leaf::parse_data_tile(&tile).map_err(|e| fetch_err(format!("{path}: {e}")))?;
+            if (entries.len() as u64) < width {
+                return Err(fetch_err(format!(
+                    "{path}: {} entries, expected {width}",
+                    entries.len()
+                )));
+            }
+            let from = (next - start) as usize;
+            for (i, entry) in entries.iter().enumerate().take(width as usize).skip(from) {
+                let index = start + i as u64;
+                let mut issuers = Vec::new();
+                if let Chain::Fingerprints(fps) = &entry.chain {
+                    for fp in fps {
+                        issuers.push(self.issuer(fp).await?);
+                    }
+                }
+                let ders: Vec<&[u8]> = issuers.iter().map(|d| d.as_slice()).collect();
+                self.push(event(entry, &ders, &meta, index, seen), index, &mut events);
+            }
+            start + width
+        } else {
+            let end = (next + self.settings.batch_size - 1).min(size - 1);
+            let body = self
+                .get(&format!("ct/v1/get-entries?start={next}&end={end}"))
+                .await?;
+            let answer: GetEntries = serde_json::from_slice(&body)
+                .map_err(|e| fetch_err(format!("get-entries: {e}")))?;
+            if answer.entries.is_empty() {
+                return Err(fetch_err(format!("get-entries {next}-{end}: no entries")));
+            }
+            let count = (answer.entries.len() as u64).min(end - next + 1);
+            for (i, raw) in answer.entries.iter().take(count as usize).enumerate() {
+                let index = next + i as u64;
+                let ev = super::event_from_get_entries(
+                    &raw.leaf_input,
+                    &raw.extra_data,
+                    &meta,
+                    index,
+                    seen,
+                );
+                self.push(ev, index, &mut events);
+            }
+            next + count
+        };
+        let batch = SourceItem::Batch {
+            events,
+            log: self.log.url.clone(),
+            next_index: new_next,
+            tree_size: size,
+        };
+        if self.tx.send(batch).await.is_err() {
+            return Ok(None);
+        }
+        Ok(Some(new_next))
+    }
+
+    fn push(
+        &self,
+        ev: Result<crate::cert::CertEvent, leaf::LeafError>,
+        index: u64,
+        out: &mut Vec<crate::cert::CertEvent>,
+    ) {
+        match ev {
+            Ok(ev) => {
+                self.metrics.add(&self.metrics.ct_entries, 1);
+                out.push(ev);
+            }
+            Err(e) => {
+                // a malformed entry cannot be read again any better: count it
+                self.metrics.add(&self.metrics.ct_bad_entries, 1);
+                tracing::warn!(log = %self.log.description, index, error = %e, "unparsable CT entry skipped");
+            }
+        }
+    }
+
+    /// An issuer certificate by SHA-256, fetched once.
+    async fn issuer(&mut self, fp: &[u8; 32]) -> Result<Arc<Vec<u8>>, FetchError> {
+        if let Some(der) = self.issuers.get(fp) {
+            return Ok(der.clone());
+        }
+        let der = Arc::new(
+            self.get(&format!("issuer/{}", hex::encode(fp)))
+                .await?
+                .to_vec(),
+        );
+        self.issuers.insert(*fp, der.clone());
+        Ok(der)
+    }
+
+    async fn wait(&self, d: Duration, shutdown: &CancellationToken) -> bool {
+        tokio::select! {
+            _ = shutdown.cancelled() => false,
+            _ = tokio::time::sleep(d) => true,
+        }
+    }
+
+    async fn back_off(&mut self, e: FetchError, shutdown: &CancellationToken) -> bool {
+        self.metrics.add(&self.metrics.ct_request_errors, 1);
+        let delay = e.after.unwrap_or_else(|| {
+            crate::retry::backoff(
+                self.failures,
+                self.settings.backoff_initial,
+                self.settings.backoff_max,
+            )
+        });
+        self.failures = self.failures.saturating_add(1);
+        tracing::warn!(log = %self.log.description, reason = %e.reason, retry_in = ?delay, "CT log request failed");
+        self.wait(delay.min(self.settings.backoff_max), shutdown)
+            .await
+    }
+
+    /// Follow the log until cancelled or the pipeline goes away.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let span =
+            tracing::info_span!("ct_log", log = %self.log.description, tiled = self.log.tiled);
+        let _enter = span.enter();
+        drop(_enter);
+        let stored = {
+            let store = self.store.clone();
+            let key = self.log.url.clone();
+            tokio::task::spawn_blocking(move || store.ct_position(&key))
+                .await
+                .ok()
+                .and_then(|r| r.ok())
+                .flatten()
+        };
+        let mut next = stored.map(|(n, _)| n);
+        tracing::info!(log = %self.log.description, position = ?next, "following CT log");
+        loop {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            let size = match self.tree_size().await {
+                Ok(s) => s,
+                Err(e) => {
+                    if !self.back_off(e, &shutdown).await {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            self.failures = 0;
+            let mut pos = match next {
+                Some(n) => n,
+                None => {
+                    let start = match self.settings.start {
+                        CtStart::End => size,
+                        CtStart::Beginning => 0,
+                    };
+                    let first = SourceItem::Batch {
+                        events: Vec::new(),
+                        log: self.log.url.clone(),
+                        next_index: start,
+                        tree_size: size,
+                    };
+                    if self.tx.send(first).await.is_err() {
+                        return;
+                    }
+                    start
+                }
+            };
+            next = Some(pos);
+            while pos < size {
+                if shutdown.is_cancelled() {
+                    return;
+                }
+                match self.batch(pos, size).await {
+                    Ok(Some(n)) => {
+                        self.failures = 0;
+                        pos = n;
+                        next = Some(n);
+                    }
+                    Ok(None) => return,
+                    Err(e) => {
+                        if !self.back_off(e, &shutdown).await {
+                            return;
+                        }
+                    }
+                }
+            }
+            if !self.wait(self.settings.poll_interval, &shutdown).await {
+                return;
+            }
+        }
+    }
+}
+
+/// The User-Agent CT requests carry.
+pub fn user_agent(contact: &str) -> String {
+    let base = concat!("certsentry/", env!("CARGO_PKG_VERSION"));
+    if contact.is_empty() {
+        format!("{base} (+https://github.com/certsentry)")
+    } else {
+        format!("{base} (+{contact})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tile_paths() {
+        assert_eq!(tile_index_path(0), "000");
+        assert_eq!(tile_index_path(67), "067");
+        assert_eq!(tile_index_path(1234067), "x001/x234/067");
+        assert_eq!(tile_index_path(1000), "x001/000");
+        assert_eq!(
+            data_tile_for(0, 100),
+            ("tile/data/000.p/100".into(), 0, 100)
+        );
+        assert_eq!(data_tile_for(100, 300), ("tile/data/000".into(), 0, 256));
+        assert_eq!(
+            data_tile_for(256, 300),
+            ("tile/data/001.p/44".into(), 256, 44)
+        );
+        assert_eq!(data_tile_for(512, 768), ("tile/data/002".into(), 512, 256));
+    }
+}

@@ -1,0 +1,431 @@
+//! Direct CT reading against logs served from 127.0.0.1, built from the 40
+//! real entries of `live_ct.json`: an RFC 6962 log (short `get-entries`
+//! answers) and a static-ct-api log (checkpoint, data tiles, a partial tile
+//! growing into a full one, issuers by fingerprint). What certsentry reads is
+//! observed through its certstream-compatible server.
+
+use crate::helpers::*;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use certsentry::config::{CtStart, SourceKind};
+use certsentry::ct::leaf::{self, Chain, EntryKind};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use sha2::Digest;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Default)]
+struct LogsState {
+    base: String,
+    rfc: Vec<(String, String)>,
+    rfc_visible: usize,
+    tiled: Vec<Vec<u8>>,
+    tiled_visible: usize,
+    issuers: HashMap<String, Vec<u8>>,
+    /// Answers (status, Retry-After) given to entry/tile requests first.
+    script: VecDeque<(u16, Option<&'static str>)>,
+    requests: Vec<(Instant, String, u16)>,
+    max_batch: usize,
+}
+
+#[derive(Clone)]
+struct FakeLogs {
+    base: String,
+    state: Arc<Mutex<LogsState>>,
+}
+
+/// RFC 6962 entries and their tiled encodings, from the real fixtures; the
+/// tiled log repeats them to reach `tiled_len` entries.
+fn build_state(tiled_len: usize) -> LogsState {
+    let fixtures: Vec<Value> =
+        serde_json::from_str(include_str!("../fixtures/live_ct.json")).unwrap();
+    let mut s = LogsState {
+        max_batch: 7,
+        ..LogsState::default()
+    };
+    let mut decoded = Vec::new();
+    for f in &fixtures {
+        let li = f["leaf_input"].as_str().unwrap().to_owned();
+        let ed = f["extra_data"].as_str().unwrap().to_owned();
+        decoded.push((STANDARD.decode(&li).unwrap(), STANDARD.decode(&ed).unwrap()));
+        s.rfc.push((li, ed));
+    }
+    for i in 0..tiled_len {
+        let (li, ed) = &decoded[i % decoded.len()];
+        let e = leaf::parse_rfc6962(li, ed).unwrap();
+        let Chain::Der(chain) = &e.chain else {
+            unreachable!()
+        };
+        let mut fps = Vec::new();
+        for der in chain {
+            let fp: [u8; 32] = sha2::Sha256::digest(der).into();
+            s.issuers.insert(hex::encode(fp), der.to_vec());
+            fps.push(fp);
+        }
+        let tbs: &[u8] = if e.kind == EntryKind::Precert {
+            b"tbs"
+        } else {
+            b""
+        };
+        s.tiled.push(leaf::encode_tile_leaf(
+            e.timestamp_ms,
+            e.kind,
+            e.der,
+            [7; 32],
+            tbs,
+            i as u64,
+            &fps,
+        ));
+    }
+    s
+}
+
+fn tile_number(groups: &str) -> Option<usize> {
+    groups.replace(['x', '/'], "").parse().ok()
+}
+
+async fn serve_log(
+    axum::extract::State(st): axum::extract::State<Arc<Mutex<LogsState>>>,
+    uri: axum::http::Uri,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = uri.path().to_owned();
+    let query = uri.query().unwrap_or("").to_owned();
+    let mut s = st.lock().unwrap();
+    let entry_request = path.contains("get-entries") || path.contains("/tile/");
+    if entry_request && let Some((status, after)) = s.script.pop_front() {
+        s.requests.push((Instant::now(), path.clone(), status));
+        let mut resp = (axum::http::StatusCode::from_u16(status).unwrap(), "busy").into_response();
+        if let Some(a) = after {
+            resp.headers_mut().insert("retry-after", a.parse().unwrap());
+        }
+        return resp;
+    }
+    let base = s.base.clone();
+    let (status, body): (u16, Vec<u8>) = if path == "/loglist.json" {
+        let list = json!({"operators": [{"name": "Test Operator", "email": [],
+            "logs": [{"description": "Test 'Rfc'", "log_id": "cmZj", "key": "", "url": format!("{base}/rfc/"),
+                      "mmd": 86400, "state": {"usable": {"timestamp": "2025-01-01T00:00:00Z"}}}],
+            "tiled_logs": [{"description": "Test 'Tiled'", "log_id": "dGls", "key": "",
+                      "submission_url": format!("{base}/tiled/"), "monitoring_url": format!("{base}/tiled/"),
+                      "mmd": 86400, "state": {"usable": {"timestamp": "2025-01-01T00:00:00Z"}}},
+                     {"description": "Test 'Retired'", "log_id": "cmV0", "key": "",
+                      "monitoring_url": format!("{base}/retired/"),
+                      "mmd": 86400, "state": {"retired": {"timestamp": "2025-01-01T00:00:00Z"}}}]}]});
+        (200, list.to_string().into_bytes())
+    } else if path == "/rfc/ct/v1/get-sth" {
+        let sth = json!({"tree_size": s.rfc_visible, "timestamp": 0, "sha256_root_hash": "", "tree_head_signature": ""});
+        (200, sth.to_string().into_bytes())
+    } else if path == "/rfc/ct/v1/get-entries" {
+        let params: HashMap<String, usize> = query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .filter_map(|(k, v)| Some((k.to_owned(), v.parse().ok()?)))
+            .collect();
+        let (start, end) = (params["start"], params["end"]);
+        if start >= s.rfc_visible || end < start {
+            (400, b"bad range".to_vec())
+        } else {
+            let last = end.min(s.rfc_visible - 1).min(start + s.max_batch - 1);
+            let entries: Vec<Value> = s.rfc[start..=last]
+                .iter()
+                .map(|(l, e)| json!({"leaf_input": l, "extra_data": e}))
+                .collect();
+            (200, json!({"entries": entries}).to_string().into_bytes())
+        }
+    } else if path == "/tiled/checkpoint" {
+        let cp = format!(
+            "example.test/tiled\n{}\nAAAA\n\n— example.test sig\n",
+            s.tiled_visible
+        );
+        (200, cp.into_bytes())
+    } else if let Some(rest) = path.strip_prefix("/tiled/tile/data/") {
+        let (groups, width) = match rest.split_once(".p/") {
+            Some((g, w)) => (g, w.parse::<usize>().ok()),
+            None => (rest, None),
+        };
+        match tile_number(groups) {
+            Some(n) => {
+                let start = n * 256;
+                let width_ok = match width {
+                    None => start + 256 <= s.tiled_visible,
+                    Some(w) => (1..256).contains(&w) && start + w <= s.tiled_visible,
+                };
+                if width_ok {
+                    let w = width.unwrap_or(256);
+                    (200, s.tiled[start..start + w].concat())
+                } else {
+                    (404, b"no such tile".to_vec())
+                }
+            }
+            None => (404, b"bad tile path".to_vec()),
+        }
+    } else if let Some(fp) = path.strip_prefix("/tiled/issuer/") {
+        match s.issuers.get(fp) {
+            Some(der) => (200, der.clone()),
+            None => (404, b"no such issuer".to_vec()),
+        }
+    } else {
+        (404, b"not found".to_vec())
+    };
+    s.requests
+        .push((Instant::now(), format!("{path}?{query}"), status));
+    (axum::http::StatusCode::from_u16(status).unwrap(), body).into_response()
+}
+
+impl FakeLogs {
+    async fn start(tiled_len: usize) -> FakeLogs {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(LogsState {
+            base: base.clone(),
+            ..build_state(tiled_len)
+        }));
+        let app = axum::Router::new()
+            .fallback(serve_log)
+            .with_state(state.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        FakeLogs { base, state }
+    }
+
+    fn grow(&self, rfc: usize, tiled: usize) {
+        let mut s = self.state.lock().unwrap();
+        s.rfc_visible = rfc;
+        s.tiled_visible = tiled;
+    }
+
+    fn requests(&self) -> Vec<(Instant, String, u16)> {
+        self.state.lock().unwrap().requests.clone()
+    }
+}
+
+/// A websocket client of certsentry's `/full-stream`, collecting messages.
+struct StreamClient {
+    got: Arc<Mutex<Vec<Value>>>,
+}
+
+impl StreamClient {
+    async fn connect(port: u16, path: &str) -> StreamClient {
+        let url = format!("ws://127.0.0.1:{port}{path}");
+        let (ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let g = got.clone();
+        tokio::spawn(async move {
+            let (_, mut read) = ws.split();
+            while let Some(Ok(msg)) = read.next().await {
+                if let tokio_tungstenite::tungstenite::Message::Text(t) = msg {
+                    g.lock().unwrap().push(serde_json::from_str(&t).unwrap());
+                }
+            }
+        });
+        StreamClient { got }
+    }
+
+    /// (log url, index) of every certificate message so far.
+    fn seen(&self) -> Vec<(String, u64)> {
+        self.got
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["data"]["source"]["url"].as_str().unwrap().to_owned(),
+                    m["data"]["cert_index"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    async fn wait_for(&self, n: usize) -> Vec<(String, u64)> {
+        let got = self.got.clone();
+        eventually(
+            Duration::from_secs(30),
+            &format!("{n} stream messages"),
+            || {
+                let got = got.clone();
+                async move { got.lock().unwrap().len() >= n }
+            },
+        )
+        .await;
+        self.seen()
+    }
+}
+
+fn ct_settings(
+    dir: &std::path::Path,
+    logs: &FakeLogs,
+    receiver: &Receiver,
+) -> certsentry::config::Settings {
+    let mut s = test_settings(dir, "ws://127.0.0.1:9/unused", receiver);
+    s.source.kind = SourceKind::Ct;
+    s.ct.log_list_url = format!("{}/loglist.json", logs.base);
+    s.ct.start = CtStart::Beginning;
+    s.ct.poll_interval = Duration::from_millis(100);
+    s.ct.backoff_initial = Duration::from_millis(50);
+    s.ct.backoff_max = Duration::from_secs(3);
+    s.ct.batch_size = 10;
+    s.certstream_server.enabled = true;
+    s.certstream_server.listen = "127.0.0.1:0".parse().unwrap();
+    s
+}
+
+fn expect(
+    logs: &FakeLogs,
+    rfc: std::ops::Range<u64>,
+    tiled: std::ops::Range<u64>,
+) -> BTreeSet<(String, u64)> {
+    rfc.map(|i| (format!("{}/rfc/", logs.base), i))
+        .chain(tiled.map(|i| (format!("{}/tiled/", logs.base), i)))
+        .collect()
+}
+
+fn as_set(seen: &[(String, u64)]) -> BTreeSet<(String, u64)> {
+    let set: BTreeSet<_> = seen.iter().cloned().collect();
+    assert_eq!(set.len(), seen.len(), "an entry was emitted twice");
+    set
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc6962_and_tiled_logs_are_read_once_and_resumed_without_gaps() {
+    let logs = FakeLogs::start(300).await;
+    let receiver = Receiver::start().await;
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let mut settings = ct_settings(dir.path(), &logs, &receiver);
+    // slow enough to be stopped in the middle of the RFC 6962 log
+    settings.ct.request_interval = Duration::from_millis(200);
+    let app = spawn_app_with(settings.clone(), dir.clone()).await;
+    let client = StreamClient::connect(app.stream_port.unwrap(), "/full-stream").await;
+    logs.grow(0, 100); // tiled: one partial tile 000.p/100
+    client.wait_for(100).await;
+    logs.grow(40, 100);
+
+    // part of the RFC 6962 log (two of its short batches), then stop
+    loop {
+        let rfc = client
+            .seen()
+            .iter()
+            .filter(|(u, _)| u.ends_with("/rfc/"))
+            .count();
+        if rfc >= 14 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    app.stop().await;
+    let first_set = as_set(&client.seen());
+    let rfc_done = first_set
+        .iter()
+        .filter(|(u, _)| u.ends_with("/rfc/"))
+        .count() as u64;
+    let tiled_done = first_set.len() as u64 - rfc_done;
+    assert!(rfc_done < 40, "stopped mid-log ({rfc_done} of 40)");
+    assert_eq!(tiled_done, 100);
+    assert_eq!(
+        first_set,
+        expect(&logs, 0..rfc_done, 0..tiled_done),
+        "in order, from the start, nothing skipped"
+    );
+
+    // the logs grow while certsentry is down; the partial tile becomes full
+    logs.grow(40, 300);
+    settings.ct.request_interval = Duration::ZERO;
+    let app = spawn_app_with(settings, dir.clone()).await;
+    let client = StreamClient::connect(app.stream_port.unwrap(), "/full-stream").await;
+    let want = expect(&logs, rfc_done..40, tiled_done..300);
+    client.wait_for(want.len()).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let second = as_set(&client.seen()).into_iter().collect::<Vec<_>>();
+    assert_eq!(
+        second.iter().cloned().collect::<BTreeSet<_>>(),
+        want,
+        "exactly the missed entries, each once ({} messages)",
+        second.len()
+    );
+
+    // tiles: the partial tile first, then the full tile and the new right edge
+    let paths: Vec<String> = logs.requests().into_iter().map(|r| r.1).collect();
+    let tile = |p: &str| {
+        paths
+            .iter()
+            .position(|x| x.starts_with(&format!("/tiled/tile/data/{p}?")))
+    };
+    let full = tile("000").expect("full tile read");
+    let edge = tile("001.p/44").expect("new partial tile read");
+    let partial = tile("000.p/100").expect("partial tile read");
+    assert!(partial < full && full < edge, "{paths:?}");
+    assert!(
+        !paths.iter().any(|p| p.contains("/retired/")),
+        "retired logs are not followed"
+    );
+    let issuer_fetches: Vec<&String> = paths.iter().filter(|p| p.contains("/issuer/")).collect();
+    let unique: BTreeSet<&String> = issuer_fetches.iter().copied().collect();
+    assert!(
+        issuer_fetches.len() <= unique.len() * 2,
+        "issuers are cached (once per run)"
+    );
+
+    // the messages carry the real certificates
+    let msgs = client.got.lock().unwrap().clone();
+    let fixtures: Vec<Value> =
+        serde_json::from_str(include_str!("../fixtures/live_ct.json")).unwrap();
+    for m in &msgs {
+        let i = m["data"]["cert_index"].as_u64().unwrap() as usize;
+        let expected: Value =
+            serde_json::from_str(fixtures[i % 40]["expected_full"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            m["data"]["leaf_cert"], expected["data"]["leaf_cert"],
+            "index {i}"
+        );
+        assert_eq!(m["data"]["chain"], expected["data"]["chain"]);
+        if m["data"]["source"]["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/tiled/")
+        {
+            assert_eq!(m["data"]["cert_link"], "");
+        } else {
+            assert!(
+                m["data"]["cert_link"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!("start={i}&end={i}"))
+            );
+        }
+    }
+    assert_eq!(app.metric("certsentry_ct_bad_entries_total").await, 0);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_answering_429_and_503_is_backed_off_and_caught_up() {
+    let logs = FakeLogs::start(0).await;
+    let receiver = Receiver::start().await;
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let settings = ct_settings(dir.path(), &logs, &receiver);
+    let app = spawn_app_with(settings, dir.clone()).await;
+    let client = StreamClient::connect(app.stream_port.unwrap(), "/full-stream").await;
+    logs.state
+        .lock()
+        .unwrap()
+        .script
+        .extend([(429, Some("1")), (503, None), (503, None)]);
+    logs.grow(40, 0);
+    let seen = client.wait_for(40).await;
+    assert_eq!(as_set(&seen), expect(&logs, 0..40, 0..0));
+    let reqs = logs.requests();
+    let refused: Vec<&(Instant, String, u16)> =
+        reqs.iter().filter(|r| r.2 == 429 || r.2 == 503).collect();
+    assert_eq!(refused.len(), 3);
+    let after_429 = reqs
+        .iter()
+        .find(|r| r.0 > refused[0].0 && r.1.contains("get-entries"))
+        .unwrap();
+    assert!(
+        after_429.0 - refused[0].0 >= Duration::from_millis(950),
+        "Retry-After: 1 was honoured"
+    );
+    assert!(app.metric("certsentry_ct_request_errors_total").await >= 3);
+    app.stop().await;
+}
