@@ -90,6 +90,7 @@ pub struct Follower {
     pub tx: mpsc::Sender<SourceItem>,
     pub metrics: Arc<Metrics>,
     issuers: HashMap<[u8; 32], Arc<Vec<u8>>>,
+    parsed: super::IssuerCache,
     last_request: Option<Instant>,
     failures: u32,
 }
@@ -111,6 +112,7 @@ impl Follower {
             tx,
             metrics,
             issuers: HashMap::new(),
+            parsed: super::IssuerCache::default(),
             last_request: None,
             failures: 0,
         }
@@ -199,7 +201,8 @@ impl Follower {
                     }
                 }
                 let ders: Vec<&[u8]> = issuers.iter().map(|d| d.as_slice()).collect();
-                self.push(event(entry, &ders, &meta, index, seen), index, &mut events);
+                let ev = event(entry, &ders, &meta, index, seen, &mut self.parsed);
+                self.push(ev, index, &mut events);
             }
             start + width
         } else {
@@ -221,6 +224,7 @@ impl Follower {
                     &meta,
                     index,
                     seen,
+                    &mut self.parsed,
                 );
                 self.push(ev, index, &mut events);
             }

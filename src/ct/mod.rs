@@ -6,10 +6,12 @@ pub mod leaf;
 pub mod loglist;
 pub mod x509;
 
-use crate::cert::{CertEvent, CtSource, UpdateType};
+use crate::cert::{CertEvent, Certificate, CtSource, UpdateType};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use leaf::{Chain, EntryKind, LeafError, LogEntry};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::time::SystemTime;
 
 /// The logs to follow: the configured list (file, else the bundled
@@ -90,6 +92,42 @@ pub struct LogMeta {
     pub tiled: bool,
 }
 
+/// Parsed issuer certificates by their DER: a log's entries share a handful
+/// of intermediates, so each is parsed once, not once per entry.
+#[derive(Default)]
+pub struct IssuerCache {
+    parsed: HashMap<u64, Vec<(Vec<u8>, Certificate)>>,
+    len: usize,
+}
+
+impl IssuerCache {
+    /// Most issuers kept; the cache starts over when full.
+    const MAX: usize = 4096;
+
+    fn get(&mut self, der: &[u8]) -> Option<Certificate> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        der.hash(&mut h);
+        let key = h.finish();
+        if let Some(bucket) = self.parsed.get(&key)
+            && let Some((_, c)) = bucket.iter().find(|(d, _)| d.as_slice() == der)
+        {
+            return Some(c.clone());
+        }
+        // a broken issuer does not lose the leaf: it is left out of the chain
+        let c = x509::certificate(der, UpdateType::X509LogEntry).ok()?;
+        if self.len >= Self::MAX {
+            self.parsed.clear();
+            self.len = 0;
+        }
+        self.parsed
+            .entry(key)
+            .or_default()
+            .push((der.to_vec(), c.clone()));
+        self.len += 1;
+        Some(c)
+    }
+}
+
 /// Turn a parsed entry into an event. `issuers` are the chain's DER
 /// certificates (RFC 6962 carries them; tiled logs' are fetched by fingerprint).
 pub fn event(
@@ -98,19 +136,14 @@ pub fn event(
     log: &LogMeta,
     index: u64,
     seen: f64,
+    cache: &mut IssuerCache,
 ) -> Result<CertEvent, LeafError> {
     let update_type = match entry.kind {
         EntryKind::X509 => UpdateType::X509LogEntry,
         EntryKind::Precert => UpdateType::PrecertLogEntry,
     };
     let certificate = x509::certificate(entry.der, update_type)?;
-    let mut chain = Vec::with_capacity(issuers.len());
-    for der in issuers {
-        // a broken issuer does not lose the leaf
-        if let Ok(c) = x509::certificate(der, UpdateType::X509LogEntry) {
-            chain.push(c);
-        }
-    }
+    let chain: Vec<Certificate> = issuers.iter().filter_map(|der| cache.get(der)).collect();
     let cert_link = if log.tiled {
         String::new()
     } else {
@@ -142,6 +175,7 @@ pub fn event_from_get_entries(
     log: &LogMeta,
     index: u64,
     seen: f64,
+    cache: &mut IssuerCache,
 ) -> Result<CertEvent, LeafError> {
     let leaf = STANDARD
         .decode(leaf_input_b64)
@@ -154,5 +188,5 @@ pub fn event_from_get_entries(
         Chain::Der(c) => c.clone(),
         Chain::Fingerprints(_) => Vec::new(),
     };
-    event(&entry, &issuers, log, index, seen)
+    event(&entry, &issuers, log, index, seen, cache)
 }

@@ -11,18 +11,23 @@ use x509_parser::prelude::{FromDer, X509Certificate, X509Name};
 
 /// `AA:BB:...` upper-case hex, as certstream prints fingerprints.
 pub fn colon_hex_upper(bytes: &[u8]) -> String {
+    colon_hex(bytes, b"0123456789ABCDEF")
+}
+
+fn colon_hex_lower(bytes: &[u8]) -> String {
+    colon_hex(bytes, b"0123456789abcdef")
+}
+
+fn colon_hex(bytes: &[u8], digits: &[u8; 16]) -> String {
     let mut out = String::with_capacity(bytes.len() * 3);
     for (i, b) in bytes.iter().enumerate() {
         if i > 0 {
             out.push(':');
         }
-        out.push_str(&format!("{b:02X}"));
+        out.push(char::from(digits[usize::from(b >> 4)]));
+        out.push(char::from(digits[usize::from(b & 15)]));
     }
     out
-}
-
-fn colon_hex_lower(bytes: &[u8]) -> String {
-    colon_hex_upper(bytes).to_ascii_lowercase()
 }
 
 fn dn(name: &X509Name<'_>) -> DistinguishedName {

@@ -6,8 +6,9 @@
 //!
 //! The pipeline publishes each event once; a relay renders it lazily, once
 //! per format, and fans it out on a bounded broadcast channel. A client that
-//! falls `client_buffer` messages behind is dropped (close 1008) and counted,
-//! never allowed to slow the pipeline. Every client gets a ping every
+//! falls `client_buffer` messages behind (close 1008), or whose socket stays
+//! full for a whole `ping_interval`, is dropped and counted; no client can
+//! slow the pipeline or the others. Every client gets a ping every
 //! `ping_interval`.
 
 pub mod render;
@@ -224,10 +225,28 @@ async fn client(mut socket: WebSocket, state: ServerState, format: StreamFormat)
             },
             msg = rx.recv() => match msg {
                 Ok(r) => {
-                    if socket.send(Message::Text(r.get(format))).await.is_err() {
-                        break "send failed";
+                    // name batches from /domains-only upstreams are not certificates
+                    let names_only =
+                        r.event.certificate.update_type == crate::cert::UpdateType::DomainsOnly;
+                    if names_only && format != StreamFormat::DomainsOnly {
+                        continue;
                     }
-                    m.add(&m.stream_messages, 1);
+                    // a client whose socket stays full for a whole ping interval
+                    // is not reading: it cannot be waited for
+                    let sent = tokio::time::timeout(
+                        state.settings.ping_interval,
+                        socket.send(Message::Text(r.get(format))),
+                    )
+                    .await;
+                    match sent {
+                        Ok(Ok(())) => m.add(&m.stream_messages, 1),
+                        Ok(Err(_)) => break "send failed",
+                        Err(_) => {
+                            m.add(&m.stream_clients_dropped, 1);
+                            tracing::warn!(path = format.path(), "certstream client not reading: dropped");
+                            break "not reading";
+                        }
+                    }
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     m.add(&m.stream_clients_dropped, 1);

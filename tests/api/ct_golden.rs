@@ -63,6 +63,7 @@ fn real_get_entries_parse_to_exactly_the_reference_messages() {
             &log,
             e["cert_index"].as_u64().unwrap(),
             1_700_000_000.0,
+            &mut Default::default(),
         )
         .unwrap_or_else(|err| panic!("{}: {err}", e["name"]));
         if event.certificate.update_type == UpdateType::PrecertLogEntry {

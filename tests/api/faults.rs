@@ -31,7 +31,7 @@ fn free_addr() -> SocketAddr {
 
 /// `n` certstream messages: every lookalike × TLD three times (bare, www.,
 /// login.: one incident and two repeat sightings), the rest benign names.
-fn write_stream(path: &Path, n: usize) {
+pub(crate) fn write_stream(path: &Path, n: usize) {
     let template = real_messages()[1].clone();
     let mut lookalike_names = Vec::new();
     for label in LOOKALIKES {

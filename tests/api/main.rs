@@ -11,4 +11,5 @@ mod helpers;
 mod http_api;
 mod properties;
 mod sinks;
+mod stream_server;
 mod xsoar_content;
