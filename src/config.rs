@@ -529,6 +529,8 @@ impl Settings {
                 .try_parsing(true)
                 .list_separator(",")
                 .with_list_parse_key("matcher.allowlist")
+                .with_list_parse_key("ct.include")
+                .with_list_parse_key("ct.exclude")
                 .source(Some(env)),
         );
         let built = builder
@@ -780,6 +782,39 @@ mod tests {
         );
         assert!(shown.contains("[REDACTED]"));
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn ct_and_server_settings() {
+        let s = Settings::load(
+            None,
+            env(&[
+                ("CERTSENTRY__SOURCE__KIND", "ct"),
+                ("CERTSENTRY__CT__INCLUDE", "Google,Let's Encrypt"),
+                ("CERTSENTRY__CT__START", "beginning"),
+                ("CERTSENTRY__CERTSTREAM_SERVER__ENABLED", "true"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.source.kind, SourceKind::Ct);
+        assert_eq!(s.ct.include, vec!["Google", "Let's Encrypt"]);
+        assert_eq!(s.ct.start, CtStart::Beginning);
+        assert!(s.certstream_server.enabled);
+        for (k, v, key) in [
+            ("CERTSENTRY__CT__BATCH_SIZE", "0", "ct.batch_size"),
+            ("CERTSENTRY__CT__LOG_LIST_URL", "ftp://x", "ct.log_list_url"),
+            ("CERTSENTRY__CT__POLL_INTERVAL", "0s", "ct.poll_interval"),
+            (
+                "CERTSENTRY__CERTSTREAM_SERVER__CLIENT_BUFFER",
+                "0",
+                "certstream_server.client_buffer",
+            ),
+        ] {
+            let e = Settings::load(None, env(&[(k, v)]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key), "{e}");
+        }
     }
 
     #[test]

@@ -154,10 +154,21 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
 
 async fn status(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let store = state.store.clone();
-    let (outbox, incidents) = tokio::task::spawn_blocking(move || {
-        Ok::<_, crate::store::StoreError>((store.outbox_counts()?, store.incident_count()?))
+    let (outbox, incidents, positions) = tokio::task::spawn_blocking(move || {
+        Ok::<_, crate::store::StoreError>((
+            store.outbox_counts()?,
+            store.incident_count()?,
+            store.ct_positions()?,
+        ))
     })
     .await??;
+    let ct_logs: Vec<serde_json::Value> = positions
+        .into_iter()
+        .map(|(log, next, size, updated)| {
+            json!({"log": log, "next_index": next, "tree_size": size,
+                   "behind": size.saturating_sub(next), "updated_ms": updated})
+        })
+        .collect();
     let mut sinks = Vec::new();
     for name in &state.sinks {
         let c = outbox.iter().find(|c| &c.sink == name);
@@ -176,6 +187,7 @@ async fn status(State(state): State<AppState>) -> Result<Json<serde_json::Value>
         "list": state.watchlist.status(),
         "incidents": incidents,
         "sinks": sinks,
+        "ct_logs": ct_logs,
         "counters": {
             "frames": get(&m.frames),
             "bad_frames": get(&m.bad_frames),
@@ -184,6 +196,11 @@ async fn status(State(state): State<AppState>) -> Result<Json<serde_json::Value>
             "incidents_new": get(&m.incidents_new),
             "deliveries_ok": get(&m.deliveries_ok),
             "deliveries_failed": get(&m.deliveries_failed),
+            "ct_entries": get(&m.ct_entries),
+            "ct_bad_entries": get(&m.ct_bad_entries),
+            "ct_request_errors": get(&m.ct_request_errors),
+            "stream_clients": get(&m.stream_clients),
+            "stream_clients_dropped": get(&m.stream_clients_dropped),
         }
     })))
 }

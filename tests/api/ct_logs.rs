@@ -395,6 +395,13 @@ async fn rfc6962_and_tiled_logs_are_read_once_and_resumed_without_gaps() {
         }
     }
     assert_eq!(app.metric("certsentry_ct_bad_entries_total").await, 0);
+    let status = app.get_json("/v1/status").await;
+    let positions = status["ct_logs"].as_array().unwrap();
+    assert_eq!(positions.len(), 2, "{status}");
+    for p in positions {
+        assert_eq!(p["behind"], 0, "{p}");
+    }
+    assert_eq!(status["source"]["state"], "following 2 logs");
     app.stop().await;
 }
 
