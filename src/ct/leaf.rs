@@ -223,6 +223,35 @@ pub fn parse_data_tile(tile: &[u8]) -> Result<Vec<LogEntry<'_>>, LeafError> {
     Ok(out)
 }
 
+fn put24(out: &mut Vec<u8>, b: &[u8]) {
+    out.extend_from_slice(&(b.len() as u32).to_be_bytes()[1..]);
+    out.extend_from_slice(b);
+}
+
+/// `timestamp`, `entry_type` and the x509 certificate or precert
+/// `issuer_key_hash` + TBS: the part RFC 6962 and tile leaves share.
+fn put_entry(
+    out: &mut Vec<u8>,
+    timestamp_ms: u64,
+    kind: EntryKind,
+    der: &[u8],
+    issuer_key_hash: [u8; 32],
+    tbs: &[u8],
+) {
+    out.extend_from_slice(&timestamp_ms.to_be_bytes());
+    match kind {
+        EntryKind::X509 => {
+            out.extend_from_slice(&0u16.to_be_bytes());
+            put24(out, der);
+        }
+        EntryKind::Precert => {
+            out.extend_from_slice(&1u16.to_be_bytes());
+            out.extend_from_slice(&issuer_key_hash);
+            put24(out, tbs);
+        }
+    }
+}
+
 /// Write one `TileLeaf` (for building test logs; the inverse of the parser).
 pub fn encode_tile_leaf(
     timestamp_ms: u64,
@@ -234,22 +263,7 @@ pub fn encode_tile_leaf(
     chain: &[[u8; 32]],
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(der.len() + tbs.len() + 64);
-    out.extend_from_slice(&timestamp_ms.to_be_bytes());
-    let put24 = |out: &mut Vec<u8>, b: &[u8]| {
-        out.extend_from_slice(&(b.len() as u32).to_be_bytes()[1..]);
-        out.extend_from_slice(b);
-    };
-    match kind {
-        EntryKind::X509 => {
-            out.extend_from_slice(&0u16.to_be_bytes());
-            put24(&mut out, der);
-        }
-        EntryKind::Precert => {
-            out.extend_from_slice(&1u16.to_be_bytes());
-            out.extend_from_slice(&issuer_key_hash);
-            put24(&mut out, tbs);
-        }
-    }
+    put_entry(&mut out, timestamp_ms, kind, der, issuer_key_hash, tbs);
     // extensions: leaf_index
     out.extend_from_slice(&8u16.to_be_bytes());
     out.push(0);
@@ -274,26 +288,13 @@ pub fn encode_rfc6962(
     tbs: &[u8],
     chain: &[&[u8]],
 ) -> (Vec<u8>, Vec<u8>) {
-    let put24 = |out: &mut Vec<u8>, b: &[u8]| {
-        out.extend_from_slice(&(b.len() as u32).to_be_bytes()[1..]);
-        out.extend_from_slice(b);
-    };
     let mut leaf = vec![0u8, 0u8];
-    leaf.extend_from_slice(&timestamp_ms.to_be_bytes());
-    let mut extra = Vec::new();
-    match kind {
-        EntryKind::X509 => {
-            leaf.extend_from_slice(&0u16.to_be_bytes());
-            put24(&mut leaf, der);
-        }
-        EntryKind::Precert => {
-            leaf.extend_from_slice(&1u16.to_be_bytes());
-            leaf.extend_from_slice(&issuer_key_hash);
-            put24(&mut leaf, tbs);
-            put24(&mut extra, der);
-        }
-    }
+    put_entry(&mut leaf, timestamp_ms, kind, der, issuer_key_hash, tbs);
     leaf.extend_from_slice(&0u16.to_be_bytes());
+    let mut extra = Vec::new();
+    if kind == EntryKind::Precert {
+        put24(&mut extra, der);
+    }
     let mut chain_bytes = Vec::new();
     for c in chain {
         put24(&mut chain_bytes, c);

@@ -65,20 +65,9 @@ pub(crate) fn write_stream(path: &Path, n: usize) {
 
 /// The dedup keys the offline back-test raises for `stream`.
 fn expected_keys(dir: &Path, stream: &Path) -> BTreeSet<String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_certsentry"))
-        .args(["replay", stream.to_str().unwrap(), "--list"])
-        .arg(dir.join("list.json"))
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
-            v["dedup_key"].as_str().unwrap().to_owned()
-        })
+    replay_incidents(stream, Some(&dir.join("list.json")))
+        .iter()
+        .map(|v| v["dedup_key"].as_str().unwrap().to_owned())
         .collect()
 }
 

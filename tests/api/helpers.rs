@@ -499,3 +499,27 @@ pub fn cert_for(names: &[&str], tag: &str) -> Value {
     leaf["fingerprint"] = leaf["sha1"].clone();
     m
 }
+
+/// The incidents `certsentry replay` (the offline back-test) raises for
+/// `stream`, with `list` or the configured default list.
+pub fn replay_incidents(stream: &std::path::Path, list: Option<&std::path::Path>) -> Vec<Value> {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_certsentry"));
+    cmd.arg("replay")
+        .arg(stream)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("RUST_LOG", "warn");
+    if let Some(list) = list {
+        cmd.arg("--list").arg(list);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}

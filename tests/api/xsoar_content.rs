@@ -5,7 +5,6 @@
 use certsentry::config::SinkSettings;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::process::Command;
 
 fn load(name: &str) -> Value {
     let path = format!("{}/xsoar/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -21,20 +20,10 @@ const SYSTEM_FIELDS: &[(&str, &str)] = &[
     ("Severity", "severity"),
 ];
 
-/// A real incident: the back-test of the bundled demo stream.
+/// Real incidents: the back-test of the bundled demo stream.
 fn real_incidents() -> Vec<Value> {
-    let out = Command::new(env!("CARGO_BIN_EXE_certsentry"))
-        .args(["replay", "demo/stream.jsonl"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    let stream = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/stream.jsonl");
+    crate::helpers::replay_incidents(&stream, None)
 }
 
 fn resolve<'a>(v: &'a Value, dotted: &str) -> Option<&'a Value> {
