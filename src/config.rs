@@ -313,6 +313,52 @@ pub struct MatcherSettings {
     /// Also count typos of variant labels (XSOAR pack parity); by default typos
     /// are measured against the brand labels only.
     pub typo_against_variants: bool,
+    /// Browser-style filter: a different first character alone (`hank` for
+    /// `tank`) is not a typo, unless it is a keyboard neighbour or lookalike.
+    pub typo_ignore_first_char: bool,
+    /// Browser-style filter: a different trailing number alone (`site35` for
+    /// `site45`) is not a typo.
+    pub typo_ignore_trailing_number: bool,
+    /// Look for target embedding (`paypal.com.secure.top`, `www-paypal-com.xyz`).
+    pub target_embedding: bool,
+    /// Look for combosquats (`paypal-login.com`, `securepaypal.net`).
+    pub combosquat: bool,
+    /// Brand labels shorter than this are not looked for inside other names.
+    pub embed_min_len: usize,
+    /// Score added when the issuer is a free DV CA (Let's Encrypt, ZeroSSL,
+    /// Google Trust Services, Buypass).
+    pub free_dv_bonus: u8,
+    /// Regex and keyword rules.
+    pub rules: Vec<RuleSettings>,
+}
+
+/// One regex or keyword rule (`[[matcher.rules]]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuleSettings {
+    pub name: String,
+    /// The incident's brand; empty = `rule:<name>`.
+    pub brand: String,
+    pub severity: crate::matcher::Severity,
+    /// A regular expression over the name (Unicode, then ASCII form).
+    pub regex: String,
+    /// Keywords looked for in the name ...
+    pub keywords: Vec<String>,
+    /// ... at least this many of them.
+    pub threshold: usize,
+}
+
+impl Default for RuleSettings {
+    fn default() -> Self {
+        RuleSettings {
+            name: String::new(),
+            brand: String::new(),
+            severity: crate::matcher::Severity::Medium,
+            regex: String::new(),
+            keywords: Vec::new(),
+            threshold: 1,
+        }
+    }
 }
 
 impl Default for MatcherSettings {
@@ -323,6 +369,13 @@ impl Default for MatcherSettings {
             min_label_len: 5,
             allowlist: Vec::new(),
             typo_against_variants: false,
+            typo_ignore_first_char: true,
+            typo_ignore_trailing_number: true,
+            target_embedding: true,
+            combosquat: true,
+            embed_min_len: 4,
+            free_dv_bonus: 3,
+            rules: Vec::new(),
         }
     }
 }
@@ -552,6 +605,48 @@ impl Settings {
         }
         if m.max_distance > 4 {
             return Err(invalid("matcher.max_distance", "must be 0 to 4"));
+        }
+        if m.free_dv_bonus > 10 {
+            return Err(invalid("matcher.free_dv_bonus", "must be 0 to 10"));
+        }
+        if m.embed_min_len < 3 {
+            return Err(invalid("matcher.embed_min_len", "must be at least 3"));
+        }
+        let mut rule_names = std::collections::HashSet::new();
+        for (i, r) in m.rules.iter().enumerate() {
+            let key = |k: &str| format!("matcher.rules[{i}].{k}");
+            if r.name.trim().is_empty() {
+                return Err(invalid(key("name"), "is required"));
+            }
+            if !rule_names.insert(r.name.clone()) {
+                return Err(invalid(
+                    key("name"),
+                    format!("duplicate rule name {:?}", r.name),
+                ));
+            }
+            match (r.regex.is_empty(), r.keywords.is_empty()) {
+                (false, false) | (true, true) => {
+                    return Err(invalid(
+                        format!("matcher.rules[{i}]"),
+                        "set exactly one of regex and keywords",
+                    ));
+                }
+                (false, true) => {
+                    regex::Regex::new(&r.regex)
+                        .map_err(|e| invalid(key("regex"), e.to_string()))?;
+                }
+                (true, false) => {
+                    if r.threshold == 0 || r.threshold > r.keywords.len() {
+                        return Err(invalid(
+                            key("threshold"),
+                            format!("must be 1 to {} (the number of keywords)", r.keywords.len()),
+                        ));
+                    }
+                    if r.keywords.iter().any(|k| k.trim().is_empty()) {
+                        return Err(invalid(key("keywords"), "must not hold empty keywords"));
+                    }
+                }
+            }
         }
         for (i, a) in m.allowlist.iter().enumerate() {
             crate::domain::Fqdn::parse(a)

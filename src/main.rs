@@ -116,7 +116,7 @@ enum IncidentsCommand {
         /// low, medium, high or critical.
         #[arg(long)]
         severity: Option<String>,
-        /// exact_variant, homograph or typo.
+        /// exact_variant, homograph, subdomain, typo, combosquat or rule.
         #[arg(long)]
         kind: Option<String>,
         /// First seen at or after this RFC 3339 time.

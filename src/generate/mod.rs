@@ -11,7 +11,7 @@
 
 mod combination;
 mod homoglyph;
-mod keyboard;
+pub(crate) mod keyboard;
 mod typo;
 
 use crate::domain::Fqdn;

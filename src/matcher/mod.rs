@@ -4,13 +4,19 @@
 //! A [`Matcher`] is compiled once per list snapshot (off the hot path) and is
 //! immutable afterwards, so matching never waits on a reload. Signals, in
 //! order of strength: `exact_variant` (listed label or domain), `homograph`
-//! (same folded skeleton as the brand or a variant), `typo` (OSA distance on
-//! the registrable label). The brand's own domains (list keys, allowlist)
-//! never alert. It must not know about sources, storage or sinks.
+//! (same folded skeleton as the brand or a variant), `subdomain` (the brand's
+//! domain or label embedded in another name), `typo` (OSA distance on the
+//! registrable label, with browser-style false-positive filters),
+//! `combosquat` (the brand label joined with other words, [`signals`]) and
+//! configured regex/keyword [`rules`]. The brand's own domains (list keys,
+//! allowlist) never alert. It must not know about sources, storage or sinks.
 
+mod rules;
+mod signals;
 mod typo_index;
 mod verdict;
 
+pub use signals::PHISHING_WORDS;
 pub use verdict::{MatchDetail, MatchKind, Severity, Verdict};
 
 use typo_index::TypoIndex;
@@ -26,7 +32,18 @@ struct Brand {
     /// The protected domain, Unicode form, as in the list key.
     domain: String,
     label: String,
+    /// The labels of its public suffix: `["co", "uk"]`.
+    suffix_labels: Vec<String>,
 }
+
+/// Issuers that give DV certificates for free, automatically: what most
+/// phishing sites use.
+const FREE_DV_ISSUERS: &[&str] = &[
+    "Let's Encrypt",
+    "ZeroSSL",
+    "Google Trust Services",
+    "Buypass",
+];
 
 /// Counters from matching one certificate.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +66,11 @@ pub struct Matcher {
     skeletons: HashMap<String, Vec<(u32, String)>>,
     /// Brand labels (and, with `typo_against_variants`, variant labels) for edit distance.
     typo: TypoIndex,
+    /// Brand labels long enough to look for inside other names → brands.
+    brand_labels: HashMap<String, Vec<u32>>,
+    /// Brand label and suffix run together (`paypalcom`) → brands.
+    run_together: HashMap<String, Vec<u32>>,
+    rules: Vec<rules::Rule>,
     settings: MatcherSettings,
     variant_count: usize,
 }
@@ -63,6 +85,13 @@ impl Matcher {
             exact_labels: HashMap::new(),
             skeletons: HashMap::new(),
             typo: TypoIndex::default(),
+            brand_labels: HashMap::new(),
+            run_together: HashMap::new(),
+            rules: settings
+                .rules
+                .iter()
+                .filter_map(|r| rules::Rule::compile(r).ok())
+                .collect(),
             settings: settings.clone(),
             variant_count: list.variant_count(),
         };
@@ -103,9 +132,25 @@ impl Matcher {
                     }
                 }
             }
+            let suffix_labels: Vec<String> = entry
+                .domain
+                .suffix()
+                .split('.')
+                .map(str::to_owned)
+                .collect();
+            if label.chars().count() >= settings.embed_min_len {
+                push_unique(m.brand_labels.entry(label.clone()).or_default(), b);
+                push_unique(
+                    m.run_together
+                        .entry(format!("{label}{}", suffix_labels.concat()))
+                        .or_default(),
+                    b,
+                );
+            }
             m.brands.push(Brand {
                 domain: entry.domain.unicode().to_owned(),
                 label,
+                suffix_labels,
             });
         }
         m
@@ -205,10 +250,13 @@ impl Matcher {
                     // difference, not a lookalike (list it as a variant to alert)
                     continue;
                 }
+                let whole_script = !scripts.is_mixed()
+                    && (scripts.cyrillic || scripts.greek)
+                    && name.suffix().is_ascii();
                 let script_note = if scripts.is_mixed() {
                     format!("{}, mixed scripts", scripts.describe())
-                } else if scripts.cyrillic || scripts.greek {
-                    format!("{}, whole-script", scripts.describe())
+                } else if whole_script {
+                    format!("{}, whole-script on .{}", scripts.describe(), name.suffix())
                 } else {
                     scripts.describe()
                 };
@@ -225,6 +273,7 @@ impl Matcher {
                         variant: Some(target.clone()),
                         skeleton: Some(skeleton.clone()),
                         mixed_scripts: scripts.is_mixed(),
+                        whole_script,
                         explanation,
                         ..MatchDetail::default()
                     },
@@ -244,6 +293,15 @@ impl Matcher {
                 }
                 let d = strsim::osa_distance(label, &t.label);
                 if d == 0 || d > t.allowed {
+                    continue;
+                }
+                if self.settings.typo_ignore_first_char && only_first_char_differs(label, &t.label)
+                {
+                    continue;
+                }
+                if self.settings.typo_ignore_trailing_number
+                    && only_trailing_number_differs(label, &t.label)
+                {
                     continue;
                 }
                 let similarity = 1.0 - d as f64 / t.char_len.max(len) as f64;
@@ -271,8 +329,172 @@ impl Matcher {
                 );
             }
         }
+        if self.settings.target_embedding || self.settings.combosquat {
+            self.embedded(name, &mut found);
+        }
+        for rule in &self.rules {
+            if let Some(explanation) = rule.check(name) {
+                let detail = MatchDetail {
+                    kind: MatchKind::Rule,
+                    variant: Some(rule.name.clone()),
+                    explanation,
+                    ..MatchDetail::default()
+                };
+                let v = Verdict::new(&rule.brand, name, detail)
+                    .with_score(verdict::rule_score(rule.severity));
+                offer_verdict(&mut found, v);
+            }
+        }
         found.sort_by(|a, b| b.score.cmp(&a.score).then(a.brand.cmp(&b.brand)));
         found
+    }
+
+    /// Target embedding and combosquats: brand labels inside other names.
+    fn embedded(&self, name: &Fqdn, found: &mut Vec<Verdict>) {
+        let offer = |found: &mut Vec<Verdict>,
+                     b: u32,
+                     kind: MatchKind,
+                     score: u8,
+                     variant: String,
+                     explanation: String| {
+            let detail = MatchDetail {
+                kind,
+                variant: Some(variant),
+                explanation,
+                ..MatchDetail::default()
+            };
+            let v = Verdict::new(&self.brands[b as usize].domain, name, detail).with_score(score);
+            offer_verdict(found, v);
+        };
+        if self.settings.target_embedding {
+            // the brand label as a label left of the attacker's registrable domain
+            let subs: Vec<&str> = name.subdomain_labels().collect();
+            for (i, l) in subs.iter().enumerate() {
+                let Some(hits) = self.brand_labels.get(*l) else {
+                    continue;
+                };
+                for b in hits {
+                    let brand = &self.brands[*b as usize];
+                    let after = &subs[i + 1..];
+                    let whole = after.len() >= brand.suffix_labels.len()
+                        && after.iter().zip(&brand.suffix_labels).all(|(a, s)| a == s);
+                    let (score, what) = if whole {
+                        (85, format!("the domain {:?}", brand.domain))
+                    } else {
+                        (70, format!("the label {:?}", brand.label))
+                    };
+                    offer(
+                        found,
+                        *b,
+                        MatchKind::Subdomain,
+                        score,
+                        brand.domain.clone(),
+                        format!(
+                            "target embedding of {}: {what} inside {:?}, registered under {:?}",
+                            brand.domain,
+                            name.unicode(),
+                            name.registrable_domain()
+                        ),
+                    );
+                }
+            }
+        }
+        let label = name.registrable_label();
+        let tokens: Vec<&str> = label.split('-').filter(|t| !t.is_empty()).collect();
+        for (i, token) in tokens.iter().enumerate() {
+            if self.settings.target_embedding
+                && let Some(hits) = self.run_together.get(*token)
+            {
+                for b in hits {
+                    let brand = &self.brands[*b as usize];
+                    offer(
+                        found,
+                        *b,
+                        MatchKind::Subdomain,
+                        80,
+                        brand.domain.clone(),
+                        format!(
+                            "target embedding of {}: {token:?} runs the domain together in {:?}",
+                            brand.domain,
+                            name.unicode()
+                        ),
+                    );
+                }
+            }
+            if tokens.len() > 1
+                && let Some(hits) = self.brand_labels.get(*token)
+            {
+                for b in hits {
+                    let brand = &self.brands[*b as usize];
+                    let after = &tokens[i + 1..];
+                    let whole = after.len() >= brand.suffix_labels.len()
+                        && after.iter().zip(&brand.suffix_labels).all(|(a, s)| a == s);
+                    if whole && self.settings.target_embedding {
+                        offer(
+                            found,
+                            *b,
+                            MatchKind::Subdomain,
+                            80,
+                            brand.domain.clone(),
+                            format!(
+                                "target embedding of {}: {:?} spells the domain with hyphens",
+                                brand.domain, label
+                            ),
+                        );
+                    } else if self.settings.combosquat {
+                        let words: Vec<&str> = tokens
+                            .iter()
+                            .filter(|t| signals::is_phishing_word(t))
+                            .copied()
+                            .collect();
+                        let (score, with) = if words.is_empty() {
+                            (55, String::new())
+                        } else {
+                            (62, format!(" with {}", words.join(", ")))
+                        };
+                        offer(
+                            found,
+                            *b,
+                            MatchKind::Combosquat,
+                            score,
+                            brand.label.clone(),
+                            format!(
+                                "combosquat of {}: {:?} is a hyphenated token of {label:?}{with}",
+                                brand.domain, brand.label
+                            ),
+                        );
+                    }
+                }
+            }
+            if self.settings.combosquat {
+                // the brand label glued to a phishing word: split where a word starts or ends
+                for (at, _) in token.char_indices().skip(1) {
+                    let (head, tail) = token.split_at(at);
+                    for (brand_part, word) in [(head, tail), (tail, head)] {
+                        if !signals::is_phishing_word(word) {
+                            continue;
+                        }
+                        let Some(hits) = self.brand_labels.get(brand_part) else {
+                            continue;
+                        };
+                        for b in hits {
+                            let brand = &self.brands[*b as usize];
+                            offer(
+                                found,
+                                *b,
+                                MatchKind::Combosquat,
+                                60,
+                                brand.label.clone(),
+                                format!(
+                                    "combosquat of {}: {:?} joined to {word:?} in {label:?}",
+                                    brand.domain, brand.label
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// The largest OSA distance that counts as a typo of a `len`-character label.
@@ -287,18 +509,18 @@ impl Matcher {
     /// Keep `detail` for `brand` if it beats what is already there.
     fn offer(&self, found: &mut Vec<Verdict>, name: &Fqdn, brand: u32, detail: MatchDetail) {
         let brand_domain = &self.brands[brand as usize].domain;
-        let verdict = Verdict::new(brand_domain, name, detail);
-        match found.iter_mut().find(|v| v.brand == *brand_domain) {
-            Some(existing) if existing.score >= verdict.score => {}
-            Some(existing) => *existing = verdict,
-            None => found.push(verdict),
-        }
+        offer_verdict(found, Verdict::new(brand_domain, name, detail));
     }
 
     /// Match every name of a certificate; one verdict per (brand, registrable
     /// domain), the best one.
     pub fn match_event(&self, event: &CertEvent) -> (Vec<Verdict>, NameStats) {
         let mut stats = NameStats::default();
+        let issuer = &event.certificate.issuer;
+        let free_dv = [&issuer.O, &issuer.CN, &issuer.aggregated]
+            .iter()
+            .filter_map(|f| f.as_deref())
+            .any(|s| FREE_DV_ISSUERS.iter().any(|i| s.contains(i)));
         let mut best: Vec<Verdict> = Vec::new();
         for raw in &event.certificate.all_domains {
             let name = match Fqdn::parse(raw) {
@@ -313,6 +535,9 @@ impl Matcher {
                 if name.is_wildcard() {
                     v.apply_wildcard();
                 }
+                if free_dv {
+                    v.adjust(self.settings.free_dv_bonus, "free DV issuer");
+                }
                 match best.iter_mut().find(|b| {
                     b.brand == v.brand && b.registrable_domain_ascii == v.registrable_domain_ascii
                 }) {
@@ -324,6 +549,60 @@ impl Matcher {
         }
         (best, stats)
     }
+}
+
+/// Keep `verdict` if it beats what `found` holds for its brand.
+fn offer_verdict(found: &mut Vec<Verdict>, verdict: Verdict) {
+    match found.iter_mut().find(|v| v.brand == verdict.brand) {
+        Some(existing) if existing.score >= verdict.score => {}
+        Some(existing) => *existing = verdict,
+        None => found.push(verdict),
+    }
+}
+
+/// `hank` for `tank`: one substitution at the first character, and the new
+/// character is neither a keyboard neighbour nor a lookalike of the old one.
+fn only_first_char_differs(label: &str, target: &str) -> bool {
+    let mut a = label.chars();
+    let mut b = target.chars();
+    let (Some(x), Some(y)) = (a.next(), b.next()) else {
+        return false;
+    };
+    if x == y || a.as_str() != b.as_str() {
+        return false;
+    }
+    const LOOKALIKE: &[(char, char)] = &[
+        ('0', 'o'),
+        ('1', 'l'),
+        ('1', 'i'),
+        ('l', 'i'),
+        ('3', 'e'),
+        ('4', 'a'),
+        ('5', 's'),
+        ('8', 'b'),
+        ('9', 'g'),
+        ('q', 'g'),
+        ('c', 'e'),
+        ('n', 'm'),
+        ('u', 'v'),
+        ('v', 'w'),
+        ('a', 'o'),
+        ('e', 'o'),
+        ('c', 'o'),
+        ('i', 'j'),
+    ];
+    let lookalike = LOOKALIKE
+        .iter()
+        .any(|(p, q)| (*p == x && *q == y) || (*p == y && *q == x));
+    let neighbour = crate::generate::keyboard::neighbours(y).contains(&x);
+    !(lookalike || neighbour)
+}
+
+/// `site35` for `site45`: the same stem, different trailing numbers.
+fn only_trailing_number_differs(label: &str, target: &str) -> bool {
+    let stem = |s: &str| s.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    let (ls, ts) = (stem(label), stem(target));
+    ls < label.len() && ts < target.len() && label[..ls] == target[..ts]
 }
 
 fn push_unique(v: &mut Vec<u32>, b: u32) {
@@ -381,6 +660,121 @@ mod tests {
             "{}",
             v.detail.explanation
         );
+    }
+
+    #[test]
+    fn embedding_combosquats_and_their_guards() {
+        let m = matcher(LIST);
+        let kind = |n: &str| kind_of(&m, n);
+        assert_eq!(
+            kind("paypal.com.secure-verify.top"),
+            Some(MatchKind::Subdomain)
+        );
+        assert_eq!(kind("www-paypal-com.xyz"), Some(MatchKind::Subdomain));
+        assert_eq!(kind("paypalcom-login.net"), Some(MatchKind::Subdomain));
+        assert_eq!(kind("paypal.evil-host.top"), Some(MatchKind::Subdomain));
+        assert_eq!(
+            kind("secure-paypal-account.net"),
+            Some(MatchKind::Combosquat)
+        );
+        assert_eq!(kind("securepaypal.net"), Some(MatchKind::Combosquat));
+        assert_eq!(kind("appleid-verify.com"), Some(MatchKind::Combosquat));
+        assert_eq!(
+            kind("microsoftonline-login.com"),
+            Some(MatchKind::Combosquat)
+        );
+        for benign in [
+            "pineapple.com",
+            "paypalmafia.org",
+            "snapple.com",
+            "applebees.com",
+        ] {
+            assert_eq!(kind(benign), None, "{benign}");
+        }
+        let best = |n: &str| m.match_name(&Fqdn::parse(n).unwrap()).remove(0);
+        let v = best("paypal.com.secure-verify.top");
+        assert_eq!(v.score, 85);
+        assert!(
+            v.detail
+                .explanation
+                .contains("target embedding of paypal.com"),
+            "{}",
+            v.detail.explanation
+        );
+        let v = best("secure-paypal-account.net");
+        assert_eq!((v.score, v.severity), (62, Severity::Medium));
+        assert!(
+            v.detail.explanation.contains("secure, account"),
+            "{}",
+            v.detail.explanation
+        );
+        // the typo filters
+        assert_eq!(
+            kind("xaypal.com"),
+            None,
+            "a far first character is not a typo"
+        );
+        assert_eq!(kind("oaypal.com"), Some(MatchKind::Typo), "o is next to p");
+        assert_eq!(kind("0aypal.com"), Some(MatchKind::Typo), "0 is next to p");
+    }
+
+    #[test]
+    fn trailing_numbers_whole_script_rules_and_issuer() {
+        let list = r#"{"site45.com": [], "apple.com": []}"#;
+        let w = Watchlist::parse(list, 1 << 20).unwrap();
+        let settings = MatcherSettings {
+            rules: vec![
+                crate::config::RuleSettings {
+                    name: "login-words".into(),
+                    keywords: vec!["login".into(), "secure".into(), "verify".into()],
+                    threshold: 2,
+                    severity: Severity::High,
+                    ..Default::default()
+                },
+                crate::config::RuleSettings {
+                    name: "bank-regex".into(),
+                    regex: r"^(online|web)banking-".into(),
+                    ..Default::default()
+                },
+            ],
+            ..MatcherSettings::default()
+        };
+        let m = Matcher::compile(&w, &settings);
+        let kind = |n: &str| kind_of(&m, n);
+        assert_eq!(kind("site35.com"), None, "only the trailing number differs");
+        assert_eq!(kind("sjte45.com"), Some(MatchKind::Typo));
+        let v = &m.match_name(&Fqdn::parse("xn--80ak6aa92e.com").unwrap())[0];
+        assert!(v.detail.whole_script && v.score == 95, "{v:?}");
+        let r = &m.match_name(&Fqdn::parse("secure-login.example.org").unwrap())[0];
+        assert_eq!(
+            (r.detail.kind, r.severity),
+            (MatchKind::Rule, Severity::High)
+        );
+        assert_eq!(r.brand, "rule:login-words");
+        assert!(
+            r.detail.explanation.contains("2 of 3 keywords"),
+            "{}",
+            r.detail.explanation
+        );
+        assert_eq!(kind("secure.example.org"), None, "below the threshold");
+        assert_eq!(kind("onlinebanking-x.com"), Some(MatchKind::Rule));
+
+        // free DV issuer adds points
+        let event = |issuer: &str| CertEvent {
+            certificate: crate::cert::Certificate {
+                all_domains: vec!["sjte45.com".into()],
+                issuer: crate::cert::DistinguishedName {
+                    O: Some(issuer.into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let (le, _) = m.match_event(&event("Let's Encrypt"));
+        let (other, _) = m.match_event(&event("DigiCert Inc"));
+        assert_eq!(le[0].score, other[0].score + 3);
+        assert!(le[0].detail.explanation.contains("free DV issuer"));
     }
 
     #[test]

@@ -13,13 +13,23 @@ pub enum MatchKind {
     Homograph,
     /// OSA distance under the threshold on the registrable label.
     Typo,
+    /// Target embedding: the brand's domain or label inside another name
+    /// (`paypal.com.secure-verify.top`, `www-paypal-com.xyz`).
+    Subdomain,
+    /// The brand label joined with other words (`paypal-login.com`, `securepaypal.net`).
+    Combosquat,
+    /// A configured regex or keyword rule.
+    Rule,
 }
 
 impl MatchKind {
-    pub const ALL: [MatchKind; 3] = [
+    pub const ALL: [MatchKind; 6] = [
         MatchKind::ExactVariant,
         MatchKind::Homograph,
         MatchKind::Typo,
+        MatchKind::Subdomain,
+        MatchKind::Combosquat,
+        MatchKind::Rule,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -27,6 +37,9 @@ impl MatchKind {
             MatchKind::ExactVariant => "exact_variant",
             MatchKind::Homograph => "homograph",
             MatchKind::Typo => "typo",
+            MatchKind::Subdomain => "subdomain",
+            MatchKind::Combosquat => "combosquat",
+            MatchKind::Rule => "rule",
         }
     }
 }
@@ -71,6 +84,9 @@ pub struct MatchDetail {
     pub similarity: Option<f64>,
     pub skeleton: Option<String>,
     pub mixed_scripts: bool,
+    /// All-Cyrillic or all-Greek label on a non-IDN top-level domain.
+    #[serde(default)]
+    pub whole_script: bool,
     pub explanation: String,
 }
 
@@ -105,30 +121,63 @@ impl Verdict {
         }
     }
 
+    /// The same verdict with another score (signals with several strengths).
+    pub fn with_score(mut self, score: u8) -> Verdict {
+        self.score = score.min(100);
+        self.severity = Severity::from_score(self.score);
+        self
+    }
+
+    /// Add `points` for circumstantial evidence, noted in the explanation.
+    pub fn adjust(&mut self, points: u8, why: &str) {
+        if points == 0 {
+            return;
+        }
+        self.score = self.score.saturating_add(points).min(100);
+        self.severity = Severity::from_score(self.score);
+        let note = format!(" ({why})");
+        if !self.detail.explanation.contains(&note) {
+            self.detail.explanation.push_str(&note);
+        }
+    }
+
     /// A wildcard certificate covers every subdomain: slightly stronger evidence.
     pub fn apply_wildcard(&mut self) {
-        self.score = (self.score + 2).min(100);
-        self.severity = Severity::from_score(self.score);
-        if !self.detail.explanation.ends_with("(wildcard certificate)") {
-            self.detail.explanation.push_str(" (wildcard certificate)");
-        }
+        self.adjust(2, "wildcard certificate");
     }
 }
 
+/// Scores by the strength of the evidence: exact variant > homograph >
+/// embedded brand domain > one-edit typo > two edits > combosquat > rules
+/// (which carry their own severity).
 fn base_score(d: &MatchDetail) -> u8 {
     let base: u8 = match d.kind {
         MatchKind::ExactVariant => 95,
         MatchKind::Homograph => 90,
+        MatchKind::Subdomain => 85,
         MatchKind::Typo => match d.distance {
             Some(1) => 80,
             Some(2) => 65,
             _ => 50,
         },
+        MatchKind::Combosquat => 62,
+        MatchKind::Rule => 55,
     };
-    if d.mixed_scripts {
-        (base + 5).min(100)
+    let scripts = if d.mixed_scripts || d.whole_script {
+        5
     } else {
-        base
+        0
+    };
+    base.saturating_add(scripts).min(100)
+}
+
+/// The score a rule of `severity` gives.
+pub fn rule_score(severity: Severity) -> u8 {
+    match severity {
+        Severity::Low => 40,
+        Severity::Medium => 55,
+        Severity::High => 75,
+        Severity::Critical => 92,
     }
 }
 

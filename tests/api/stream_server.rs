@@ -8,7 +8,12 @@ use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-async fn replay_app(stream: &std::path::Path, rate: u32, buffer: usize) -> (TestApp, Receiver) {
+async fn replay_app(
+    stream: &std::path::Path,
+    rate: u32,
+    buffer: usize,
+    ping: Duration,
+) -> (TestApp, Receiver) {
     let receiver = Receiver::start().await;
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let mut s = test_settings(dir.path(), "ws://127.0.0.1:9/unused", &receiver);
@@ -17,7 +22,7 @@ async fn replay_app(stream: &std::path::Path, rate: u32, buffer: usize) -> (Test
     s.source.replay_rate = rate;
     s.certstream_server.enabled = true;
     s.certstream_server.listen = "127.0.0.1:0".parse().unwrap();
-    s.certstream_server.ping_interval = Duration::from_millis(200);
+    s.certstream_server.ping_interval = ping;
     s.certstream_server.client_buffer = buffer;
     (spawn_app_with(s, dir).await, receiver)
 }
@@ -60,7 +65,7 @@ async fn the_three_endpoints_serve_certstream_messages() {
         &stream,
     )
     .unwrap();
-    let (app, _r) = replay_app(&stream, 20, 1000).await;
+    let (app, _r) = replay_app(&stream, 20, 1000, Duration::from_millis(200)).await;
     let port = app.stream_port.unwrap();
     let full = connect(port, "/full-stream").await;
     let lite = connect(port, "/").await;
@@ -150,7 +155,9 @@ async fn a_slow_client_is_dropped_and_others_get_everything() {
     let dir = tempfile::tempdir().unwrap();
     let stream = dir.path().join("big.jsonl");
     crate::faults::write_stream(&stream, 10_000);
-    let (app, _r) = replay_app(&stream, 4000, 256).await;
+    // a buffer the reading client never exhausts, even on a loaded machine;
+    // the stalled one is dropped when its socket stays full for a ping interval
+    let (app, _r) = replay_app(&stream, 2000, 20_000, Duration::from_secs(1)).await;
     let port = app.stream_port.unwrap();
     // a client that never reads, with a tiny receive window
     let sock = tokio::net::TcpSocket::new_v4().unwrap();
@@ -215,7 +222,7 @@ async fn the_python_certstream_client_reads_certsentry() {
     let dir = tempfile::tempdir().unwrap();
     let stream = dir.path().join("s.jsonl");
     crate::faults::write_stream(&stream, 3_000);
-    let (app, _r) = replay_app(&stream, 100, 1000).await;
+    let (app, _r) = replay_app(&stream, 100, 1000, Duration::from_secs(1)).await;
     let port = app.stream_port.unwrap();
     let script = r#"
 import json, os, sys, threading
