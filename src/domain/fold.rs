@@ -48,7 +48,7 @@ fn extra_fold(c: char) -> Option<&'static str> {
 /// The folded skeleton of a label. Two labels with the same folded skeleton
 /// look alike to a reader.
 pub fn fold_skeleton(label: &str) -> String {
-    if label.is_ascii() {
+    let out = if label.is_ascii() {
         // UTS #39 maps single code points and NFD is the identity on ASCII, so
         // folding is per byte: a table built once with the full path.
         let table = ascii_table();
@@ -56,9 +56,16 @@ pub fn fold_skeleton(label: &str) -> String {
         for b in label.bytes() {
             out.push_str(&table[b as usize]);
         }
-        return out;
+        out
+    } else {
+        fold_slow(label)
+    };
+    // `vv` reads as `w` (UTS #39 has `m` → `rn` but no `w` → `vv`)
+    if out.contains("vv") {
+        out.replace("vv", "w")
+    } else {
+        out
     }
-    fold_slow(label)
 }
 
 fn ascii_table() -> &'static [String; 128] {

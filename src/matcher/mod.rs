@@ -138,7 +138,11 @@ impl Matcher {
                 .split('.')
                 .map(str::to_owned)
                 .collect();
-            if label.chars().count() >= settings.embed_min_len {
+            let label_len = label.chars().count();
+            if label_len >= 3 {
+                // short labels count only in strong shapes: a whole embedded
+                // domain (`dhl.com.x.top`), or a hyphen token next to a
+                // phishing word (`ups-tracking`)
                 push_unique(m.brand_labels.entry(label.clone()).or_default(), b);
                 push_unique(
                     m.run_together
@@ -366,9 +370,17 @@ impl Matcher {
             let v = Verdict::new(&self.brands[b as usize].domain, name, detail).with_score(score);
             offer_verdict(found, v);
         };
+        let label = name.registrable_label();
+        let tokens: Vec<&str> = label.split('-').filter(|t| !t.is_empty()).collect();
         if self.settings.target_embedding {
             // the brand label as a label left of the attacker's registrable domain
             let subs: Vec<&str> = name.subdomain_labels().collect();
+            // `outlook.contoso.com` is a company's mail server; `outlook.secure-login.top` is not
+            let phishy = subs
+                .iter()
+                .flat_map(|l| l.split('-'))
+                .chain(tokens.iter().copied())
+                .any(signals::is_phishing_word);
             for (i, l) in subs.iter().enumerate() {
                 let Some(hits) = self.brand_labels.get(*l) else {
                     continue;
@@ -380,8 +392,13 @@ impl Matcher {
                         && after.iter().zip(&brand.suffix_labels).all(|(a, s)| a == s);
                     let (score, what) = if whole {
                         (85, format!("the domain {:?}", brand.domain))
+                    } else if phishy && brand.label.chars().count() >= self.settings.embed_min_len {
+                        (
+                            70,
+                            format!("the label {:?} next to phishing words", brand.label),
+                        )
                     } else {
-                        (70, format!("the label {:?}", brand.label))
+                        continue;
                     };
                     offer(
                         found,
@@ -399,8 +416,6 @@ impl Matcher {
                 }
             }
         }
-        let label = name.registrable_label();
-        let tokens: Vec<&str> = label.split('-').filter(|t| !t.is_empty()).collect();
         for (i, token) in tokens.iter().enumerate() {
             if self.settings.target_embedding
                 && let Some(hits) = self.run_together.get(*token)
@@ -447,10 +462,15 @@ impl Matcher {
                             .filter(|t| signals::is_phishing_word(t))
                             .copied()
                             .collect();
-                        let (score, with) = if words.is_empty() {
+                        // without a phishing word only a distinctive (long) brand
+                        // label counts: `facebook-group` yes, `apple-pie` and
+                        // `booking-engine` no
+                        let (score, with) = if !words.is_empty() {
+                            (62, format!(" with {}", words.join(", ")))
+                        } else if brand.label.chars().count() >= 8 {
                             (55, String::new())
                         } else {
-                            (62, format!(" with {}", words.join(", ")))
+                            continue;
                         };
                         offer(
                             found,
@@ -479,6 +499,9 @@ impl Matcher {
                         };
                         for b in hits {
                             let brand = &self.brands[*b as usize];
+                            if brand.label.chars().count() < self.settings.embed_min_len {
+                                continue;
+                            }
                             offer(
                                 found,
                                 *b,
@@ -672,7 +695,12 @@ mod tests {
         );
         assert_eq!(kind("www-paypal-com.xyz"), Some(MatchKind::Subdomain));
         assert_eq!(kind("paypalcom-login.net"), Some(MatchKind::Subdomain));
-        assert_eq!(kind("paypal.evil-host.top"), Some(MatchKind::Subdomain));
+        assert_eq!(kind("paypal.secure-host.top"), Some(MatchKind::Subdomain));
+        assert_eq!(
+            kind("paypal.evil-host.top"),
+            None,
+            "a label alone needs phishing words"
+        );
         assert_eq!(
             kind("secure-paypal-account.net"),
             Some(MatchKind::Combosquat)
@@ -684,6 +712,8 @@ mod tests {
             Some(MatchKind::Combosquat)
         );
         for benign in [
+            "apple-pie.com",
+            "apple.contoso.com",
             "pineapple.com",
             "paypalmafia.org",
             "snapple.com",

@@ -10,6 +10,7 @@ mod golden;
 mod helpers;
 mod http_api;
 mod properties;
+mod quality;
 mod sinks;
 mod stream_server;
 mod xsoar_content;
