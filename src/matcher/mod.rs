@@ -157,6 +157,7 @@ impl Matcher {
                 suffix_labels,
             });
         }
+        m.typo.seal();
         m
     }
 

@@ -76,7 +76,23 @@ pub const PHISHING_WORDS: &[&str] = &[
     "www",
 ];
 
+/// For each first byte, a bit per length of the words starting with it: most
+/// strings are ruled out before any comparison.
+static SHAPES: std::sync::LazyLock<[u32; 128]> = std::sync::LazyLock::new(|| {
+    let mut shapes = [0u32; 128];
+    for w in PHISHING_WORDS {
+        shapes[usize::from(w.as_bytes()[0] & 0x7f)] |= 1 << w.len();
+    }
+    shapes
+});
+
 pub fn is_phishing_word(w: &str) -> bool {
+    let (Some(&first), len) = (w.as_bytes().first(), w.len()) else {
+        return false;
+    };
+    if first >= 128 || len >= 32 || SHAPES[usize::from(first)] & (1 << len) == 0 {
+        return false;
+    }
     PHISHING_WORDS.binary_search(&w).is_ok()
 }
 

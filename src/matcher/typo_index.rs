@@ -45,6 +45,9 @@ pub struct Target {
 pub struct TypoIndex {
     pub targets: Vec<Target>,
     buckets: Buckets,
+    /// A bit per key hash (mod its size): most of a benign name's deletion
+    /// variants are ruled out here, without touching the hash map.
+    filter: Vec<u64>,
     max_allowed: usize,
     max_len: usize,
 }
@@ -58,35 +61,61 @@ impl std::fmt::Debug for TypoIndex {
     }
 }
 
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+/// Polynomial hash base (odd, from the golden ratio).
+const BASE: u64 = 0x9e37_79b9_7f4a_7c15;
+/// Longest label (DNS allows 63 characters).
+const MAX_CHARS: usize = 64;
 
-/// FNV-1a of `chars` without the characters at `skip_a` and `skip_b`.
-fn hash_without(chars: &[char], skip_a: usize, skip_b: usize) -> u64 {
-    let mut h = FNV_OFFSET;
-    for (i, c) in chars.iter().enumerate() {
-        if i == skip_a || i == skip_b {
-            continue;
-        }
-        h ^= u64::from(*c as u32);
-        h = h.wrapping_mul(FNV_PRIME);
-    }
-    h
+/// Spread the bits (MurmurHash3's finaliser): buckets and the filter use the
+/// low bits, which a polynomial hash leaves weak.
+fn mix(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }
 
-/// Every deletion-variant hash of `chars` with up to `depth` (≤ 2) deletions.
+/// Every deletion-variant hash of `chars` with up to `depth` (≤ 2)
+/// deletions, each in O(1) from prefix and suffix hashes:
+/// h(s) = Σ cₘ·Bⁿ⁻¹⁻ᵐ, so deleting i (and j) only rescales the pieces.
 fn for_each_deletion(chars: &[char], depth: usize, mut f: impl FnMut(u64)) {
-    const NONE: usize = usize::MAX;
-    f(hash_without(chars, NONE, NONE));
+    let n = chars.len();
+    if n >= MAX_CHARS {
+        return;
+    }
+    let mut pow = [1u64; MAX_CHARS + 1];
+    for k in 1..=n {
+        pow[k] = pow[k - 1].wrapping_mul(BASE);
+    }
+    // pre[k]: hash of chars[..k]; suf[k]: Σ_{m ≥ k} cₘ·Bⁿ⁻¹⁻ᵐ
+    let mut pre = [0u64; MAX_CHARS + 1];
+    for (k, c) in chars.iter().enumerate() {
+        pre[k + 1] = pre[k].wrapping_mul(BASE).wrapping_add(u64::from(*c as u32));
+    }
+    let mut suf = [0u64; MAX_CHARS + 2];
+    for k in (0..n).rev() {
+        suf[k] = suf[k + 1].wrapping_add(u64::from(chars[k] as u32).wrapping_mul(pow[n - 1 - k]));
+    }
+    let key = |h: u64, len: usize| mix(h ^ ((len as u64) << 58));
+    f(key(pre[n], n));
     if depth >= 1 {
-        for i in 0..chars.len() {
-            f(hash_without(chars, i, NONE));
+        for i in 0..n {
+            f(key(
+                pre[i].wrapping_mul(pow[n - 1 - i]).wrapping_add(suf[i + 1]),
+                n - 1,
+            ));
         }
     }
     if depth >= 2 {
-        for i in 0..chars.len() {
-            for j in i + 1..chars.len() {
-                f(hash_without(chars, i, j));
+        for i in 0..n.saturating_sub(1) {
+            let left = pre[i].wrapping_mul(pow[n - 2 - i]);
+            for j in i + 1..n {
+                let mid = pre[j].wrapping_sub(pre[i + 1].wrapping_mul(pow[j - i - 1]));
+                let h = left
+                    .wrapping_add(mid.wrapping_mul(pow[n - 1 - j]))
+                    .wrapping_add(suf[j + 1]);
+                f(key(h, n - 2));
             }
         }
     }
@@ -113,18 +142,48 @@ impl TypoIndex {
         });
     }
 
+    /// Build the filter; call once every target is added.
+    pub fn seal(&mut self) {
+        let bits = (self.buckets.len() * 16).next_power_of_two().max(64);
+        let mut filter = vec![0u64; bits / 64];
+        let mask = (bits - 1) as u64;
+        for h in self.buckets.keys() {
+            let b = h & mask;
+            filter[(b / 64) as usize] |= 1 << (b % 64);
+        }
+        self.filter = filter;
+    }
+
+    fn maybe(&self, h: u64) -> bool {
+        if self.filter.is_empty() {
+            return true;
+        }
+        let b = h & ((self.filter.len() * 64 - 1) as u64);
+        self.filter[(b / 64) as usize] & (1 << (b % 64)) != 0
+    }
+
     /// Ids of targets that may be within their allowed distance of `label`.
     pub fn candidates(&self, label: &str, out: &mut Vec<u32>) {
         out.clear();
         if self.targets.is_empty() {
             return;
         }
-        let chars: Vec<char> = label.chars().collect();
-        if chars.len() > self.max_len + self.max_allowed {
+        let mut buf = ['\0'; MAX_CHARS];
+        let mut n = 0;
+        for c in label.chars() {
+            if n == MAX_CHARS {
+                return;
+            }
+            buf[n] = c;
+            n += 1;
+        }
+        if n > self.max_len + self.max_allowed {
             return;
         }
-        for_each_deletion(&chars, self.max_allowed, |h| {
-            if let Some(ids) = self.buckets.get(&h) {
+        for_each_deletion(&buf[..n], self.max_allowed, |h| {
+            if self.maybe(h)
+                && let Some(ids) = self.buckets.get(&h)
+            {
                 out.extend_from_slice(ids);
             }
         });
@@ -136,6 +195,38 @@ impl TypoIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rolling_deletion_hashes_equal_hashes_of_the_deleted_strings() {
+        let whole = |s: &[char]| {
+            let mut h = 0;
+            for_each_deletion(s, 0, |x| h = x);
+            h
+        };
+        for word in ["paypal", "ab", "a", "bankofamerica", "аррӏе"] {
+            let chars: Vec<char> = word.chars().collect();
+            let mut fast = Vec::new();
+            for_each_deletion(&chars, 2, |h| fast.push(h));
+            let mut slow = vec![whole(&chars)];
+            for i in 0..chars.len() {
+                let mut v = chars.clone();
+                v.remove(i);
+                slow.push(whole(&v));
+            }
+            for i in 0..chars.len() {
+                for j in i + 1..chars.len() {
+                    let v: Vec<char> = chars
+                        .iter()
+                        .enumerate()
+                        .filter(|(k, _)| *k != i && *k != j)
+                        .map(|(_, c)| *c)
+                        .collect();
+                    slow.push(whole(&v));
+                }
+            }
+            assert_eq!(fast, slow, "{word}");
+        }
+    }
 
     #[test]
     fn finds_every_target_within_distance() {

@@ -28,6 +28,9 @@ struct LogsState {
     script: VecDeque<(u16, Option<&'static str>)>,
     requests: Vec<(Instant, String, u16)>,
     max_batch: usize,
+    /// Entry and tile requests answer 503 while closed (so a test can attach
+    /// its client before anything is read).
+    closed: bool,
 }
 
 #[derive(Clone)]
@@ -95,6 +98,10 @@ async fn serve_log(
     let query = uri.query().unwrap_or("").to_owned();
     let mut s = st.lock().unwrap();
     let entry_request = path.contains("get-entries") || path.contains("/tile/");
+    if entry_request && s.closed {
+        s.requests.push((Instant::now(), path.clone(), 503));
+        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "closed").into_response();
+    }
     if entry_request && let Some((status, after)) = s.script.pop_front() {
         s.requests.push((Instant::now(), path.clone(), status));
         let mut resp = (axum::http::StatusCode::from_u16(status).unwrap(), "busy").into_response();
@@ -330,9 +337,11 @@ async fn rfc6962_and_tiled_logs_are_read_once_and_resumed_without_gaps() {
 
     // the logs grow while certsentry is down; the partial tile becomes full
     logs.grow(40, 300);
+    logs.state.lock().unwrap().closed = true;
     settings.ct.request_interval = Duration::ZERO;
     let app = spawn_app_with(settings, dir.clone()).await;
     let client = StreamClient::connect(app.stream_port.unwrap(), "/full-stream").await;
+    logs.state.lock().unwrap().closed = false;
     let want = expect(&logs, rfc_done..40, tiled_done..300);
     client.wait_for(want.len()).await;
     tokio::time::sleep(Duration::from_millis(400)).await;
