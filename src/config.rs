@@ -880,6 +880,41 @@ mod tests {
     }
 
     #[test]
+    fn rules_are_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.toml");
+        let load = |toml: &str| {
+            std::fs::write(&path, toml).unwrap();
+            Settings::load(Some(&path), env(&[]))
+        };
+        let ok = load(
+            "[[matcher.rules]]\nname = \"login-lures\"\nkeywords = [\"login\", \"secure\"]\nthreshold = 2\nseverity = \"high\"\n\
+             [[matcher.rules]]\nname = \"bank\"\nregex = '^(online|web)banking-'\nbrand = \"examplebank.com\"\n",
+        )
+        .unwrap();
+        assert_eq!(ok.matcher.rules.len(), 2);
+        assert_eq!(ok.matcher.rules[0].severity, crate::matcher::Severity::High);
+        for (toml, key) in [
+            (
+                "[[matcher.rules]]\nname = \"x\"\nregex = \"(\"\n",
+                "matcher.rules[0].regex",
+            ),
+            (
+                "[[matcher.rules]]\nname = \"x\"\nkeywords = [\"a\"]\nthreshold = 2\n",
+                "matcher.rules[0].threshold",
+            ),
+            ("[[matcher.rules]]\nname = \"x\"\n", "matcher.rules[0]"),
+            (
+                "[[matcher.rules]]\nregex = \"a\"\n",
+                "matcher.rules[0].name",
+            ),
+        ] {
+            let e = load(toml).unwrap_err().to_string();
+            assert!(e.contains(key), "{key}: {e}");
+        }
+    }
+
+    #[test]
     fn ct_and_server_settings() {
         let s = Settings::load(
             None,
