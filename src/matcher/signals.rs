@@ -76,21 +76,23 @@ pub const PHISHING_WORDS: &[&str] = &[
     "www",
 ];
 
-/// For each first byte, a bit per length of the words starting with it: most
-/// strings are ruled out before any comparison.
-static SHAPES: std::sync::LazyLock<[u32; 128]> = std::sync::LazyLock::new(|| {
-    let mut shapes = [0u32; 128];
+/// For each first two bytes, a bit per length of the words starting with
+/// them: almost every string is ruled out before any comparison.
+static SHAPES: std::sync::LazyLock<Vec<u32>> = std::sync::LazyLock::new(|| {
+    let mut shapes = vec![0u32; 128 * 128];
     for w in PHISHING_WORDS {
-        shapes[usize::from(w.as_bytes()[0] & 0x7f)] |= 1 << w.len();
+        let b = w.as_bytes();
+        shapes[usize::from(b[0] & 0x7f) << 7 | usize::from(b[1] & 0x7f)] |= 1 << w.len();
     }
     shapes
 });
 
 pub fn is_phishing_word(w: &str) -> bool {
-    let (Some(&first), len) = (w.as_bytes().first(), w.len()) else {
+    let b = w.as_bytes();
+    if b.len() < 2 || b.len() >= 32 || b[0] >= 128 || b[1] >= 128 {
         return false;
-    };
-    if first >= 128 || len >= 32 || SHAPES[usize::from(first)] & (1 << len) == 0 {
+    }
+    if SHAPES[usize::from(b[0]) << 7 | usize::from(b[1])] & (1 << b.len()) == 0 {
         return false;
     }
     PHISHING_WORDS.binary_search(&w).is_ok()
@@ -104,5 +106,11 @@ mod tests {
     fn words_are_sorted_for_binary_search() {
         assert!(PHISHING_WORDS.windows(2).all(|w| w[0] < w[1]));
         assert!(is_phishing_word("login") && !is_phishing_word("mafia"));
+        assert!(
+            PHISHING_WORDS
+                .iter()
+                .all(|w| w.len() >= 2 && is_phishing_word(w))
+        );
+        assert!(!is_phishing_word("") && !is_phishing_word("l") && !is_phishing_word("logins"));
     }
 }

@@ -9,7 +9,6 @@
 
 use crate::cert::{CertEvent, Certificate, CtSource, DistinguishedName, UpdateType};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 
 /// One parsed certstream message.
@@ -30,16 +29,70 @@ pub enum FrameError {
     Json(#[from] serde_json::Error),
     #[error("message has no message_type")]
     MissingType,
-    #[error("{0} message has no data")]
+    #[error("{0} message has no data of the right shape")]
     MissingData(&'static str),
 }
 
+/// A frame read in one pass, whatever the key order: `data` is an object
+/// (a certificate update) or an array (a `dns_entries` batch), decided by
+/// its shape, so nothing is scanned twice.
 #[derive(Deserialize)]
 struct RawFrame<'a> {
-    #[serde(default)]
-    message_type: Option<std::borrow::Cow<'a, str>>,
     #[serde(default, borrow)]
-    data: Option<&'a RawValue>,
+    message_type: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    data: Option<RawData>,
+}
+
+enum RawData {
+    Update(Box<RawUpdate>),
+    Names(Vec<String>),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for RawData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(DataVisitor)
+    }
+}
+
+struct DataVisitor;
+
+impl<'de> serde::de::Visitor<'de> for DataVisitor {
+    type Value = RawData;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object or an array")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawData, A::Error> {
+        RawUpdate::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            .map(|u| RawData::Update(Box::new(u)))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<RawData, A::Error> {
+        Vec::<String>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+            .map(RawData::Names)
+    }
+
+    fn visit_unit<E>(self) -> Result<RawData, E> {
+        Ok(RawData::Other)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<RawData, E> {
+        Ok(RawData::Other)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<RawData, E> {
+        Ok(RawData::Other)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<RawData, E> {
+        Ok(RawData::Other)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<RawData, E> {
+        Ok(RawData::Other)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<RawData, E> {
+        Ok(RawData::Other)
+    }
 }
 
 #[derive(Deserialize)]
@@ -101,17 +154,14 @@ pub fn parse_frame(bytes: &[u8], source_name: &str) -> Result<Frame, FrameError>
     let raw: RawFrame<'_> = serde_json::from_slice(bytes)?;
     let message_type = raw.message_type.ok_or(FrameError::MissingType)?;
     match message_type.as_ref() {
-        "certificate_update" => {
-            let data = raw
-                .data
-                .ok_or(FrameError::MissingData("certificate_update"))?;
-            let update: RawUpdate = serde_json::from_str(data.get())?;
-            Ok(Frame::Certificate(Box::new(update.into_event(source_name))))
-        }
-        "dns_entries" => {
-            let data = raw.data.ok_or(FrameError::MissingData("dns_entries"))?;
-            let names: Vec<String> = serde_json::from_str(data.get())?;
-            Ok(Frame::Domains(Box::new(CertEvent {
+        "certificate_update" => match raw.data {
+            Some(RawData::Update(update)) => {
+                Ok(Frame::Certificate(Box::new(update.into_event(source_name))))
+            }
+            _ => Err(FrameError::MissingData("certificate_update")),
+        },
+        "dns_entries" => match raw.data {
+            Some(RawData::Names(names)) => Ok(Frame::Domains(Box::new(CertEvent {
                 certificate: Certificate {
                     all_domains: names,
                     update_type: UpdateType::DomainsOnly,
@@ -120,8 +170,9 @@ pub fn parse_frame(bytes: &[u8], source_name: &str) -> Result<Frame, FrameError>
                 ct: CtSource::default(),
                 source: source_name.to_owned(),
                 ..CertEvent::default()
-            })))
-        }
+            }))),
+            _ => Err(FrameError::MissingData("dns_entries")),
+        },
         "heartbeat" => Ok(Frame::Heartbeat),
         other => Ok(Frame::Other(other.to_owned())),
     }
