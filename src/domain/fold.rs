@@ -48,18 +48,18 @@ fn extra_fold(c: char) -> Option<&'static str> {
 /// The folded skeleton of a label. Two labels with the same folded skeleton
 /// look alike to a reader.
 pub fn fold_skeleton(label: &str) -> String {
-    let out = if label.is_ascii() {
-        // UTS #39 maps single code points and NFD is the identity on ASCII, so
-        // folding is per byte: a table built once with the full path.
-        let table = ascii_table();
-        let mut out = String::with_capacity(label.len() + 4);
-        for b in label.bytes() {
-            out.push_str(&table[b as usize]);
+    // Every step (NFD, dropping marks, lowercasing, the extra folds, the
+    // UTS #39 mapping) works code point by code point, so a label folds to
+    // the concatenation of its characters' folds: tables built once with the
+    // full path cover ASCII, Latin, Greek and Cyrillic.
+    let table = char_table();
+    let mut out = String::with_capacity(label.len() + 4);
+    for c in label.chars() {
+        match table.get(c as usize) {
+            Some(f) => out.push_str(f),
+            None => out.push_str(&fold_slow(c.encode_utf8(&mut [0; 4]))),
         }
-        out
-    } else {
-        fold_slow(label)
-    };
+    }
     // `vv` reads as `w` (UTS #39 has `m` → `rn` but no `w` → `vv`)
     if out.contains("vv") {
         out.replace("vv", "w")
@@ -68,9 +68,17 @@ pub fn fold_skeleton(label: &str) -> String {
     }
 }
 
-fn ascii_table() -> &'static [String; 128] {
-    static TABLE: std::sync::OnceLock<[String; 128]> = std::sync::OnceLock::new();
-    TABLE.get_or_init(|| std::array::from_fn(|b| fold_slow(&char::from(b as u8).to_string())))
+/// Folds of U+0000..U+052F (ASCII, Latin-1, Latin Extended, IPA, Greek, Cyrillic).
+fn char_table() -> &'static [String] {
+    static TABLE: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        (0u32..0x530)
+            .map(|cp| match char::from_u32(cp) {
+                Some(c) => fold_slow(c.encode_utf8(&mut [0; 4])),
+                None => String::new(),
+            })
+            .collect()
+    })
 }
 
 fn fold_slow(label: &str) -> String {
