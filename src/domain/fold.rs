@@ -172,6 +172,24 @@ pub fn scripts_of(label: &str) -> Scripts {
 mod tests {
     use super::*;
 
+    /// The per-character table gives what folding the whole label gives.
+    #[test]
+    fn table_folding_equals_whole_label_folding() {
+        let whole = |s: &str| fold_slow(s).replace("vv", "w");
+        let mut rng = fastrand::Rng::with_seed(39);
+        let pool: Vec<char> = "paypal0123456789-аеорсухіјѕһԁԛԝӏкмптьԍοινκρχυáàâäãåąéèêëęėçñśšźżžýÿğłđřţ\u{301}\u{308}ﬁǅßæœ"
+            .chars()
+            .collect();
+        for _ in 0..5_000 {
+            let n = rng.usize(1..12);
+            let s: String = (0..n).map(|_| pool[rng.usize(..pool.len())]).collect();
+            assert_eq!(fold_skeleton(&s), whole(&s), "{s:?}");
+        }
+        for s in ["cafe\u{301}", "café", "rnicrosoft", "vvalmart", "аррӏе"] {
+            assert_eq!(fold_skeleton(s), whole(s), "{s:?}");
+        }
+    }
+
     #[test]
     fn cyrillic_lookalikes_fold_to_latin() {
         assert_eq!(fold_skeleton("раураӏ"), fold_skeleton("paypal"));
