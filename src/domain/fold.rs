@@ -54,10 +54,16 @@ pub fn fold_skeleton(label: &str) -> String {
     // full path cover ASCII, Latin, Greek and Cyrillic.
     let table = char_table();
     let mut out = String::with_capacity(label.len() + 4);
-    for c in label.chars() {
-        match table.get(c as usize) {
-            Some(f) => out.push_str(f),
-            None => out.push_str(&fold_slow(c.encode_utf8(&mut [0; 4]))),
+    if label.is_ascii() {
+        for b in label.bytes() {
+            out.push_str(&table[usize::from(b)]);
+        }
+    } else {
+        for c in label.chars() {
+            match table.get(c as usize) {
+                Some(f) => out.push_str(f),
+                None => out.push_str(&fold_slow(c.encode_utf8(&mut [0; 4]))),
+            }
         }
     }
     // `vv` reads as `w` (UTS #39 has `m` → `rn` but no `w` → `vv`)
