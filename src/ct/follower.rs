@@ -298,11 +298,14 @@ impl Follower {
     }
 
     /// Follow the log until cancelled or the pipeline goes away.
-    pub async fn run(mut self, shutdown: CancellationToken) {
+    pub async fn run(self, shutdown: CancellationToken) {
+        use tracing::Instrument;
         let span =
             tracing::info_span!("ct_log", log = %self.log.description, tiled = self.log.tiled);
-        let _enter = span.enter();
-        drop(_enter);
+        self.follow(shutdown).instrument(span).await
+    }
+
+    async fn follow(mut self, shutdown: CancellationToken) {
         let stored = {
             let store = self.store.clone();
             let key = self.log.url.clone();

@@ -377,23 +377,28 @@ impl Matcher {
             // the brand label as a label left of the attacker's registrable domain
             let subs: Vec<&str> = name.subdomain_labels().collect();
             // `outlook.contoso.com` is a company's mail server; `outlook.secure-login.top` is not
-            let phishy = subs
-                .iter()
-                .flat_map(|l| l.split('-'))
-                .chain(tokens.iter().copied())
-                .any(signals::is_phishing_word);
+            // (checked only when a brand label is among the subdomain labels)
+            let phishy = std::cell::OnceCell::new();
+            let is_phishy = || {
+                *phishy.get_or_init(|| {
+                    subs.iter()
+                        .flat_map(|l| l.split('-'))
+                        .chain(tokens.iter().copied())
+                        .any(signals::is_phishing_word)
+                })
+            };
             for (i, l) in subs.iter().enumerate() {
                 let Some(hits) = self.brand_labels.get(*l) else {
                     continue;
                 };
                 for b in hits {
                     let brand = &self.brands[*b as usize];
-                    let after = &subs[i + 1..];
-                    let whole = after.len() >= brand.suffix_labels.len()
-                        && after.iter().zip(&brand.suffix_labels).all(|(a, s)| a == s);
+                    let whole = starts_with_suffix(&subs[i + 1..], &brand.suffix_labels);
                     let (score, what) = if whole {
                         (85, format!("the domain {:?}", brand.domain))
-                    } else if phishy && brand.label.chars().count() >= self.settings.embed_min_len {
+                    } else if brand.label.chars().count() >= self.settings.embed_min_len
+                        && is_phishy()
+                    {
                         (
                             70,
                             format!("the label {:?} next to phishing words", brand.label),
@@ -442,9 +447,7 @@ impl Matcher {
             {
                 for b in hits {
                     let brand = &self.brands[*b as usize];
-                    let after = &tokens[i + 1..];
-                    let whole = after.len() >= brand.suffix_labels.len()
-                        && after.iter().zip(&brand.suffix_labels).all(|(a, s)| a == s);
+                    let whole = starts_with_suffix(&tokens[i + 1..], &brand.suffix_labels);
                     if whole && self.settings.target_embedding {
                         offer(
                             found,
@@ -573,6 +576,11 @@ impl Matcher {
         }
         (best, stats)
     }
+}
+
+/// `parts` begin with the brand's public-suffix labels (`["com", ...]`).
+fn starts_with_suffix(parts: &[&str], suffix: &[String]) -> bool {
+    parts.len() >= suffix.len() && parts.iter().zip(suffix).all(|(a, s)| a == s)
 }
 
 /// Keep `verdict` if it beats what `found` holds for its brand.
