@@ -5,8 +5,8 @@
 use crate::config::Settings;
 use crate::matcher::Matcher;
 use crate::metrics::Metrics;
-use crate::pipeline::Pipeline;
-use crate::source::{Frame, parse_frame};
+use crate::pipeline::{Cert, Pipeline};
+use crate::source::{Frame, scan_frame};
 use crate::store::{Store, StoreError};
 use serde::Serialize;
 use std::io::{BufRead, Write};
@@ -63,6 +63,7 @@ pub fn run(
     let mut s = BacktestSummary::default();
     let started = Instant::now();
     let mut bytes_read = 0u64;
+    let source: Arc<str> = Arc::from("replay");
     for line in input.split(b'\n') {
         let line = line.map_err(BacktestError::Read)?;
         bytes_read += line.len() as u64 + 1;
@@ -73,14 +74,14 @@ pub fn run(
         if s.lines % 1024 == 0 {
             progress(bytes_read);
         }
-        let event = match parse_frame(&line, "replay") {
-            Ok(Frame::Certificate(e)) => {
+        let (frame, event) = match scan_frame(line.into(), &source) {
+            Ok(Frame::Certificate(f)) => {
                 s.certificates += 1;
-                e
+                (Some(f), None)
             }
             Ok(Frame::Domains(e)) => {
                 s.dns_entries += 1;
-                e
+                (None, Some(e))
             }
             Ok(Frame::Heartbeat) => {
                 s.heartbeats += 1;
@@ -96,13 +97,22 @@ pub fn run(
                 continue;
             }
         };
+        let cert = match (&frame, &event) {
+            (Some(f), _) => Cert::Frame(f),
+            (None, Some(e)) => Cert::Event(e),
+            (None, None) => continue,
+        };
         // the dedup window runs on the certificate's own time when it has one
-        let now = if event.ct.seen > 0.0 {
-            UNIX_EPOCH + Duration::from_secs_f64(event.ct.seen)
+        let seen = match cert {
+            Cert::Frame(f) => f.seen(),
+            Cert::Event(e) => e.ct.seen,
+        };
+        let now = if seen > 0.0 {
+            UNIX_EPOCH + Duration::from_secs_f64(seen)
         } else {
             SystemTime::now()
         };
-        for incident in pipeline.process(matcher, &event, now)? {
+        for incident in pipeline.process(matcher, cert, now)? {
             serde_json::to_writer(&mut *out, &incident)
                 .map_err(|e| BacktestError::Write(e.into()))?;
             out.write_all(b"\n").map_err(BacktestError::Write)?;

@@ -9,10 +9,11 @@
 
 use crate::cert::CertEvent;
 use crate::incident::Incident;
-use crate::matcher::Matcher;
+use crate::matcher::{Matcher, NameStats, Verdict};
 use crate::metrics::Metrics;
-use crate::source::SourceItem;
+use crate::source::{FrameCert, FrameError, SourceItem};
 use crate::store::{DedupPolicy, Recorded, Store, StoreError};
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -64,6 +65,69 @@ impl RecentCerts {
     }
 }
 
+/// A certificate as the pipeline receives it: a whole event (CT logs,
+/// `/domains-only`), or a certstream frame whose event is built only if a
+/// name matches.
+#[derive(Debug, Clone, Copy)]
+pub enum Cert<'a> {
+    Event(&'a CertEvent),
+    Frame(&'a FrameCert),
+}
+
+impl<'a> Cert<'a> {
+    pub fn names(&self) -> &'a [String] {
+        match self {
+            Cert::Event(e) => &e.certificate.all_domains,
+            Cert::Frame(f) => f.names(),
+        }
+    }
+
+    pub fn fingerprint(&self) -> Option<&'a str> {
+        match self {
+            Cert::Event(e) => e.dedup_fingerprint(),
+            Cert::Frame(f) => f.fingerprint(),
+        }
+    }
+
+    pub fn event(&self) -> Result<Cow<'a, CertEvent>, FrameError> {
+        match self {
+            Cert::Event(e) => Ok(Cow::Borrowed(*e)),
+            Cert::Frame(f) => f.event().map(Cow::Owned),
+        }
+    }
+}
+
+/// What matching one certificate found.
+#[derive(Debug)]
+pub struct Matched<'a> {
+    /// Best first, one per (brand, registrable domain).
+    pub verdicts: Vec<Verdict>,
+    pub stats: NameStats,
+    /// The whole certificate, when there is a verdict about it.
+    pub event: Option<Cow<'a, CertEvent>>,
+}
+
+/// Match a certificate's names; build its whole event only when one matched
+/// (the issuer then adjusts the scores). An error means a frame could not be
+/// turned into an event after it matched.
+pub fn match_cert<'a>(matcher: &Matcher, cert: Cert<'a>) -> Result<Matched<'a>, FrameError> {
+    let (mut verdicts, stats) = matcher.match_names(cert.names());
+    if verdicts.is_empty() {
+        return Ok(Matched {
+            verdicts,
+            stats,
+            event: None,
+        });
+    }
+    let event = cert.event()?;
+    matcher.adjust_for_issuer(&mut verdicts, &event.certificate.issuer);
+    Ok(Matched {
+        verdicts,
+        stats,
+        event: Some(event),
+    })
+}
+
 pub struct Pipeline {
     store: Store,
     /// Names of the configured sinks: every new incident gets one outbox row each.
@@ -97,20 +161,33 @@ impl Pipeline {
     pub fn process(
         &mut self,
         matcher: &Matcher,
-        event: &CertEvent,
+        cert: Cert<'_>,
         now: SystemTime,
     ) -> Result<Vec<Incident>, StoreError> {
-        if let Some(fp) = event.dedup_fingerprint()
+        if let Some(fp) = cert.fingerprint()
             && self.recent.check_and_insert(fp, Instant::now())
         {
             self.metrics.add(&self.metrics.duplicate_certs, 1);
             return Ok(Vec::new());
         }
-        let (verdicts, stats) = matcher.match_event(event);
-        self.metrics.add(&self.metrics.names_checked, stats.checked);
-        self.metrics.add(&self.metrics.names_invalid, stats.invalid);
+        let matched = match match_cert(matcher, cert) {
+            Ok(m) => m,
+            Err(e) => {
+                self.metrics.add(&self.metrics.bad_frames, 1);
+                tracing::error!(error = %e, "a matching certificate could not be read");
+                return Ok(Vec::new());
+            }
+        };
+        self.metrics
+            .add(&self.metrics.names_checked, matched.stats.checked);
+        self.metrics
+            .add(&self.metrics.names_invalid, matched.stats.invalid);
+        let Some(event) = matched.event else {
+            return Ok(Vec::new());
+        };
+        let event = event.as_ref();
         let mut fresh = Vec::new();
-        for verdict in verdicts {
+        for verdict in matched.verdicts {
             self.metrics.count_match(verdict.detail.kind);
             let id = self
                 .ids
@@ -169,22 +246,33 @@ pub async fn run(
             },
         };
         match item {
-            SourceItem::Event(event) => {
-                handle(&mut pipeline, &snapshots, &wake, &events_out, event)
-            }
+            SourceItem::Event(event) => handle(
+                &mut pipeline,
+                &snapshots,
+                &wake,
+                &events_out,
+                Cert::Event(&event),
+            ),
+            SourceItem::Frame(frame) => handle(
+                &mut pipeline,
+                &snapshots,
+                &wake,
+                &events_out,
+                Cert::Frame(&frame),
+            ),
             SourceItem::Batch {
                 events,
                 log,
                 next_index,
                 tree_size,
             } => {
-                for event in events {
+                for event in &events {
                     handle(
                         &mut pipeline,
                         &snapshots,
                         &wake,
                         &events_out,
-                        Box::new(event),
+                        Cert::Event(event),
                     );
                 }
                 // every event above is recorded: the position may move
@@ -207,15 +295,15 @@ fn handle(
     snapshots: &watch::Receiver<Option<Arc<Matcher>>>,
     wake: &[Arc<Notify>],
     events_out: &Option<broadcast::Sender<Arc<CertEvent>>>,
-    event: Box<CertEvent>,
+    cert: Cert<'_>,
 ) {
     let Some(matcher) = snapshots.borrow().clone() else {
         return;
     };
-    let span = tracing::debug_span!("match", source = %event.source, index = ?event.ct.cert_index);
+    let span = tracing::debug_span!("match", names = cert.names().len());
     let enter = span.enter();
     // SQLite is touched only when a name matched: a short, local write.
-    match pipeline.process(&matcher, &event, SystemTime::now()) {
+    match pipeline.process(&matcher, cert, SystemTime::now()) {
         Ok(fresh) if !fresh.is_empty() => {
             for w in wake {
                 w.notify_one();
@@ -231,7 +319,12 @@ fn handle(
     if let Some(out) = events_out
         && out.receiver_count() > 0
     {
-        let _ = out.send(Arc::from(event));
+        match cert.event() {
+            Ok(event) => {
+                let _ = out.send(Arc::new(event.into_owned()));
+            }
+            Err(e) => tracing::debug!(error = %e, "event not re-served"),
+        }
     }
 }
 

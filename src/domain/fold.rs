@@ -67,7 +67,7 @@ pub fn fold_skeleton(label: &str) -> String {
         }
     }
     // `vv` reads as `w` (UTS #39 has `m` → `rn` but no `w` → `vv`)
-    if out.contains("vv") {
+    if out.as_bytes().windows(2).any(|w| w == b"vv") {
         out.replace("vv", "w")
     } else {
         out

@@ -36,7 +36,8 @@ pub enum NameError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fqdn {
     ascii: String,
-    unicode: String,
+    /// `None` when it is the same as `ascii` (no `xn--` label).
+    unicode: Option<String>,
     /// Byte offset in `unicode` where the registrable label starts.
     reg_start: usize,
     /// Byte offset in `unicode` where the public suffix starts.
@@ -67,6 +68,55 @@ impl Fqdn {
             wildcard = true;
             name = rest;
         }
+        match Self::parse_plain(name, wildcard) {
+            Some(parsed) => parsed,
+            None => Self::parse_general(name, wildcard),
+        }
+    }
+
+    /// The common case in one pass: letters, digits, `-`, `_` and dots, no
+    /// `xn--`, not all digits. `None` sends anything else to
+    /// [`Fqdn::parse_general`], which gives the same answer for these names.
+    fn parse_plain(name: &str, wildcard: bool) -> Option<Result<Fqdn, NameError>> {
+        let bytes = name.as_bytes();
+        if bytes.len() > MAX_NAME_LEN {
+            return None;
+        }
+        let mut ascii = String::with_capacity(bytes.len());
+        let mut label_len = 0;
+        let mut only_digits = true;
+        for (i, &b) in bytes.iter().enumerate() {
+            if label_len == 0
+                && bytes[i..].len() >= 4
+                && bytes[i..4 + i].eq_ignore_ascii_case(b"xn--")
+            {
+                return None;
+            }
+            match b {
+                b'a'..=b'z' | b'-' | b'_' => only_digits = false,
+                b'A'..=b'Z' => only_digits = false,
+                b'0'..=b'9' => {}
+                b'.' => {
+                    if label_len == 0 || label_len > MAX_LABEL_LEN {
+                        return None;
+                    }
+                    label_len = 0;
+                    ascii.push('.');
+                    continue;
+                }
+                _ => return None,
+            }
+            label_len += 1;
+            ascii.push(char::from(b.to_ascii_lowercase()));
+        }
+        if only_digits || label_len == 0 || label_len > MAX_LABEL_LEN {
+            return None;
+        }
+        Some(Self::split(ascii, None, wildcard, false))
+    }
+
+    /// Any name: IDNA, IP and e-mail checks, tolerant A-label decoding.
+    fn parse_general(name: &str, wildcard: bool) -> Result<Fqdn, NameError> {
         if name.contains('@') {
             return Err(NameError::Email);
         }
@@ -84,12 +134,12 @@ impl Fqdn {
         let (ascii, unicode, bad_alabel) = if name.is_ascii() {
             let ascii = name.to_ascii_lowercase();
             check_ascii_hostname(&ascii)?;
-            let (unicode, bad) = if ascii.contains("xn--") {
-                to_unicode_tolerant(&ascii)
+            if ascii.contains("xn--") {
+                let (unicode, bad) = to_unicode_tolerant(&ascii);
+                (ascii, Some(unicode), bad)
             } else {
-                (ascii.clone(), false)
-            };
-            (ascii, unicode, bad)
+                (ascii, None, false)
+            }
         } else {
             let ascii = idna::domain_to_ascii(name)
                 .map_err(|_| NameError::Invalid("IDNA conversion failed"))?;
@@ -98,25 +148,42 @@ impl Fqdn {
             }
             check_ascii_hostname(&ascii)?;
             let (unicode, bad) = to_unicode_tolerant(&ascii);
-            (ascii, unicode, bad)
+            (ascii, Some(unicode), bad)
         };
+        Self::split(ascii, unicode, wildcard, bad_alabel)
+    }
 
+    /// The public-suffix split of a checked name. `unicode` is `None` when
+    /// it equals `ascii`.
+    fn split(
+        ascii: String,
+        unicode: Option<String>,
+        wildcard: bool,
+        bad_alabel: bool,
+    ) -> Result<Fqdn, NameError> {
+        let unicode = unicode.filter(|u| *u != ascii);
         let suffix_len = psl::suffix(ascii.as_bytes())
             .map(|s| s.as_bytes().len())
             .unwrap_or(0);
         if suffix_len == 0 || suffix_len >= ascii.len() {
             return Err(NameError::OnlySuffix);
         }
-        let suffix_labels = ascii[ascii.len() - suffix_len..].split('.').count();
-        let total_labels = ascii.split('.').count();
+        let suffix_labels = ascii[ascii.len() - suffix_len..]
+            .bytes()
+            .filter(|b| *b == b'.')
+            .count()
+            + 1;
+        let total_labels = ascii.bytes().filter(|b| *b == b'.').count() + 1;
         if suffix_labels >= total_labels {
             return Err(NameError::OnlySuffix);
         }
         // Label index (from the left) of the registrable label.
         let reg_index = total_labels - suffix_labels - 1;
         let ascii_reg_start = label_offset(&ascii, reg_index);
-        let reg_start = label_offset(&unicode, reg_index);
-        let suffix_start = label_offset(&unicode, reg_index + 1);
+        let (reg_start, suffix_start) = match &unicode {
+            Some(u) => (label_offset(u, reg_index), label_offset(u, reg_index + 1)),
+            None => (ascii_reg_start, ascii.len() - suffix_len),
+        };
         Ok(Fqdn {
             ascii,
             unicode,
@@ -135,22 +202,22 @@ impl Fqdn {
 
     /// The U-label form.
     pub fn unicode(&self) -> &str {
-        &self.unicode
+        self.unicode.as_deref().unwrap_or(&self.ascii)
     }
 
     /// The label just left of the public suffix: `paypal` in `www.paypal.co.uk`.
     pub fn registrable_label(&self) -> &str {
-        &self.unicode[self.reg_start..self.suffix_start - 1]
+        &self.unicode()[self.reg_start..self.suffix_start - 1]
     }
 
     /// The public suffix: `co.uk` in `www.paypal.co.uk`.
     pub fn suffix(&self) -> &str {
-        &self.unicode[self.suffix_start..]
+        &self.unicode()[self.suffix_start..]
     }
 
     /// `paypal.co.uk` in `www.paypal.co.uk`, Unicode form.
     pub fn registrable_domain(&self) -> &str {
-        &self.unicode[self.reg_start..]
+        &self.unicode()[self.reg_start..]
     }
 
     /// `paypal.co.uk` in `www.paypal.co.uk`, ASCII form.
@@ -163,19 +230,19 @@ impl Fqdn {
         let sub = if self.reg_start == 0 {
             ""
         } else {
-            &self.unicode[..self.reg_start - 1]
+            &self.unicode()[..self.reg_start - 1]
         };
         sub.split('.').filter(|l| !l.is_empty())
     }
 
     /// Every label that is not part of the public suffix, left to right.
     pub fn non_suffix_labels(&self) -> impl Iterator<Item = &str> {
-        self.unicode[..self.suffix_start - 1].split('.')
+        self.unicode()[..self.suffix_start - 1].split('.')
     }
 
     /// This name and each parent down to the registrable domain, longest first.
     pub fn self_and_parents(&self) -> impl Iterator<Item = &str> {
-        let unicode = self.unicode.as_str();
+        let unicode = self.unicode();
         let reg_start = self.reg_start;
         std::iter::once(0)
             .chain(unicode[..reg_start].match_indices('.').map(|(i, _)| i + 1))
@@ -335,6 +402,26 @@ mod tests {
             Fqdn::parse("a..b.com"),
             Err(NameError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn one_pass_path_agrees_with_the_general_path() {
+        let mut rng = fastrand::Rng::with_seed(5);
+        let alphabet = b"abnxXYZ019-_.";
+        for _ in 0..20_000 {
+            let len = rng.usize(1..24);
+            let name: String = (0..len)
+                .map(|_| char::from(alphabet[rng.usize(..alphabet.len())]))
+                .collect();
+            for n in [name.clone(), format!("{name}.com"), format!("{name}.co.uk")] {
+                if let Some(plain) = Fqdn::parse_plain(&n, false) {
+                    assert_eq!(plain, Fqdn::parse_general(&n, false), "{n}");
+                }
+            }
+        }
+        let long = format!("{}.com", "a".repeat(64));
+        assert!(Fqdn::parse(&long).is_err());
+        assert_eq!(Fqdn::parse("1.2.3.4"), Err(NameError::IpAddress));
     }
 
     #[test]

@@ -21,11 +21,11 @@ pub use verdict::{MatchDetail, MatchKind, Severity, Verdict};
 
 use typo_index::TypoIndex;
 
-use crate::cert::CertEvent;
+use crate::cert::{CertEvent, DistinguishedName};
 use crate::config::MatcherSettings;
 use crate::domain::{Fqdn, fold_skeleton, scripts_of};
 use crate::watchlist::{Variant, Watchlist};
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 #[derive(Debug)]
 struct Brand {
@@ -70,6 +70,8 @@ pub struct Matcher {
     brand_labels: HashMap<String, Vec<u32>>,
     /// Brand label and suffix run together (`paypalcom`) → brands.
     run_together: HashMap<String, Vec<u32>>,
+    /// Prefilter for `brand_labels`.
+    brand_shapes: signals::Shapes,
     rules: Vec<rules::Rule>,
     settings: MatcherSettings,
     variant_count: usize,
@@ -80,13 +82,14 @@ impl Matcher {
     pub fn compile(list: &Watchlist, settings: &MatcherSettings) -> Matcher {
         let mut m = Matcher {
             brands: Vec::with_capacity(list.brands.len()),
-            own: HashSet::new(),
-            exact_domains: HashMap::new(),
-            exact_labels: HashMap::new(),
-            skeletons: HashMap::new(),
+            own: HashSet::default(),
+            exact_domains: HashMap::default(),
+            exact_labels: HashMap::default(),
+            skeletons: HashMap::default(),
             typo: TypoIndex::default(),
-            brand_labels: HashMap::new(),
-            run_together: HashMap::new(),
+            brand_labels: HashMap::default(),
+            run_together: HashMap::default(),
+            brand_shapes: signals::Shapes::new([]),
             rules: settings
                 .rules
                 .iter()
@@ -100,7 +103,7 @@ impl Matcher {
                 m.own.insert(f.unicode().to_owned());
             }
         }
-        let mut typo_seen: HashSet<(u32, String)> = HashSet::new();
+        let mut typo_seen: HashSet<(u32, String)> = HashSet::default();
         for (i, entry) in list.brands.iter().enumerate() {
             let b = i as u32;
             let label = entry.domain.registrable_label().to_owned();
@@ -158,6 +161,7 @@ impl Matcher {
             });
         }
         m.typo.seal();
+        m.brand_shapes = signals::Shapes::new(m.brand_labels.keys().map(String::as_str));
         m
     }
 
@@ -495,7 +499,9 @@ impl Matcher {
                 for (at, _) in token.char_indices().skip(1) {
                     let (head, tail) = token.split_at(at);
                     for (brand_part, word) in [(head, tail), (tail, head)] {
-                        if !signals::is_phishing_word(word) {
+                        if !self.brand_shapes.may_contain(brand_part)
+                            || !signals::is_phishing_word(word)
+                        {
                             continue;
                         }
                         let Some(hits) = self.brand_labels.get(brand_part) else {
@@ -540,16 +546,19 @@ impl Matcher {
     }
 
     /// Match every name of a certificate; one verdict per (brand, registrable
-    /// domain), the best one.
+    /// domain), the best one, adjusted for the issuer.
     pub fn match_event(&self, event: &CertEvent) -> (Vec<Verdict>, NameStats) {
+        let (mut verdicts, stats) = self.match_names(&event.certificate.all_domains);
+        self.adjust_for_issuer(&mut verdicts, &event.certificate.issuer);
+        (verdicts, stats)
+    }
+
+    /// Match a certificate's names; one verdict per (brand, registrable
+    /// domain), the best one, best first.
+    pub fn match_names(&self, names: &[String]) -> (Vec<Verdict>, NameStats) {
         let mut stats = NameStats::default();
-        let issuer = &event.certificate.issuer;
-        let free_dv = [&issuer.O, &issuer.CN, &issuer.aggregated]
-            .iter()
-            .filter_map(|f| f.as_deref())
-            .any(|s| FREE_DV_ISSUERS.iter().any(|i| s.contains(i)));
         let mut best: Vec<Verdict> = Vec::new();
-        for raw in &event.certificate.all_domains {
+        for raw in names {
             let name = match Fqdn::parse(raw) {
                 Ok(n) => n,
                 Err(_) => {
@@ -562,9 +571,6 @@ impl Matcher {
                 if name.is_wildcard() {
                     v.apply_wildcard();
                 }
-                if free_dv {
-                    v.adjust(self.settings.free_dv_bonus, "free DV issuer");
-                }
                 match best.iter_mut().find(|b| {
                     b.brand == v.brand && b.registrable_domain_ascii == v.registrable_domain_ascii
                 }) {
@@ -575,6 +581,19 @@ impl Matcher {
             }
         }
         (best, stats)
+    }
+
+    /// Raise verdicts about a certificate from a free DV issuer.
+    pub fn adjust_for_issuer(&self, verdicts: &mut [Verdict], issuer: &DistinguishedName) {
+        let free_dv = [&issuer.O, &issuer.CN, &issuer.aggregated]
+            .iter()
+            .filter_map(|f| f.as_deref())
+            .any(|s| FREE_DV_ISSUERS.iter().any(|i| s.contains(i)));
+        if free_dv {
+            for v in verdicts.iter_mut() {
+                v.adjust(self.settings.free_dv_bonus, "free DV issuer");
+            }
+        }
     }
 }
 

@@ -76,26 +76,59 @@ pub const PHISHING_WORDS: &[&str] = &[
     "www",
 ];
 
-/// For each first two bytes, a bit per length of the words starting with
-/// them: almost every string is ruled out before any comparison.
-static SHAPES: std::sync::LazyLock<Vec<u32>> = std::sync::LazyLock::new(|| {
-    let mut shapes = vec![0u32; 128 * 128];
-    for w in PHISHING_WORDS {
-        let b = w.as_bytes();
-        shapes[usize::from(b[0] & 0x7f) << 7 | usize::from(b[1] & 0x7f)] |= 1 << w.len();
+/// A prefilter for a set of strings: for each first two bytes, a bit per
+/// length of the members starting with them. `may_contain` is false for
+/// almost every string outside the set, without hashing or comparing.
+#[derive(Debug)]
+pub struct Shapes {
+    bits: Vec<u64>,
+    /// A member this filter cannot describe (non-ASCII start, one byte,
+    /// 64+ bytes): nothing is ruled out.
+    any: bool,
+}
+
+impl Shapes {
+    pub fn new<'a>(members: impl IntoIterator<Item = &'a str>) -> Shapes {
+        let mut shapes = Shapes {
+            bits: vec![0; 128 * 128],
+            any: false,
+        };
+        for m in members {
+            match Shapes::slot(m) {
+                Some((i, len)) => shapes.bits[i] |= 1 << len,
+                None => shapes.any = true,
+            }
+        }
+        shapes
     }
-    shapes
-});
+
+    fn slot(s: &str) -> Option<(usize, usize)> {
+        let b = s.as_bytes();
+        if b.len() < 2 || b.len() >= 64 || b[0] >= 128 || b[1] >= 128 {
+            return None;
+        }
+        Some((usize::from(b[0]) << 7 | usize::from(b[1]), b.len()))
+    }
+
+    pub fn may_contain(&self, s: &str) -> bool {
+        match Shapes::slot(s) {
+            Some((i, len)) => self.bits[i] & (1 << len) != 0,
+            None => self.any,
+        }
+    }
+}
+
+static WORDS: std::sync::LazyLock<(Shapes, rustc_hash::FxHashSet<&'static str>)> =
+    std::sync::LazyLock::new(|| {
+        (
+            Shapes::new(PHISHING_WORDS.iter().copied()),
+            PHISHING_WORDS.iter().copied().collect(),
+        )
+    });
 
 pub fn is_phishing_word(w: &str) -> bool {
-    let b = w.as_bytes();
-    if b.len() < 2 || b.len() >= 32 || b[0] >= 128 || b[1] >= 128 {
-        return false;
-    }
-    if SHAPES[usize::from(b[0]) << 7 | usize::from(b[1])] & (1 << b.len()) == 0 {
-        return false;
-    }
-    PHISHING_WORDS.binary_search(&w).is_ok()
+    let (shapes, words) = &*WORDS;
+    shapes.may_contain(w) && words.contains(w)
 }
 
 #[cfg(test)]

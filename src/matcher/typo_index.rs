@@ -12,13 +12,14 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// Keys are already hashes: pass them through.
+/// Keys are already well-mixed in their high bits ([`key`]); fold them into
+/// the low bits, which the table indexes by.
 #[derive(Default)]
-struct IdentityHasher(u64);
+struct KeyHasher(u64);
 
-impl Hasher for IdentityHasher {
+impl Hasher for KeyHasher {
     fn finish(&self) -> u64 {
-        self.0
+        self.0 ^ (self.0 >> 32)
     }
     fn write(&mut self, bytes: &[u8]) {
         for b in bytes {
@@ -30,7 +31,7 @@ impl Hasher for IdentityHasher {
     }
 }
 
-type Buckets = HashMap<u64, Vec<u32>, BuildHasherDefault<IdentityHasher>>;
+type Buckets = HashMap<u64, Vec<u32>, BuildHasherDefault<KeyHasher>>;
 
 #[derive(Debug)]
 pub struct Target {
@@ -48,6 +49,7 @@ pub struct TypoIndex {
     /// A bit per key hash (mod its size): most of a benign name's deletion
     /// variants are ruled out here, without touching the hash map.
     filter: Vec<u64>,
+    filter_shift: u32,
     max_allowed: usize,
     max_len: usize,
 }
@@ -66,20 +68,20 @@ const BASE: u64 = 0x9e37_79b9_7f4a_7c15;
 /// Longest label (DNS allows 63 characters).
 const MAX_CHARS: usize = 64;
 
-/// Spread the bits (MurmurHash3's finaliser): buckets and the filter use the
-/// low bits, which a polynomial hash leaves weak.
-fn mix(mut h: u64) -> u64 {
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
+/// The key of a deletion variant: its polynomial hash and length, through
+/// one odd multiplication (a bijection, so no collisions are added) that
+/// leaves the high bits well mixed for the filter.
+fn key(h: u64, len: usize) -> u64 {
+    (h ^ ((len as u64) << 58)).wrapping_mul(0xff51_afd7_ed55_8ccd)
 }
 
-/// Every deletion-variant hash of `chars` with up to `depth` (≤ 2)
+/// Every deletion-variant key of `chars` with up to `depth` (≤ 2)
 /// deletions, each in O(1) from prefix and suffix hashes:
 /// h(s) = Σ cₘ·Bⁿ⁻¹⁻ᵐ, so deleting i (and j) only rescales the pieces.
-fn for_each_deletion(chars: &[char], depth: usize, mut f: impl FnMut(u64)) {
+/// With two deletions i < j the hash splits into a part of i and a part of
+/// j: h = (pre[i] − pre[i+1])·Bⁿ⁻²⁻ⁱ + (pre[j]·Bⁿ⁻¹⁻ʲ + suf[j+1]), so the
+/// inner loop is one addition.
+fn for_each_deletion(chars: &[u32], depth: usize, mut f: impl FnMut(u64)) {
     let n = chars.len();
     if n >= MAX_CHARS {
         return;
@@ -91,13 +93,12 @@ fn for_each_deletion(chars: &[char], depth: usize, mut f: impl FnMut(u64)) {
     // pre[k]: hash of chars[..k]; suf[k]: Σ_{m ≥ k} cₘ·Bⁿ⁻¹⁻ᵐ
     let mut pre = [0u64; MAX_CHARS + 1];
     for (k, c) in chars.iter().enumerate() {
-        pre[k + 1] = pre[k].wrapping_mul(BASE).wrapping_add(u64::from(*c as u32));
+        pre[k + 1] = pre[k].wrapping_mul(BASE).wrapping_add(u64::from(*c));
     }
     let mut suf = [0u64; MAX_CHARS + 2];
     for k in (0..n).rev() {
-        suf[k] = suf[k + 1].wrapping_add(u64::from(chars[k] as u32).wrapping_mul(pow[n - 1 - k]));
+        suf[k] = suf[k + 1].wrapping_add(u64::from(chars[k]).wrapping_mul(pow[n - 1 - k]));
     }
-    let key = |h: u64, len: usize| mix(h ^ ((len as u64) << 58));
     f(key(pre[n], n));
     if depth >= 1 {
         for i in 0..n {
@@ -107,15 +108,15 @@ fn for_each_deletion(chars: &[char], depth: usize, mut f: impl FnMut(u64)) {
             ));
         }
     }
-    if depth >= 2 {
-        for i in 0..n.saturating_sub(1) {
-            let left = pre[i].wrapping_mul(pow[n - 2 - i]);
-            for j in i + 1..n {
-                let mid = pre[j].wrapping_sub(pre[i + 1].wrapping_mul(pow[j - i - 1]));
-                let h = left
-                    .wrapping_add(mid.wrapping_mul(pow[n - 1 - j]))
-                    .wrapping_add(suf[j + 1]);
-                f(key(h, n - 2));
+    if depth >= 2 && n >= 2 {
+        let mut right = [0u64; MAX_CHARS];
+        for j in 1..n {
+            right[j] = pre[j].wrapping_mul(pow[n - 1 - j]).wrapping_add(suf[j + 1]);
+        }
+        for i in 0..n - 1 {
+            let left = pre[i].wrapping_sub(pre[i + 1]).wrapping_mul(pow[n - 2 - i]);
+            for r in &right[i + 1..n] {
+                f(key(left.wrapping_add(*r), n - 2));
             }
         }
     }
@@ -124,7 +125,7 @@ fn for_each_deletion(chars: &[char], depth: usize, mut f: impl FnMut(u64)) {
 impl TypoIndex {
     pub fn add(&mut self, brand: u32, label: &str, allowed: usize) {
         let allowed = allowed.min(2);
-        let chars: Vec<char> = label.chars().collect();
+        let chars: Vec<u32> = label.chars().map(u32::from).collect();
         let id = self.targets.len() as u32;
         for_each_deletion(&chars, allowed, |h| {
             let bucket = self.buckets.entry(h).or_default();
@@ -145,20 +146,21 @@ impl TypoIndex {
     /// Build the filter; call once every target is added.
     pub fn seal(&mut self) {
         let bits = (self.buckets.len() * 16).next_power_of_two().max(64);
+        self.filter_shift = 64 - bits.trailing_zeros();
         let mut filter = vec![0u64; bits / 64];
-        let mask = (bits - 1) as u64;
         for h in self.buckets.keys() {
-            let b = h & mask;
+            let b = h >> self.filter_shift;
             filter[(b / 64) as usize] |= 1 << (b % 64);
         }
         self.filter = filter;
     }
 
+    /// The filter's bit for a key is its top bits.
     fn maybe(&self, h: u64) -> bool {
         if self.filter.is_empty() {
             return true;
         }
-        let b = h & ((self.filter.len() * 64 - 1) as u64);
+        let b = h >> self.filter_shift;
         self.filter[(b / 64) as usize] & (1 << (b % 64)) != 0
     }
 
@@ -168,14 +170,24 @@ impl TypoIndex {
         if self.targets.is_empty() {
             return;
         }
-        let mut buf = ['\0'; MAX_CHARS];
+        let mut buf = [0u32; MAX_CHARS];
         let mut n = 0;
-        for c in label.chars() {
-            if n == MAX_CHARS {
+        if label.is_ascii() {
+            if label.len() >= MAX_CHARS {
                 return;
             }
-            buf[n] = c;
-            n += 1;
+            for (slot, b) in buf.iter_mut().zip(label.bytes()) {
+                *slot = u32::from(b);
+            }
+            n = label.len();
+        } else {
+            for c in label.chars() {
+                if n == MAX_CHARS {
+                    return;
+                }
+                buf[n] = u32::from(c);
+                n += 1;
+            }
         }
         if n > self.max_len + self.max_allowed {
             return;
@@ -198,13 +210,13 @@ mod tests {
 
     #[test]
     fn rolling_deletion_hashes_equal_hashes_of_the_deleted_strings() {
-        let whole = |s: &[char]| {
+        let whole = |s: &[u32]| {
             let mut h = 0;
             for_each_deletion(s, 0, |x| h = x);
             h
         };
         for word in ["paypal", "ab", "a", "bankofamerica", "аррӏе"] {
-            let chars: Vec<char> = word.chars().collect();
+            let chars: Vec<u32> = word.chars().map(u32::from).collect();
             let mut fast = Vec::new();
             for_each_deletion(&chars, 2, |h| fast.push(h));
             let mut slow = vec![whole(&chars)];
@@ -215,7 +227,7 @@ mod tests {
             }
             for i in 0..chars.len() {
                 for j in i + 1..chars.len() {
-                    let v: Vec<char> = chars
+                    let v: Vec<u32> = chars
                         .iter()
                         .enumerate()
                         .filter(|(k, _)| *k != i && *k != j)

@@ -32,7 +32,7 @@ enum SessionEnd {
 impl CertstreamSource {
     pub async fn run(self, shutdown: CancellationToken) {
         let mut attempts: u32 = 0;
-        let name = source_name(&self.settings.url);
+        let name: std::sync::Arc<str> = source_name(&self.settings.url).into();
         loop {
             let started = Instant::now();
             let end = self.session(&name, &shutdown).await;
@@ -66,7 +66,11 @@ impl CertstreamSource {
         }
     }
 
-    async fn session(&self, name: &str, shutdown: &CancellationToken) -> SessionEnd {
+    async fn session(
+        &self,
+        name: &std::sync::Arc<str>,
+        shutdown: &CancellationToken,
+    ) -> SessionEnd {
         let idle = self.settings.idle_timeout;
         let connect = tokio_tungstenite::connect_async(self.settings.url.as_str());
         let ws = tokio::select! {
@@ -99,13 +103,13 @@ impl CertstreamSource {
                 }
                 msg = read.next() => {
                     deadline = Instant::now() + idle;
-                    let bytes: &[u8] = match &msg {
+                    let bytes: bytes::Bytes = match msg {
                         None => return SessionEnd::Lost("connection closed".into()),
                         Some(Err(e)) => return SessionEnd::Lost(format!("websocket error: {e}")),
                         Some(Ok(Message::Close(frame))) => {
                             return SessionEnd::Lost(format!("closed by server: {frame:?}"));
                         }
-                        Some(Ok(Message::Text(t))) => t.as_bytes(),
+                        Some(Ok(Message::Text(t))) => t.into(),
                         Some(Ok(Message::Binary(b))) => b,
                         Some(Ok(_)) => continue, // ping / pong / raw frame
                     };

@@ -13,10 +13,11 @@ pub mod certstream;
 pub mod frame;
 pub mod replay;
 
-pub use frame::{Frame, FrameError, parse_frame};
+pub use frame::{Frame, FrameCert, FrameError, parse_frame, scan_frame};
 
 use crate::cert::CertEvent;
 use crate::metrics::Metrics;
+use bytes::Bytes;
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
@@ -25,6 +26,8 @@ use tokio::sync::mpsc;
 #[derive(Debug, Clone)]
 pub enum SourceItem {
     Event(Box<CertEvent>),
+    /// A certstream certificate update, checked but kept as its text.
+    Frame(Box<FrameCert>),
     /// A CT log's entries up to `next_index`, as one unit: the pipeline
     /// records every event, then moves the log's stored position to
     /// `next_index`. A stop between batches never skips or repeats an entry.
@@ -97,15 +100,15 @@ pub struct PipelineClosed;
 /// Count and forward one raw message. Malformed messages are counted and
 /// skipped, never fatal.
 pub(crate) async fn forward(
-    bytes: &[u8],
-    source_name: &str,
+    bytes: Bytes,
+    source_name: &Arc<str>,
     tx: &mpsc::Sender<SourceItem>,
     metrics: &Metrics,
 ) -> Result<(), PipelineClosed> {
     metrics.add(&metrics.frames, 1);
-    match parse_frame(bytes, source_name) {
-        Ok(Frame::Certificate(event)) => tx
-            .send(SourceItem::Event(event))
+    match scan_frame(bytes.clone(), source_name) {
+        Ok(Frame::Certificate(cert)) => tx
+            .send(SourceItem::Frame(cert))
             .await
             .map_err(|_| PipelineClosed),
         Ok(Frame::Domains(event)) => {

@@ -32,7 +32,7 @@ impl ReplaySource {
             }
         };
         self.state.set_state("connected", None);
-        let name = format!("replay:{}", self.path.display());
+        let name: Arc<str> = format!("replay:{}", self.path.display()).into();
         let mut lines = tokio::io::BufReader::new(file).split(b'\n');
         let mut pace = (self.rate > 0).then(|| {
             let mut i = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(self.rate)));
@@ -54,7 +54,7 @@ impl ReplaySource {
                 Ok(Some(line)) if line.trim_ascii().is_empty() => continue,
                 Ok(Some(line)) => {
                     self.state.touch();
-                    if forward(&line, &name, &self.tx, &self.metrics)
+                    if forward(line.into(), &name, &self.tx, &self.metrics)
                         .await
                         .is_err()
                     {
