@@ -325,6 +325,7 @@ async fn load_matcher(settings: &Settings, list: Option<&Path>) -> anyhow::Resul
         }
     };
     let list = Watchlist::parse(&text, settings.watchlist.max_bytes)?;
+    drop(text);
     Ok(Matcher::compile(&list, &settings.matcher))
 }
 

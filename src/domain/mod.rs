@@ -39,11 +39,11 @@ pub struct Fqdn {
     /// `None` when it is the same as `ascii` (no `xn--` label).
     unicode: Option<String>,
     /// Byte offset in `unicode` where the registrable label starts.
-    reg_start: usize,
+    reg_start: u16,
     /// Byte offset in `unicode` where the public suffix starts.
-    suffix_start: usize,
+    suffix_start: u16,
     /// Byte offset in `ascii` where the registrable label starts.
-    ascii_reg_start: usize,
+    ascii_reg_start: u16,
     /// The certificate name was `*.something`.
     wildcard: bool,
     /// An `xn--` label could not be decoded; it is kept as ASCII.
@@ -82,36 +82,33 @@ impl Fqdn {
         if bytes.len() > MAX_NAME_LEN {
             return None;
         }
-        let mut ascii = String::with_capacity(bytes.len());
         let mut label_len = 0;
         let mut only_digits = true;
         for (i, &b) in bytes.iter().enumerate() {
-            if label_len == 0
-                && bytes[i..].len() >= 4
-                && bytes[i..4 + i].eq_ignore_ascii_case(b"xn--")
-            {
-                return None;
-            }
             match b {
-                b'a'..=b'z' | b'-' | b'_' => only_digits = false,
-                b'A'..=b'Z' => only_digits = false,
+                b'a'..=b'z' | b'A'..=b'Z' | b'-' | b'_' => only_digits = false,
                 b'0'..=b'9' => {}
                 b'.' => {
                     if label_len == 0 || label_len > MAX_LABEL_LEN {
                         return None;
                     }
                     label_len = 0;
-                    ascii.push('.');
                     continue;
                 }
                 _ => return None,
             }
+            if label_len == 0
+                && bytes[i..].len() >= 4
+                && bytes[i..i + 4].eq_ignore_ascii_case(b"xn--")
+            {
+                return None;
+            }
             label_len += 1;
-            ascii.push(char::from(b.to_ascii_lowercase()));
         }
         if only_digits || label_len == 0 || label_len > MAX_LABEL_LEN {
             return None;
         }
+        let ascii = name.to_ascii_lowercase();
         Some(Self::split(ascii, None, wildcard, false))
     }
 
@@ -184,15 +181,26 @@ impl Fqdn {
             Some(u) => (label_offset(u, reg_index), label_offset(u, reg_index + 1)),
             None => (ascii_reg_start, ascii.len() - suffix_len),
         };
+        // offsets fit 16 bits: names are at most 253 bytes (their Unicode
+        // form a few times that), and a million of them are kept in lists
+        let offset = |o: usize| u16::try_from(o).map_err(|_| NameError::Invalid("name too long"));
         Ok(Fqdn {
+            reg_start: offset(reg_start)?,
+            suffix_start: offset(suffix_start)?,
+            ascii_reg_start: offset(ascii_reg_start)?,
             ascii,
             unicode,
-            reg_start,
-            suffix_start,
-            ascii_reg_start,
             wildcard,
             bad_alabel,
         })
+    }
+
+    fn reg_start(&self) -> usize {
+        usize::from(self.reg_start)
+    }
+
+    fn suffix_start(&self) -> usize {
+        usize::from(self.suffix_start)
     }
 
     /// The A-label (punycode) form, as CT logs carry it.
@@ -207,22 +215,22 @@ impl Fqdn {
 
     /// The label just left of the public suffix: `paypal` in `www.paypal.co.uk`.
     pub fn registrable_label(&self) -> &str {
-        &self.unicode()[self.reg_start..self.suffix_start - 1]
+        &self.unicode()[self.reg_start()..self.suffix_start() - 1]
     }
 
     /// The public suffix: `co.uk` in `www.paypal.co.uk`.
     pub fn suffix(&self) -> &str {
-        &self.unicode()[self.suffix_start..]
+        &self.unicode()[self.suffix_start()..]
     }
 
     /// `paypal.co.uk` in `www.paypal.co.uk`, Unicode form.
     pub fn registrable_domain(&self) -> &str {
-        &self.unicode()[self.reg_start..]
+        &self.unicode()[self.reg_start()..]
     }
 
     /// `paypal.co.uk` in `www.paypal.co.uk`, ASCII form.
     pub fn registrable_domain_ascii(&self) -> &str {
-        &self.ascii[self.ascii_reg_start..]
+        &self.ascii[usize::from(self.ascii_reg_start)..]
     }
 
     /// Labels left of the registrable label, left to right.
@@ -230,20 +238,20 @@ impl Fqdn {
         let sub = if self.reg_start == 0 {
             ""
         } else {
-            &self.unicode()[..self.reg_start - 1]
+            &self.unicode()[..self.reg_start() - 1]
         };
         sub.split('.').filter(|l| !l.is_empty())
     }
 
     /// Every label that is not part of the public suffix, left to right.
     pub fn non_suffix_labels(&self) -> impl Iterator<Item = &str> {
-        self.unicode()[..self.suffix_start - 1].split('.')
+        self.unicode()[..self.suffix_start() - 1].split('.')
     }
 
     /// This name and each parent down to the registrable domain, longest first.
     pub fn self_and_parents(&self) -> impl Iterator<Item = &str> {
         let unicode = self.unicode();
-        let reg_start = self.reg_start;
+        let reg_start = self.reg_start();
         std::iter::once(0)
             .chain(unicode[..reg_start].match_indices('.').map(|(i, _)| i + 1))
             .filter(move |&i| i <= reg_start)

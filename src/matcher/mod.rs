@@ -26,6 +26,13 @@ use crate::config::MatcherSettings;
 use crate::domain::{Fqdn, fold_skeleton, scripts_of};
 use crate::watchlist::{Variant, Watchlist};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use smallvec::SmallVec;
+
+/// Brand ids; almost always one, kept inline.
+type Brands = SmallVec<[u32; 2]>;
+
+/// (brand, the label that folded to a skeleton); one per brand.
+type SkeletonHits = SmallVec<[(u32, Box<str>); 1]>;
 
 #[derive(Debug)]
 struct Brand {
@@ -58,18 +65,20 @@ pub struct Matcher {
     brands: Vec<Brand>,
     /// The brands' own domains (list keys and allowlist), Unicode form.
     own: HashSet<String>,
-    /// Full-domain variants, Unicode form → (brand, variant as listed).
-    exact_domains: HashMap<String, Vec<(u32, String)>>,
+    /// Full-domain variants, Unicode form → brands listing it. With a million
+    /// variants these maps are most of the memory: one key string per entry,
+    /// brands inline.
+    exact_domains: HashMap<Box<str>, Brands>,
     /// Label variants, Unicode form → brands listing it.
-    exact_labels: HashMap<String, Vec<u32>>,
+    exact_labels: HashMap<Box<str>, Brands>,
     /// Folded skeleton → (brand, the label that produced it).
-    skeletons: HashMap<String, Vec<(u32, String)>>,
+    skeletons: HashMap<Box<str>, SkeletonHits>,
     /// Brand labels (and, with `typo_against_variants`, variant labels) for edit distance.
     typo: TypoIndex,
     /// Brand labels long enough to look for inside other names → brands.
-    brand_labels: HashMap<String, Vec<u32>>,
+    brand_labels: HashMap<String, Brands>,
     /// Brand label and suffix run together (`paypalcom`) → brands.
-    run_together: HashMap<String, Vec<u32>>,
+    run_together: HashMap<String, Brands>,
     /// Prefilter for `brand_labels`.
     brand_shapes: signals::Shapes,
     rules: Vec<rules::Rule>,
@@ -115,23 +124,20 @@ impl Matcher {
             for variant in &entry.variants {
                 let variant_label = match variant {
                     Variant::Label(l) => {
-                        push_unique(m.exact_labels.entry(l.clone()).or_default(), b);
-                        l.clone()
+                        push_unique(m.exact_labels.entry(l.as_str().into()).or_default(), b);
+                        l.as_str()
                     }
                     Variant::Domain(d) => {
-                        m.exact_domains
-                            .entry(d.unicode().to_owned())
-                            .or_default()
-                            .push((b, d.unicode().to_owned()));
-                        d.registrable_label().to_owned()
+                        push_unique(m.exact_domains.entry(d.unicode().into()).or_default(), b);
+                        d.registrable_label()
                     }
                 };
                 if variant_label != label {
-                    m.add_skeleton(b, &variant_label);
+                    m.add_skeleton(b, variant_label);
                     if settings.typo_against_variants
-                        && typo_seen.insert((b, variant_label.clone()))
+                        && typo_seen.insert((b, variant_label.to_owned()))
                     {
-                        m.add_typo_target(b, &variant_label);
+                        m.add_typo_target(b, variant_label);
                     }
                 }
             }
@@ -177,9 +183,12 @@ impl Matcher {
     }
 
     fn add_skeleton(&mut self, brand: u32, label: &str) {
-        let entry = self.skeletons.entry(fold_skeleton(label)).or_default();
+        let entry = self
+            .skeletons
+            .entry(fold_skeleton(label).into_boxed_str())
+            .or_default();
         if !entry.iter().any(|(b, _)| *b == brand) {
-            entry.push((brand, label.to_owned()));
+            entry.push((brand, label.into()));
         }
     }
 
@@ -205,7 +214,8 @@ impl Matcher {
         // exact full-domain variants: the name or one of its parents
         for candidate in name.self_and_parents() {
             if let Some(hits) = self.exact_domains.get(candidate) {
-                for (b, variant) in hits {
+                let variant = candidate;
+                for b in hits {
                     let explanation = format!(
                         "listed variant of {}: {:?}",
                         self.brands[*b as usize].domain, variant
@@ -216,7 +226,7 @@ impl Matcher {
                         *b,
                         MatchDetail {
                             kind: MatchKind::ExactVariant,
-                            variant: Some(variant.clone()),
+                            variant: Some(variant.to_owned()),
                             explanation,
                             ..MatchDetail::default()
                         },
@@ -250,11 +260,11 @@ impl Matcher {
         let label = name.registrable_label();
         // homographs: same folded skeleton as a brand label or a variant label
         let skeleton = fold_skeleton(label);
-        if let Some(hits) = self.skeletons.get(&skeleton) {
+        if let Some(hits) = self.skeletons.get(skeleton.as_str()) {
             let scripts = scripts_of(label);
             for (b, target) in hits {
                 let brand = &self.brands[*b as usize];
-                if label == brand.label || label == target {
+                if label == brand.label || label == &**target {
                     // identical label under another suffix: a registry-only
                     // difference, not a lookalike (list it as a variant to alert)
                     continue;
@@ -279,7 +289,7 @@ impl Matcher {
                     *b,
                     MatchDetail {
                         kind: MatchKind::Homograph,
-                        variant: Some(target.clone()),
+                        variant: Some(target.to_string()),
                         skeleton: Some(skeleton.clone()),
                         mixed_scripts: scripts.is_mixed(),
                         whole_script,
@@ -376,10 +386,10 @@ impl Matcher {
             offer_verdict(found, v);
         };
         let label = name.registrable_label();
-        let tokens: Vec<&str> = label.split('-').filter(|t| !t.is_empty()).collect();
+        let tokens: SmallVec<[&str; 8]> = label.split('-').filter(|t| !t.is_empty()).collect();
         if self.settings.target_embedding {
             // the brand label as a label left of the attacker's registrable domain
-            let subs: Vec<&str> = name.subdomain_labels().collect();
+            let subs: SmallVec<[&str; 8]> = name.subdomain_labels().collect();
             // `outlook.contoso.com` is a company's mail server; `outlook.secure-login.top` is not
             // (checked only when a brand label is among the subdomain labels)
             let phishy = std::cell::OnceCell::new();
@@ -656,7 +666,7 @@ fn only_trailing_number_differs(label: &str, target: &str) -> bool {
     ls < label.len() && ts < target.len() && label[..ls] == target[..ts]
 }
 
-fn push_unique(v: &mut Vec<u32>, b: u32) {
+fn push_unique<A: smallvec::Array<Item = u32>>(v: &mut SmallVec<A>, b: u32) {
     if !v.contains(&b) {
         v.push(b);
     }

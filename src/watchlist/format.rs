@@ -6,6 +6,8 @@
 //! first problem, so a broken list is rejected as a whole.
 
 use crate::domain::{Fqdn, normalise_label};
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ListError {
@@ -70,14 +72,19 @@ impl Watchlist {
                 limit: max_bytes,
             });
         }
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| ListError::Json(e.to_string()))?;
-        let object = value.as_object().ok_or(ListError::NotObject)?;
+        // variants are read brand by brand from the raw text: a
+        // million-variant list is never held as one JSON tree
+        let object: BTreeMap<String, &RawValue> = serde_json::from_str(text).map_err(|e| {
+            match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+                Ok(_) => ListError::NotObject,
+                Err(_) => ListError::Json(e.to_string()),
+            }
+        })?;
         if object.is_empty() {
             return Err(ListError::Empty);
         }
         let mut brands = Vec::with_capacity(object.len());
-        for (key, variants) in object {
+        for (key, variants) in &object {
             let domain = Fqdn::parse(key).map_err(|e| ListError::BadKey {
                 key: key.clone(),
                 problem: e.to_string(),
@@ -88,9 +95,8 @@ impl Watchlist {
                     problem: "a protected domain cannot be a wildcard".into(),
                 });
             }
-            let items = variants
-                .as_array()
-                .ok_or_else(|| ListError::NotArray { key: key.clone() })?;
+            let items: Vec<serde_json::Value> = serde_json::from_str(variants.get())
+                .map_err(|_| ListError::NotArray { key: key.clone() })?;
             let mut parsed = Vec::with_capacity(items.len());
             let mut seen = std::collections::HashSet::with_capacity(items.len());
             for (index, item) in items.iter().enumerate() {

@@ -112,6 +112,7 @@ impl WatchlistHandle {
                 // parse + compile can take a while for big lists: off the runtime threads
                 tokio::task::spawn_blocking(move || {
                     let list = Watchlist::parse(&text, max_bytes)?;
+                    drop(text);
                     let matcher = Matcher::compile(&list, &settings);
                     Ok::<_, ListError>((list, matcher))
                 })
