@@ -112,6 +112,15 @@ impl Matcher {
                 m.own.insert(f.unicode().to_owned());
             }
         }
+        // sized once: growing million-entry tables rehashes them several times
+        let domains = list
+            .brands
+            .iter()
+            .flat_map(|b| &b.variants)
+            .filter(|v| matches!(v, Variant::Domain(_)))
+            .count();
+        m.exact_domains.reserve(domains);
+        m.exact_labels.reserve(m.variant_count - domains);
         let mut typo_seen: HashSet<(u32, String)> = HashSet::default();
         for (i, entry) in list.brands.iter().enumerate() {
             let b = i as u32;

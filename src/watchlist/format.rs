@@ -7,7 +7,31 @@
 
 use crate::domain::{Fqdn, normalise_label};
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+
+/// Drop variants that normalise to one already listed, keeping the first,
+/// in list order (a sort of indices: no copy of any string).
+fn dedup_keeping_first(variants: &mut Vec<Variant>) {
+    let mut order: Vec<usize> = (0..variants.len()).collect();
+    order.sort_by(|a, b| {
+        variants[*a]
+            .display()
+            .cmp(variants[*b].display())
+            .then(a.cmp(b))
+    });
+    let mut keep = vec![true; variants.len()];
+    for w in order.windows(2) {
+        if variants[w[0]].display() == variants[w[1]].display() {
+            keep[w[1]] = false;
+        }
+    }
+    let mut i = 0;
+    variants.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ListError {
@@ -95,28 +119,31 @@ impl Watchlist {
                     problem: "a protected domain cannot be a wildcard".into(),
                 });
             }
-            let items: Vec<serde_json::Value> = serde_json::from_str(variants.get())
+            let items: Vec<&RawValue> = serde_json::from_str(variants.get())
                 .map_err(|_| ListError::NotArray { key: key.clone() })?;
             let mut parsed = Vec::with_capacity(items.len());
-            let mut seen = std::collections::HashSet::with_capacity(items.len());
             for (index, item) in items.iter().enumerate() {
                 let bad = |problem: String| ListError::BadVariant {
                     key: key.clone(),
                     index,
                     problem,
                 };
-                let s = item
-                    .as_str()
-                    .ok_or_else(|| bad("expected a string".into()))?;
-                let variant = if s.trim().trim_end_matches('.').contains('.') {
-                    Variant::Domain(Fqdn::parse(s).map_err(|e| bad(e.to_string()))?)
-                } else {
-                    Variant::Label(normalise_label(s).map_err(|e| bad(e.to_string()))?)
+                // borrowed from the text unless the string has escapes
+                let s: Cow<'_, str> = match serde_json::from_str::<&str>(item.get()) {
+                    Ok(s) => Cow::Borrowed(s),
+                    Err(_) => Cow::Owned(
+                        serde_json::from_str::<String>(item.get())
+                            .map_err(|_| bad("expected a string".into()))?,
+                    ),
                 };
-                if seen.insert(variant.display().to_owned()) {
-                    parsed.push(variant);
-                }
+                let variant = if s.trim().trim_end_matches('.').contains('.') {
+                    Variant::Domain(Fqdn::parse(&s).map_err(|e| bad(e.to_string()))?)
+                } else {
+                    Variant::Label(normalise_label(&s).map_err(|e| bad(e.to_string()))?)
+                };
+                parsed.push(variant);
             }
+            dedup_keeping_first(&mut parsed);
             brands.push(BrandEntry {
                 domain,
                 variants: parsed,
@@ -165,6 +192,14 @@ mod tests {
         // duplicates (also across Unicode / punycode forms) are dropped
         assert_eq!(w.brands[0].variants.len(), 2);
         assert_eq!(w.variant_count(), 2);
+        // the first of each is kept, in list order; escaped strings are read too
+        let w = Watchlist::parse(
+            r#"{"a.com": ["Zed", "b\u0065e", "zed", "bee", "ant"]}"#,
+            MAX,
+        )
+        .unwrap();
+        let kept: Vec<&str> = w.brands[0].variants.iter().map(Variant::display).collect();
+        assert_eq!(kept, ["zed", "bee", "ant"]);
     }
 
     #[test]
