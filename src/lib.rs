@@ -8,10 +8,13 @@
 //! certificate to the SOC's SOAR, durably.
 //!
 //! # Layout (the pipeline, in order; data flows one way)
-//! - [`source`]: certstream websocket client and JSONL replay → [`cert::CertEvent`]
+//! - [`source`]: certstream websocket client and JSONL replay → a
+//!   [`source::FrameCert`] (names now, the whole [`cert::CertEvent`] after a
+//!   match); [`ct`]: CT logs read directly → [`cert::CertEvent`]
 //! - [`domain`]: name normalisation (IDNA, public suffix) and confusable folding
 //! - [`watchlist`]: the XSOAR-format list, its loaders and the reload loop
-//! - [`matcher`]: exact variants, homographs, typos → [`matcher::Verdict`]
+//! - [`matcher`]: exact variants, homographs, typos, target embedding,
+//!   combosquats, rules → [`matcher::Verdict`]
 //! - [`pipeline`]: cert dedup → match → [`incident::Incident`] → [`store`]
 //! - [`store`]: SQLite incidents, dedup window and delivery outbox
 //! - [`sink`]: outbox worker and SOAR request formats (webhook, XSOAR
