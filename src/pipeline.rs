@@ -95,6 +95,20 @@ impl<'a> Cert<'a> {
             Cert::Frame(f) => f.event().map(Cow::Owned),
         }
     }
+
+    /// The whole event; should the frame not give one (it was checked when
+    /// scanned, so it does), an event with just its names, so a match is
+    /// never lost.
+    fn event_or_names(&self) -> Cow<'a, CertEvent> {
+        match (self.event(), self) {
+            (Ok(e), _) => e,
+            (Err(e), Cert::Frame(f)) => {
+                tracing::warn!(error = %e, "certificate kept with its names only");
+                Cow::Owned(f.names_only())
+            }
+            (Err(_), Cert::Event(e)) => Cow::Borrowed(*e),
+        }
+    }
 }
 
 /// What matching one certificate found.
@@ -108,24 +122,23 @@ pub struct Matched<'a> {
 }
 
 /// Match a certificate's names; build its whole event only when one matched
-/// (the issuer then adjusts the scores). An error means a frame could not be
-/// turned into an event after it matched.
-pub fn match_cert<'a>(matcher: &Matcher, cert: Cert<'a>) -> Result<Matched<'a>, FrameError> {
+/// (the issuer then adjusts the scores).
+pub fn match_cert<'a>(matcher: &Matcher, cert: Cert<'a>) -> Matched<'a> {
     let (mut verdicts, stats) = matcher.match_names(cert.names());
     if verdicts.is_empty() {
-        return Ok(Matched {
+        return Matched {
             verdicts,
             stats,
             event: None,
-        });
+        };
     }
-    let event = cert.event()?;
+    let event = cert.event_or_names();
     matcher.adjust_for_issuer(&mut verdicts, &event.certificate.issuer);
-    Ok(Matched {
+    Matched {
         verdicts,
         stats,
         event: Some(event),
-    })
+    }
 }
 
 pub struct Pipeline {
@@ -170,14 +183,7 @@ impl Pipeline {
             self.metrics.add(&self.metrics.duplicate_certs, 1);
             return Ok(Vec::new());
         }
-        let matched = match match_cert(matcher, cert) {
-            Ok(m) => m,
-            Err(e) => {
-                self.metrics.add(&self.metrics.bad_frames, 1);
-                tracing::error!(error = %e, "a matching certificate could not be read");
-                return Ok(Vec::new());
-            }
-        };
+        let matched = match_cert(matcher, cert);
         self.metrics
             .add(&self.metrics.names_checked, matched.stats.checked);
         self.metrics
@@ -319,12 +325,7 @@ fn handle(
     if let Some(out) = events_out
         && out.receiver_count() > 0
     {
-        match cert.event() {
-            Ok(event) => {
-                let _ = out.send(Arc::new(event.into_owned()));
-            }
-            Err(e) => tracing::debug!(error = %e, "event not re-served"),
-        }
+        let _ = out.send(Arc::new(cert.event_or_names().into_owned()));
     }
 }
 

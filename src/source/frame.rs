@@ -74,6 +74,23 @@ impl FrameCert {
         self.seen
     }
 
+    /// An event with only the names and time (the fingerprint's kind is
+    /// not known here, so it is left out rather than mislabelled).
+    pub fn names_only(&self) -> CertEvent {
+        CertEvent {
+            certificate: Certificate {
+                all_domains: self.names.clone(),
+                ..Certificate::default()
+            },
+            ct: CtSource {
+                seen: self.seen,
+                ..CtSource::default()
+            },
+            source: self.source.to_string(),
+            ..CertEvent::default()
+        }
+    }
+
     /// The whole certificate. Every field but the names is read leniently
     /// (a value of the wrong type counts as absent), so a frame that passed
     /// [`scan_frame`] always gives its event.

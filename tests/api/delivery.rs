@@ -117,6 +117,29 @@ async fn malformed_frames_heartbeats_and_dns_entries_do_not_stop_the_stream() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fields_of_an_unexpected_type_do_not_lose_the_certificate() {
+    let (app, certstream, receiver) = spawn_app().await;
+    let mut msg = cert_for(&["paypa1.com"], "drift");
+    let leaf = &mut msg["data"]["leaf_cert"];
+    leaf["not_before"] = json!("yesterday");
+    leaf["subject"] = json!(42);
+    leaf["extensions"] = json!("none");
+    let issuer_o = leaf["issuer"]["O"].clone();
+    certstream.send_json(&msg);
+
+    let got = receiver.wait_delivered("/webhook", 1).await;
+    let body = &got[0].body;
+    assert_eq!(body["domain"], "paypa1.com");
+    let cert = &body["certificate"];
+    assert_eq!(cert["issuer"]["O"], issuer_o);
+    assert!(cert["not_before"].is_null(), "{cert}");
+    assert_eq!(cert["subject"], json!({}));
+    assert_eq!(cert["sha256"], msg["data"]["leaf_cert"]["sha256"]);
+    assert_eq!(app.metric("certsentry_bad_frames_total").await, 0);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_and_silent_connections_are_reconnected() {
     let (app, certstream, receiver) = spawn_app().await;
     // the client pings
