@@ -48,12 +48,19 @@ fn extra_fold(c: char) -> Option<&'static str> {
 /// The folded skeleton of a label. Two labels with the same folded skeleton
 /// look alike to a reader.
 pub fn fold_skeleton(label: &str) -> String {
+    let mut out = String::with_capacity(label.len() + 4);
+    fold_skeleton_into(label, &mut out);
+    out
+}
+
+/// [`fold_skeleton`] into a reused buffer (the matcher folds every name).
+pub fn fold_skeleton_into(label: &str, out: &mut String) {
     // Every step (NFD, dropping marks, lowercasing, the extra folds, the
     // UTS #39 mapping) works code point by code point, so a label folds to
     // the concatenation of its characters' folds: tables built once with the
     // full path cover ASCII, Latin, Greek and Cyrillic.
     let table = char_table();
-    let mut out = String::with_capacity(label.len() + 4);
+    out.clear();
     if label.is_ascii() {
         for b in label.bytes() {
             out.push_str(&table[usize::from(b)]);
@@ -68,9 +75,7 @@ pub fn fold_skeleton(label: &str) -> String {
     }
     // `vv` reads as `w` (UTS #39 has `m` → `rn` but no `w` → `vv`)
     if out.as_bytes().windows(2).any(|w| w == b"vv") {
-        out.replace("vv", "w")
-    } else {
-        out
+        *out = out.replace("vv", "w");
     }
 }
 

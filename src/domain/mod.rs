@@ -9,7 +9,7 @@
 
 mod fold;
 
-pub use fold::{Scripts, fold_skeleton, scripts_of};
+pub use fold::{Scripts, fold_skeleton, fold_skeleton_into, scripts_of};
 
 use std::net::IpAddr;
 

@@ -23,7 +23,7 @@ use typo_index::TypoIndex;
 
 use crate::cert::{CertEvent, DistinguishedName};
 use crate::config::MatcherSettings;
-use crate::domain::{Fqdn, fold_skeleton, scripts_of};
+use crate::domain::{Fqdn, fold_skeleton, fold_skeleton_into, scripts_of};
 use crate::watchlist::{Variant, Watchlist};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use smallvec::SmallVec;
@@ -216,6 +216,11 @@ impl Matcher {
 
     /// Every brand `name` imitates, best signal per brand, best first.
     pub fn match_name(&self, name: &Fqdn) -> Vec<Verdict> {
+        self.match_name_with(name, &mut String::new())
+    }
+
+    /// [`Matcher::match_name`] with a reused buffer for the skeleton.
+    fn match_name_with(&self, name: &Fqdn, skeleton: &mut String) -> Vec<Verdict> {
         let mut found: Vec<Verdict> = Vec::new();
         if self.is_own(name) {
             return found;
@@ -268,7 +273,7 @@ impl Matcher {
         }
         let label = name.registrable_label();
         // homographs: same folded skeleton as a brand label or a variant label
-        let skeleton = fold_skeleton(label);
+        fold_skeleton_into(label, skeleton);
         if let Some(hits) = self.skeletons.get(skeleton.as_str()) {
             let scripts = scripts_of(label);
             for (b, target) in hits {
@@ -299,7 +304,7 @@ impl Matcher {
                     MatchDetail {
                         kind: MatchKind::Homograph,
                         variant: Some(target.to_string()),
-                        skeleton: Some(skeleton.clone()),
+                        skeleton: Some(skeleton.to_string()),
                         mixed_scripts: scripts.is_mixed(),
                         whole_script,
                         explanation,
@@ -577,6 +582,7 @@ impl Matcher {
     pub fn match_names(&self, names: &[String]) -> (Vec<Verdict>, NameStats) {
         let mut stats = NameStats::default();
         let mut best: Vec<Verdict> = Vec::new();
+        let mut skeleton = String::new();
         for raw in names {
             let name = match Fqdn::parse(raw) {
                 Ok(n) => n,
@@ -586,7 +592,7 @@ impl Matcher {
                 }
             };
             stats.checked += 1;
-            for mut v in self.match_name(&name) {
+            for mut v in self.match_name_with(&name, &mut skeleton) {
                 if name.is_wildcard() {
                     v.apply_wildcard();
                 }
