@@ -82,6 +82,13 @@ impl<'a> Cert<'a> {
         }
     }
 
+    pub fn source(&self) -> &'a str {
+        match self {
+            Cert::Event(e) => &e.source,
+            Cert::Frame(f) => f.source(),
+        }
+    }
+
     pub fn fingerprint(&self) -> Option<&'a str> {
         match self {
             Cert::Event(e) => e.dedup_fingerprint(),
@@ -306,7 +313,7 @@ fn handle(
     let Some(matcher) = snapshots.borrow().clone() else {
         return;
     };
-    let span = tracing::debug_span!("match", names = cert.names().len());
+    let span = tracing::debug_span!("match", source = cert.source(), names = cert.names().len());
     let enter = span.enter();
     // SQLite is touched only when a name matched: a short, local write.
     match pipeline.process(&matcher, cert, SystemTime::now()) {

@@ -64,6 +64,11 @@ impl FrameCert {
         &self.names
     }
 
+    /// The configured source it came from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
     /// As [`CertEvent::dedup_fingerprint`].
     pub fn fingerprint(&self) -> Option<&str> {
         self.fingerprint.as_deref()
