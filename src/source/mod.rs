@@ -106,7 +106,12 @@ pub(crate) async fn forward(
     metrics: &Metrics,
 ) -> Result<(), PipelineClosed> {
     metrics.add(&metrics.frames, 1);
-    match scan_frame(bytes.clone(), source_name) {
+    // kept for the log line should the message be malformed (a clone of
+    // `bytes` would cost an allocation per message)
+    let mut head = [0u8; 120];
+    let head_len = bytes.len().min(head.len());
+    head[..head_len].copy_from_slice(&bytes[..head_len]);
+    match scan_frame(bytes, source_name) {
         Ok(Frame::Certificate(cert)) => tx
             .send(SourceItem::Frame(cert))
             .await
@@ -127,8 +132,7 @@ pub(crate) async fn forward(
         }
         Err(e) => {
             metrics.add(&metrics.bad_frames, 1);
-            let preview: String =
-                String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into_owned();
+            let preview: String = String::from_utf8_lossy(&head[..head_len]).into_owned();
             tracing::debug!(error = %e, %preview, "malformed message skipped");
             Ok(())
         }
