@@ -81,6 +81,8 @@ pub struct Matcher {
     run_together: HashMap<String, Brands>,
     /// Prefilter for `brand_labels`.
     brand_shapes: signals::Shapes,
+    /// Finds any key of `brand_labels` inside a name.
+    brand_label_finder: Option<aho_corasick::AhoCorasick>,
     rules: Vec<rules::Rule>,
     settings: MatcherSettings,
     variant_count: usize,
@@ -99,6 +101,7 @@ impl Matcher {
             brand_labels: HashMap::default(),
             run_together: HashMap::default(),
             brand_shapes: signals::Shapes::new([]),
+            brand_label_finder: None,
             rules: settings
                 .rules
                 .iter()
@@ -177,6 +180,15 @@ impl Matcher {
         }
         m.typo.seal();
         m.brand_shapes = signals::Shapes::new(m.brand_labels.keys().map(String::as_str));
+        m.brand_label_finder = match aho_corasick::AhoCorasick::new(m.brand_labels.keys()) {
+            Ok(finder) => Some(finder),
+            Err(e) => {
+                // cannot happen for a few thousand short labels; matching
+                // stays complete without the shortcut
+                tracing::warn!(error = %e, "brand-label prefilter not built");
+                None
+            }
+        };
         m
     }
 
@@ -362,7 +374,14 @@ impl Matcher {
                 );
             }
         }
-        if self.settings.target_embedding || self.settings.combosquat {
+        // every embedding and combosquat signal needs a brand label inside
+        // the name: one automaton pass rules out almost every name
+        if (self.settings.target_embedding || self.settings.combosquat)
+            && self
+                .brand_label_finder
+                .as_ref()
+                .is_none_or(|f| f.is_match(name.unicode()))
+        {
             self.embedded(name, &mut found);
         }
         for rule in &self.rules {
