@@ -74,39 +74,34 @@ pub fn run(
         if s.lines % 1024 == 0 {
             progress(bytes_read);
         }
-        let (frame, event) = match scan_frame(line.into(), &source) {
-            Ok(Frame::Certificate(f)) => {
-                s.certificates += 1;
-                (Some(f), None)
-            }
-            Ok(Frame::Domains(e)) => {
-                s.dns_entries += 1;
-                (None, Some(e))
-            }
-            Ok(Frame::Heartbeat) => {
-                s.heartbeats += 1;
-                continue;
-            }
-            Ok(Frame::Other(_)) => {
-                s.other_messages += 1;
-                continue;
-            }
+        let frame = match scan_frame(line.into(), &source) {
+            Ok(frame) => frame,
             Err(e) => {
                 s.bad_lines += 1;
                 tracing::debug!(line = s.lines, error = %e, "bad replay line");
                 continue;
             }
         };
-        let cert = match (&frame, &event) {
-            (Some(f), _) => Cert::Frame(f),
-            (None, Some(e)) => Cert::Event(e),
-            (None, None) => continue,
+        let cert = match &frame {
+            Frame::Certificate(f) => {
+                s.certificates += 1;
+                Cert::Frame(f)
+            }
+            Frame::Domains(e) => {
+                s.dns_entries += 1;
+                Cert::Event(e)
+            }
+            Frame::Heartbeat => {
+                s.heartbeats += 1;
+                continue;
+            }
+            Frame::Other(_) => {
+                s.other_messages += 1;
+                continue;
+            }
         };
         // the dedup window runs on the certificate's own time when it has one
-        let seen = match cert {
-            Cert::Frame(f) => f.seen(),
-            Cert::Event(e) => e.ct.seen,
-        };
+        let seen = cert.seen();
         let now = if seen > 0.0 {
             UNIX_EPOCH + Duration::from_secs_f64(seen)
         } else {

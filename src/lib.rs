@@ -37,6 +37,7 @@ pub mod domain;
 pub mod export;
 pub mod generate;
 pub mod incident;
+mod json;
 pub mod matcher;
 pub mod metrics;
 pub mod pipeline;

@@ -89,6 +89,14 @@ impl<'a> Cert<'a> {
         }
     }
 
+    /// Unix seconds when the source saw it (0 when unknown).
+    pub fn seen(&self) -> f64 {
+        match self {
+            Cert::Event(e) => e.ct.seen,
+            Cert::Frame(f) => f.seen(),
+        }
+    }
+
     pub fn fingerprint(&self) -> Option<&'a str> {
         match self {
             Cert::Event(e) => e.dedup_fingerprint(),

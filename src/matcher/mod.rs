@@ -403,21 +403,26 @@ impl Matcher {
 
     /// Target embedding and combosquats: brand labels inside other names.
     fn embedded(&self, name: &Fqdn, found: &mut Vec<Verdict>) {
-        let offer = |found: &mut Vec<Verdict>,
-                     b: u32,
-                     kind: MatchKind,
-                     score: u8,
-                     variant: String,
-                     explanation: String| {
-            let detail = MatchDetail {
-                kind,
-                variant: Some(variant),
-                explanation,
-                ..MatchDetail::default()
+        // the variant shown is the brand's domain for an embedding, its
+        // label for a combosquat
+        let offer =
+            |found: &mut Vec<Verdict>, b: u32, kind: MatchKind, score: u8, explanation: String| {
+                let brand = &self.brands[b as usize];
+                let variant = match kind {
+                    MatchKind::Subdomain => brand.domain.clone(),
+                    _ => brand.label.clone(),
+                };
+                let detail = MatchDetail {
+                    kind,
+                    variant: Some(variant),
+                    explanation,
+                    ..MatchDetail::default()
+                };
+                offer_verdict(
+                    found,
+                    Verdict::new(&brand.domain, name, detail).with_score(score),
+                );
             };
-            let v = Verdict::new(&self.brands[b as usize].domain, name, detail).with_score(score);
-            offer_verdict(found, v);
-        };
         let label = name.registrable_label();
         let tokens: SmallVec<[&str; 8]> = label.split('-').filter(|t| !t.is_empty()).collect();
         if self.settings.target_embedding {
@@ -458,7 +463,6 @@ impl Matcher {
                         *b,
                         MatchKind::Subdomain,
                         score,
-                        brand.domain.clone(),
                         format!(
                             "target embedding of {}: {what} inside {:?}, registered under {:?}",
                             brand.domain,
@@ -480,7 +484,6 @@ impl Matcher {
                         *b,
                         MatchKind::Subdomain,
                         80,
-                        brand.domain.clone(),
                         format!(
                             "target embedding of {}: {token:?} runs the domain together in {:?}",
                             brand.domain,
@@ -501,7 +504,6 @@ impl Matcher {
                             *b,
                             MatchKind::Subdomain,
                             80,
-                            brand.domain.clone(),
                             format!(
                                 "target embedding of {}: {:?} spells the domain with hyphens",
                                 brand.domain, label
@@ -528,7 +530,6 @@ impl Matcher {
                             *b,
                             MatchKind::Combosquat,
                             score,
-                            brand.label.clone(),
                             format!(
                                 "combosquat of {}: {:?} is a hyphenated token of {label:?}{with}",
                                 brand.domain, brand.label
@@ -560,7 +561,6 @@ impl Matcher {
                                 *b,
                                 MatchKind::Combosquat,
                                 60,
-                                brand.label.clone(),
                                 format!(
                                     "combosquat of {}: {:?} joined to {word:?} in {label:?}",
                                     brand.domain, brand.label

@@ -136,7 +136,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn words_are_sorted_for_binary_search() {
+    fn words_are_sorted_and_all_found() {
         assert!(PHISHING_WORDS.windows(2).all(|w| w[0] < w[1]));
         assert!(is_phishing_word("login") && !is_phishing_word("mafia"));
         assert!(

@@ -14,6 +14,7 @@
 //! does both at once. Shared by the websocket client and the replay source.
 
 use crate::cert::{CertEvent, Certificate, CtSource, DistinguishedName, UpdateType};
+use crate::json::Str;
 use bytes::Bytes;
 use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -126,39 +127,6 @@ macro_rules! skip_other_values {
             Ok($none)
         }
     };
-}
-
-/// A string from the frame: borrowed unless it had escapes.
-struct Str<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(StrVisitor)
-    }
-}
-
-struct StrVisitor;
-
-impl<'de> Visitor<'de> for StrVisitor {
-    type Value = Str<'de>;
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a string")
-    }
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Str<'de>, E> {
-        Ok(Str(Cow::Borrowed(v)))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Str<'de>, E> {
-        Ok(Str(Cow::Owned(v.to_owned())))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Str<'de>, E> {
-        Ok(Str(Cow::Owned(v)))
-    }
-}
-
-impl Str<'_> {
-    fn owned(self) -> String {
-        self.0.into_owned()
-    }
 }
 
 /// A string, or `None` for any other value (skipped, not rejected).

@@ -6,8 +6,8 @@
 //! first problem, so a broken list is rejected as a whole.
 
 use crate::domain::{Fqdn, normalise_label};
+use crate::json::Str;
 use serde_json::value::RawValue;
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Drop variants that normalise to one already listed, keeping the first,
@@ -129,13 +129,9 @@ impl Watchlist {
                     problem,
                 };
                 // borrowed from the text unless the string has escapes
-                let s: Cow<'_, str> = match serde_json::from_str::<&str>(item.get()) {
-                    Ok(s) => Cow::Borrowed(s),
-                    Err(_) => Cow::Owned(
-                        serde_json::from_str::<String>(item.get())
-                            .map_err(|_| bad("expected a string".into()))?,
-                    ),
-                };
+                let s = serde_json::from_str::<Str<'_>>(item.get())
+                    .map_err(|_| bad("expected a string".into()))?
+                    .0;
                 let variant = if s.trim().trim_end_matches('.').contains('.') {
                     Variant::Domain(Fqdn::parse(&s).map_err(|e| bad(e.to_string()))?)
                 } else {
