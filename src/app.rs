@@ -202,23 +202,16 @@ impl Application {
                 tasks.spawn(source.run(token.clone()));
             }
             SourceKind::Ct => {
-                let logs = crate::ct::load_logs(&settings.ct, &state.client).await;
-                state
-                    .source
-                    .set_state(&format!("following {} logs", logs.len()), None);
-                let ct_client = crate::ct::http_client(&settings.ct)?;
-                for log in logs {
-                    let follower = crate::ct::follower::Follower::new(
-                        log,
-                        ct_client.clone(),
-                        settings.ct.clone(),
-                        state.store.clone(),
-                        tx.clone(),
-                        state.metrics.clone(),
-                    );
-                    tasks.spawn(follower.run(token.clone()));
-                }
-                drop(tx);
+                let logs = crate::ct::LogSet {
+                    settings: settings.ct.clone(),
+                    list_client: state.client.clone(),
+                    ct_client: crate::ct::http_client(&settings.ct)?,
+                    store: state.store.clone(),
+                    tx,
+                    metrics: state.metrics.clone(),
+                    state: state.source.clone(),
+                };
+                tasks.spawn(logs.run(token.clone()));
             }
             SourceKind::None => drop(tx),
         }

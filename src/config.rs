@@ -102,9 +102,17 @@ pub enum CtStart {
 pub struct CtSettings {
     /// Chrome log list v3 file; empty = the bundled snapshot.
     pub log_list_path: PathBuf,
-    /// Refresh the log list from here at start when reachable (e.g.
+    /// Refresh the log list from here when reachable (e.g.
     /// `https://www.gstatic.com/ct/log_list/v3/log_list.json`).
     pub log_list_url: String,
+    /// How often the log list is read again and the logs re-selected (new
+    /// shards start being followed); 0 = only at start.
+    #[serde(with = "humantime_serde")]
+    pub log_list_refresh: Duration,
+    /// Longest validity, in days, of a certificate being issued now. A log
+    /// shard takes certificates by expiry date, so the shards followed are
+    /// those whose interval meets [now, now + this].
+    pub max_validity_days: u32,
     /// Follow only logs whose description, operator or URL is listed (case-insensitive).
     pub include: Vec<String>,
     /// Never follow these (same matching).
@@ -129,11 +137,19 @@ pub struct CtSettings {
     pub contact: String,
 }
 
+impl CtSettings {
+    pub fn max_validity(&self) -> Duration {
+        Duration::from_secs(u64::from(self.max_validity_days) * 24 * 3600)
+    }
+}
+
 impl Default for CtSettings {
     fn default() -> Self {
         CtSettings {
             log_list_path: PathBuf::new(),
             log_list_url: String::new(),
+            log_list_refresh: Duration::from_secs(24 * 3600),
+            max_validity_days: 398,
             include: Vec::new(),
             exclude: Vec::new(),
             start: CtStart::End,

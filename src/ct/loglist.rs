@@ -1,9 +1,16 @@
 //! Chrome's CT log list v3: which logs exist, where, and which are worth
 //! following now. The snapshot in `assets/` is built in; a configured URL
-//! refreshes it at start when reachable.
+//! refreshes it when reachable.
+//!
+//! A log's `temporal_interval` is the range of certificate *expiry* dates
+//! it accepts, so a certificate issued today lands in the shard holding its
+//! `notAfter`, up to a validity period ahead. The logs to follow are the
+//! live ones whose interval meets [now, now + longest validity], not only
+//! the one whose interval holds today: that one only gets certificates
+//! that expire before it closes.
 
 use serde::Deserialize;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// The bundled snapshot (version 85.92, 2026-05-29).
 pub const BUNDLED: &str = include_str!("../../assets/google_v3_log_list.json");
@@ -67,11 +74,12 @@ pub struct LogInfo {
 }
 
 impl LogInfo {
-    /// Worth following at `now`: a live state and an interval covering now.
-    pub fn current(&self, now: SystemTime) -> bool {
+    /// Worth following at `now`: a live state, and an interval that can hold
+    /// a certificate issued now with a validity up to `max_validity`.
+    pub fn current(&self, now: SystemTime, max_validity: Duration) -> bool {
         let live = matches!(self.state.as_str(), "usable" | "qualified" | "readonly");
         let in_interval = match self.interval {
-            Some((start, end)) => start <= now && now < end,
+            Some((start, end)) => now < end && start <= now + max_validity,
             None => true,
         };
         live && in_interval
@@ -137,11 +145,12 @@ pub fn parse(json: &str) -> Result<Vec<LogInfo>, LogListError> {
 pub fn select(
     logs: &[LogInfo],
     now: SystemTime,
+    max_validity: Duration,
     include: &[String],
     exclude: &[String],
 ) -> Vec<LogInfo> {
     logs.iter()
-        .filter(|l| l.current(now))
+        .filter(|l| l.current(now, max_validity))
         .filter(|l| include.is_empty() || l.named(include))
         .filter(|l| !l.named(exclude))
         .cloned()
@@ -152,21 +161,33 @@ pub fn select(
 mod tests {
     use super::*;
 
+    const DAY: Duration = Duration::from_secs(24 * 3600);
+
+    fn names(logs: &[LogInfo]) -> Vec<&str> {
+        logs.iter().map(|l| l.description.as_str()).collect()
+    }
+
     #[test]
     fn the_bundled_snapshot_selects_current_logs() {
         let logs = parse(BUNDLED).unwrap();
         assert!(logs.iter().any(|l| l.tiled));
         assert!(logs.iter().any(|l| !l.tiled));
-        // 2026-09-01: the 2026h2 shards are current
+        // 2026-09-01, certificates of up to 200 days: they expire before
+        // 2027-03-20, so the 2026h2 and 2027h1 shards get them
         let now = humantime::parse_rfc3339("2026-09-01T00:00:00Z").unwrap();
-        let chosen = select(&logs, now, &[], &[]);
-        let names: Vec<&str> = chosen.iter().map(|l| l.description.as_str()).collect();
+        let chosen = select(&logs, now, 200 * DAY, &[], &[]);
+        let names = names(&chosen);
         assert!(
             names.contains(&"Let's Encrypt 'Sycamore2026h2'"),
             "{names:?}"
         );
+        assert!(names.contains(&"Let's Encrypt 'Sycamore2027h1'"));
+        assert!(names.contains(&"Google 'Argon2027h1'"));
         assert!(!names.contains(&"Let's Encrypt 'Sycamore2026h1'"));
-        assert!(chosen.iter().all(|l| l.current(now)));
+        assert!(!names.contains(&"Let's Encrypt 'Sycamore2027h2'"));
+        // a retired log is never followed, whatever its interval
+        assert!(!names.contains(&"Let's Encrypt 'Oak2026h2'"));
+        assert!(chosen.iter().all(|l| l.current(now, 200 * DAY)));
         let sycamore = chosen
             .iter()
             .find(|l| l.description == "Let's Encrypt 'Sycamore2026h2'")
@@ -176,11 +197,12 @@ mod tests {
             sycamore.url,
             "https://mon.sycamore.ct.letsencrypt.org/2026h2/"
         );
-        let le = select(&logs, now, &["let's encrypt".into()], &[]);
+        let le = select(&logs, now, 200 * DAY, &["let's encrypt".into()], &[]);
         assert!(!le.is_empty() && le.iter().all(|l| l.operator == "Let's Encrypt"));
         let no_willow = select(
             &logs,
             now,
+            200 * DAY,
             &["Let's Encrypt".into()],
             &["Let's Encrypt 'Willow2026h2'".into()],
         );
@@ -190,5 +212,36 @@ mod tests {
             Err(LogListError::Empty)
         ));
         assert!(parse("nope").is_err());
+    }
+
+    #[test]
+    fn a_certificate_issued_late_in_a_half_year_is_in_the_next_shard() {
+        // 2026-11-23: a 90-day certificate expires 2027-02-21, in
+        // Sycamore2027h1; Sycamore2026h2 (until 2026-12-17) only gets
+        // certificates that expire within 24 days
+        let logs = parse(BUNDLED).unwrap();
+        let now = humantime::parse_rfc3339("2026-11-23T00:00:00Z").unwrap();
+        let default = crate::config::CtSettings::default().max_validity();
+        let chosen = select(&logs, now, default, &[], &[]);
+        let followed = names(&chosen);
+        for shard in [
+            "Let's Encrypt 'Sycamore2026h2'",
+            "Let's Encrypt 'Sycamore2027h1'",
+            "Let's Encrypt 'Willow2027h1'",
+            "Google 'Xenon2027h1'",
+            "Cloudflare 'Nimbus2027'",
+            "DigiCert 'Wyvern2027h2'",
+        ] {
+            assert!(followed.contains(&shard), "{shard} not in {followed:?}");
+        }
+        // with only today's shards, the 2027 ones are missed
+        let today_only = select(&logs, now, Duration::ZERO, &[], &[]);
+        assert!(!names(&today_only).contains(&"Let's Encrypt 'Sycamore2027h1'"));
+        assert!(names(&today_only).contains(&"Let's Encrypt 'Sycamore2026h2'"));
+        // a shard that has closed gets nothing new
+        let later = humantime::parse_rfc3339("2027-01-02T00:00:00Z").unwrap();
+        assert!(
+            !names(&select(&logs, later, default, &[], &[])).contains(&"Google 'Argon2026h2' log")
+        );
     }
 }

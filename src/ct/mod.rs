@@ -1,5 +1,7 @@
-//! Reading Certificate Transparency logs directly: entry parsing ([`leaf`],
-//! [`x509`]) into the same [`CertEvent`] the certstream source produces.
+//! Reading Certificate Transparency logs directly: which logs to follow
+//! ([`loglist`], kept current by [`LogSet`]), one [`follower::Follower`]
+//! per log, and entry parsing ([`leaf`], [`x509`]) into the same
+//! [`CertEvent`] the certstream source produces.
 
 pub mod follower;
 pub mod leaf;
@@ -15,7 +17,8 @@ use std::hash::{Hash, Hasher};
 use std::time::SystemTime;
 
 /// The logs to follow: the configured list (file, else the bundled
-/// snapshot), refreshed from `log_list_url` when reachable, then selected.
+/// snapshot), replaced by `log_list_url`'s when reachable, then selected
+/// for now.
 pub async fn load_logs(
     settings: &crate::config::CtSettings,
     client: &reqwest::Client,
@@ -61,6 +64,7 @@ pub async fn load_logs(
     let chosen = loglist::select(
         &logs,
         SystemTime::now(),
+        settings.max_validity(),
         &settings.include,
         &settings.exclude,
     );
@@ -68,6 +72,59 @@ pub async fn load_logs(
         tracing::warn!("no CT log selected: check ct.include / ct.exclude");
     }
     chosen
+}
+
+/// Every log worth following, each with its follower. The list is read at
+/// start and again every `ct.log_list_refresh`: a new shard, or a list
+/// update, gets a follower then. A log that leaves the selection (its
+/// interval closed, or it left the list) keeps its follower until restart,
+/// since it may still hold entries not yet read.
+pub struct LogSet {
+    pub settings: crate::config::CtSettings,
+    /// For the log list (the service's general client).
+    pub list_client: reqwest::Client,
+    /// For the logs ([`http_client`]).
+    pub ct_client: reqwest::Client,
+    pub store: crate::store::Store,
+    pub tx: tokio::sync::mpsc::Sender<crate::source::SourceItem>,
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    pub state: crate::source::SourceState,
+}
+
+impl LogSet {
+    pub async fn run(self, shutdown: tokio_util::sync::CancellationToken) {
+        let mut followed = std::collections::HashSet::new();
+        let mut followers = tokio::task::JoinSet::new();
+        loop {
+            let logs = load_logs(&self.settings, &self.list_client).await;
+            for log in logs {
+                if !followed.insert(log.url.clone()) {
+                    continue;
+                }
+                tracing::info!(log = %log.description, url = %log.url, "following CT log");
+                let follower = follower::Follower::new(
+                    log,
+                    self.ct_client.clone(),
+                    self.settings.clone(),
+                    self.store.clone(),
+                    self.tx.clone(),
+                    self.metrics.clone(),
+                );
+                followers.spawn(follower.run(shutdown.clone()));
+            }
+            self.state
+                .set_state(&format!("following {} logs", followed.len()), None);
+            if self.settings.log_list_refresh.is_zero() {
+                break;
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(self.settings.log_list_refresh) => {}
+            }
+        }
+        // followers end at shutdown (or when the pipeline goes away)
+        while followers.join_next().await.is_some() {}
+    }
 }
 
 /// The HTTP client for CT requests (User-Agent with the operator's contact).

@@ -31,6 +31,10 @@ struct LogsState {
     /// Entry and tile requests answer 503 while closed (so a test can attach
     /// its client before anything is read).
     closed: bool,
+    /// The log list leaves the tiled log out (it is added later).
+    unlisted_tiled: bool,
+    /// Log list requests served.
+    list_requests: usize,
 }
 
 #[derive(Clone)]
@@ -112,15 +116,21 @@ async fn serve_log(
     }
     let base = s.base.clone();
     let (status, body): (u16, Vec<u8>) = if path == "/loglist.json" {
+        s.list_requests += 1;
+        let mut tiled = vec![
+            json!({"description": "Test 'Retired'", "log_id": "cmV0", "key": "",
+                      "monitoring_url": format!("{base}/retired/"),
+                      "mmd": 86400, "state": {"retired": {"timestamp": "2025-01-01T00:00:00Z"}}}),
+        ];
+        if !s.unlisted_tiled {
+            tiled.push(json!({"description": "Test 'Tiled'", "log_id": "dGls", "key": "",
+                      "submission_url": format!("{base}/tiled/"), "monitoring_url": format!("{base}/tiled/"),
+                      "mmd": 86400, "state": {"usable": {"timestamp": "2025-01-01T00:00:00Z"}}}));
+        }
         let list = json!({"operators": [{"name": "Test Operator", "email": [],
             "logs": [{"description": "Test 'Rfc'", "log_id": "cmZj", "key": "", "url": format!("{base}/rfc/"),
                       "mmd": 86400, "state": {"usable": {"timestamp": "2025-01-01T00:00:00Z"}}}],
-            "tiled_logs": [{"description": "Test 'Tiled'", "log_id": "dGls", "key": "",
-                      "submission_url": format!("{base}/tiled/"), "monitoring_url": format!("{base}/tiled/"),
-                      "mmd": 86400, "state": {"usable": {"timestamp": "2025-01-01T00:00:00Z"}}},
-                     {"description": "Test 'Retired'", "log_id": "cmV0", "key": "",
-                      "monitoring_url": format!("{base}/retired/"),
-                      "mmd": 86400, "state": {"retired": {"timestamp": "2025-01-01T00:00:00Z"}}}]}]});
+            "tiled_logs": tiled}]});
         (200, list.to_string().into_bytes())
     } else if path == "/rfc/ct/v1/get-sth" {
         let sth = json!({"tree_size": s.rfc_visible, "timestamp": 0, "sha256_root_hash": "", "tree_head_signature": ""});
@@ -443,5 +453,44 @@ async fn a_log_answering_429_and_503_is_backed_off_and_caught_up() {
         "Retry-After: 1 was honoured"
     );
     assert!(app.metric("certsentry_ct_request_errors_total").await >= 3);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_added_to_the_list_is_followed_after_the_next_refresh() {
+    let logs = FakeLogs::start(20).await;
+    logs.state.lock().unwrap().unlisted_tiled = true;
+    let receiver = Receiver::start().await;
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let mut settings = ct_settings(dir.path(), &logs, &receiver);
+    settings.ct.log_list_refresh = Duration::from_millis(300);
+    let app = spawn_app_with(settings, dir.clone()).await;
+    let client = StreamClient::connect(app.stream_port.unwrap(), "/full-stream").await;
+    logs.grow(40, 20);
+    let first = client.wait_for(40).await;
+    assert_eq!(as_set(&first), expect(&logs, 0..40, 0..0));
+    // the list is read again while the tiled log is still unlisted: nothing
+    // changes, and nothing is read twice
+    let reads = logs.state.lock().unwrap().list_requests;
+    eventually(Duration::from_secs(10), "a list refresh", || {
+        let state = logs.state.clone();
+        async move { state.lock().unwrap().list_requests > reads }
+    })
+    .await;
+    assert_eq!(as_set(&client.seen()), expect(&logs, 0..40, 0..0));
+    // listed now: followed from the next refresh, from its beginning (ct.start)
+    logs.state.lock().unwrap().unlisted_tiled = false;
+    let all = client.wait_for(60).await;
+    assert_eq!(as_set(&all), expect(&logs, 0..40, 0..20));
+    let status: Value = app
+        .client
+        .get(format!("{}/v1/status", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["source"]["state"], "following 2 logs", "{status}");
     app.stop().await;
 }
