@@ -498,7 +498,7 @@ pub struct SinkSettings {
     pub name: String,
     pub kind: SinkKind,
     pub url: String,
-    /// HTTP Basic user; for XSOAR `_header:<Name>` sends the password as header <Name>.
+    /// HTTP Basic user; for XSOAR `_header:<Name>` sends the password as header `<Name>`.
     pub username: String,
     pub password: Secret,
     /// The API credential: `Authorization: Bearer` for `webhook` and

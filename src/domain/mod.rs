@@ -5,7 +5,7 @@
 //! IPs / e-mails / invalid hostnames, IDNA (UTS 46) to Unicode (tolerant of bad
 //! A-labels, which are kept as ASCII and flagged), and the public-suffix split
 //! into subdomain labels, registrable label and suffix. Confusable folding lives
-//! in [`fold`]. It must not know about brands or lists.
+//! in `fold`. It must not know about brands or lists.
 
 mod fold;
 

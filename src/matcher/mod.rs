@@ -7,8 +7,8 @@
 //! (same folded skeleton as the brand or a variant), `subdomain` (the brand's
 //! domain or label embedded in another name), `typo` (OSA distance on the
 //! registrable label, with browser-style false-positive filters),
-//! `combosquat` (the brand label joined with other words, [`signals`]) and
-//! configured regex/keyword [`rules`]. The brand's own domains (list keys,
+//! `combosquat` (the brand label joined with other words, `signals`) and
+//! configured regex/keyword `rules`. The brand's own domains (list keys,
 //! allowlist) never alert. It must not know about sources, storage or sinks.
 
 mod rules;
