@@ -482,15 +482,7 @@ async fn a_log_added_to_the_list_is_followed_after_the_next_refresh() {
     logs.state.lock().unwrap().unlisted_tiled = false;
     let all = client.wait_for(60).await;
     assert_eq!(as_set(&all), expect(&logs, 0..40, 0..20));
-    let status: Value = app
-        .client
-        .get(format!("{}/v1/status", app.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = app.get_json("/v1/status").await;
     assert_eq!(status["source"]["state"], "following 2 logs", "{status}");
     app.stop().await;
 }
