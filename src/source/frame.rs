@@ -310,6 +310,12 @@ struct FullUpdate {
     seen: Lenient<f64>,
     #[serde(default)]
     source: Lenient<FullSource>,
+    /// The issuers (`/full-stream`), kept so the certstream server can
+    /// serve them again.
+    #[serde(default)]
+    chain: Lenient<Vec<FullLeaf>>,
+    #[serde(default)]
+    submission_timestamp: Lenient<f64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -338,6 +344,9 @@ struct FullLeaf {
     is_ca: Lenient<bool>,
     #[serde(default)]
     all_domains: Option<Vec<String>>,
+    /// base64 DER (`/full-stream`).
+    #[serde(default)]
+    as_der: Lenient<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -436,9 +445,34 @@ pub fn scan_frame(frame: Bytes, source: &Arc<str>) -> Result<Frame<Box<FrameCert
     })))
 }
 
+impl FullLeaf {
+    fn into_certificate(self, update_type: UpdateType) -> Certificate {
+        let sha1 = self
+            .sha1
+            .0
+            .filter(|s| !s.is_empty())
+            .or(self.fingerprint.0)
+            .unwrap_or_default();
+        Certificate {
+            subject: self.subject.0.unwrap_or_default(),
+            issuer: self.issuer.0.unwrap_or_default(),
+            all_domains: self.all_domains.unwrap_or_default(),
+            serial_number: self.serial_number.0.unwrap_or_default(),
+            sha1,
+            sha256: self.sha256.0.unwrap_or_default(),
+            not_before: self.not_before.0.map(|t| t as i64),
+            not_after: self.not_after.0.map(|t| t as i64),
+            signature_algorithm: self.signature_algorithm.0.unwrap_or_default(),
+            is_ca: self.is_ca.0,
+            update_type,
+            extensions: self.extensions.0.unwrap_or_default(),
+        }
+    }
+}
+
 impl FullUpdate {
     fn into_event(self, source_name: &str) -> CertEvent {
-        let leaf = self.leaf_cert.unwrap_or_default();
+        let mut leaf = self.leaf_cert.unwrap_or_default();
         let source = self.source.0.unwrap_or_default();
         let log_url = source.url.map(with_scheme).unwrap_or_default();
         let tiled = source.kind.as_deref() == Some("tiled");
@@ -453,31 +487,23 @@ impl FullUpdate {
                 _ => String::new(),
             },
         };
-        let sha1 = leaf
-            .sha1
-            .0
-            .filter(|s| !s.is_empty())
-            .or(leaf.fingerprint.0)
-            .unwrap_or_default();
         let update_type = match self.update_type.0.as_deref() {
             Some("PrecertLogEntry") => UpdateType::PrecertLogEntry,
             _ => UpdateType::X509LogEntry,
         };
+        let as_der = leaf.as_der.0.take().filter(|d| !d.is_empty());
+        let chain = self
+            .chain
+            .0
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| c.into_certificate(UpdateType::X509LogEntry))
+            .collect();
         CertEvent {
-            certificate: Certificate {
-                subject: leaf.subject.0.unwrap_or_default(),
-                issuer: leaf.issuer.0.unwrap_or_default(),
-                all_domains: leaf.all_domains.unwrap_or_default(),
-                serial_number: leaf.serial_number.0.unwrap_or_default(),
-                sha1,
-                sha256: leaf.sha256.0.unwrap_or_default(),
-                not_before: leaf.not_before.0.map(|t| t as i64),
-                not_after: leaf.not_after.0.map(|t| t as i64),
-                signature_algorithm: leaf.signature_algorithm.0.unwrap_or_default(),
-                is_ca: leaf.is_ca.0,
-                update_type,
-                extensions: leaf.extensions.0.unwrap_or_default(),
-            },
+            certificate: leaf.into_certificate(update_type),
+            as_der,
+            chain,
+            submission_timestamp: self.submission_timestamp.0,
             ct: CtSource {
                 log_name: source.name.unwrap_or_default(),
                 log_url,
@@ -486,7 +512,6 @@ impl FullUpdate {
                 seen: self.seen.0.unwrap_or(0.0),
             },
             source: source_name.to_owned(),
-            ..CertEvent::default()
         }
     }
 }

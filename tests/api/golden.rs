@@ -39,12 +39,12 @@ fn check(text: &str) {
     assert_eq!(c.is_ca, leaf["is_ca"].as_bool());
     assert_eq!(
         serde_json::to_value(&c.subject).unwrap(),
-        strip_nulls(&leaf["subject"])
+        without_nulls(&leaf["subject"])
     );
     if !leaf["issuer"].is_null() {
         assert_eq!(
             serde_json::to_value(&c.issuer).unwrap(),
-            strip_nulls(&leaf["issuer"])
+            without_nulls(&leaf["issuer"])
         );
     }
     let expected_type = match data["update_type"].as_str().unwrap() {
@@ -67,19 +67,6 @@ fn check(text: &str) {
         assert_eq!(ev.ct.log_url, format!("https://{url}"));
     }
     assert_eq!(ev.ct.seen, data["seen"].as_f64().unwrap());
-}
-
-/// certstream writes absent DN parts as null; certsentry leaves them out.
-fn strip_nulls(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
 }
 
 #[test]
@@ -121,4 +108,51 @@ fn calidogs_2020_example_with_chain_parses() {
     assert_eq!(ev.certificate.sha256, "");
     assert_eq!(ev.ct.cert_index, Some(343999487));
     check(text);
+}
+
+/// `null` members dropped at every depth (certstream writes absent DN parts
+/// as null; certsentry leaves them out).
+fn without_nulls(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_nulls).collect()),
+        other => other.clone(),
+    }
+}
+
+#[test]
+fn certstream_messages_relayed_by_the_certstream_server_are_unchanged() {
+    // a certstream source feeding certsentry's own certstream server: what
+    // comes out is what came in, `as_der`, `chain` and all
+    use certsentry::server::render::{StreamFormat, render};
+    let entries: Vec<Value> =
+        serde_json::from_str(include_str!("../fixtures/live_ct.json")).unwrap();
+    let mut with_chain = 0;
+    for e in &entries {
+        for (key, format) in [
+            ("expected_full", StreamFormat::Full),
+            ("expected_lite", StreamFormat::Lite),
+            ("expected_domains_only", StreamFormat::DomainsOnly),
+        ] {
+            let text = e[key].as_str().unwrap();
+            let event = match parse_frame(text.as_bytes(), "relay").unwrap() {
+                Frame::Certificate(ev) | Frame::Domains(ev) => ev,
+                other => panic!("expected a certificate, got {other:?}"),
+            };
+            let sent: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(
+                without_nulls(&render(&event, format)),
+                without_nulls(&sent),
+                "{key} of {}",
+                e["leaf_input"].as_str().unwrap_or("?")
+            );
+            with_chain += usize::from(!event.chain.is_empty() && format == StreamFormat::Full);
+        }
+    }
+    assert!(with_chain > 30, "{with_chain} entries had a chain");
 }
