@@ -104,9 +104,12 @@ impl<'a> Cert<'a> {
         }
     }
 
-    pub fn event(&self) -> Result<Cow<'a, CertEvent>, FrameError> {
+    /// The whole event; a frame's issuers only `with_chain` (the certstream
+    /// server relays them; an incident does not carry them).
+    pub fn event(&self, with_chain: bool) -> Result<Cow<'a, CertEvent>, FrameError> {
         match self {
             Cert::Event(e) => Ok(Cow::Borrowed(*e)),
+            Cert::Frame(f) if with_chain => f.relayed_event().map(Cow::Owned),
             Cert::Frame(f) => f.event().map(Cow::Owned),
         }
     }
@@ -114,8 +117,8 @@ impl<'a> Cert<'a> {
     /// The whole event; should the frame not give one (it was checked when
     /// scanned, so it does), an event with just its names, so a match is
     /// never lost.
-    fn event_or_names(&self) -> Cow<'a, CertEvent> {
-        match (self.event(), self) {
+    fn event_or_names(&self, with_chain: bool) -> Cow<'a, CertEvent> {
+        match (self.event(with_chain), self) {
             (Ok(e), _) => e,
             (Err(e), Cert::Frame(f)) => {
                 tracing::warn!(error = %e, "certificate kept with its names only");
@@ -147,7 +150,7 @@ pub fn match_cert<'a>(matcher: &Matcher, cert: Cert<'a>) -> Matched<'a> {
             event: None,
         };
     }
-    let event = cert.event_or_names();
+    let event = cert.event_or_names(false);
     matcher.adjust_for_issuer(&mut verdicts, &event.certificate.issuer);
     Matched {
         verdicts,
@@ -340,7 +343,7 @@ fn handle(
     if let Some(out) = events_out
         && out.receiver_count() > 0
     {
-        let _ = out.send(Arc::new(cert.event_or_names().into_owned()));
+        let _ = out.send(Arc::new(cert.event_or_names(true).into_owned()));
     }
 }
 

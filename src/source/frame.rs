@@ -97,12 +97,23 @@ impl FrameCert {
         }
     }
 
-    /// The whole certificate. Every field but the names is read leniently
-    /// (a value of the wrong type counts as absent), so a frame that passed
+    /// The whole certificate, without its issuers (an incident does not
+    /// carry them). Every field but the names is read leniently (a value of
+    /// the wrong type counts as absent), so a frame that passed
     /// [`scan_frame`] always gives its event.
     pub fn event(&self) -> Result<CertEvent, FrameError> {
+        self.read_event(false)
+    }
+
+    /// [`FrameCert::event`] with the issuers (`chain`), as the certstream
+    /// server relays it.
+    pub fn relayed_event(&self) -> Result<CertEvent, FrameError> {
+        self.read_event(true)
+    }
+
+    fn read_event(&self, with_chain: bool) -> Result<CertEvent, FrameError> {
         match read::<FullUpdate>(&self.frame)? {
-            Raw::Update(update) => Ok(update.into_event(&self.source)),
+            Raw::Update(update) => Ok(update.into_event(&self.source, with_chain)),
             _ => Err(FrameError::MissingData("certificate_update")),
         }
     }
@@ -310,10 +321,10 @@ struct FullUpdate {
     seen: Lenient<f64>,
     #[serde(default)]
     source: Lenient<FullSource>,
-    /// The issuers (`/full-stream`), kept so the certstream server can
-    /// serve them again.
+    /// The issuers (`/full-stream`), as text: read (leniently) only when
+    /// the certstream server relays the certificate.
     #[serde(default)]
-    chain: Lenient<Vec<FullLeaf>>,
+    chain: Option<Box<RawValue>>,
     #[serde(default)]
     submission_timestamp: Lenient<f64>,
 }
@@ -404,7 +415,7 @@ fn domains_event(names: Vec<Str<'_>>, source_name: &str) -> Box<CertEvent> {
 pub fn parse_frame(bytes: &[u8], source_name: &str) -> Result<Frame, FrameError> {
     let source: Arc<str> = Arc::from(source_name);
     Ok(match scan_frame(Bytes::copy_from_slice(bytes), &source)? {
-        Frame::Certificate(cert) => Frame::Certificate(Box::new(cert.event()?)),
+        Frame::Certificate(cert) => Frame::Certificate(Box::new(cert.relayed_event()?)),
         Frame::Domains(event) => Frame::Domains(event),
         Frame::Heartbeat => Frame::Heartbeat,
         Frame::Other(kind) => Frame::Other(kind),
@@ -471,7 +482,7 @@ impl FullLeaf {
 }
 
 impl FullUpdate {
-    fn into_event(self, source_name: &str) -> CertEvent {
+    fn into_event(self, source_name: &str, with_chain: bool) -> CertEvent {
         let mut leaf = self.leaf_cert.unwrap_or_default();
         let source = self.source.0.unwrap_or_default();
         let log_url = source.url.map(with_scheme).unwrap_or_default();
@@ -494,7 +505,8 @@ impl FullUpdate {
         let as_der = leaf.as_der.0.take().filter(|d| !d.is_empty());
         let chain = self
             .chain
-            .0
+            .filter(|_| with_chain)
+            .and_then(|raw| serde_json::from_str::<Vec<FullLeaf>>(raw.get()).ok())
             .unwrap_or_default()
             .into_iter()
             .map(|c| c.into_certificate(UpdateType::X509LogEntry))
@@ -590,7 +602,8 @@ mod tests {
             "leaf_cert":{"all_domains":["paypa1.com","www.p\u0061ypa1.com"],
                          "sha256":"", "sha1":"AA:01", "fingerprint":"AA:02",
                          "issuer":{"O":"Let's Encrypt"}, "extensions":{"keyUsage":"x"}},
-            "seen":1700000000.5, "as_der":"MIIB", "chain":[{"as_der":"MIIC"}]}}"#;
+            "seen":1700000000.5, "as_der":"MIIB",
+            "chain":[{"subject":{"CN":"R12"},"sha1":"BB:01"}]}}"#;
         let source: Arc<str> = "t".into();
         let Frame::Certificate(cert) = scan_frame(Bytes::from_static(msg), &source).unwrap() else {
             panic!("expected a certificate")
@@ -602,10 +615,23 @@ mod tests {
         assert_eq!(event.certificate.issuer.O.as_deref(), Some("Let's Encrypt"));
         assert_eq!(event.certificate.extensions["keyUsage"], "x");
         assert_eq!(event.dedup_fingerprint(), cert.fingerprint());
+        // the issuers are read only for relaying
+        assert!(event.chain.is_empty());
+        let relayed = cert.relayed_event().unwrap();
+        assert_eq!(relayed.chain.len(), 1);
+        assert_eq!(relayed.chain[0].subject.CN.as_deref(), Some("R12"));
+        assert_eq!(relayed.chain[0].sha1, "BB:01");
+        assert_eq!(
+            CertEvent {
+                chain: Vec::new(),
+                ..relayed.clone()
+            },
+            event
+        );
         let Frame::Certificate(full) = parse_frame(msg, "t").unwrap() else {
             panic!("expected a certificate")
         };
-        assert_eq!(*full, event);
+        assert_eq!(*full, relayed);
     }
 
     #[test]

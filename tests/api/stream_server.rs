@@ -110,6 +110,9 @@ async fn the_three_endpoints_serve_certstream_messages() {
         ] {
             assert_eq!(leaf[key], o[key], "{key}");
         }
+        // relayed as they came: the DER and the issuers too
+        assert_eq!(leaf.get("as_der"), o.get("as_der"));
+        assert_eq!(m["data"]["chain"], original["data"]["chain"]);
         assert_eq!(m["data"]["cert_index"], original["data"]["cert_index"]);
         assert_eq!(
             m["data"]["source"]["name"],
