@@ -19,18 +19,28 @@ use std::time::SystemTime;
 /// The logs to follow: the configured list (file, else the bundled
 /// snapshot), replaced by `log_list_url`'s when reachable, then selected
 /// for now.
+///
+/// At start (`first`) a list that cannot be read or fetched falls back (the
+/// file, then the snapshot), so the service always follows something. On a
+/// refresh it gives `None` instead: the logs already followed stay as they
+/// are, and an outage of the list's URL does not switch to the snapshot.
 pub async fn load_logs(
     settings: &crate::config::CtSettings,
     client: &reqwest::Client,
-) -> Vec<loglist::LogInfo> {
+    first: bool,
+) -> Option<Vec<loglist::LogInfo>> {
     let mut text = if settings.log_list_path.as_os_str().is_empty() {
         loglist::BUNDLED.to_owned()
     } else {
         match std::fs::read_to_string(&settings.log_list_path) {
             Ok(t) => t,
-            Err(e) => {
+            Err(e) if first => {
                 tracing::error!(path = %settings.log_list_path.display(), error = %e, "cannot read the CT log list; using the bundled one");
                 loglist::BUNDLED.to_owned()
+            }
+            Err(e) => {
+                tracing::error!(path = %settings.log_list_path.display(), error = %e, "cannot read the CT log list; keeping the logs followed");
+                return None;
             }
         }
     };
@@ -44,21 +54,36 @@ pub async fn load_logs(
             resp.text().await
         }
         .await;
+        let kept = if first {
+            "keeping the local one"
+        } else {
+            "keeping the logs followed"
+        };
         match fetched {
             Ok(t) if loglist::parse(&t).is_ok() => text = t,
             Ok(_) => {
-                tracing::warn!("the fetched CT log list is not a v3 list; keeping the local one")
+                tracing::warn!("the fetched CT log list is not a v3 list; {kept}");
+                if !first {
+                    return None;
+                }
             }
             Err(e) => {
-                tracing::warn!(error = %crate::watchlist::without_url(&e), "cannot refresh the CT log list; keeping the local one")
+                tracing::warn!(error = %crate::watchlist::without_url(&e), "cannot fetch the CT log list; {kept}");
+                if !first {
+                    return None;
+                }
             }
         }
     }
     let logs = match loglist::parse(&text) {
         Ok(l) => l,
-        Err(e) => {
+        Err(e) if first => {
             tracing::error!(error = %e, "bad CT log list; using the bundled one");
             loglist::parse(loglist::BUNDLED).unwrap_or_default()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "bad CT log list; keeping the logs followed");
+            return None;
         }
     };
     let chosen = loglist::select(
@@ -71,7 +96,7 @@ pub async fn load_logs(
     if chosen.is_empty() {
         tracing::warn!("no CT log selected: check ct.include / ct.exclude");
     }
-    chosen
+    Some(chosen)
 }
 
 /// Every log worth following, each with its follower. The list is read at
@@ -95,9 +120,11 @@ impl LogSet {
     pub async fn run(self, shutdown: tokio_util::sync::CancellationToken) {
         let mut followed = std::collections::HashSet::new();
         let mut followers = tokio::task::JoinSet::new();
+        let mut first = true;
         loop {
-            let logs = load_logs(&self.settings, &self.list_client).await;
-            for log in logs {
+            let logs = load_logs(&self.settings, &self.list_client, first).await;
+            first = false;
+            for log in logs.into_iter().flatten() {
                 if !followed.insert(log.url.clone()) {
                     continue;
                 }

@@ -35,6 +35,8 @@ struct LogsState {
     unlisted_tiled: bool,
     /// Log list requests served.
     list_requests: usize,
+    /// The log list answers 503 (an outage of the list's URL).
+    list_down: bool,
 }
 
 #[derive(Clone)]
@@ -115,7 +117,10 @@ async fn serve_log(
         return resp;
     }
     let base = s.base.clone();
-    let (status, body): (u16, Vec<u8>) = if path == "/loglist.json" {
+    let (status, body): (u16, Vec<u8>) = if path == "/loglist.json" && s.list_down {
+        s.list_requests += 1;
+        (503, b"down".to_vec())
+    } else if path == "/loglist.json" {
         s.list_requests += 1;
         let mut tiled = vec![
             json!({"description": "Test 'Retired'", "log_id": "cmV0", "key": "",
@@ -458,7 +463,7 @@ async fn a_log_answering_429_and_503_is_backed_off_and_caught_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_log_added_to_the_list_is_followed_after_the_next_refresh() {
-    let logs = FakeLogs::start(20).await;
+    let logs = FakeLogs::start(30).await;
     logs.state.lock().unwrap().unlisted_tiled = true;
     let receiver = Receiver::start().await;
     let dir = Arc::new(tempfile::tempdir().unwrap());
@@ -484,5 +489,22 @@ async fn a_log_added_to_the_list_is_followed_after_the_next_refresh() {
     assert_eq!(as_set(&all), expect(&logs, 0..40, 0..20));
     let status = app.get_json("/v1/status").await;
     assert_eq!(status["source"]["state"], "following 2 logs", "{status}");
+    // the list's URL goes down: two refreshes later the same two logs are
+    // followed (not the bundled snapshot's), and reading goes on
+    let reads = {
+        let mut s = logs.state.lock().unwrap();
+        s.list_down = true;
+        s.list_requests
+    };
+    eventually(Duration::from_secs(10), "two failed list refreshes", || {
+        let state = logs.state.clone();
+        async move { state.lock().unwrap().list_requests >= reads + 2 }
+    })
+    .await;
+    let status = app.get_json("/v1/status").await;
+    assert_eq!(status["source"]["state"], "following 2 logs", "{status}");
+    logs.grow(40, 30);
+    let more = client.wait_for(70).await;
+    assert_eq!(as_set(&more), expect(&logs, 0..40, 0..30));
     app.stop().await;
 }
