@@ -86,10 +86,7 @@ fn for_each_deletion(chars: &[u32], depth: usize, mut f: impl FnMut(u64)) {
     if n >= MAX_CHARS {
         return;
     }
-    let mut pow = [1u64; MAX_CHARS + 1];
-    for k in 1..=n {
-        pow[k] = pow[k - 1].wrapping_mul(BASE);
-    }
+    let pow = &POW;
     // pre[k]: hash of chars[..k]; suf[k]: Σ_{m ≥ k} cₘ·Bⁿ⁻¹⁻ᵐ
     let mut pre = [0u64; MAX_CHARS + 1];
     for (k, c) in chars.iter().enumerate() {
@@ -121,6 +118,17 @@ fn for_each_deletion(chars: &[u32], depth: usize, mut f: impl FnMut(u64)) {
         }
     }
 }
+
+/// BASEᵏ for every k a label can need.
+static POW: [u64; MAX_CHARS + 1] = {
+    let mut pow = [1u64; MAX_CHARS + 1];
+    let mut k = 1;
+    while k <= MAX_CHARS {
+        pow[k] = pow[k - 1].wrapping_mul(BASE);
+        k += 1;
+    }
+    pow
+};
 
 impl TypoIndex {
     pub fn add(&mut self, brand: u32, label: &str, allowed: usize) {
