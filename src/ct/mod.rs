@@ -29,61 +29,55 @@ pub async fn load_logs(
     client: &reqwest::Client,
     first: bool,
 ) -> Option<Vec<loglist::LogInfo>> {
-    let mut text = if settings.log_list_path.as_os_str().is_empty() {
-        loglist::BUNDLED.to_owned()
-    } else {
-        match std::fs::read_to_string(&settings.log_list_path) {
-            Ok(t) => t,
-            Err(e) if first => {
-                tracing::error!(path = %settings.log_list_path.display(), error = %e, "cannot read the CT log list; using the bundled one");
-                loglist::BUNDLED.to_owned()
-            }
-            Err(e) => {
-                tracing::error!(path = %settings.log_list_path.display(), error = %e, "cannot read the CT log list; keeping the logs followed");
-                return None;
-            }
+    // what a failure leads to: at start the snapshot, on a refresh nothing
+    let fall_back = |why: String| {
+        if first {
+            tracing::error!(%why, "CT log list: using the bundled one");
+            loglist::parse(loglist::BUNDLED).ok()
+        } else {
+            tracing::error!(%why, "CT log list: keeping the logs followed");
+            None
         }
     };
-    if !settings.log_list_url.is_empty() {
+    let fetched = if settings.log_list_url.is_empty() {
+        None
+    } else {
         let fetched = async {
-            let resp = client
+            client
                 .get(&settings.log_list_url)
                 .send()
                 .await?
-                .error_for_status()?;
-            resp.text().await
+                .error_for_status()?
+                .text()
+                .await
         }
         .await;
-        let kept = if first {
-            "keeping the local one"
-        } else {
-            "keeping the logs followed"
-        };
-        match fetched {
-            Ok(t) if loglist::parse(&t).is_ok() => text = t,
-            Ok(_) => {
-                tracing::warn!("the fetched CT log list is not a v3 list; {kept}");
-                if !first {
-                    return None;
-                }
+        Some(match fetched {
+            Ok(t) => loglist::parse(&t).map_err(|e| format!("the fetched list: {e}")),
+            Err(e) => Err(format!(
+                "cannot fetch it: {}",
+                crate::watchlist::without_url(&e)
+            )),
+        })
+    };
+    let logs = match fetched {
+        Some(Ok(logs)) => logs,
+        Some(Err(why)) if !first => fall_back(why)?,
+        // no URL, or at start a URL that failed: the local list
+        other => {
+            if let Some(Err(why)) = other {
+                tracing::warn!(%why, "CT log list: keeping the local one");
             }
-            Err(e) => {
-                tracing::warn!(error = %crate::watchlist::without_url(&e), "cannot fetch the CT log list; {kept}");
-                if !first {
-                    return None;
-                }
+            let local = if settings.log_list_path.as_os_str().is_empty() {
+                Ok(loglist::BUNDLED.to_owned())
+            } else {
+                std::fs::read_to_string(&settings.log_list_path)
+                    .map_err(|e| format!("cannot read {}: {e}", settings.log_list_path.display()))
+            };
+            match local.and_then(|t| loglist::parse(&t).map_err(|e| e.to_string())) {
+                Ok(logs) => logs,
+                Err(why) => fall_back(why)?,
             }
-        }
-    }
-    let logs = match loglist::parse(&text) {
-        Ok(l) => l,
-        Err(e) if first => {
-            tracing::error!(error = %e, "bad CT log list; using the bundled one");
-            loglist::parse(loglist::BUNDLED).unwrap_or_default()
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "bad CT log list; keeping the logs followed");
-            return None;
         }
     };
     let chosen = loglist::select(
