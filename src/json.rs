@@ -1,6 +1,9 @@
 //! JSON strings read without copying: certstream frames and homograph lists
 //! are mostly strings, and most of them are only looked at once.
 
+pub(crate) mod scan;
+mod skip;
+
 use serde::de::{Deserialize, Deserializer, Visitor};
 use std::borrow::Cow;
 

@@ -8,6 +8,13 @@
 //! deletion variant (a substitution or a transposition costs one deletion on
 //! each side, an insertion one on one side), so no match is lost; hash
 //! collisions only add candidates, which the exact OSA check removes.
+//!
+//! A small list (a few dozen labels: most deployments protect a handful of
+//! brands) skips the index: every target is checked against the query with
+//! a length test and a character-set test, cheaper than hashing a label's
+//! hundred deletion variants. Each edit brings at most one character the
+//! other string lacks, so labels within distance k differ by at most k
+//! characters each way, in any grouping of characters ([`char_set`]).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -40,6 +47,34 @@ pub struct Target {
     pub char_len: usize,
     /// Largest OSA distance that counts as a typo of this label.
     pub allowed: usize,
+    /// [`char_set`] of the label.
+    chars: u64,
+}
+
+/// Up to this many targets, candidates are found by checking each one.
+const LINEAR_MAX: usize = 64;
+
+/// The characters of a label as a 64-bit set: letters, digits and `-` a bit
+/// each, anything else folded onto the remaining bits.
+fn char_set(chars: &[u32]) -> u64 {
+    chars.iter().fold(0, |set, &c| {
+        let bit = match c {
+            0x61..=0x7a => c - 0x61,
+            0x30..=0x39 => c - 0x30 + 26,
+            0x2d => 36,
+            _ => 37 + c % 27,
+        };
+        set | 1 << bit
+    })
+}
+
+/// Whether `a` has at most `k` (≤ 2) members that `b` lacks.
+fn at_most_extra(a: u64, b: u64, k: usize) -> bool {
+    let mut extra = a & !b;
+    for _ in 0..k {
+        extra &= extra.wrapping_sub(1);
+    }
+    extra == 0
 }
 
 #[derive(Default)]
@@ -148,6 +183,7 @@ impl TypoIndex {
             label: label.to_owned(),
             char_len: chars.len(),
             allowed,
+            chars: char_set(&chars),
         });
     }
 
@@ -202,6 +238,18 @@ impl TypoIndex {
             }
         }
         if n > self.max_len + self.max_allowed {
+            return;
+        }
+        if self.targets.len() <= LINEAR_MAX {
+            let set = char_set(&buf[..n]);
+            for (id, t) in self.targets.iter().enumerate() {
+                if t.char_len.abs_diff(n) <= t.allowed
+                    && at_most_extra(set, t.chars, t.allowed)
+                    && at_most_extra(t.chars, set, t.allowed)
+                {
+                    out.push(id as u32);
+                }
+            }
             return;
         }
         for_each_deletion(&buf[..n], self.max_allowed, |h| {
@@ -276,5 +324,55 @@ mod tests {
         assert!(out.is_empty());
         idx.candidates("google", &mut out);
         assert!(out.is_empty());
+    }
+
+    /// Both ways of finding candidates (a check of every target for small
+    /// lists, the deletion index for large ones) miss no target within its
+    /// allowed distance, on random labels and random edits.
+    #[test]
+    fn no_target_within_distance_is_missed_by_either_path() {
+        let mut rng = fastrand::Rng::with_seed(5);
+        let alphabet: Vec<char> = "abcdefghijklmnopqrstuvwxyz0123456789-аеорсӏ"
+            .chars()
+            .collect();
+        let random_label = |rng: &mut fastrand::Rng| -> String {
+            (0..rng.usize(5..15))
+                .map(|_| alphabet[rng.usize(..alphabet.len())])
+                .collect()
+        };
+        for count in [LINEAR_MAX / 2, LINEAR_MAX * 3] {
+            let mut idx = TypoIndex::default();
+            let labels: Vec<String> = (0..count).map(|_| random_label(&mut rng)).collect();
+            for (b, l) in labels.iter().enumerate() {
+                let allowed = if l.chars().count() >= 9 { 2 } else { 1 };
+                idx.add(b as u32, l, allowed);
+            }
+            idx.seal();
+            let mut out = Vec::new();
+            let mut found = 0;
+            for _ in 0..3_000 {
+                let mut q: Vec<char> = labels[rng.usize(..labels.len())].chars().collect();
+                for _ in 0..rng.usize(0..=2) {
+                    let at = rng.usize(..q.len());
+                    match rng.u8(..4) {
+                        0 if q.len() > 1 => {
+                            q.remove(at);
+                        }
+                        1 => q.insert(at, alphabet[rng.usize(..alphabet.len())]),
+                        2 if at + 1 < q.len() => q.swap(at, at + 1),
+                        _ => q[at] = alphabet[rng.usize(..alphabet.len())],
+                    }
+                }
+                let q: String = q.into_iter().collect();
+                idx.candidates(&q, &mut out);
+                for (id, t) in idx.targets.iter().enumerate() {
+                    if strsim::osa_distance(&q, &t.label) <= t.allowed {
+                        found += 1;
+                        assert!(out.contains(&(id as u32)), "{q} vs {}", t.label);
+                    }
+                }
+            }
+            assert!(found > 2_000, "{found}");
+        }
     }
 }

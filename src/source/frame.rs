@@ -15,13 +15,12 @@
 
 use crate::cert::{CertEvent, Certificate, CtSource, DistinguishedName, UpdateType};
 use crate::json::Str;
+use crate::json::scan::{Kind, Reader, SyntaxError};
 use bytes::Bytes;
-use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
-use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::marker::PhantomData;
 use std::sync::Arc;
 
 /// One parsed certstream message. `C` is how a certificate update is held:
@@ -41,15 +40,22 @@ pub enum Frame<C = Box<CertEvent>> {
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
     #[error("not a certstream message: {0}")]
+    Syntax(#[from] SyntaxError),
+    #[error("not a certstream message: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("message has a member twice")]
+    Duplicate,
+    #[error("message has {0} of the wrong type")]
+    Field(&'static str),
     #[error("message has no message_type")]
     MissingType,
     #[error("{0} message has no data of the right shape")]
     MissingData(&'static str),
 }
 
-/// A `certificate_update` whose JSON is checked and whose names and
-/// fingerprint are read; the rest stays text until [`FrameCert::event`].
+/// A `certificate_update` whose names and fingerprint are read (and whose
+/// other members are checked for structure, [`scan_frame`]); the rest stays
+/// text until [`FrameCert::event`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct FrameCert {
     frame: Bytes,
@@ -57,6 +63,8 @@ pub struct FrameCert {
     names: Vec<String>,
     fingerprint: Option<String>,
     seen: f64,
+    /// Byte range of the `leaf_cert` object in `frame`.
+    leaf: Option<(u32, u32)>,
 }
 
 impl FrameCert {
@@ -112,95 +120,34 @@ impl FrameCert {
     }
 
     fn read_event(&self, with_chain: bool) -> Result<CertEvent, FrameError> {
-        match read::<FullUpdate>(&self.frame)? {
-            Raw::Update(update) => Ok(update.into_event(&self.source, with_chain)),
-            _ => Err(FrameError::MissingData("certificate_update")),
-        }
-    }
-}
-
-/// The rest of a visitor that takes any JSON value: booleans, null, objects
-/// and arrays are consumed and give `$none`.
-macro_rules! skip_other_values {
-    ($none:expr) => {
-        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-            Ok($none)
-        }
-        fn visit_unit<E>(self) -> Result<Self::Value, E> {
-            Ok($none)
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            Ok($none)
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-            Ok($none)
-        }
-    };
-}
-
-/// A string, or `None` for any other value (skipped, not rejected).
-struct MaybeStr<'a>(Option<Str<'a>>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for MaybeStr<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = MaybeStr<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("any value")
+        let whole = match serde_json::from_slice::<UpdateMessage>(&self.frame) {
+            Ok(UpdateMessage { data: Some(update) }) => {
+                return Ok(update.into_event(&self.source, with_chain));
             }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(MaybeStr(Some(Str(Cow::Borrowed(v)))))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(MaybeStr(Some(Str(Cow::Owned(v.to_owned())))))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-                Ok(MaybeStr(Some(Str(Cow::Owned(v)))))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(MaybeStr(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(MaybeStr(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(MaybeStr(None))
-            }
-            skip_other_values!(MaybeStr(None));
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// A number, or `None` for any other value.
-struct MaybeNumber(Option<f64>);
-
-impl<'de> Deserialize<'de> for MaybeNumber {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = MaybeNumber;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("any value")
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
-                Ok(MaybeNumber(Some(v)))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(MaybeNumber(Some(v as f64)))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(MaybeNumber(Some(v as f64)))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(MaybeNumber(None))
-            }
-            skip_other_values!(MaybeNumber(None));
-        }
-        d.deserialize_any(V)
+            Ok(_) => FrameError::MissingData("certificate_update"),
+            Err(e) => e.into(),
+        };
+        // A member the scan only skipped is malformed. The leaf alone still
+        // gives the certificate (a broken `chain` is the likely case).
+        let leaf = self
+            .leaf
+            .and_then(|(start, end)| self.frame.get(start as usize..end as usize))
+            .ok_or(whole)?;
+        let leaf: FullLeaf = serde_json::from_slice(leaf)?;
+        tracing::debug!(
+            "certificate read from its leaf_cert alone: the message is malformed elsewhere"
+        );
+        let update = FullUpdate {
+            update_type: Lenient::default(),
+            leaf_cert: Some(leaf),
+            cert_index: Lenient::default(),
+            cert_link: Lenient::default(),
+            seen: Lenient(Some(self.seen)),
+            source: Lenient::default(),
+            chain: None,
+            submission_timestamp: Lenient::default(),
+        };
+        Ok(update.into_event(&self.source, with_chain))
     }
 }
 
@@ -221,89 +168,12 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Lenient<T> {
     }
 }
 
-/// A frame read in one pass, whatever the key order: `data` is an object
-/// (a certificate update, read as `U`) or an array (a `dns_entries` batch),
-/// decided by its shape, so nothing is scanned twice.
+/// A certificate update message as [`FrameCert::event`] reads it (the scan
+/// has checked its type and the shape of `data`).
 #[derive(Deserialize)]
-#[serde(bound(deserialize = "U: Deserialize<'de>, 'de: 'a"))]
-struct RawFrame<'a, U> {
-    #[serde(default, borrow)]
-    message_type: Option<Str<'a>>,
+struct UpdateMessage {
     #[serde(default)]
-    data: Option<RawData<'a, U>>,
-}
-
-enum RawData<'a, U> {
-    Update(U),
-    Names(Vec<Str<'a>>),
-    Other,
-}
-
-impl<'de: 'a, 'a, U: Deserialize<'de>> Deserialize<'de> for RawData<'a, U> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(DataVisitor(PhantomData))
-    }
-}
-
-struct DataVisitor<U>(PhantomData<U>);
-
-impl<'de, U: Deserialize<'de>> Visitor<'de> for DataVisitor<U> {
-    type Value = RawData<'de, U>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("an object or an array")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        U::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(RawData::Update)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        Vec::<Str<'de>>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
-            .map(RawData::Names)
-    }
-
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(RawData::Other)
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(RawData::Other)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(RawData::Other)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(RawData::Other)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(RawData::Other)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(RawData::Other)
-    }
-}
-
-/// What [`scan_frame`] reads of a certificate update; every other field is
-/// skipped unparsed.
-#[derive(Deserialize)]
-struct ScanUpdate<'a> {
-    #[serde(default, borrow)]
-    leaf_cert: Option<ScanLeaf<'a>>,
-    #[serde(default)]
-    seen: Option<MaybeNumber>,
-}
-
-#[derive(Deserialize, Default)]
-struct ScanLeaf<'a> {
-    /// The one field read strictly: without names there is nothing to match.
-    #[serde(default, borrow)]
-    all_domains: Option<Vec<Str<'a>>>,
-    #[serde(default, borrow)]
-    sha256: Option<MaybeStr<'a>>,
-    #[serde(default, borrow)]
-    sha1: Option<MaybeStr<'a>>,
-    #[serde(default, borrow)]
-    fingerprint: Option<MaybeStr<'a>>,
+    data: Option<FullUpdate>,
 }
 
 /// A whole certificate update, owned, every field lenient but the names.
@@ -370,33 +240,6 @@ struct FullSource {
     kind: Option<String>,
 }
 
-/// A frame's content, borrowing from its text.
-enum Raw<'a, U> {
-    Update(U),
-    Names(Vec<Str<'a>>),
-    Heartbeat,
-    Other(String),
-}
-
-/// Strings the parse keeps are checked as UTF-8; skipped values (`as_der`,
-/// `chain`) are only scanned, as serde_json does for any ignored value.
-fn read<'a, U: Deserialize<'a>>(bytes: &'a [u8]) -> Result<Raw<'a, U>, FrameError> {
-    let raw: RawFrame<'a, U> = serde_json::from_slice(bytes)?;
-    let message_type = raw.message_type.ok_or(FrameError::MissingType)?;
-    match message_type.0.as_ref() {
-        "certificate_update" => match raw.data {
-            Some(RawData::Update(update)) => Ok(Raw::Update(update)),
-            _ => Err(FrameError::MissingData("certificate_update")),
-        },
-        "dns_entries" => match raw.data {
-            Some(RawData::Names(names)) => Ok(Raw::Names(names)),
-            _ => Err(FrameError::MissingData("dns_entries")),
-        },
-        "heartbeat" => Ok(Raw::Heartbeat),
-        other => Ok(Raw::Other(other.to_owned())),
-    }
-}
-
 fn domains_event(names: Vec<Str<'_>>, source_name: &str) -> Box<CertEvent> {
     Box::new(CertEvent {
         certificate: Certificate {
@@ -424,36 +267,193 @@ pub fn parse_frame(bytes: &[u8], source_name: &str) -> Result<Frame, FrameError>
 
 /// Check one certstream message and read a certificate update as far as
 /// matching needs ([`FrameCert`]): what the pipeline runs on.
+///
+/// The members it reads (`message_type`, `data`, `data.seen`,
+/// `data.leaf_cert` and in it `all_domains`, `sha256`, `sha1`,
+/// `fingerprint`) and the separators around them are checked as strictly as
+/// serde_json checks them. Every other member, most of the message (`chain`,
+/// `as_der`, the extensions, the names), is checked only for its structure
+/// (strings end, brackets balance) by a vectorised skip, at a fraction of a
+/// token-by-token parse; it is parsed in full by [`FrameCert::event`] if a
+/// name matches, and a certificate whose unread members turn out malformed
+/// then keeps what its `leaf_cert` gives.
 pub fn scan_frame(frame: Bytes, source: &Arc<str>) -> Result<Frame<Box<FrameCert>>, FrameError> {
-    let (names, fingerprint, seen) = match read::<ScanUpdate>(&frame)? {
-        Raw::Update(update) => {
-            let seen = update.seen.and_then(|s| s.0).unwrap_or(0.0);
-            let leaf = update.leaf_cert.unwrap_or_default();
-            let names: Vec<String> = leaf
-                .all_domains
-                .unwrap_or_default()
-                .into_iter()
-                .map(Str::owned)
-                .collect();
-            // as CertEvent::dedup_fingerprint: sha256, else sha1, else fingerprint
-            let fingerprint = [leaf.sha256, leaf.sha1, leaf.fingerprint]
-                .into_iter()
-                .filter_map(|s| s.and_then(|s| s.0))
-                .find(|s| !s.0.is_empty())
-                .map(Str::owned);
-            (names, fingerprint, seen)
+    let (message_type, data) = scan(&frame)?;
+    let message_type = message_type.ok_or(FrameError::MissingType)?;
+    let update = match (message_type.0.as_ref(), data) {
+        ("certificate_update", Some(Data::Update(update))) => update,
+        ("certificate_update", _) => return Err(FrameError::MissingData("certificate_update")),
+        ("dns_entries", Some(Data::Names(names))) => {
+            return Ok(Frame::Domains(domains_event(names, source)));
         }
-        Raw::Names(names) => return Ok(Frame::Domains(domains_event(names, source))),
-        Raw::Heartbeat => return Ok(Frame::Heartbeat),
-        Raw::Other(kind) => return Ok(Frame::Other(kind)),
+        ("dns_entries", _) => return Err(FrameError::MissingData("dns_entries")),
+        ("heartbeat", _) => return Ok(Frame::Heartbeat),
+        (other, _) => return Ok(Frame::Other(other.to_owned())),
     };
+    let names = update
+        .names
+        .unwrap_or_default()
+        .into_iter()
+        .map(Str::owned)
+        .collect();
+    // as CertEvent::dedup_fingerprint: sha256, else sha1, else fingerprint
+    let fingerprint = update
+        .fingerprints
+        .into_iter()
+        .flatten()
+        .find(|s| !s.0.is_empty())
+        .map(Str::owned);
+    let seen = update.seen.unwrap_or(0.0);
+    let leaf = update.leaf;
     Ok(Frame::Certificate(Box::new(FrameCert {
         frame,
         source: source.clone(),
         names,
         fingerprint,
         seen,
+        leaf,
     })))
+}
+
+/// What a message's `data` is: a certificate update's object, a
+/// `dns_entries` list of names, or anything else.
+enum Data<'a> {
+    Update(ScanUpdate<'a>),
+    Names(Vec<Str<'a>>),
+    Other,
+}
+
+/// What [`scan_frame`] reads of a certificate update.
+#[derive(Default)]
+struct ScanUpdate<'a> {
+    /// `leaf_cert.all_domains`, the one field read strictly: without names
+    /// there is nothing to match.
+    names: Option<Vec<Str<'a>>>,
+    /// `leaf_cert.{sha256, sha1, fingerprint}` when strings.
+    fingerprints: [Option<Str<'a>>; 3],
+    /// `seen` when a number.
+    seen: Option<f64>,
+    /// Where the `leaf_cert` object is in the message.
+    leaf: Option<(u32, u32)>,
+}
+
+/// A member read twice is refused, as serde's derived readers do.
+fn first_time(read: &mut u8, bit: u8) -> Result<(), FrameError> {
+    if *read & bit != 0 {
+        return Err(FrameError::Duplicate);
+    }
+    *read |= bit;
+    Ok(())
+}
+
+/// The whole message, in one pass and whatever its key order.
+fn scan(bytes: &[u8]) -> Result<(Option<Str<'_>>, Option<Data<'_>>), FrameError> {
+    let mut r = Reader::new(bytes);
+    let (mut message_type, mut data, mut read) = (None, None, 0);
+    r.begin_object()?;
+    let mut first = true;
+    while let Some(key) = r.next_key(&mut first)? {
+        if key.is("message_type") {
+            first_time(&mut read, 1)?;
+            message_type = match r.kind()? {
+                Kind::String => Some(r.string()?),
+                Kind::Literal if r.null()? => None,
+                _ => return Err(FrameError::Field("message_type")),
+            };
+        } else if key.is("data") {
+            first_time(&mut read, 2)?;
+            data = Some(match r.kind()? {
+                Kind::Object => Data::Update(scan_update(&mut r)?),
+                Kind::Array => Data::Names(strings(&mut r).ok_or(FrameError::Field("data"))??),
+                _ => {
+                    r.skip()?;
+                    Data::Other
+                }
+            });
+        } else {
+            r.skip_unread()?;
+        }
+    }
+    r.finish()?;
+    Ok((message_type, data))
+}
+
+fn scan_update<'a>(r: &mut Reader<'a>) -> Result<ScanUpdate<'a>, FrameError> {
+    let mut update = ScanUpdate::default();
+    let mut read = 0;
+    r.begin_object()?;
+    let mut first = true;
+    while let Some(key) = r.next_key(&mut first)? {
+        if key.is("leaf_cert") {
+            first_time(&mut read, 1)?;
+            match r.kind()? {
+                Kind::Object => {
+                    let start = r.position();
+                    scan_leaf(r, &mut update)?;
+                    let end = r.position();
+                    update.leaf = u32::try_from(start).ok().zip(u32::try_from(end).ok());
+                }
+                Kind::Literal if r.null()? => {}
+                _ => return Err(FrameError::Field("leaf_cert")),
+            }
+        } else if key.is("seen") {
+            first_time(&mut read, 2)?;
+            match r.kind()? {
+                Kind::Number => update.seen = Some(r.number()?),
+                _ => r.skip_unread()?,
+            }
+        } else {
+            r.skip_unread()?;
+        }
+    }
+    Ok(update)
+}
+
+fn scan_leaf<'a>(r: &mut Reader<'a>, update: &mut ScanUpdate<'a>) -> Result<(), FrameError> {
+    const FINGERPRINTS: [&str; 3] = ["sha256", "sha1", "fingerprint"];
+    let mut read = 0;
+    r.begin_object()?;
+    let mut first = true;
+    while let Some(key) = r.next_key(&mut first)? {
+        if key.is("all_domains") {
+            first_time(&mut read, 1 << 3)?;
+            update.names = match r.kind()? {
+                Kind::Array => Some(strings(r).ok_or(FrameError::Field("all_domains"))??),
+                Kind::Literal if r.null()? => None,
+                _ => return Err(FrameError::Field("all_domains")),
+            };
+        } else if let Some(k) = FINGERPRINTS.iter().position(|f| key.is(f)) {
+            first_time(&mut read, 1 << k)?;
+            match r.kind()? {
+                Kind::String => update.fingerprints[k] = Some(r.string()?),
+                _ => r.skip_unread()?,
+            }
+        } else {
+            r.skip_unread()?;
+        }
+    }
+    Ok(())
+}
+
+/// An array of strings: `None` when an element is not a string.
+fn strings<'a>(r: &mut Reader<'a>) -> Option<Result<Vec<Str<'a>>, SyntaxError>> {
+    let mut out = Vec::new();
+    let mut step = || -> Result<Option<()>, SyntaxError> {
+        r.begin_array()?;
+        let mut first = true;
+        while r.next_item(&mut first)? {
+            if r.kind()? != Kind::String {
+                return Ok(None);
+            }
+            out.push(r.string()?);
+        }
+        Ok(Some(()))
+    };
+    match step() {
+        Ok(Some(())) => Some(Ok(out)),
+        Ok(None) => None,
+        Err(e) => Some(Err(e)),
+    }
 }
 
 impl FullLeaf {
@@ -665,5 +665,119 @@ mod tests {
         let bad =
             br#"{"message_type":"certificate_update","data":{"leaf_cert":{"all_domains":[1]}}}"#;
         assert!(scan_frame(Bytes::from_static(bad), &source).is_err());
+    }
+
+    /// Real `/full-stream` messages with random bytes deleted, inserted or
+    /// replaced: whatever serde_json accepts, the scan accepts with the same
+    /// names and fingerprint; whatever the scan rejects as JSON, serde_json
+    /// rejects.
+    /// The scan may accept a message malformed only inside a member it
+    /// skips; such a certificate still gives its event from its leaf, or
+    /// an error, never a panic.
+    #[test]
+    fn scan_agrees_with_serde_json_on_mutated_real_frames() {
+        let entries: Vec<serde_json::Value> =
+            serde_json::from_str(include_str!("../../tests/fixtures/live_ct.json")).unwrap();
+        let frames: Vec<Vec<u8>> = entries
+            .iter()
+            .map(|e| e["expected_full"].as_str().unwrap().as_bytes().to_vec())
+            .collect();
+        let source: Arc<str> = "t".into();
+        let alphabet = b"{}[],:\"\\-.0e1tnu \x01";
+        let mut rng = fastrand::Rng::with_seed(7);
+        let (mut both, mut neither, mut only_scan) = (0, 0, 0);
+        for round in 0..6_000 {
+            let mut doc = frames[round % frames.len()].clone();
+            for _ in 0..rng.usize(1..=3) {
+                let at = rng.usize(..doc.len());
+                match rng.u8(..3) {
+                    0 => {
+                        doc.remove(at);
+                    }
+                    1 => doc.insert(at, alphabet[rng.usize(..alphabet.len())]),
+                    _ => doc[at] = alphabet[rng.usize(..alphabet.len())],
+                }
+            }
+            let serde: Option<serde_json::Value> = serde_json::from_slice(&doc).ok();
+            let ours = scan_frame(Bytes::from(doc.clone()), &source);
+            let text = String::from_utf8_lossy(&doc);
+            match (&serde, &ours) {
+                (Some(v), Ok(Frame::Certificate(cert))) => {
+                    both += 1;
+                    let leaf = &v["data"]["leaf_cert"];
+                    let names: Vec<&str> = leaf["all_domains"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|n| n.as_str()).collect())
+                        .unwrap_or_default();
+                    assert_eq!(cert.names(), names, "round {round}: {text}");
+                    let fingerprint = ["sha256", "sha1", "fingerprint"]
+                        .iter()
+                        .filter_map(|k| leaf[*k].as_str())
+                        .find(|f| !f.is_empty());
+                    assert_eq!(cert.fingerprint(), fingerprint, "round {round}: {text}");
+                    assert!(cert.event().is_ok(), "round {round}: {text}");
+                }
+                (Some(_), Ok(_)) => both += 1,
+                // valid JSON that is not a certstream message (a key hit)
+                (Some(_), Err(e)) => {
+                    assert!(
+                        !matches!(e, FrameError::Syntax(_) | FrameError::Json(_)),
+                        "round {round}: scan rejects ({e}) what serde_json accepts: {text}"
+                    );
+                    neither += 1;
+                }
+                (None, Err(_)) => neither += 1,
+                (None, Ok(Frame::Certificate(cert))) => {
+                    only_scan += 1;
+                    if let Ok(event) = cert.event() {
+                        assert_eq!(event.certificate.all_domains, cert.names());
+                    }
+                }
+                (None, Ok(_)) => only_scan += 1,
+            }
+        }
+        // every outcome was exercised; a skipped member holds most bytes,
+        // so most damage there goes unseen until a match reads it
+        assert!(
+            both > 300 && neither > 300 && only_scan > 300,
+            "{both} / {neither} / {only_scan}"
+        );
+    }
+
+    #[test]
+    fn a_match_in_a_message_with_a_broken_chain_keeps_its_leaf() {
+        let msg = br#"{"message_type":"certificate_update","data":{
+            "leaf_cert":{"all_domains":["paypa1.com"],"sha1":"AA:01",
+                         "issuer":{"O":"Let's Encrypt"},"serial_number":"0A"},
+            "seen":1700000000.5, "cert_index": 12,
+            "chain":[{"subject":{"CN":"R12"}, "sha1": 0x1F, "is_ca": tru}]}}"#;
+        assert!(serde_json::from_slice::<serde_json::Value>(msg).is_err());
+        let source: Arc<str> = "t".into();
+        let Frame::Certificate(cert) = scan_frame(Bytes::from_static(msg), &source).unwrap() else {
+            panic!("expected a certificate")
+        };
+        let event = cert.event().unwrap();
+        assert_eq!(event.certificate.all_domains, ["paypa1.com"]);
+        assert_eq!(event.certificate.issuer.O.as_deref(), Some("Let's Encrypt"));
+        assert_eq!(event.certificate.serial_number, "0A");
+        assert_eq!(event.ct.seen, 1_700_000_000.5);
+        // what lay outside the leaf is not read from a broken message
+        assert_eq!(event.ct.cert_index, None);
+        assert!(cert.relayed_event().unwrap().chain.is_empty());
+        // a broken leaf gives no event; the pipeline then keeps the names
+        let msg = br#"{"message_type":"certificate_update","data":{
+            "leaf_cert":{"all_domains":["paypa1.com"],"issuer":{"O":x}}}}"#;
+        let Frame::Certificate(cert) = scan_frame(Bytes::from_static(msg), &source).unwrap() else {
+            panic!("expected a certificate")
+        };
+        assert!(cert.event().is_err());
+        // the structure is checked everywhere
+        for broken in [
+            &br#"{"message_type":"certificate_update","data":{"leaf_cert":{"all_domains":["a.com"]},"chain":[{"a":"}]}}"#[..],
+            br#"{"message_type":"certificate_update","data":{"leaf_cert":{"all_domains":["a.com"],"as_der":"MII}}}"#,
+            br#"{"message_type":"certificate_update","data":{"leaf_cert":{"all_domains":["a.com"]},"chain":[[]}}"#,
+        ] {
+            assert!(scan_frame(Bytes::from_static(broken), &source).is_err());
+        }
     }
 }
