@@ -114,9 +114,9 @@ impl<'a> Cert<'a> {
         }
     }
 
-    /// The whole event; should the frame not give one (it was checked when
-    /// scanned, so it does), an event with just its names, so a match is
-    /// never lost.
+    /// The whole event; should the frame not give one (a member the scan
+    /// checked only for structure is malformed, and so is the leaf), an
+    /// event with just its names, so a match is never lost.
     fn event_or_names(&self, with_chain: bool) -> Cow<'a, CertEvent> {
         match (self.event(with_chain), self) {
             (Ok(e), _) => e,

@@ -1,20 +1,17 @@
-//! A strict JSON reader that walks a document in place: the caller asks for
-//! the members it wants and [`Reader::skip`]s the rest.
+//! A JSON reader that walks a document in place: the caller asks for the
+//! members it wants and skips the rest, either checked
+//! ([`Reader::skip`]) or checked only for structure ([`Reader::skip_unread`],
+//! [`super::skip`]).
 //!
-//! A certstream `/full-stream` message is a few kilobytes, almost all of it
-//! base64 (`as_der`, the chain) that matching never looks at. serde_json
-//! checks such a string byte by byte; this reader finds its end with
-//! `memchr` and checks it for control characters with a vectorised minimum,
-//! so a frame is checked in a fraction of serde_json's time.
-//!
-//! What it accepts is what serde_json accepts when ignoring a value (RFC
-//! 8259: no trailing commas, no comments, numbers by the grammar, escapes
-//! `\" \\ \/ \b \f \n \r \t \uXXXX`, no raw control characters, only
-//! whitespace after the document), and nesting to 128 levels, the limit
-//! serde_json puts on a value it builds. Strings the caller
-//! takes ([`Reader::string`]) are unescaped and checked as UTF-8; skipped
-//! strings are only scanned, as serde_json does for an ignored value. A
-//! unit test holds the two to the same answer on mutated real frames.
+//! What it reads and checks is what serde_json accepts when ignoring a
+//! value (RFC 8259: no trailing commas, no comments, numbers by the
+//! grammar, escapes `\" \\ \/ \b \f \n \r \t \uXXXX`, no raw control
+//! characters, only whitespace after the document), and nesting to 128
+//! levels, the limit serde_json puts on a value it builds. Strings the
+//! caller takes ([`Reader::string`], [`Key::text`]) are unescaped and
+//! checked as UTF-8; other strings are only scanned, as serde_json does for
+//! an ignored value. A unit test holds [`Reader::skip`] and serde_json to
+//! the same answer on mutated real frames.
 
 use super::Str;
 use std::borrow::Cow;
@@ -40,14 +37,34 @@ pub(crate) enum Kind {
     Literal,
 }
 
-/// An object key as written (escapes not yet resolved).
+/// A string as written (escapes not yet resolved): an object key, or a
+/// value whose text may not be needed ([`Reader::string_raw`]).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Key<'a> {
     raw: &'a [u8],
     escaped: bool,
+    at: usize,
 }
 
-impl Key<'_> {
+impl<'a> Key<'a> {
+    /// Whether it is the empty string.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// The text, unescaped and checked as UTF-8; borrowed unless it had
+    /// escapes.
+    pub(crate) fn text(&self) -> Result<Str<'a>, SyntaxError> {
+        let fail = |what| SyntaxError { what, at: self.at };
+        Ok(Str(if self.escaped {
+            Cow::Owned(unescape(self.raw).map_err(fail)?)
+        } else {
+            Cow::Borrowed(
+                std::str::from_utf8(self.raw).map_err(|_| fail("invalid unicode code point"))?,
+            )
+        }))
+    }
+
     /// Whether the key, unescaped, is `name`.
     pub(crate) fn is(&self, name: &str) -> bool {
         if !self.escaped {
@@ -62,10 +79,6 @@ pub(crate) struct Reader<'a> {
     b: &'a [u8],
     i: usize,
     depth: usize,
-    /// Whether the document has any byte below 0x20. Compact JSON (every
-    /// certstream message) has none, and then no string can hold a
-    /// control character, so strings are scanned for `"` and `\` only.
-    controls: bool,
 }
 
 impl<'a> Reader<'a> {
@@ -74,8 +87,6 @@ impl<'a> Reader<'a> {
             b: bytes,
             i: 0,
             depth: 0,
-            // `|` without early exit: a vectorised pass, a tenth of a parse
-            controls: true,
         }
     }
 
@@ -186,12 +197,13 @@ impl<'a> Reader<'a> {
         if self.peek() != Some(b'"') {
             return self.fail("key must be a string");
         }
+        let at = self.i;
         let (raw, escaped) = self.string_span()?;
         if self.peek() != Some(b':') {
             return self.fail("expected `:`");
         }
         self.i += 1;
-        Ok(Some(Key { raw, escaped }))
+        Ok(Some(Key { raw, escaped, at }))
     }
 
     /// Whether the array has another element (the reader is then at it).
@@ -202,20 +214,18 @@ impl<'a> Reader<'a> {
     /// A string value, unescaped and checked as UTF-8; borrowed unless it
     /// had escapes.
     pub(crate) fn string(&mut self) -> Result<Str<'a>, SyntaxError> {
+        self.string_raw()?.text()
+    }
+
+    /// A string value as written: its escapes are checked for shape, its
+    /// text is decoded only if asked ([`Key::text`]).
+    pub(crate) fn string_raw(&mut self) -> Result<Key<'a>, SyntaxError> {
         if self.peek() != Some(b'"') {
             return self.fail("expected a string");
         }
-        let start = self.i;
+        let at = self.i;
         let (raw, escaped) = self.string_span()?;
-        let text = if escaped {
-            Cow::Owned(unescape(raw).map_err(|what| SyntaxError { what, at: start })?)
-        } else {
-            Cow::Borrowed(std::str::from_utf8(raw).map_err(|_| SyntaxError {
-                what: "invalid unicode code point",
-                at: start,
-            })?)
-        };
-        Ok(Str(text))
+        Ok(Key { raw, escaped, at })
     }
 
     /// A number value as `f64`.
@@ -335,11 +345,7 @@ impl<'a> Reader<'a> {
         let start = self.i;
         let mut escaped = false;
         loop {
-            self.i = if self.controls {
-                find_special(self.b, self.i)
-            } else {
-                find_quote_or_backslash(self.b, self.i)
-            };
+            self.i = find_special(self.b, self.i);
             match self.b.get(self.i) {
                 Some(b'"') => {
                     let raw = &self.b[start..self.i];
@@ -403,33 +409,6 @@ fn find_special(b: &[u8], mut i: usize) -> usize {
         i += 8;
     }
     while b.get(i).is_some_and(|&c| !is_special(c)) {
-        i += 1;
-    }
-    i
-}
-
-/// [`find_special`] for a document without control characters: the first
-/// `"` or `\\`. Short strings (keys, names, most values) end within a few
-/// words; a long one (`as_der`) is handed to `memchr`'s vectorised search.
-fn find_quote_or_backslash(b: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    let short_end = i + 32;
-    while let Some(chunk) = b.get(i..i + 8) {
-        if i >= short_end {
-            return i + memchr::memchr2(b'"', b'\\', &b[i..]).unwrap_or(b.len() - i);
-        }
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let v = u64::from_le_bytes(word);
-        let found = zero(v ^ (ONES * b'"' as u64)) | zero(v ^ (ONES * b'\\' as u64));
-        if found != 0 {
-            return i + (found.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while b.get(i).is_some_and(|&c| c != b'"' && c != b'\\') {
         i += 1;
     }
     i

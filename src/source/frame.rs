@@ -6,16 +6,18 @@
 //! `emailAddress` for `email_address`, a source URL without a scheme, unknown
 //! fields, a field of an unexpected type (read as absent).
 //!
-//! Reading happens at two depths. [`scan_frame`], on every message, checks
-//! the JSON and takes only what matching needs (names, fingerprint, time)
-//! as a [`FrameCert`] that keeps the text. [`FrameCert::event`] builds the
+//! Reading happens at two depths. [`scan_frame`], on every message, takes
+//! only what matching needs (names, fingerprint, time) as a [`FrameCert`]
+//! that keeps the text; it checks those members strictly and the rest (the
+//! chain, the DER, the extensions: most of the bytes) for structure only,
+//! with a vectorised skip. [`FrameCert::event`] builds the
 //! whole [`CertEvent`] from that text when a name matched (about 1% of
 //! certificates) or the certstream server re-serves it. [`parse_frame`]
 //! does both at once. Shared by the websocket client and the replay source.
 
 use crate::cert::{CertEvent, Certificate, CtSource, DistinguishedName, UpdateType};
 use crate::json::Str;
-use crate::json::scan::{Kind, Reader, SyntaxError};
+use crate::json::scan::{Key, Kind, Reader, SyntaxError};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
@@ -297,12 +299,15 @@ pub fn scan_frame(frame: Bytes, source: &Arc<str>) -> Result<Frame<Box<FrameCert
         .map(Str::owned)
         .collect();
     // as CertEvent::dedup_fingerprint: sha256, else sha1, else fingerprint
-    let fingerprint = update
+    let fingerprint = match update
         .fingerprints
         .into_iter()
         .flatten()
-        .find(|s| !s.0.is_empty())
-        .map(Str::owned);
+        .find(|s| !s.is_empty())
+    {
+        Some(raw) => Some(raw.text()?.owned()),
+        None => None,
+    };
     let seen = update.seen.unwrap_or(0.0);
     let leaf = update.leaf;
     Ok(Frame::Certificate(Box::new(FrameCert {
@@ -329,8 +334,9 @@ struct ScanUpdate<'a> {
     /// `leaf_cert.all_domains`, the one field read strictly: without names
     /// there is nothing to match.
     names: Option<Vec<Str<'a>>>,
-    /// `leaf_cert.{sha256, sha1, fingerprint}` when strings.
-    fingerprints: [Option<Str<'a>>; 3],
+    /// `leaf_cert.{sha256, sha1, fingerprint}` when strings, as written:
+    /// only the one used is decoded.
+    fingerprints: [Option<Key<'a>>; 3],
     /// `seen` when a number.
     seen: Option<f64>,
     /// Where the `leaf_cert` object is in the message.
@@ -425,7 +431,7 @@ fn scan_leaf<'a>(r: &mut Reader<'a>, update: &mut ScanUpdate<'a>) -> Result<(), 
         } else if let Some(k) = FINGERPRINTS.iter().position(|f| key.is(f)) {
             first_time(&mut read, 1 << k)?;
             match r.kind()? {
-                Kind::String => update.fingerprints[k] = Some(r.string()?),
+                Kind::String => update.fingerprints[k] = Some(r.string_raw()?),
                 _ => r.skip_unread()?,
             }
         } else {
