@@ -13,7 +13,9 @@ use criterion::{Criterion, Throughput, criterion_group};
 use std::hint::black_box;
 use std::time::Instant;
 
-fn bench(c: &mut Criterion) {
+/// Seven brands with five variants each, and 2,000 real frames carrying
+/// two names each (~1% lookalikes).
+fn setup() -> (Matcher, Vec<bytes::Bytes>) {
     let brands = data::brands(7);
     let list = Watchlist::parse(&data::list_json(&brands, 5), usize::MAX).unwrap();
     let matcher = Matcher::compile(&list, &MatcherSettings::default());
@@ -22,6 +24,11 @@ fn bench(c: &mut Criterion) {
         .into_iter()
         .map(bytes::Bytes::from)
         .collect();
+    (matcher, frames)
+}
+
+fn bench(c: &mut Criterion) {
+    let (matcher, frames) = setup();
     let mut group = c.benchmark_group("pipeline");
     group.throughput(Throughput::Elements(frames.len() as u64));
     group.bench_function("serde_json_parse_only", |b| {
@@ -68,14 +75,7 @@ criterion_group! {
 /// cannot skew it: parse-only and frames → verdicts alternate pass by pass
 /// over the same frames, and the ratio is taken per pair (median of 31).
 fn interleaved_ratio() {
-    let brands = data::brands(7);
-    let list = Watchlist::parse(&data::list_json(&brands, 5), usize::MAX).unwrap();
-    let matcher = Matcher::compile(&list, &MatcherSettings::default());
-    let names = data::names(20_000, &brands);
-    let frames: Vec<bytes::Bytes> = data::full_frames(2_000, &names)
-        .into_iter()
-        .map(bytes::Bytes::from)
-        .collect();
+    let (matcher, frames) = setup();
     let source: std::sync::Arc<str> = "bench".into();
     let parse = || {
         for f in &frames {

@@ -682,28 +682,12 @@ mod tests {
     /// an error, never a panic.
     #[test]
     fn scan_agrees_with_serde_json_on_mutated_real_frames() {
-        let entries: Vec<serde_json::Value> =
-            serde_json::from_str(include_str!("../../tests/fixtures/live_ct.json")).unwrap();
-        let frames: Vec<Vec<u8>> = entries
-            .iter()
-            .map(|e| e["expected_full"].as_str().unwrap().as_bytes().to_vec())
-            .collect();
         let source: Arc<str> = "t".into();
-        let alphabet = b"{}[],:\"\\-.0e1tnu \x01";
-        let mut rng = fastrand::Rng::with_seed(7);
         let (mut both, mut neither, mut only_scan) = (0, 0, 0);
-        for round in 0..6_000 {
-            let mut doc = frames[round % frames.len()].clone();
-            for _ in 0..rng.usize(1..=3) {
-                let at = rng.usize(..doc.len());
-                match rng.u8(..3) {
-                    0 => {
-                        doc.remove(at);
-                    }
-                    1 => doc.insert(at, alphabet[rng.usize(..alphabet.len())]),
-                    _ => doc[at] = alphabet[rng.usize(..alphabet.len())],
-                }
-            }
+        for (round, doc) in crate::json::scan::mutated_real_frames(6_000)
+            .into_iter()
+            .enumerate()
+        {
             let serde: Option<serde_json::Value> = serde_json::from_slice(&doc).ok();
             let ours = scan_frame(Bytes::from(doc.clone()), &source);
             let text = String::from_utf8_lossy(&doc);
