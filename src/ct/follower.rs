@@ -9,6 +9,12 @@
 //! once by fingerprint and cached. One request at a time per log, an
 //! optional gap between requests, backoff on 429/5xx/timeouts honouring
 //! `Retry-After`, and a User-Agent naming certsentry and the operator's contact.
+//!
+//! A log that leaves the selection (its shard's interval has closed, or it
+//! left the list) is retired by [`super::LogSet`]: its follower reads up to
+//! a tree size fetched after the retirement, so everything the log held by
+//! then is read, and stops. A log that cannot be reached while retiring is
+//! retried like any other, until it answers or the service stops.
 
 use super::leaf::{self, Chain};
 use super::loglist::LogInfo;
@@ -20,7 +26,7 @@ use crate::store::Store;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 /// Entries in a data tile.
@@ -297,15 +303,17 @@ impl Follower {
             .await
     }
 
-    /// Follow the log until cancelled or the pipeline goes away.
-    pub async fn run(self, shutdown: CancellationToken) {
+    /// Follow the log until cancelled, the pipeline goes away, or `retire`
+    /// turns true and the log has been read up to a tree size fetched after
+    /// that. `retire` may turn false again (the log is selected again).
+    pub async fn run(self, shutdown: CancellationToken, retire: watch::Receiver<bool>) {
         use tracing::Instrument;
         let span =
             tracing::info_span!("ct_log", log = %self.log.description, tiled = self.log.tiled);
-        self.follow(shutdown).instrument(span).await
+        self.follow(shutdown, retire).instrument(span).await
     }
 
-    async fn follow(mut self, shutdown: CancellationToken) {
+    async fn follow(mut self, shutdown: CancellationToken, mut retire: watch::Receiver<bool>) {
         let stored = {
             let store = self.store.clone();
             let key = self.log.url.clone();
@@ -321,6 +329,9 @@ impl Follower {
             if shutdown.is_cancelled() {
                 return;
             }
+            // seen before the tree size is fetched: reading up to that size
+            // reads everything the log held when it was retired
+            let retiring = *retire.borrow_and_update();
             let size = match self.tree_size().await {
                 Ok(s) => s,
                 Err(e) => {
@@ -369,8 +380,17 @@ impl Follower {
                     }
                 }
             }
-            if !self.wait(self.settings.poll_interval, &shutdown).await {
+            if retiring {
+                tracing::info!(log = %self.log.description, position = pos,
+                    "CT log left the selection: read up to its tree size, no longer followed");
                 return;
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(self.settings.poll_interval) => {}
+                // retired (or selected again) meanwhile: look at once; a
+                // closed channel (the log set has gone) ends with shutdown
+                changed = retire.changed() => if changed.is_err() { return },
             }
         }
     }

@@ -96,8 +96,10 @@ pub async fn load_logs(
 /// Every log worth following, each with its follower. The list is read at
 /// start and again every `ct.log_list_refresh`: a new shard, or a list
 /// update, gets a follower then. A log that leaves the selection (its
-/// interval closed, or it left the list) keeps its follower until restart,
-/// since it may still hold entries not yet read.
+/// interval closed, or it left the list) is retired: its follower reads up
+/// to the log's current tree size, so nothing it holds is lost, then stops.
+/// A log selected again before that is simply kept; one selected again
+/// later gets a new follower, which resumes at the stored position.
 pub struct LogSet {
     pub settings: crate::config::CtSettings,
     /// For the log list (the service's general client).
@@ -110,41 +112,106 @@ pub struct LogSet {
     pub state: crate::source::SourceState,
 }
 
+/// The running followers by log URL, each with its retire switch (a
+/// follower drops its receiver when it ends).
+type Followed = HashMap<String, tokio::sync::watch::Sender<bool>>;
+
 impl LogSet {
     pub async fn run(self, shutdown: tokio_util::sync::CancellationToken) {
-        let mut followed = std::collections::HashSet::new();
+        let mut followed = Followed::new();
         let mut followers = tokio::task::JoinSet::new();
         let mut first = true;
-        loop {
-            let logs = load_logs(&self.settings, &self.list_client, first).await;
-            first = false;
-            for log in logs.into_iter().flatten() {
-                if !followed.insert(log.url.clone()) {
-                    continue;
-                }
-                tracing::info!(log = %log.description, url = %log.url, "following CT log");
-                let follower = follower::Follower::new(
-                    log,
-                    self.ct_client.clone(),
-                    self.settings.clone(),
-                    self.store.clone(),
-                    self.tx.clone(),
-                    self.metrics.clone(),
-                );
-                followers.spawn(follower.run(shutdown.clone()));
+        'refresh: loop {
+            if let Some(logs) = load_logs(&self.settings, &self.list_client, first).await {
+                self.apply(&logs, &mut followed, &mut followers, &shutdown);
             }
-            self.state
-                .set_state(&format!("following {} logs", followed.len()), None);
+            first = false;
+            self.report(&followed);
             if self.settings.log_list_refresh.is_zero() {
                 break;
             }
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = tokio::time::sleep(self.settings.log_list_refresh) => {}
+            let next = tokio::time::sleep(self.settings.log_list_refresh);
+            tokio::pin!(next);
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break 'refresh,
+                    _ = &mut next => break,
+                    Some(ended) = followers.join_next() => {
+                        // a retired log read to its end (or the pipeline went away)
+                        if let Ok(url) = ended
+                            && followed.get(&url).is_some_and(|retire| retire.is_closed())
+                        {
+                            followed.remove(&url);
+                        }
+                        self.report(&followed);
+                    }
+                }
             }
         }
         // followers end at shutdown (or when the pipeline goes away)
         while followers.join_next().await.is_some() {}
+    }
+
+    /// Make the followers match the selection `logs`: retire the logs that
+    /// left it, keep (or un-retire) the others, start the new ones.
+    fn apply(
+        &self,
+        logs: &[loglist::LogInfo],
+        followed: &mut Followed,
+        followers: &mut tokio::task::JoinSet<String>,
+        shutdown: &tokio_util::sync::CancellationToken,
+    ) {
+        for (url, retire) in followed.iter() {
+            let leaving = !logs.iter().any(|l| &l.url == url);
+            let changed = retire.send_if_modified(|r| std::mem::replace(r, leaving) != leaving);
+            if changed && leaving {
+                tracing::info!(%url, "CT log left the selection: reading it to its current tree size");
+            } else if changed {
+                tracing::info!(%url, "CT log selected again: followed as before");
+            }
+        }
+        for log in logs {
+            // a follower that already ended (retired) is started again
+            if followed
+                .get(&log.url)
+                .is_some_and(|retire| !retire.is_closed())
+            {
+                continue;
+            }
+            tracing::info!(log = %log.description, url = %log.url, "following CT log");
+            let (retire, retired) = tokio::sync::watch::channel(false);
+            followed.insert(log.url.clone(), retire);
+            let url = log.url.clone();
+            let follower = follower::Follower::new(
+                log.clone(),
+                self.ct_client.clone(),
+                self.settings.clone(),
+                self.store.clone(),
+                self.tx.clone(),
+                self.metrics.clone(),
+            );
+            let shutdown = shutdown.clone();
+            followers.spawn(async move {
+                follower.run(shutdown, retired).await;
+                url
+            });
+        }
+    }
+
+    /// The source state: how many logs are followed, and how many are
+    /// being read to their end before they stop.
+    fn report(&self, followed: &Followed) {
+        let running = followed.values().filter(|r| !r.is_closed());
+        let (leaving, staying): (Vec<_>, Vec<_>) = running.partition(|r| *r.borrow());
+        let n = staying.len();
+        let mut state = format!("following {n} log{}", if n == 1 { "" } else { "s" });
+        if !leaving.is_empty() {
+            state.push_str(&format!(
+                ", {} left the selection and being read to their end",
+                leaving.len()
+            ));
+        }
+        self.state.set_state(&state, None);
     }
 }
 

@@ -508,3 +508,67 @@ async fn a_log_added_to_the_list_is_followed_after_the_next_refresh() {
     assert_eq!(as_set(&more), expect(&logs, 0..40, 0..30));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_that_leaves_the_list_is_read_to_its_end_then_no_longer_followed() {
+    let logs = FakeLogs::start(40).await;
+    let receiver = Receiver::start().await;
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let mut settings = ct_settings(dir.path(), &logs, &receiver);
+    settings.ct.log_list_refresh = Duration::from_millis(300);
+    let app = spawn_app_with(settings, dir.clone()).await;
+    let client = StreamClient::connect(app.stream_port.unwrap(), "/full-stream").await;
+    logs.grow(40, 20);
+    let first = client.wait_for(60).await;
+    assert_eq!(as_set(&first), expect(&logs, 0..40, 0..20));
+
+    // the tiled log takes 10 more entries, which cannot be read yet (entry
+    // requests fail), and leaves the list
+    {
+        let mut s = logs.state.lock().unwrap();
+        s.closed = true;
+        s.tiled_visible = 30;
+        s.unlisted_tiled = true;
+    }
+    let leaving = "following 1 log, 1 left the selection and being read to their end";
+    eventually(Duration::from_secs(10), leaving, || {
+        let app = &app;
+        async move { app.get_json("/v1/status").await["source"]["state"] == leaving }
+    })
+    .await;
+
+    // its follower reads what it held, then stops
+    logs.state.lock().unwrap().closed = false;
+    let drained = client.wait_for(70).await;
+    assert_eq!(as_set(&drained), expect(&logs, 0..40, 0..30));
+    eventually(Duration::from_secs(10), "following 1 log", || {
+        let app = &app;
+        async move { app.get_json("/v1/status").await["source"]["state"] == "following 1 log" }
+    })
+    .await;
+    let tiled_requests = || {
+        logs.requests()
+            .iter()
+            .filter(|r| r.1.starts_with("/tiled/"))
+            .count()
+    };
+    let before = tiled_requests();
+    let reads = logs.state.lock().unwrap().list_requests;
+    logs.grow(40, 40);
+    eventually(Duration::from_secs(10), "two list refreshes", || {
+        let state = logs.state.clone();
+        async move { state.lock().unwrap().list_requests >= reads + 2 }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(tiled_requests(), before, "the retired log is not polled");
+    assert_eq!(as_set(&client.seen()), expect(&logs, 0..40, 0..30));
+
+    // listed again: a new follower resumes where the last one stopped
+    logs.state.lock().unwrap().unlisted_tiled = false;
+    let again = client.wait_for(80).await;
+    assert_eq!(as_set(&again), expect(&logs, 0..40, 0..40));
+    let status = app.get_json("/v1/status").await;
+    assert_eq!(status["source"]["state"], "following 2 logs", "{status}");
+    app.stop().await;
+}
