@@ -31,6 +31,7 @@ pub struct Metrics {
     pub ct_entries: AtomicU64,
     pub ct_bad_entries: AtomicU64,
     pub ct_request_errors: AtomicU64,
+    pub ct_tree_heads_refused: AtomicU64,
     pub stream_clients: AtomicU64,
     pub stream_clients_dropped: AtomicU64,
     pub stream_messages: AtomicU64,
@@ -58,7 +59,7 @@ impl Metrics {
     pub fn render(&self, list: &ListStatus, outbox: &[OutboxCounts]) -> String {
         let mut out = String::with_capacity(4096);
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let counters: [(&str, &str, u64); 20] = [
+        let counters: [(&str, &str, u64); 21] = [
             (
                 "certsentry_frames_total",
                 "certstream messages received",
@@ -123,6 +124,11 @@ impl Metrics {
                 "certsentry_ct_request_errors_total",
                 "failed CT log requests (retried with backoff)",
                 get(&self.ct_request_errors),
+            ),
+            (
+                "certsentry_ct_tree_heads_refused_total",
+                "CT tree heads (get-sth, checkpoint) refused: malformed, or not signed by the log's key",
+                get(&self.ct_tree_heads_refused),
             ),
             (
                 "certsentry_stream_messages_total",

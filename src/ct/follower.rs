@@ -3,6 +3,9 @@
 //! the pipeline has recorded everything before it. A restart resumes there;
 //! an outage of the log is waited out with backoff; no index is skipped.
 //!
+//! Each tree head (`get-sth`, `checkpoint`) must carry the log's signature
+//! ([`super::sth`]) before anything below its size is read.
+//!
 //! RFC 6962: `get-sth`, then `get-entries` in batches, continuing where a
 //! short answer stopped. static-ct-api: `checkpoint`, then data tiles (full
 //! tiles; the partial `.p/W` tile only at the right edge), issuers fetched
@@ -18,6 +21,7 @@
 
 use super::leaf::{self, Chain};
 use super::loglist::LogInfo;
+use super::sth::{self, LogKey};
 use super::{LogMeta, event};
 use crate::config::{CtSettings, CtStart};
 use crate::metrics::Metrics;
@@ -73,11 +77,6 @@ fn fetch_err(reason: impl Into<String>) -> FetchError {
 }
 
 #[derive(serde::Deserialize)]
-struct Sth {
-    tree_size: u64,
-}
-
-#[derive(serde::Deserialize)]
 struct GetEntries {
     entries: Vec<RawEntry>,
 }
@@ -99,6 +98,8 @@ pub struct Follower {
     parsed: super::IssuerCache,
     last_request: Option<Instant>,
     failures: u32,
+    /// Checks the log's tree heads; `None` when the list gives no key.
+    key: Option<LogKey>,
 }
 
 impl Follower {
@@ -110,6 +111,18 @@ impl Follower {
         tx: mpsc::Sender<SourceItem>,
         metrics: Arc<Metrics>,
     ) -> Follower {
+        let key = if log.key.is_empty() {
+            tracing::warn!(log = %log.description, "the log list gives no key for this log: its tree heads are not verified");
+            None
+        } else {
+            match LogKey::from_list(&log.key, &log.log_id) {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    tracing::error!(log = %log.description, error = %e, "unusable log key: its tree heads are not verified");
+                    None
+                }
+            }
+        };
         Follower {
             log,
             client,
@@ -121,6 +134,7 @@ impl Follower {
             parsed: super::IssuerCache::default(),
             last_request: None,
             failures: 0,
+            key,
         }
     }
 
@@ -162,21 +176,25 @@ impl Follower {
             .map_err(|e| fetch_err(format!("GET {path}: {}", crate::watchlist::without_url(&e))))
     }
 
+    /// The log's current size, from a tree head signed by its key.
     async fn tree_size(&mut self) -> Result<u64, FetchError> {
-        if self.log.tiled {
+        let (path, head) = if self.log.tiled {
             let body = self.get("checkpoint").await?;
-            let text = String::from_utf8_lossy(&body);
-            let mut lines = text.lines();
-            let _origin = lines.next();
-            lines
-                .next()
-                .and_then(|l| l.trim().parse::<u64>().ok())
-                .ok_or_else(|| fetch_err("checkpoint has no tree size on its second line"))
+            (
+                "checkpoint",
+                sth::parse_checkpoint(&body, self.key.as_ref()),
+            )
         } else {
             let body = self.get("ct/v1/get-sth").await?;
-            serde_json::from_slice::<Sth>(&body)
-                .map(|s| s.tree_size)
-                .map_err(|e| fetch_err(format!("get-sth: {e}")))
+            ("get-sth", sth::parse_get_sth(&body, self.key.as_ref()))
+        };
+        match head {
+            Ok(head) => Ok(head.tree_size),
+            Err(e) => {
+                // not believed: nothing is read on its word
+                self.metrics.add(&self.metrics.ct_tree_heads_refused, 1);
+                Err(fetch_err(format!("{path}: {e}")))
+            }
         }
     }
 

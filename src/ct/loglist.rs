@@ -43,6 +43,8 @@ struct RawLog {
     #[serde(default)]
     log_id: String,
     #[serde(default)]
+    key: String,
+    #[serde(default)]
     url: Option<String>,
     #[serde(default)]
     monitoring_url: Option<String>,
@@ -64,6 +66,9 @@ pub struct LogInfo {
     pub description: String,
     pub operator: String,
     pub log_id: String,
+    /// The log's public key (base64 DER SubjectPublicKeyInfo), which signs
+    /// its tree heads ([`super::sth`]); empty when the list gives none.
+    pub key: String,
     /// RFC 6962: the log URL; static-ct-api: the monitoring prefix. Ends in `/`.
     pub url: String,
     pub tiled: bool,
@@ -127,6 +132,7 @@ pub fn parse(json: &str) -> Result<Vec<LogInfo>, LogListError> {
                 description: log.description,
                 operator: op.name.clone(),
                 log_id: log.log_id,
+                key: log.key,
                 url,
                 tiled,
                 state,

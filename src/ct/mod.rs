@@ -1,11 +1,13 @@
 //! Reading Certificate Transparency logs directly: which logs to follow
 //! ([`loglist`], kept current by [`LogSet`]), one [`follower::Follower`]
-//! per log, and entry parsing ([`leaf`], [`x509`]) into the same
+//! per log, tree heads checked against the log's key ([`sth`]), and entry
+//! parsing ([`leaf`], [`x509`]) into the same
 //! [`CertEvent`] the certstream source produces.
 
 pub mod follower;
 pub mod leaf;
 pub mod loglist;
+pub mod sth;
 pub mod x509;
 
 use crate::cert::{CertEvent, Certificate, CtSource, UpdateType};

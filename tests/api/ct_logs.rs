@@ -37,6 +37,45 @@ struct LogsState {
     list_requests: usize,
     /// The log list answers 503 (an outage of the list's URL).
     list_down: bool,
+    /// The logs' key: when set, the list carries it and tree heads are
+    /// signed with it.
+    signer: Option<Arc<ring::signature::EcdsaKeyPair>>,
+    /// Tree heads are signed with another key (a forged head).
+    forger: Option<Arc<ring::signature::EcdsaKeyPair>>,
+}
+
+fn p256_key() -> Arc<ring::signature::EcdsaKeyPair> {
+    use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+    Arc::new(
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng).unwrap(),
+    )
+}
+
+/// The DER SubjectPublicKeyInfo of a P-256 key.
+fn spki(key: &ring::signature::EcdsaKeyPair) -> Vec<u8> {
+    use ring::signature::KeyPair;
+    let mut der = hex::decode("3059301306072a8648ce3d020106082a8648ce3d030107034200").unwrap();
+    der.extend_from_slice(key.public_key().as_ref());
+    der
+}
+
+/// A tree head of `size` signed by `key`: the TLS DigitallySigned bytes
+/// and the timestamp.
+fn sign_head(key: &ring::signature::EcdsaKeyPair, size: usize, root: [u8; 32]) -> (Vec<u8>, u64) {
+    let head = certsentry::ct::sth::TreeHead {
+        tree_size: size as u64,
+        timestamp: 1_790_000_000_000 + size as u64,
+        root_hash: root,
+    };
+    let sig = key
+        .sign(&ring::rand::SystemRandom::new(), &head.signed_data())
+        .unwrap();
+    let mut ds = vec![4, 3];
+    ds.extend_from_slice(&(sig.as_ref().len() as u16).to_be_bytes());
+    ds.extend_from_slice(sig.as_ref());
+    (ds, head.timestamp)
 }
 
 #[derive(Clone)]
@@ -122,23 +161,39 @@ async fn serve_log(
         (503, b"down".to_vec())
     } else if path == "/loglist.json" {
         s.list_requests += 1;
+        let (key, log_id) = match &s.signer {
+            Some(k) => {
+                let der = spki(k);
+                (
+                    STANDARD.encode(&der),
+                    STANDARD.encode(sha2::Sha256::digest(&der)),
+                )
+            }
+            None => (String::new(), String::new()),
+        };
         let mut tiled = vec![
             json!({"description": "Test 'Retired'", "log_id": "cmV0", "key": "",
                       "monitoring_url": format!("{base}/retired/"),
                       "mmd": 86400, "state": {"retired": {"timestamp": "2025-01-01T00:00:00Z"}}}),
         ];
         if !s.unlisted_tiled {
-            tiled.push(json!({"description": "Test 'Tiled'", "log_id": "dGls", "key": "",
+            tiled.push(json!({"description": "Test 'Tiled'", "log_id": log_id, "key": key,
                       "submission_url": format!("{base}/tiled/"), "monitoring_url": format!("{base}/tiled/"),
                       "mmd": 86400, "state": {"usable": {"timestamp": "2025-01-01T00:00:00Z"}}}));
         }
         let list = json!({"operators": [{"name": "Test Operator", "email": [],
-            "logs": [{"description": "Test 'Rfc'", "log_id": "cmZj", "key": "", "url": format!("{base}/rfc/"),
+            "logs": [{"description": "Test 'Rfc'", "log_id": log_id, "key": key, "url": format!("{base}/rfc/"),
                       "mmd": 86400, "state": {"usable": {"timestamp": "2025-01-01T00:00:00Z"}}}],
             "tiled_logs": tiled}]});
         (200, list.to_string().into_bytes())
     } else if path == "/rfc/ct/v1/get-sth" {
-        let sth = json!({"tree_size": s.rfc_visible, "timestamp": 0, "sha256_root_hash": "", "tree_head_signature": ""});
+        let root = [1; 32];
+        let (signature, timestamp) = match s.forger.as_ref().or(s.signer.as_ref()) {
+            Some(k) => sign_head(k, s.rfc_visible, root),
+            None => (Vec::new(), 0),
+        };
+        let sth = json!({"tree_size": s.rfc_visible, "timestamp": timestamp,
+            "sha256_root_hash": STANDARD.encode(root), "tree_head_signature": STANDARD.encode(signature)});
         (200, sth.to_string().into_bytes())
     } else if path == "/rfc/ct/v1/get-entries" {
         let params: HashMap<String, usize> = query
@@ -158,9 +213,24 @@ async fn serve_log(
             (200, json!({"entries": entries}).to_string().into_bytes())
         }
     } else if path == "/tiled/checkpoint" {
+        let root = [2; 32];
+        let origin = "example.test/tiled";
+        let line = match s.forger.as_ref().or(s.signer.as_ref()) {
+            Some(k) => {
+                let (ds, timestamp) = sign_head(k, s.tiled_visible, root);
+                let der = spki(k);
+                let id = certsentry::ct::sth::LogKey::from_spki(&der)
+                    .unwrap()
+                    .note_key_id(origin);
+                let body = [&id[..], &timestamp.to_be_bytes(), &ds].concat();
+                format!("— {origin} {}\n", STANDARD.encode(body))
+            }
+            None => "— example.test sig\n".to_owned(),
+        };
         let cp = format!(
-            "example.test/tiled\n{}\nAAAA\n\n— example.test sig\n",
-            s.tiled_visible
+            "{origin}\n{}\n{}\n\n{line}",
+            s.tiled_visible,
+            STANDARD.encode(root)
         );
         (200, cp.into_bytes())
     } else if let Some(rest) = path.strip_prefix("/tiled/tile/data/") {
@@ -570,5 +640,63 @@ async fn a_log_that_leaves_the_list_is_read_to_its_end_then_no_longer_followed()
     assert_eq!(as_set(&again), expect(&logs, 0..40, 0..40));
     let status = app.get_json("/v1/status").await;
     assert_eq!(status["source"]["state"], "following 2 logs", "{status}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tree_heads_not_signed_by_the_logs_key_are_not_believed() {
+    let logs = FakeLogs::start(40).await;
+    logs.state.lock().unwrap().signer = Some(p256_key());
+    let receiver = Receiver::start().await;
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let settings = ct_settings(dir.path(), &logs, &receiver);
+    let app = spawn_app_with(settings, dir.clone()).await;
+    let client = StreamClient::connect(app.stream_port.unwrap(), "/full-stream").await;
+    logs.grow(20, 20);
+    let first = client.wait_for(40).await;
+    assert_eq!(as_set(&first), expect(&logs, 0..20, 0..20));
+    assert_eq!(
+        app.metric("certsentry_ct_tree_heads_refused_total").await,
+        0
+    );
+
+    // both logs now claim 20 more entries under another key's signature
+    {
+        let mut s = logs.state.lock().unwrap();
+        s.forger = Some(p256_key());
+        s.rfc_visible = 40;
+        s.tiled_visible = 40;
+    }
+    eventually(
+        Duration::from_secs(10),
+        "forged heads of both logs refused",
+        || {
+            let app = &app;
+            async move { app.metric("certsentry_ct_tree_heads_refused_total").await >= 4 }
+        },
+    )
+    .await;
+    let entry_requests_before = logs
+        .requests()
+        .iter()
+        .filter(|r| r.1.contains("get-entries") || r.1.contains("/tile/"))
+        .count();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        as_set(&client.seen()),
+        expect(&logs, 0..20, 0..20),
+        "nothing is read on a forged head"
+    );
+    let entry_requests_after = logs
+        .requests()
+        .iter()
+        .filter(|r| r.1.contains("get-entries") || r.1.contains("/tile/"))
+        .count();
+    assert_eq!(entry_requests_before, entry_requests_after);
+
+    // the log's own signature again: reading goes on where it stopped
+    logs.state.lock().unwrap().forger = None;
+    let all = client.wait_for(80).await;
+    assert_eq!(as_set(&all), expect(&logs, 0..40, 0..40));
     app.stop().await;
 }
