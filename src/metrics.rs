@@ -32,6 +32,7 @@ pub struct Metrics {
     pub ct_bad_entries: AtomicU64,
     pub ct_request_errors: AtomicU64,
     pub ct_tree_heads_refused: AtomicU64,
+    pub ct_tree_mismatches: AtomicU64,
     pub stream_clients: AtomicU64,
     pub stream_clients_dropped: AtomicU64,
     pub stream_messages: AtomicU64,
@@ -59,7 +60,7 @@ impl Metrics {
     pub fn render(&self, list: &ListStatus, outbox: &[OutboxCounts]) -> String {
         let mut out = String::with_capacity(4096);
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let counters: [(&str, &str, u64); 21] = [
+        let counters: [(&str, &str, u64); 22] = [
             (
                 "certsentry_frames_total",
                 "certstream messages received",
@@ -129,6 +130,11 @@ impl Metrics {
                 "certsentry_ct_tree_heads_refused_total",
                 "CT tree heads (get-sth, checkpoint) refused: malformed, or not signed by the log's key",
                 get(&self.ct_tree_heads_refused),
+            ),
+            (
+                "certsentry_ct_tree_mismatches_total",
+                "static-ct-api logs: times the entries read did not make the signed root (tampered tiles)",
+                get(&self.ct_tree_mismatches),
             ),
             (
                 "certsentry_stream_messages_total",

@@ -4,7 +4,8 @@
 //! an outage of the log is waited out with backoff; no index is skipped.
 //!
 //! Each tree head (`get-sth`, `checkpoint`) must carry the log's signature
-//! ([`super::sth`]) before anything below its size is read.
+//! ([`super::sth`]) before anything below its size is read; a static-ct-api
+//! log's entries are then checked against the signed root ([`super::merkle`]).
 //!
 //! RFC 6962: `get-sth`, then `get-entries` in batches, continuing where a
 //! short answer stopped. static-ct-api: `checkpoint`, then data tiles (full
@@ -21,6 +22,7 @@
 
 use super::leaf::{self, Chain};
 use super::loglist::LogInfo;
+use super::merkle;
 use super::sth::{self, LogKey};
 use super::{LogMeta, event};
 use crate::config::{CtSettings, CtStart};
@@ -100,6 +102,9 @@ pub struct Follower {
     failures: u32,
     /// Checks the log's tree heads; `None` when the list gives no key.
     key: Option<LogKey>,
+    /// static-ct-api logs with a key: the tree of the entries read so far,
+    /// checked against each signed root the follower catches up with.
+    frontier: Option<merkle::Frontier>,
 }
 
 impl Follower {
@@ -135,6 +140,7 @@ impl Follower {
             last_request: None,
             failures: 0,
             key,
+            frontier: None,
         }
     }
 
@@ -176,8 +182,8 @@ impl Follower {
             .map_err(|e| fetch_err(format!("GET {path}: {}", crate::watchlist::without_url(&e))))
     }
 
-    /// The log's current size, from a tree head signed by its key.
-    async fn tree_size(&mut self) -> Result<u64, FetchError> {
+    /// The log's current tree head, signed by its key.
+    async fn tree_head(&mut self) -> Result<sth::TreeHead, FetchError> {
         let (path, head) = if self.log.tiled {
             let body = self.get("checkpoint").await?;
             (
@@ -189,7 +195,7 @@ impl Follower {
             ("get-sth", sth::parse_get_sth(&body, self.key.as_ref()))
         };
         match head {
-            Ok(head) => Ok(head.tree_size),
+            Ok(head) => Ok(head),
             Err(e) => {
                 // not believed: nothing is read on its word
                 self.metrics.add(&self.metrics.ct_tree_heads_refused, 1);
@@ -204,6 +210,7 @@ impl Follower {
         let meta = self.meta();
         let seen = crate::watchlist::unix_now() as f64;
         let mut events = Vec::new();
+        let mut leaves = Vec::new();
         let new_next = if self.log.tiled {
             let (path, start, width) = data_tile_for(next, size);
             let tile = self.get(&path).await?;
@@ -218,6 +225,9 @@ impl Follower {
             let from = (next - start) as usize;
             for (i, entry) in entries.iter().enumerate().take(width as usize).skip(from) {
                 let index = start + i as u64;
+                if self.frontier.is_some() {
+                    leaves.push(merkle::leaf_hash(entry.timestamped_entry));
+                }
                 let mut issuers = Vec::new();
                 if let Chain::Fingerprints(fps) = &entry.chain {
                     for fp in fps {
@@ -263,6 +273,11 @@ impl Follower {
         if self.tx.send(batch).await.is_err() {
             return Ok(None);
         }
+        if let Some(f) = &mut self.frontier {
+            for leaf in leaves {
+                f.push(leaf);
+            }
+        }
         Ok(Some(new_next))
     }
 
@@ -297,6 +312,70 @@ impl Follower {
         );
         self.issuers.insert(*fp, der.clone());
         Ok(der)
+    }
+
+    /// The frontier of the tree's first `at` entries, from the hash tiles
+    /// of a tree of `size` (≥ `at`, a size the log signed, so its partial
+    /// tiles are served).
+    async fn load_frontier(&mut self, at: u64, size: u64) -> Result<merkle::Frontier, FetchError> {
+        let mut tiles: HashMap<(u32, u64), bytes::Bytes> = HashMap::new();
+        let mut roots = Vec::new();
+        for (offset, height) in merkle::subtrees(at) {
+            let span = merkle::tile_span(offset, height);
+            let width = merkle::tile_width(span.level, span.tile, size);
+            let mut path = format!("tile/{}/{}", span.level, tile_index_path(span.tile));
+            if width < TILE_WIDTH {
+                path.push_str(&format!(".p/{width}"));
+            }
+            let tile = match tiles.get(&(span.level, span.tile)) {
+                Some(t) => t.clone(),
+                None => {
+                    let t = self.get(&path).await?;
+                    tiles.insert((span.level, span.tile), t.clone());
+                    t
+                }
+            };
+            let (from, to) = (span.start * 32, (span.start + span.count) * 32);
+            let Some(hashes) = tile.get(from..to) else {
+                return Err(fetch_err(format!(
+                    "{path}: {} bytes, hashes up to byte {to} needed",
+                    tile.len()
+                )));
+            };
+            let hashes: Vec<merkle::Hash> = hashes
+                .chunks_exact(32)
+                .map(|h| {
+                    let mut out = [0u8; 32];
+                    out.copy_from_slice(h);
+                    out
+                })
+                .collect();
+            roots.push(merkle::perfect_root(&hashes));
+        }
+        merkle::Frontier::from_roots(at, roots)
+            .ok_or_else(|| fetch_err("hash tiles do not make a frontier"))
+    }
+
+    /// Caught up with `head`: the entries read (and the tile hashes the
+    /// frontier started from) must make its signed root. A mismatch means
+    /// the log, or whatever serves its tiles, showed entries the log did
+    /// not commit to: it is raised, and the frontier taken again from the
+    /// tiles for the next check.
+    fn check_root(&mut self, head: &sth::TreeHead) {
+        let Some(f) = &self.frontier else {
+            return;
+        };
+        if f.size() != head.tree_size {
+            return;
+        }
+        if f.root() == head.root_hash {
+            tracing::debug!(log = %self.log.description, size = head.tree_size, "entries read match the signed root");
+            return;
+        }
+        self.metrics.add(&self.metrics.ct_tree_mismatches, 1);
+        tracing::error!(log = %self.log.description, size = head.tree_size,
+            "the entries read do not make the log's signed root: its tiles differ from what it committed to");
+        self.frontier = None;
     }
 
     async fn wait(&self, d: Duration, shutdown: &CancellationToken) -> bool {
@@ -350,8 +429,8 @@ impl Follower {
             // seen before the tree size is fetched: reading up to that size
             // reads everything the log held when it was retired
             let retiring = *retire.borrow_and_update();
-            let size = match self.tree_size().await {
-                Ok(s) => s,
+            let head = match self.tree_head().await {
+                Ok(h) => h,
                 Err(e) => {
                     if !self.back_off(e, &shutdown).await {
                         return;
@@ -360,6 +439,7 @@ impl Follower {
                 }
             };
             self.failures = 0;
+            let size = head.tree_size;
             let mut pos = match next {
                 Some(n) => n,
                 None => {
@@ -380,6 +460,18 @@ impl Follower {
                 }
             };
             next = Some(pos);
+            // a tiled log with a key: the tree up to `pos`, from its hash tiles
+            if self.key.is_some() && self.log.tiled && self.frontier.is_none() && pos <= size {
+                match self.load_frontier(pos, size).await {
+                    Ok(f) => self.frontier = Some(f),
+                    Err(e) => {
+                        if !self.back_off(e, &shutdown).await {
+                            return;
+                        }
+                        continue;
+                    }
+                }
+            }
             while pos < size {
                 if shutdown.is_cancelled() {
                     return;
@@ -398,6 +490,7 @@ impl Follower {
                     }
                 }
             }
+            self.check_root(&head);
             if retiring {
                 tracing::info!(log = %self.log.description, position = pos,
                     "CT log left the selection: read up to its tree size, no longer followed");

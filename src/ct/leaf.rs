@@ -89,6 +89,9 @@ pub struct LogEntry<'a> {
     pub chain: Chain<'a>,
     /// static-ct-api: the `leaf_index` extension, when present.
     pub leaf_index: Option<u64>,
+    /// The `TimestampedEntry` bytes: what the log's Merkle tree hashes
+    /// (a leaf is `0x00 0x00` + these, [`super::merkle::leaf_hash`]).
+    pub timestamped_entry: &'a [u8],
 }
 
 fn kind(entry_type: u64) -> Result<EntryKind, LeafError> {
@@ -122,6 +125,7 @@ pub fn parse_rfc6962<'a>(
             value: leaf_type,
         });
     }
+    let entry_start = r.at;
     let timestamp_ms = r.uint(8)?;
     let kind = kind(r.uint(2)?)?;
     let leaf_cert = match kind {
@@ -136,6 +140,7 @@ pub fn parse_rfc6962<'a>(
     if !r.is_empty() {
         return Err(LeafError::Trailing(r.rest()));
     }
+    let timestamped_entry = &leaf_input[entry_start..];
     let mut x = Reader::new(extra_data);
     let der = match leaf_cert {
         Some(der) => der,
@@ -156,11 +161,13 @@ pub fn parse_rfc6962<'a>(
         der,
         chain: Chain::Der(chain),
         leaf_index: None,
+        timestamped_entry,
     })
 }
 
 /// Parse one `TileLeaf` from the front of `r`.
 fn tile_leaf<'a>(r: &mut Reader<'a>) -> Result<LogEntry<'a>, LeafError> {
+    let entry_start = r.at;
     let timestamp_ms = r.uint(8)?;
     let kind = kind(r.uint(2)?)?;
     let leaf_cert = match kind {
@@ -172,6 +179,7 @@ fn tile_leaf<'a>(r: &mut Reader<'a>) -> Result<LogEntry<'a>, LeafError> {
         }
     };
     let extensions = r.opaque(2)?;
+    let timestamped_entry = &r.buf[entry_start..r.at];
     let der = match leaf_cert {
         Some(der) => der,
         None => r.opaque(3)?,
@@ -197,6 +205,7 @@ fn tile_leaf<'a>(r: &mut Reader<'a>) -> Result<LogEntry<'a>, LeafError> {
         der,
         chain: Chain::Fingerprints(chain),
         leaf_index: leaf_index(extensions),
+        timestamped_entry,
     })
 }
 
@@ -334,6 +343,13 @@ mod tests {
         );
         let e = parse_rfc6962(&leaf, &extra).unwrap();
         assert_eq!(e.der, b"pre");
+        assert_eq!(e.timestamped_entry, &leaf[2..]);
+        // a tile leaf's TimestampedEntry is the same bytes (with its
+        // leaf_index extension in place of RFC 6962's empty extensions)
+        let t = encode_tile_leaf(5, EntryKind::Precert, b"pre", [2; 32], b"tbs", 9, &[]);
+        let te = parse_data_tile(&t).unwrap()[0].timestamped_entry;
+        assert_eq!(&te[..te.len() - 10], &leaf[2..leaf.len() - 2]);
+        assert_eq!(&te[te.len() - 10..], &[0, 8, 0, 0, 5, 0, 0, 0, 0, 9]);
         assert_eq!(e.chain, Chain::Der(vec![b"ca1", b"ca2"]));
         assert!(parse_rfc6962(&leaf[..10], &extra).is_err());
         let mut bad = leaf.clone();

@@ -7,6 +7,7 @@
 pub mod follower;
 pub mod leaf;
 pub mod loglist;
+pub mod merkle;
 pub mod sth;
 pub mod x509;
 

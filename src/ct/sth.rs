@@ -21,7 +21,8 @@
 //! its SHA-256 is the LogID.
 //!
 //! This authenticates the tree head (size, root hash, time). The entries
-//! read below that size are not checked against the root hash.
+//! of static-ct-api logs are then checked against the signed root
+//! ([`super::merkle`]); those of RFC 6962 logs are not.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

@@ -42,6 +42,29 @@ struct LogsState {
     signer: Option<Arc<ring::signature::EcdsaKeyPair>>,
     /// Tree heads are signed with another key (a forged head).
     forger: Option<Arc<ring::signature::EcdsaKeyPair>>,
+    /// RFC 6962 leaf hashes of the tiled log's entries, from the bytes of
+    /// their `TimestampedEntry` (the tile leaf without the pre-certificate
+    /// and the chain).
+    tiled_leaves: Vec<[u8; 32]>,
+    /// Data tiles serve this entry with the next one's bytes (a tampered
+    /// tile); the tree and its signed root stay the log's.
+    tampered: Option<usize>,
+}
+
+/// RFC 6962 §2.1 by its definition.
+fn mth(leaves: &[[u8; 32]]) -> [u8; 32] {
+    match leaves.len() {
+        0 => sha2::Sha256::digest([]).into(),
+        1 => leaves[0],
+        n => {
+            let k = 1 << (usize::BITS - 1 - (n - 1).leading_zeros());
+            let mut h = sha2::Sha256::new();
+            h.update([1u8]);
+            h.update(mth(&leaves[..k]));
+            h.update(mth(&leaves[k..]));
+            h.finalize().into()
+        }
+    }
 }
 
 fn p256_key() -> Arc<ring::signature::EcdsaKeyPair> {
@@ -117,15 +140,20 @@ fn build_state(tiled_len: usize) -> LogsState {
         } else {
             b""
         };
-        s.tiled.push(leaf::encode_tile_leaf(
-            e.timestamp_ms,
-            e.kind,
-            e.der,
-            [7; 32],
-            tbs,
-            i as u64,
-            &fps,
-        ));
+        let tile_leaf =
+            leaf::encode_tile_leaf(e.timestamp_ms, e.kind, e.der, [7; 32], tbs, i as u64, &fps);
+        let tail = 2
+            + 32 * fps.len()
+            + if e.kind == EntryKind::Precert {
+                3 + e.der.len()
+            } else {
+                0
+            };
+        let mut h = sha2::Sha256::new();
+        h.update([0u8, 0, 0]);
+        h.update(&tile_leaf[..tile_leaf.len() - tail]);
+        s.tiled_leaves.push(h.finalize().into());
+        s.tiled.push(tile_leaf);
     }
     s
 }
@@ -213,7 +241,7 @@ async fn serve_log(
             (200, json!({"entries": entries}).to_string().into_bytes())
         }
     } else if path == "/tiled/checkpoint" {
-        let root = [2; 32];
+        let root = mth(&s.tiled_leaves[..s.tiled_visible]);
         let origin = "example.test/tiled";
         let line = match s.forger.as_ref().or(s.signer.as_ref()) {
             Some(k) => {
@@ -233,6 +261,29 @@ async fn serve_log(
             STANDARD.encode(root)
         );
         (200, cp.into_bytes())
+    } else if let Some((level, rest)) = path
+        .strip_prefix("/tiled/tile/")
+        .and_then(|p| p.split_once('/'))
+        .and_then(|(l, rest)| Some((l.parse::<u32>().ok()?, rest)))
+    {
+        // hash tile: entry i of tile n at level l is the MTH of leaves
+        // [(n·256 + i)·256^l, (n·256 + i + 1)·256^l)
+        let (groups, width) = match rest.split_once(".p/") {
+            Some((g, w)) => (g, w.parse::<usize>().ok()),
+            None => (rest, Some(256)),
+        };
+        let span = 256usize.pow(level);
+        match (tile_number(groups), width) {
+            (Some(n), Some(w))
+                if (1..=256).contains(&w) && (n * 256 + w) * span <= s.tiled_visible =>
+            {
+                let body: Vec<u8> = (n * 256..n * 256 + w)
+                    .flat_map(|i| mth(&s.tiled_leaves[i * span..(i + 1) * span]))
+                    .collect();
+                (200, body)
+            }
+            _ => (404, b"no such tile".to_vec()),
+        }
     } else if let Some(rest) = path.strip_prefix("/tiled/tile/data/") {
         let (groups, width) = match rest.split_once(".p/") {
             Some((g, w)) => (g, w.parse::<usize>().ok()),
@@ -247,7 +298,11 @@ async fn serve_log(
                 };
                 if width_ok {
                     let w = width.unwrap_or(256);
-                    (200, s.tiled[start..start + w].concat())
+                    let mut tile = s.tiled[start..start + w].to_vec();
+                    if let Some(t) = s.tampered.filter(|t| (start..start + w - 1).contains(t)) {
+                        tile[t - start] = s.tiled[t + 1].clone();
+                    }
+                    (200, tile.concat())
                 } else {
                     (404, b"no such tile".to_vec())
                 }
@@ -698,5 +753,67 @@ async fn tree_heads_not_signed_by_the_logs_key_are_not_believed() {
     logs.state.lock().unwrap().forger = None;
     let all = client.wait_for(80).await;
     assert_eq!(as_set(&all), expect(&logs, 0..40, 0..40));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tiled_logs_entries_are_checked_against_its_signed_root() {
+    let logs = FakeLogs::start(600).await;
+    logs.state.lock().unwrap().signer = Some(p256_key());
+    let receiver = Receiver::start().await;
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let app = spawn_app_with(ct_settings(dir.path(), &logs, &receiver), dir.clone()).await;
+    let client = StreamClient::connect(app.stream_port.unwrap(), "/full-stream").await;
+    // from the log's beginning, across a full data tile
+    logs.grow(0, 20);
+    client.wait_for(20).await;
+    logs.grow(0, 300);
+    assert_eq!(
+        as_set(&client.wait_for(300).await),
+        expect(&logs, 0..0, 0..300)
+    );
+    assert_eq!(app.metric("certsentry_ct_tree_mismatches_total").await, 0);
+    app.stop().await;
+
+    // another service starting at the log's end: the tree up to there comes
+    // from the hash tiles (a level-1 and a level-0 partial tile)
+    let dir2 = Arc::new(tempfile::tempdir().unwrap());
+    let mut settings = ct_settings(dir2.path(), &logs, &receiver);
+    settings.ct.start = CtStart::End;
+    let app = spawn_app_with(settings, dir2.clone()).await;
+    let client = StreamClient::connect(app.stream_port.unwrap(), "/full-stream").await;
+    eventually(Duration::from_secs(10), "hash tiles read", || {
+        let logs = logs.clone();
+        async move {
+            let paths: Vec<String> = logs.requests().into_iter().map(|r| r.1).collect();
+            paths
+                .iter()
+                .any(|p| p.starts_with("/tiled/tile/1/000.p/1?"))
+                && paths
+                    .iter()
+                    .any(|p| p.starts_with("/tiled/tile/0/001.p/44?"))
+        }
+    })
+    .await;
+    logs.grow(0, 530);
+    assert_eq!(
+        as_set(&client.wait_for(230).await),
+        expect(&logs, 0..0, 300..530)
+    );
+    assert_eq!(
+        app.metric("certsentry_ct_tree_mismatches_total").await,
+        0,
+        "the log's own entries match its root"
+    );
+
+    // a data tile with one entry swapped: read, and raised
+    logs.state.lock().unwrap().tampered = Some(540);
+    logs.grow(0, 600);
+    client.wait_for(300).await;
+    eventually(Duration::from_secs(10), "the mismatch raised", || {
+        let app = &app;
+        async move { app.metric("certsentry_ct_tree_mismatches_total").await >= 1 }
+    })
+    .await;
     app.stop().await;
 }
