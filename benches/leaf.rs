@@ -1,7 +1,8 @@
 //! CT leaf parsing (issue #6: ≥ 20,000 entries/s on one core): the 40 real
 //! `get-entries` entries of `tests/fixtures/live_ct.json` (base64 decode,
 //! MerkleTreeLeaf + extra_data, x509 of the leaf and its chain, certstream
-//! fields), and the same certificates as static-ct-api tile leaves.
+//! fields), and the same certificates as static-ct-api tile leaves, also
+//! with the Merkle tree check a follower of a keyed tiled log adds.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -81,6 +82,22 @@ fn bench(c: &mut Criterion) {
                 let ders: Vec<&[u8]> = fps.iter().map(|fp| issuers[fp].as_slice()).collect();
                 black_box(event(e, &ders, &tiled, i as u64, 0.0, &mut cache).unwrap());
             }
+        })
+    });
+    // what a follower of a keyed static-ct-api log does besides: each
+    // entry's leaf hash into the Merkle frontier checked against the root
+    group.bench_function("tile_leaf_to_event_with_tree_check", |b| {
+        let mut frontier = certsentry::ct::merkle::Frontier::default();
+        b.iter(|| {
+            for (i, e) in leaf::parse_data_tile(&tile).unwrap().iter().enumerate() {
+                let Chain::Fingerprints(fps) = &e.chain else {
+                    unreachable!()
+                };
+                let ders: Vec<&[u8]> = fps.iter().map(|fp| issuers[fp].as_slice()).collect();
+                black_box(event(e, &ders, &tiled, i as u64, 0.0, &mut cache).unwrap());
+                frontier.push(certsentry::ct::merkle::leaf_hash(e.timestamped_entry));
+            }
+            black_box(frontier.root());
         })
     });
     group.finish();
