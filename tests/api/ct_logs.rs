@@ -418,6 +418,21 @@ fn ct_settings(
     s
 }
 
+/// certsentry reading `logs` into a fresh data directory (`tune` adjusts
+/// the settings), and a client of its `/full-stream`.
+async fn follow_logs(
+    logs: &FakeLogs,
+    receiver: &Receiver,
+    tune: impl FnOnce(&mut certsentry::config::Settings),
+) -> (TestApp, StreamClient) {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let mut settings = ct_settings(dir.path(), logs, receiver);
+    tune(&mut settings);
+    let app = spawn_app_with(settings, dir).await;
+    let client = StreamClient::connect(app.stream_port.unwrap(), "/full-stream").await;
+    (app, client)
+}
+
 fn expect(
     logs: &FakeLogs,
     rfc: std::ops::Range<u64>,
@@ -558,10 +573,7 @@ async fn rfc6962_and_tiled_logs_are_read_once_and_resumed_without_gaps() {
 async fn a_log_answering_429_and_503_is_backed_off_and_caught_up() {
     let logs = FakeLogs::start(0).await;
     let receiver = Receiver::start().await;
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let settings = ct_settings(dir.path(), &logs, &receiver);
-    let app = spawn_app_with(settings, dir.clone()).await;
-    let client = StreamClient::connect(app.stream_port.unwrap(), "/full-stream").await;
+    let (app, client) = follow_logs(&logs, &receiver, |_| {}).await;
     logs.state
         .lock()
         .unwrap()
@@ -591,11 +603,10 @@ async fn a_log_added_to_the_list_is_followed_after_the_next_refresh() {
     let logs = FakeLogs::start(30).await;
     logs.state.lock().unwrap().unlisted_tiled = true;
     let receiver = Receiver::start().await;
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let mut settings = ct_settings(dir.path(), &logs, &receiver);
-    settings.ct.log_list_refresh = Duration::from_millis(300);
-    let app = spawn_app_with(settings, dir.clone()).await;
-    let client = StreamClient::connect(app.stream_port.unwrap(), "/full-stream").await;
+    let (app, client) = follow_logs(&logs, &receiver, |s| {
+        s.ct.log_list_refresh = Duration::from_millis(300);
+    })
+    .await;
     logs.grow(40, 20);
     let first = client.wait_for(40).await;
     assert_eq!(as_set(&first), expect(&logs, 0..40, 0..0));
@@ -638,11 +649,10 @@ async fn a_log_added_to_the_list_is_followed_after_the_next_refresh() {
 async fn a_log_that_leaves_the_list_is_read_to_its_end_then_no_longer_followed() {
     let logs = FakeLogs::start(40).await;
     let receiver = Receiver::start().await;
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let mut settings = ct_settings(dir.path(), &logs, &receiver);
-    settings.ct.log_list_refresh = Duration::from_millis(300);
-    let app = spawn_app_with(settings, dir.clone()).await;
-    let client = StreamClient::connect(app.stream_port.unwrap(), "/full-stream").await;
+    let (app, client) = follow_logs(&logs, &receiver, |s| {
+        s.ct.log_list_refresh = Duration::from_millis(300);
+    })
+    .await;
     logs.grow(40, 20);
     let first = client.wait_for(60).await;
     assert_eq!(as_set(&first), expect(&logs, 0..40, 0..20));
@@ -703,10 +713,7 @@ async fn tree_heads_not_signed_by_the_logs_key_are_not_believed() {
     let logs = FakeLogs::start(40).await;
     logs.state.lock().unwrap().signer = Some(p256_key());
     let receiver = Receiver::start().await;
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let settings = ct_settings(dir.path(), &logs, &receiver);
-    let app = spawn_app_with(settings, dir.clone()).await;
-    let client = StreamClient::connect(app.stream_port.unwrap(), "/full-stream").await;
+    let (app, client) = follow_logs(&logs, &receiver, |_| {}).await;
     logs.grow(20, 20);
     let first = client.wait_for(40).await;
     assert_eq!(as_set(&first), expect(&logs, 0..20, 0..20));
@@ -761,9 +768,7 @@ async fn a_tiled_logs_entries_are_checked_against_its_signed_root() {
     let logs = FakeLogs::start(600).await;
     logs.state.lock().unwrap().signer = Some(p256_key());
     let receiver = Receiver::start().await;
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let app = spawn_app_with(ct_settings(dir.path(), &logs, &receiver), dir.clone()).await;
-    let client = StreamClient::connect(app.stream_port.unwrap(), "/full-stream").await;
+    let (app, client) = follow_logs(&logs, &receiver, |_| {}).await;
     // from the log's beginning, across a full data tile
     logs.grow(0, 20);
     client.wait_for(20).await;
@@ -777,11 +782,10 @@ async fn a_tiled_logs_entries_are_checked_against_its_signed_root() {
 
     // another service starting at the log's end: the tree up to there comes
     // from the hash tiles (a level-1 and a level-0 partial tile)
-    let dir2 = Arc::new(tempfile::tempdir().unwrap());
-    let mut settings = ct_settings(dir2.path(), &logs, &receiver);
-    settings.ct.start = CtStart::End;
-    let app = spawn_app_with(settings, dir2.clone()).await;
-    let client = StreamClient::connect(app.stream_port.unwrap(), "/full-stream").await;
+    let (app, client) = follow_logs(&logs, &receiver, |s| {
+        s.ct.start = CtStart::End;
+    })
+    .await;
     eventually(Duration::from_secs(10), "hash tiles read", || {
         let logs = logs.clone();
         async move {
