@@ -133,7 +133,7 @@ impl Metrics {
             ),
             (
                 "certsentry_ct_tree_mismatches_total",
-                "static-ct-api logs: times the entries read did not make the signed root (tampered tiles)",
+                "times the entries read from a CT log did not make its signed root (entries it did not commit to)",
                 get(&self.ct_tree_mismatches),
             ),
             (

@@ -4,8 +4,8 @@
 //! an outage of the log is waited out with backoff; no index is skipped.
 //!
 //! Each tree head (`get-sth`, `checkpoint`) must carry the log's signature
-//! ([`super::sth`]) before anything below its size is read; a static-ct-api
-//! log's entries are then checked against the signed root ([`super::merkle`]).
+//! ([`super::sth`]) before anything below its size is read, and the entries
+//! read must make its signed root ([`super::merkle`]).
 //!
 //! RFC 6962: `get-sth`, then `get-entries` in batches, continuing where a
 //! short answer stopped. static-ct-api: `checkpoint`, then data tiles (full
@@ -29,6 +29,8 @@ use crate::config::{CtSettings, CtStart};
 use crate::metrics::Metrics;
 use crate::source::SourceItem;
 use crate::store::Store;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -102,8 +104,8 @@ pub struct Follower {
     failures: u32,
     /// Checks the log's tree heads; `None` when the list gives no key.
     key: Option<LogKey>,
-    /// static-ct-api logs with a key: the tree of the entries read so far,
-    /// checked against each signed root the follower catches up with.
+    /// Logs with a key: the tree of the entries read so far, checked
+    /// against each signed root the follower catches up with.
     frontier: Option<merkle::Frontier>,
 }
 
@@ -211,6 +213,7 @@ impl Follower {
         let seen = crate::watchlist::unix_now() as f64;
         let mut events = Vec::new();
         let mut leaves = Vec::new();
+        let mut unhashable = false;
         let new_next = if self.log.tiled {
             let (path, start, width) = data_tile_for(next, size);
             let tile = self.get(&path).await?;
@@ -252,6 +255,13 @@ impl Follower {
             let count = (answer.entries.len() as u64).min(end - next + 1);
             for (i, raw) in answer.entries.iter().take(count as usize).enumerate() {
                 let index = next + i as u64;
+                if self.frontier.is_some() {
+                    match STANDARD.decode(&raw.leaf_input) {
+                        Ok(li) => leaves.push(merkle::hash_leaf_input(&li)),
+                        // counted as a bad entry below; the tree is lost
+                        Err(_) => unhashable = true,
+                    }
+                }
                 let ev = super::event_from_get_entries(
                     &raw.leaf_input,
                     &raw.extra_data,
@@ -273,7 +283,10 @@ impl Follower {
         if self.tx.send(batch).await.is_err() {
             return Ok(None);
         }
-        if let Some(f) = &mut self.frontier {
+        if unhashable {
+            tracing::warn!(log = %self.log.description, "an entry's leaf_input is not base64: the entries read cannot be checked against the next root");
+            self.frontier = None;
+        } else if let Some(f) = &mut self.frontier {
             for leaf in leaves {
                 f.push(leaf);
             }
@@ -314,10 +327,80 @@ impl Follower {
         Ok(der)
     }
 
-    /// The frontier of the tree's first `at` entries, from the hash tiles
-    /// of a tree of `size` (≥ `at`, a size the log signed, so its partial
-    /// tiles are served).
+    /// The frontier of the tree's first `at` entries, in a tree of `size`
+    /// (≥ `at`) the log signed.
     async fn load_frontier(&mut self, at: u64, size: u64) -> Result<merkle::Frontier, FetchError> {
+        if at == 0 {
+            Ok(merkle::Frontier::default())
+        } else if self.log.tiled {
+            self.frontier_from_tiles(at, size).await
+        } else {
+            self.frontier_from_proof(at, size).await
+        }
+    }
+
+    /// RFC 6962: the entry before `at`, and its audit path in the tree of
+    /// `size` (`get-proof-by-hash`), whose left siblings are the frontier.
+    async fn frontier_from_proof(
+        &mut self,
+        at: u64,
+        size: u64,
+    ) -> Result<merkle::Frontier, FetchError> {
+        #[derive(serde::Deserialize)]
+        struct Proof {
+            leaf_index: u64,
+            audit_path: Vec<String>,
+        }
+        let last = at - 1;
+        let body = self
+            .get(&format!("ct/v1/get-entries?start={last}&end={last}"))
+            .await?;
+        let answer: GetEntries =
+            serde_json::from_slice(&body).map_err(|e| fetch_err(format!("get-entries: {e}")))?;
+        let leaf = answer
+            .entries
+            .first()
+            .and_then(|e| STANDARD.decode(&e.leaf_input).ok())
+            .map(|li| merkle::hash_leaf_input(&li))
+            .ok_or_else(|| fetch_err(format!("get-entries {last}: no readable entry")))?;
+        let hash: String = STANDARD
+            .encode(leaf)
+            .replace('+', "%2B")
+            .replace('/', "%2F")
+            .replace('=', "%3D");
+        let body = self
+            .get(&format!(
+                "ct/v1/get-proof-by-hash?hash={hash}&tree_size={size}"
+            ))
+            .await?;
+        let proof: Proof = serde_json::from_slice(&body)
+            .map_err(|e| fetch_err(format!("get-proof-by-hash: {e}")))?;
+        if proof.leaf_index != last {
+            return Err(fetch_err(format!(
+                "get-proof-by-hash: leaf {} for entry {last}",
+                proof.leaf_index
+            )));
+        }
+        let path: Option<Vec<merkle::Hash>> = proof
+            .audit_path
+            .iter()
+            .map(|h| STANDARD.decode(h).ok().and_then(|h| h.try_into().ok()))
+            .collect();
+        let mut frontier = path
+            .and_then(|p| merkle::left_of_audit_path(last, size, &p))
+            .and_then(|roots| merkle::Frontier::from_roots(last, roots))
+            .ok_or_else(|| fetch_err("get-proof-by-hash: not an audit path of that entry"))?;
+        frontier.push(leaf);
+        Ok(frontier)
+    }
+
+    /// static-ct-api: from the hash tiles of the tree of `size` (a size
+    /// the log signed, so its partial tiles are served).
+    async fn frontier_from_tiles(
+        &mut self,
+        at: u64,
+        size: u64,
+    ) -> Result<merkle::Frontier, FetchError> {
         let mut tiles: HashMap<(u32, u64), bytes::Bytes> = HashMap::new();
         let mut roots = Vec::new();
         for (offset, height) in merkle::subtrees(at) {
@@ -356,11 +439,11 @@ impl Follower {
             .ok_or_else(|| fetch_err("hash tiles do not make a frontier"))
     }
 
-    /// Caught up with `head`: the entries read (and the tile hashes the
-    /// frontier started from) must make its signed root. A mismatch means
-    /// the log, or whatever serves its tiles, showed entries the log did
-    /// not commit to: it is raised, and the frontier taken again from the
-    /// tiles for the next check.
+    /// Caught up with `head`: the entries read (and the hashes the frontier
+    /// started from) must make its signed root. A mismatch means the log,
+    /// or whatever serves its entries, showed entries the log did not
+    /// commit to: it is raised, and the frontier taken again from the log
+    /// for the next check.
     fn check_root(&mut self, head: &sth::TreeHead) {
         let Some(f) = &self.frontier else {
             return;
@@ -374,7 +457,7 @@ impl Follower {
         }
         self.metrics.add(&self.metrics.ct_tree_mismatches, 1);
         tracing::error!(log = %self.log.description, size = head.tree_size,
-            "the entries read do not make the log's signed root: its tiles differ from what it committed to");
+            "the entries read do not make the log's signed root: they differ from what it committed to");
         self.frontier = None;
     }
 
@@ -460,8 +543,8 @@ impl Follower {
                 }
             };
             next = Some(pos);
-            // a tiled log with a key: the tree up to `pos`, from its hash tiles
-            if self.key.is_some() && self.log.tiled && self.frontier.is_none() && pos <= size {
+            // a log with a key: the tree up to `pos`, to check what is read
+            if self.key.is_some() && self.frontier.is_none() && pos <= size {
                 match self.load_frontier(pos, size).await {
                     Ok(f) => self.frontier = Some(f),
                     Err(e) => {

@@ -7,10 +7,13 @@
 //! leaf merges with the trailing ones like a carry, and the tree's root
 //! folds them from the right, which is RFC 6962's split at the largest
 //! power of two below n. A follower that starts in the middle of a log
-//! takes the frontier from the log's hash tiles (static-ct-api): a perfect
-//! subtree of height k = 8·l + r is 2ʳ consecutive hashes of a level-l
-//! tile. Reading from there and comparing with the next signed root checks
-//! the entries read, and those tile hashes, in one comparison.
+//! takes the frontier from the log: a static-ct-api log's hash tiles (a
+//! perfect subtree of height k = 8·l + r is 2ʳ consecutive hashes of a
+//! level-l tile), or an RFC 6962 log's audit path of the entry before the
+//! start (`get-proof-by-hash`: its left siblings are exactly the frontier).
+//! Reading from there and comparing with the next signed root checks the
+//! entries read, and the hashes the frontier started from, in one
+//! comparison.
 
 use sha2::{Digest, Sha256};
 
@@ -88,6 +91,46 @@ impl Frontier {
     }
 }
 
+/// `MTH({d})` from an RFC 6962 `leaf_input` (the whole MerkleTreeLeaf).
+pub fn hash_leaf_input(merkle_tree_leaf: &[u8]) -> Hash {
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(merkle_tree_leaf);
+    h.finalize().into()
+}
+
+/// The roots of the perfect subtrees left of leaf `index` (the frontier
+/// of the first `index` leaves), from that leaf's audit path in a tree of
+/// `size` (RFC 6962 §2.1.1, leaf level first): the path's left siblings.
+/// `None` when the path has the wrong length for that leaf and size.
+pub fn left_of_audit_path(index: u64, size: u64, path: &[Hash]) -> Option<Vec<Hash>> {
+    // from the top: is the sibling at each split on the left?
+    let mut left = Vec::new();
+    let (mut m, mut n) = (index, size);
+    while n > 1 {
+        let k = 1u64 << (63 - (n - 1).leading_zeros());
+        if m < k {
+            left.push(false);
+            n = k;
+        } else {
+            left.push(true);
+            m -= k;
+            n -= k;
+        }
+    }
+    if index >= size || left.len() != path.len() {
+        return None;
+    }
+    // the path runs bottom-up, the flags top-down
+    Some(
+        left.iter()
+            .zip(path.iter().rev())
+            .filter(|(l, _)| **l)
+            .map(|(_, h)| *h)
+            .collect(),
+    )
+}
+
 /// The perfect subtrees a tree of `size` decomposes into, left to right:
 /// (first leaf, height).
 pub fn subtrees(size: u64) -> Vec<(u64, u32)> {
@@ -156,6 +199,42 @@ mod tests {
         h.finalize().into()
     }
 
+    /// RFC 6962 §2.1.1 PATH(m, D[n]) by its definition, leaf level first.
+    fn path(m: usize, leaves: &[Hash]) -> Vec<Hash> {
+        let n = leaves.len();
+        if n <= 1 {
+            return Vec::new();
+        }
+        let k = 1 << (usize::BITS - 1 - (n - 1).leading_zeros());
+        if m < k {
+            let mut p = path(m, &leaves[..k]);
+            p.push(mth(&leaves[k..]));
+            p
+        } else {
+            let mut p = path(m - k, &leaves[k..]);
+            p.push(mth(&leaves[..k]));
+            p
+        }
+    }
+
+    #[test]
+    fn an_audit_paths_left_siblings_are_the_frontier_before_its_leaf() {
+        let leaves: Vec<Hash> = (0u32..70).map(|i| raw_leaf(&i.to_be_bytes())).collect();
+        for size in 1..=leaves.len() {
+            let mut f = Frontier::default();
+            for index in 0..size {
+                let p = path(index, &leaves[..size]);
+                let roots = left_of_audit_path(index as u64, size as u64, &p);
+                assert_eq!(
+                    roots.and_then(|r| Frontier::from_roots(index as u64, r)),
+                    Some(f.clone()),
+                    "leaf {index} of {size}"
+                );
+                f.push(leaves[index]);
+            }
+        }
+    }
+
     #[test]
     fn roots_match_the_rfc6962_test_vectors() {
         // the inputs and roots published with the reference implementation
@@ -190,6 +269,7 @@ mod tests {
         }
         // a leaf of a TimestampedEntry is the same hash over its MerkleTreeLeaf
         assert_eq!(leaf_hash(b"entry"), raw_leaf(b"\0\0entry"));
+        assert_eq!(hash_leaf_input(b"\0\0entry"), leaf_hash(b"entry"));
     }
 
     #[test]
@@ -227,6 +307,8 @@ mod tests {
             f.push(*leaf);
         }
         assert_eq!(tile_width(0, 5, 1300), 20);
+        assert_eq!(left_of_audit_path(5, 5, &[]), None);
+        assert_eq!(left_of_audit_path(2, 5, &[[0; 32]]), None);
         assert_eq!(tile_width(1, 0, 1300), 5);
         assert_eq!(tile_width(2, 0, 1300), 0);
         assert_eq!(tile_width(0, 9, 1300), 0);

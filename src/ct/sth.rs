@@ -20,9 +20,8 @@
 //! SubjectPublicKeyInfo, ECDSA P-256 for every log today (RSA also read);
 //! its SHA-256 is the LogID.
 //!
-//! This authenticates the tree head (size, root hash, time). The entries
-//! of static-ct-api logs are then checked against the signed root
-//! ([`super::merkle`]); those of RFC 6962 logs are not.
+//! This authenticates the tree head (size, root hash, time); the entries
+//! read are then checked against the signed root ([`super::merkle`]).
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

@@ -49,6 +49,26 @@ struct LogsState {
     /// Data tiles serve this entry with the next one's bytes (a tampered
     /// tile); the tree and its signed root stay the log's.
     tampered: Option<usize>,
+    /// RFC 6962 leaf hashes of the RFC 6962 log's entries.
+    rfc_leaves: Vec<[u8; 32]>,
+    /// `get-entries` answers this entry with the next one.
+    rfc_tampered: Option<usize>,
+}
+
+/// RFC 6962 §2.1.1 PATH(m, D[n]) by its definition, leaf level first.
+fn audit_path(m: usize, leaves: &[[u8; 32]]) -> Vec<[u8; 32]> {
+    let n = leaves.len();
+    if n <= 1 {
+        return Vec::new();
+    }
+    let k = 1 << (usize::BITS - 1 - (n - 1).leading_zeros());
+    let (mut p, sibling) = if m < k {
+        (audit_path(m, &leaves[..k]), mth(&leaves[k..]))
+    } else {
+        (audit_path(m - k, &leaves[k..]), mth(&leaves[..k]))
+    };
+    p.push(sibling);
+    p
 }
 
 /// RFC 6962 §2.1 by its definition.
@@ -121,6 +141,10 @@ fn build_state(tiled_len: usize) -> LogsState {
         let li = f["leaf_input"].as_str().unwrap().to_owned();
         let ed = f["extra_data"].as_str().unwrap().to_owned();
         decoded.push((STANDARD.decode(&li).unwrap(), STANDARD.decode(&ed).unwrap()));
+        let mut h = sha2::Sha256::new();
+        h.update([0u8]);
+        h.update(&decoded.last().unwrap().0);
+        s.rfc_leaves.push(h.finalize().into());
         s.rfc.push((li, ed));
     }
     for i in 0..tiled_len {
@@ -215,7 +239,7 @@ async fn serve_log(
             "tiled_logs": tiled}]});
         (200, list.to_string().into_bytes())
     } else if path == "/rfc/ct/v1/get-sth" {
-        let root = [1; 32];
+        let root = mth(&s.rfc_leaves[..s.rfc_visible]);
         let (signature, timestamp) = match s.forger.as_ref().or(s.signer.as_ref()) {
             Some(k) => sign_head(k, s.rfc_visible, root),
             None => (Vec::new(), 0),
@@ -234,11 +258,42 @@ async fn serve_log(
             (400, b"bad range".to_vec())
         } else {
             let last = end.min(s.rfc_visible - 1).min(start + s.max_batch - 1);
-            let entries: Vec<Value> = s.rfc[start..=last]
-                .iter()
-                .map(|(l, e)| json!({"leaf_input": l, "extra_data": e}))
+            let entries: Vec<Value> = (start..=last)
+                .map(|i| {
+                    let (l, e) = &s.rfc[if s.rfc_tampered == Some(i) { i + 1 } else { i }];
+                    json!({"leaf_input": l, "extra_data": e})
+                })
                 .collect();
             (200, json!({"entries": entries}).to_string().into_bytes())
+        }
+    } else if path == "/rfc/ct/v1/get-proof-by-hash" {
+        let param = |name: &str| {
+            query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+                .map(|v| {
+                    v.replace("%2B", "+")
+                        .replace("%2F", "/")
+                        .replace("%3D", "=")
+                })
+        };
+        let hash = param("hash").and_then(|h| STANDARD.decode(h).ok());
+        let size = param("tree_size").and_then(|n| n.parse::<usize>().ok());
+        match (hash, size) {
+            (Some(hash), Some(size)) if size <= s.rfc_visible => {
+                match s.rfc_leaves[..size].iter().position(|l| l[..] == hash[..]) {
+                    Some(i) => {
+                        let path: Vec<String> = audit_path(i, &s.rfc_leaves[..size])
+                            .iter()
+                            .map(|h| STANDARD.encode(h))
+                            .collect();
+                        let proof = json!({"leaf_index": i, "audit_path": path});
+                        (200, proof.to_string().into_bytes())
+                    }
+                    None => (404, b"no such leaf".to_vec()),
+                }
+            }
+            _ => (400, b"bad request".to_vec()),
         }
     } else if path == "/tiled/checkpoint" {
         let root = mth(&s.tiled_leaves[..s.tiled_visible]);
@@ -764,60 +819,75 @@ async fn tree_heads_not_signed_by_the_logs_key_are_not_believed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_tiled_logs_entries_are_checked_against_its_signed_root() {
+async fn the_entries_read_are_checked_against_the_signed_root() {
     let logs = FakeLogs::start(600).await;
     logs.state.lock().unwrap().signer = Some(p256_key());
     let receiver = Receiver::start().await;
     let (app, client) = follow_logs(&logs, &receiver, |_| {}).await;
-    // from the log's beginning, across a full data tile
-    logs.grow(0, 20);
-    client.wait_for(20).await;
-    logs.grow(0, 300);
+    let mismatches = "certsentry_ct_tree_mismatches_total";
+    // from the logs' beginning, across a full data tile
+    logs.grow(20, 20);
+    client.wait_for(40).await;
+    logs.grow(30, 300);
     assert_eq!(
-        as_set(&client.wait_for(300).await),
-        expect(&logs, 0..0, 0..300)
+        as_set(&client.wait_for(330).await),
+        expect(&logs, 0..30, 0..300)
     );
-    assert_eq!(app.metric("certsentry_ct_tree_mismatches_total").await, 0);
+    assert_eq!(app.metric(mismatches).await, 0);
     app.stop().await;
 
-    // another service starting at the log's end: the tree up to there comes
-    // from the hash tiles (a level-1 and a level-0 partial tile)
+    // another service starting at the logs' ends: the tree up to there
+    // comes from the audit path of the entry before (RFC 6962) and from
+    // the hash tiles (a level-1 and a level-0 partial tile)
     let (app, client) = follow_logs(&logs, &receiver, |s| {
         s.ct.start = CtStart::End;
     })
     .await;
-    eventually(Duration::from_secs(10), "hash tiles read", || {
-        let logs = logs.clone();
-        async move {
-            let paths: Vec<String> = logs.requests().into_iter().map(|r| r.1).collect();
-            paths
-                .iter()
-                .any(|p| p.starts_with("/tiled/tile/1/000.p/1?"))
-                && paths
+    eventually(
+        Duration::from_secs(10),
+        "hash tiles and an audit path read",
+        || {
+            let logs = logs.clone();
+            async move {
+                let paths: Vec<String> = logs.requests().into_iter().map(|r| r.1).collect();
+                paths
                     .iter()
-                    .any(|p| p.starts_with("/tiled/tile/0/001.p/44?"))
-        }
-    })
+                    .any(|p| p.starts_with("/tiled/tile/1/000.p/1?"))
+                    && paths
+                        .iter()
+                        .any(|p| p.starts_with("/tiled/tile/0/001.p/44?"))
+                    && paths
+                        .iter()
+                        .any(|p| p.starts_with("/rfc/ct/v1/get-proof-by-hash?hash="))
+            }
+        },
+    )
     .await;
-    logs.grow(0, 530);
+    logs.grow(35, 530);
     assert_eq!(
-        as_set(&client.wait_for(230).await),
-        expect(&logs, 0..0, 300..530)
+        as_set(&client.wait_for(235).await),
+        expect(&logs, 30..35, 300..530)
     );
     assert_eq!(
-        app.metric("certsentry_ct_tree_mismatches_total").await,
+        app.metric(mismatches).await,
         0,
-        "the log's own entries match its root"
+        "the logs' own entries make their roots"
     );
 
-    // a data tile with one entry swapped: read, and raised
-    logs.state.lock().unwrap().tampered = Some(540);
-    logs.grow(0, 600);
-    client.wait_for(300).await;
-    eventually(Duration::from_secs(10), "the mismatch raised", || {
+    // an entry swapped in each log: read, and raised once per log
+    {
+        let mut s = logs.state.lock().unwrap();
+        s.rfc_tampered = Some(37);
+        s.tampered = Some(540);
+    }
+    logs.grow(40, 600);
+    client.wait_for(310).await;
+    eventually(Duration::from_secs(10), "the mismatches raised", || {
         let app = &app;
-        async move { app.metric("certsentry_ct_tree_mismatches_total").await >= 1 }
+        async move { app.metric(mismatches).await >= 2 }
     })
     .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(app.metric(mismatches).await, 2);
     app.stop().await;
 }
