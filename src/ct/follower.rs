@@ -107,7 +107,13 @@ pub struct Follower {
     /// Logs with a key: the tree of the entries read so far, checked
     /// against each signed root the follower catches up with.
     frontier: Option<merkle::Frontier>,
+    /// After a failed [`Follower::load_frontier`], when to try again.
+    frontier_retry: Option<Instant>,
 }
+
+/// How long reading goes on unchecked after the log could not give its
+/// tree at the reading position.
+const FRONTIER_RETRY: Duration = Duration::from_secs(300);
 
 impl Follower {
     pub fn new(
@@ -143,6 +149,7 @@ impl Follower {
             failures: 0,
             key,
             frontier: None,
+            frontier_retry: None,
         }
     }
 
@@ -543,15 +550,24 @@ impl Follower {
                 }
             };
             next = Some(pos);
-            // a log with a key: the tree up to `pos`, to check what is read
-            if self.key.is_some() && self.frontier.is_none() && pos <= size {
+            // a log with a key: the tree up to `pos`, to check what is read;
+            // when the log cannot give it, reading goes on unchecked (a
+            // certificate seen late is worse than one seen unchecked)
+            if self.key.is_some()
+                && self.frontier.is_none()
+                && pos <= size
+                && self.frontier_retry.is_none_or(|at| Instant::now() >= at)
+            {
                 match self.load_frontier(pos, size).await {
-                    Ok(f) => self.frontier = Some(f),
+                    Ok(f) => {
+                        self.frontier = Some(f);
+                        self.frontier_retry = None;
+                    }
                     Err(e) => {
-                        if !self.back_off(e, &shutdown).await {
-                            return;
-                        }
-                        continue;
+                        self.metrics.add(&self.metrics.ct_request_errors, 1);
+                        tracing::warn!(log = %self.log.description, reason = %e.reason, retry_in = ?FRONTIER_RETRY,
+                            "cannot take the log's tree where reading starts: entries are read unchecked until then");
+                        self.frontier_retry = Some(Instant::now() + FRONTIER_RETRY);
                     }
                 }
             }

@@ -53,6 +53,8 @@ struct LogsState {
     rfc_leaves: Vec<[u8; 32]>,
     /// `get-entries` answers this entry with the next one.
     rfc_tampered: Option<usize>,
+    /// `get-proof-by-hash` answers 404.
+    no_proofs: bool,
 }
 
 /// RFC 6962 §2.1.1 PATH(m, D[n]) by its definition, leaf level first.
@@ -266,6 +268,8 @@ async fn serve_log(
                 .collect();
             (200, json!({"entries": entries}).to_string().into_bytes())
         }
+    } else if path == "/rfc/ct/v1/get-proof-by-hash" && s.no_proofs {
+        (404, b"not found".to_vec())
     } else if path == "/rfc/ct/v1/get-proof-by-hash" {
         let param = |name: &str| {
             query
@@ -889,5 +893,42 @@ async fn the_entries_read_are_checked_against_the_signed_root() {
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(app.metric(mismatches).await, 2);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_that_cannot_give_its_tree_is_still_read() {
+    let logs = FakeLogs::start(0).await;
+    {
+        let mut s = logs.state.lock().unwrap();
+        s.signer = Some(p256_key());
+        s.no_proofs = true;
+    }
+    logs.grow(30, 0);
+    let receiver = Receiver::start().await;
+    let (app, client) = follow_logs(&logs, &receiver, |s| {
+        s.ct.start = CtStart::End;
+    })
+    .await;
+    eventually(
+        Duration::from_secs(10),
+        "the failed audit path request",
+        || {
+            let logs = logs.clone();
+            async move {
+                logs.requests()
+                    .iter()
+                    .any(|r| r.1.starts_with("/rfc/ct/v1/get-proof-by-hash") && r.2 == 404)
+            }
+        },
+    )
+    .await;
+    logs.grow(40, 0);
+    assert_eq!(
+        as_set(&client.wait_for(10).await),
+        expect(&logs, 30..40, 0..0)
+    );
+    assert_eq!(app.metric("certsentry_ct_tree_mismatches_total").await, 0);
+    assert!(app.metric("certsentry_ct_request_errors_total").await >= 1);
     app.stop().await;
 }
