@@ -405,6 +405,17 @@ impl FakeLogs {
     fn requests(&self) -> Vec<(Instant, String, u16)> {
         self.state.lock().unwrap().requests.clone()
     }
+
+    /// Wait until the requests served (path?query, status) satisfy `check`.
+    async fn wait_for_requests(&self, what: &str, check: impl Fn(&[(String, u16)]) -> bool) {
+        eventually(Duration::from_secs(10), what, || {
+            let served: Vec<(String, u16)> =
+                self.requests().into_iter().map(|r| (r.1, r.2)).collect();
+            let done = check(&served);
+            async move { done }
+        })
+        .await;
+    }
 }
 
 /// A websocket client of certsentry's `/full-stream`, collecting messages.
@@ -847,25 +858,12 @@ async fn the_entries_read_are_checked_against_the_signed_root() {
         s.ct.start = CtStart::End;
     })
     .await;
-    eventually(
-        Duration::from_secs(10),
-        "hash tiles and an audit path read",
-        || {
-            let logs = logs.clone();
-            async move {
-                let paths: Vec<String> = logs.requests().into_iter().map(|r| r.1).collect();
-                paths
-                    .iter()
-                    .any(|p| p.starts_with("/tiled/tile/1/000.p/1?"))
-                    && paths
-                        .iter()
-                        .any(|p| p.starts_with("/tiled/tile/0/001.p/44?"))
-                    && paths
-                        .iter()
-                        .any(|p| p.starts_with("/rfc/ct/v1/get-proof-by-hash?hash="))
-            }
-        },
-    )
+    logs.wait_for_requests("hash tiles and an audit path read", |served| {
+        let asked = |prefix: &str| served.iter().any(|(p, _)| p.starts_with(prefix));
+        asked("/tiled/tile/1/000.p/1?")
+            && asked("/tiled/tile/0/001.p/44?")
+            && asked("/rfc/ct/v1/get-proof-by-hash?hash=")
+    })
     .await;
     logs.grow(35, 530);
     assert_eq!(
@@ -910,18 +908,11 @@ async fn a_log_that_cannot_give_its_tree_is_still_read() {
         s.ct.start = CtStart::End;
     })
     .await;
-    eventually(
-        Duration::from_secs(10),
-        "the failed audit path request",
-        || {
-            let logs = logs.clone();
-            async move {
-                logs.requests()
-                    .iter()
-                    .any(|r| r.1.starts_with("/rfc/ct/v1/get-proof-by-hash") && r.2 == 404)
-            }
-        },
-    )
+    logs.wait_for_requests("the failed audit path request", |served| {
+        served
+            .iter()
+            .any(|(p, status)| p.starts_with("/rfc/ct/v1/get-proof-by-hash") && *status == 404)
+    })
     .await;
     logs.grow(40, 0);
     assert_eq!(
