@@ -33,6 +33,7 @@ pub struct Metrics {
     pub ct_request_errors: AtomicU64,
     pub ct_tree_heads_refused: AtomicU64,
     pub ct_tree_mismatches: AtomicU64,
+    pub ct_tree_checks: AtomicU64,
     pub stream_clients: AtomicU64,
     pub stream_clients_dropped: AtomicU64,
     pub stream_messages: AtomicU64,
@@ -60,7 +61,7 @@ impl Metrics {
     pub fn render(&self, list: &ListStatus, outbox: &[OutboxCounts]) -> String {
         let mut out = String::with_capacity(4096);
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let counters: [(&str, &str, u64); 22] = [
+        let counters: [(&str, &str, u64); 23] = [
             (
                 "certsentry_frames_total",
                 "certstream messages received",
@@ -135,6 +136,11 @@ impl Metrics {
                 "certsentry_ct_tree_mismatches_total",
                 "times the entries read from a CT log did not make its signed root (entries it did not commit to)",
                 get(&self.ct_tree_mismatches),
+            ),
+            (
+                "certsentry_ct_tree_checks_total",
+                "times the entries read from a CT log made its signed root",
+                get(&self.ct_tree_checks),
             ),
             (
                 "certsentry_stream_messages_total",

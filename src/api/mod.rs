@@ -201,6 +201,7 @@ async fn status(State(state): State<AppState>) -> Result<Json<serde_json::Value>
             "ct_request_errors": get(&m.ct_request_errors),
             "ct_tree_heads_refused": get(&m.ct_tree_heads_refused),
             "ct_tree_mismatches": get(&m.ct_tree_mismatches),
+            "ct_tree_checks": get(&m.ct_tree_checks),
             "stream_clients": get(&m.stream_clients),
             "stream_clients_dropped": get(&m.stream_clients_dropped),
         }

@@ -459,6 +459,7 @@ impl Follower {
             return;
         }
         if f.root() == head.root_hash {
+            self.metrics.add(&self.metrics.ct_tree_checks, 1);
             tracing::debug!(log = %self.log.description, size = head.tree_size, "entries read match the signed root");
             return;
         }

@@ -848,6 +848,15 @@ async fn the_entries_read_are_checked_against_the_signed_root() {
         as_set(&client.wait_for(330).await),
         expect(&logs, 0..30, 0..300)
     );
+    eventually(
+        Duration::from_secs(10),
+        "both logs checked at their last size",
+        || {
+            let app = &app;
+            async move { app.metric("certsentry_ct_tree_checks_total").await >= 4 }
+        },
+    )
+    .await;
     assert_eq!(app.metric(mismatches).await, 0);
     app.stop().await;
 
@@ -875,6 +884,13 @@ async fn the_entries_read_are_checked_against_the_signed_root() {
         0,
         "the logs' own entries make their roots"
     );
+    // checked where reading started (right after the frontier was taken
+    // from the log) and again at the new sizes
+    eventually(Duration::from_secs(10), "both logs checked twice", || {
+        let app = &app;
+        async move { app.metric("certsentry_ct_tree_checks_total").await >= 4 }
+    })
+    .await;
 
     // an entry swapped in each log: read, and raised once per log
     {
