@@ -169,6 +169,12 @@ impl Store {
                 next_index INTEGER NOT NULL,
                 tree_size INTEGER NOT NULL,
                 updated_ms INTEGER NOT NULL
+            );
+            CREATE TABLE IF NOT EXISTS ct_roots (
+                log TEXT PRIMARY KEY,
+                tree_size INTEGER NOT NULL,
+                root BLOB NOT NULL,
+                updated_ms INTEGER NOT NULL
             );",
         )?;
         // Added after the first release: updates point at their incident.
@@ -490,6 +496,38 @@ impl Store {
                tree_size = MAX(tree_size, excluded.tree_size),
                updated_ms = excluded.updated_ms",
             params![log, next_index as i64, tree_size as i64, unix_ms(now)],
+        )?;
+        Ok(())
+    }
+
+    /// The last signed root of a CT log that the entries read made:
+    /// (tree size, root hash).
+    pub fn ct_root(&self, log: &str) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+        let row: Option<(i64, Vec<u8>)> = self
+            .conn()
+            .query_row(
+                "SELECT tree_size, root FROM ct_roots WHERE log = ?1",
+                params![log],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        // a row of another shape is ignored (the next check replaces it)
+        Ok(row.and_then(|(size, root)| Some((size as u64, root.try_into().ok()?))))
+    }
+
+    /// Record a checked root of a CT log.
+    pub fn set_ct_root(
+        &self,
+        log: &str,
+        tree_size: u64,
+        root: &[u8; 32],
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO ct_roots (log, tree_size, root, updated_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(log) DO UPDATE SET
+               tree_size = excluded.tree_size, root = excluded.root, updated_ms = excluded.updated_ms",
+            params![log, tree_size as i64, &root[..], unix_ms(now)],
         )?;
         Ok(())
     }

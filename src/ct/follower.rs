@@ -109,6 +109,9 @@ pub struct Follower {
     frontier: Option<merkle::Frontier>,
     /// After a failed [`Follower::load_frontier`], when to try again.
     frontier_retry: Option<Instant>,
+    /// The last checked root stored for this log (size, root): from the
+    /// store at start, to check the log's history still holds it.
+    stored_root: Option<(u64, merkle::Hash)>,
 }
 
 /// How long reading goes on unchecked after the log could not give its
@@ -150,6 +153,7 @@ impl Follower {
             key,
             frontier: None,
             frontier_retry: None,
+            stored_root: None,
         }
     }
 
@@ -451,22 +455,79 @@ impl Follower {
     /// or whatever serves its entries, showed entries the log did not
     /// commit to: it is raised, and the frontier taken again from the log
     /// for the next check.
-    fn check_root(&mut self, head: &sth::TreeHead) {
+    /// A root that matched is stored, so that after a restart the log's
+    /// history can be checked to still hold it ([`Follower::check_history`]).
+    async fn check_root(&mut self, head: &sth::TreeHead) {
         let Some(f) = &self.frontier else {
             return;
         };
         if f.size() != head.tree_size {
             return;
         }
-        if f.root() == head.root_hash {
-            self.metrics.add(&self.metrics.ct_tree_checks, 1);
-            tracing::debug!(log = %self.log.description, size = head.tree_size, "entries read match the signed root");
+        if f.root() != head.root_hash {
+            self.metrics.add(&self.metrics.ct_tree_mismatches, 1);
+            tracing::error!(log = %self.log.description, size = head.tree_size,
+                "the entries read do not make the log's signed root: they differ from what it committed to");
+            self.frontier = None;
             return;
         }
-        self.metrics.add(&self.metrics.ct_tree_mismatches, 1);
-        tracing::error!(log = %self.log.description, size = head.tree_size,
-            "the entries read do not make the log's signed root: they differ from what it committed to");
-        self.frontier = None;
+        self.metrics.add(&self.metrics.ct_tree_checks, 1);
+        tracing::debug!(log = %self.log.description, size = head.tree_size, "entries read match the signed root");
+        if self
+            .stored_root
+            .is_some_and(|(size, _)| size == head.tree_size)
+        {
+            return;
+        }
+        self.stored_root = Some((head.tree_size, head.root_hash));
+        let (store, key, size, root) = (
+            self.store.clone(),
+            self.log.url.clone(),
+            head.tree_size,
+            head.root_hash,
+        );
+        let saved = tokio::task::spawn_blocking(move || {
+            store.set_ct_root(&key, size, &root, std::time::SystemTime::now())
+        })
+        .await;
+        if !matches!(saved, Ok(Ok(()))) {
+            tracing::warn!(log = %self.log.description, "could not store the checked root");
+        }
+    }
+
+    /// At start: the root stored before (size s, root r) must still be the
+    /// root of the log's first s entries; a log that rewrote or forked its
+    /// history since is raised like any mismatch. `frontier` is the tree
+    /// at `pos`, just taken from the log.
+    async fn check_history(&mut self, pos: u64, size: u64) {
+        let Some((old_size, old_root)) = self.stored_root else {
+            return;
+        };
+        if old_size == 0 || old_size > size {
+            return;
+        }
+        let then = if old_size == pos {
+            self.frontier.as_ref().map(|f| f.root())
+        } else {
+            match self.load_frontier(old_size, size).await {
+                Ok(f) => Some(f.root()),
+                Err(e) => {
+                    self.metrics.add(&self.metrics.ct_request_errors, 1);
+                    tracing::warn!(log = %self.log.description, reason = %e.reason,
+                        "cannot take the log's tree at the size checked before the restart: not compared");
+                    None
+                }
+            }
+        };
+        match then {
+            Some(root) if root == old_root => self.metrics.add(&self.metrics.ct_tree_checks, 1),
+            Some(_) => {
+                self.metrics.add(&self.metrics.ct_tree_mismatches, 1);
+                tracing::error!(log = %self.log.description, size = old_size,
+                    "the log's tree no longer has the root read before the restart: it rewrote or forked its history");
+            }
+            None => {}
+        }
     }
 
     async fn wait(&self, d: Duration, shutdown: &CancellationToken) -> bool {
@@ -512,6 +573,16 @@ impl Follower {
                 .flatten()
         };
         let mut next = stored.map(|(n, _)| n);
+        if self.key.is_some() {
+            let (store, key) = (self.store.clone(), self.log.url.clone());
+            self.stored_root = tokio::task::spawn_blocking(move || store.ct_root(&key))
+                .await
+                .ok()
+                .and_then(|r| r.ok())
+                .flatten();
+        }
+        // the stored root is compared once, when the tree is first taken
+        let mut history_checked = false;
         tracing::info!(log = %self.log.description, position = ?next, "following CT log");
         loop {
             if shutdown.is_cancelled() {
@@ -563,6 +634,10 @@ impl Follower {
                     Ok(f) => {
                         self.frontier = Some(f);
                         self.frontier_retry = None;
+                        if !history_checked {
+                            history_checked = true;
+                            self.check_history(pos, size).await;
+                        }
                     }
                     Err(e) => {
                         self.metrics.add(&self.metrics.ct_request_errors, 1);
@@ -590,7 +665,7 @@ impl Follower {
                     }
                 }
             }
-            self.check_root(&head);
+            self.check_root(&head).await;
             if retiring {
                 tracing::info!(log = %self.log.description, position = pos,
                     "CT log left the selection: read up to its tree size, no longer followed");

@@ -13,7 +13,8 @@
 //! start (`get-proof-by-hash`: its left siblings are exactly the frontier).
 //! Reading from there and comparing with the next signed root checks the
 //! entries read, and the hashes the frontier started from, in one
-//! comparison.
+//! comparison. The last root that matched is stored; after a restart the
+//! log's tree at that size must still make it.
 
 use sha2::{Digest, Sha256};
 

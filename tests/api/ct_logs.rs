@@ -402,6 +402,15 @@ impl FakeLogs {
         s.tiled_visible = tiled;
     }
 
+    /// Both logs rewrite their history: entries 5 and 6 change places.
+    fn fork(&self) {
+        let mut s = self.state.lock().unwrap();
+        s.rfc.swap(5, 6);
+        s.rfc_leaves.swap(5, 6);
+        s.tiled.swap(5, 6);
+        s.tiled_leaves.swap(5, 6);
+    }
+
     fn requests(&self) -> Vec<(Instant, String, u16)> {
         self.state.lock().unwrap().requests.clone()
     }
@@ -799,15 +808,7 @@ async fn tree_heads_not_signed_by_the_logs_key_are_not_believed() {
         s.rfc_visible = 40;
         s.tiled_visible = 40;
     }
-    eventually(
-        Duration::from_secs(10),
-        "forged heads of both logs refused",
-        || {
-            let app = &app;
-            async move { app.metric("certsentry_ct_tree_heads_refused_total").await >= 4 }
-        },
-    )
-    .await;
+    wait_for_metric(&app, "certsentry_ct_tree_heads_refused_total", 4).await;
     let entry_requests_before = logs
         .requests()
         .iter()
@@ -848,15 +849,7 @@ async fn the_entries_read_are_checked_against_the_signed_root() {
         as_set(&client.wait_for(330).await),
         expect(&logs, 0..30, 0..300)
     );
-    eventually(
-        Duration::from_secs(10),
-        "both logs checked at their last size",
-        || {
-            let app = &app;
-            async move { app.metric("certsentry_ct_tree_checks_total").await >= 4 }
-        },
-    )
-    .await;
+    wait_for_metric(&app, "certsentry_ct_tree_checks_total", 4).await;
     assert_eq!(app.metric(mismatches).await, 0);
     app.stop().await;
 
@@ -886,11 +879,7 @@ async fn the_entries_read_are_checked_against_the_signed_root() {
     );
     // checked where reading started (right after the frontier was taken
     // from the log) and again at the new sizes
-    eventually(Duration::from_secs(10), "both logs checked twice", || {
-        let app = &app;
-        async move { app.metric("certsentry_ct_tree_checks_total").await >= 4 }
-    })
-    .await;
+    wait_for_metric(&app, "certsentry_ct_tree_checks_total", 4).await;
 
     // an entry swapped in each log: read, and raised once per log
     {
@@ -900,11 +889,7 @@ async fn the_entries_read_are_checked_against_the_signed_root() {
     }
     logs.grow(40, 600);
     client.wait_for(310).await;
-    eventually(Duration::from_secs(10), "the mismatches raised", || {
-        let app = &app;
-        async move { app.metric(mismatches).await >= 2 }
-    })
-    .await;
+    wait_for_metric(&app, mismatches, 2).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(app.metric(mismatches).await, 2);
     app.stop().await;
@@ -938,4 +923,47 @@ async fn a_log_that_cannot_give_its_tree_is_still_read() {
     assert_eq!(app.metric("certsentry_ct_tree_mismatches_total").await, 0);
     assert!(app.metric("certsentry_ct_request_errors_total").await >= 1);
     app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_that_rewrote_its_history_is_raised_after_a_restart() {
+    let logs = FakeLogs::start(40).await;
+    logs.state.lock().unwrap().signer = Some(p256_key());
+    let receiver = Receiver::start().await;
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let settings = ct_settings(dir.path(), &logs, &receiver);
+    let checks = "certsentry_ct_tree_checks_total";
+    let mismatches = "certsentry_ct_tree_mismatches_total";
+    logs.grow(20, 20);
+    let app = spawn_app_with(settings.clone(), dir.clone()).await;
+    wait_for_metric(&app, checks, 2).await;
+    app.stop().await;
+
+    // restarted on the same history: the roots stored hold
+    logs.grow(25, 25);
+    let app = spawn_app_with(settings.clone(), dir.clone()).await;
+    wait_for_metric(&app, checks, 4).await;
+    assert_eq!(app.metric(mismatches).await, 0);
+    app.stop().await;
+
+    // restarted on a rewritten history: raised once per log, then the
+    // new entries are checked against the logs' new roots
+    logs.fork();
+    logs.grow(30, 30);
+    let app = spawn_app_with(settings, dir.clone()).await;
+    wait_for_metric(&app, mismatches, 2).await;
+    wait_for_metric(&app, checks, 2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.metric(mismatches).await, 2);
+    app.stop().await;
+}
+
+/// Wait until `app`'s counter `name` reaches `n`.
+async fn wait_for_metric(app: &TestApp, name: &str, n: u64) {
+    eventually(
+        Duration::from_secs(10),
+        &format!("{name} >= {n}"),
+        || async { app.metric(name).await >= n },
+    )
+    .await;
 }
