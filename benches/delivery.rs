@@ -1,13 +1,13 @@
 //! Delivery throughput (issue #5: ≥ 500 incidents/s): a burst of queued
 //! incidents drained by one sink's worker into a local HTTP receiver that
 //! answers each request after 1 ms, through the real SQLite outbox.
+// A benchmark: unwrap on set-up failure is the right answer.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
-use certsentry::config::{DeliverySettings, SinkKind, SinkSettings};
-use certsentry::incident::Incident;
-use certsentry::matcher::{MatchDetail, Verdict};
-use certsentry::metrics::Metrics;
-use certsentry::sink::{DeliveryWorker, Sink};
-use certsentry::store::{DedupPolicy, Store};
+use certsentry::{
+    DedupPolicy, DeliveryWorker, HttpSettings, Incident, MatchDetail, Metrics, Recorder, Settings,
+    Severity, Sink, SinkContext, SinkFormat, SinkSettings, Store, Verdict, WebhookSettings,
+};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,15 +39,26 @@ fn bench(c: &mut Criterion) {
     });
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("bench.db")).unwrap();
-    let delivery = DeliverySettings::default();
-    let settings = SinkSettings {
-        name: "bench".into(),
-        kind: SinkKind::Webhook,
-        url: format!("http://{addr}/hook"),
-        ..SinkSettings::default()
+    let settings = Settings {
+        sinks: vec![SinkSettings::new(
+            "bench",
+            SinkFormat::Webhook(WebhookSettings {
+                http: HttpSettings {
+                    url: format!("http://{addr}/hook"),
+                    ..HttpSettings::default()
+                },
+                ..WebhookSettings::default()
+            }),
+        )],
+        ..Settings::default()
     };
-    let client = reqwest::Client::new();
-    let sink = Arc::new(Sink::from_config(&settings, client, &delivery).unwrap());
+    let config = settings.validate().unwrap();
+    let delivery = config.settings.delivery.clone();
+    let ctx = SinkContext {
+        client: reqwest::Client::new(),
+        delivery: delivery.clone(),
+    };
+    let sink = Arc::new(Sink::build(&config.sinks[0], &ctx).unwrap());
     let worker = DeliveryWorker {
         sink,
         store: store.clone(),
@@ -55,9 +66,15 @@ fn bench(c: &mut Criterion) {
         settings: delivery,
         wake: Arc::new(tokio::sync::Notify::new()),
     };
-    let template = {
-        let name = certsentry::domain::Fqdn::parse("paypa1.com").unwrap();
-        Verdict::new("paypal.com", &name, MatchDetail::default())
+    let template = Verdict {
+        brand: "paypal.com".into(),
+        domain: "paypa1.com".into(),
+        domain_unicode: "paypa1.com".into(),
+        registrable_domain: "paypa1.com".into(),
+        registrable_domain_ascii: "paypa1.com".into(),
+        detail: MatchDetail::default(),
+        score: 95,
+        severity: Severity::Critical,
     };
     let policy = DedupPolicy {
         window: Duration::from_secs(86400),

@@ -1,11 +1,13 @@
 //! Generator: one brand with default options (design.md §6: ≤ 5 ms), and a
 //! 1,000-brand list (≤ 10 s): the ~150 commonly phished brands of
 //! benches/support/brands.txt padded with synthetic brand-like domains.
+// A benchmark: unwrap on set-up failure is the right answer.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 #[path = "support/data.rs"]
 mod data;
 
-use certsentry::generate::{GenerateOptions, build_list, generate};
+use certsentry::generator::{GenerateOptions, build_list, generate};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 

@@ -8,12 +8,15 @@
 //! incident and outbox rows committed to SQLite (WAL), the sink's worker,
 //! the HTTP request. Criterion reports the mean; the percentiles of every
 //! iteration are printed at the end.
+// A benchmark: unwrap on set-up failure is the right answer.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 #[path = "support/data.rs"]
 mod data;
 
-use certsentry::app::Application;
-use certsentry::config::{Settings, SinkKind, SinkSettings, SourceKind};
+use certsentry::{
+    Application, HttpSettings, Settings, SinkFormat, SinkSettings, SourceKind, WebhookSettings,
+};
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use futures_util::SinkExt;
 use serde_json::Value;
@@ -118,13 +121,17 @@ fn bench(c: &mut Criterion) {
         s.source.url = certstream;
         s.watchlist.path = list;
         s.store.path = dir.path().join("certsentry.db");
-        s.sinks = vec![SinkSettings {
-            name: "hook".into(),
-            kind: SinkKind::Webhook,
-            url: format!("{hook}/webhook"),
-            ..SinkSettings::default()
-        }];
-        let app = Application::build(s).await.unwrap();
+        s.sinks = vec![SinkSettings::new(
+            "hook",
+            SinkFormat::Webhook(WebhookSettings {
+                http: HttpSettings {
+                    url: format!("{hook}/webhook"),
+                    ..HttpSettings::default()
+                },
+                ..WebhookSettings::default()
+            }),
+        )];
+        let app = Application::build(s.validate().unwrap()).await.unwrap();
         let api = format!("http://127.0.0.1:{}", app.port());
         let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until_stopped(async move {

@@ -3,6 +3,8 @@
 //! MerkleTreeLeaf + extra_data, x509 of the leaf and its chain, certstream
 //! fields), and the same certificates as static-ct-api tile leaves, also
 //! with the Merkle tree check a follower of a keyed tiled log adds.
+// A benchmark: unwrap on set-up failure is the right answer.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

@@ -2,15 +2,17 @@
 //! realistic names with ~1% lookalikes, ≥ 300,000 names/s on one core), the
 //! 10,000-brand figure beside it, the naive algorithm (every label against
 //! every variant) for comparison, and list reload (parse + compile) time.
+// A benchmark: unwrap on set-up failure is the right answer.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 #[path = "support/data.rs"]
 mod data;
 
-use certsentry::config::MatcherSettings;
-use certsentry::domain::Fqdn;
-use certsentry::generate::{GenerateOptions, generate};
-use certsentry::matcher::Matcher;
-use certsentry::watchlist::Watchlist;
+use certsentry::Fqdn;
+use certsentry::Matcher;
+use certsentry::MatcherConfig;
+use certsentry::Watchlist;
+use certsentry::generator::{GenerateOptions, generate};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 
@@ -46,7 +48,7 @@ fn match_all(matcher: &Matcher, names: &[String]) -> usize {
 }
 
 fn bench(c: &mut Criterion) {
-    let settings = MatcherSettings::default();
+    let settings = MatcherConfig::default();
     let brands = data::brands(1000);
     let json = generated_list(&brands, 1000);
     let list = Watchlist::parse(&json, usize::MAX).unwrap();

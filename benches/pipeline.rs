@@ -1,14 +1,16 @@
 //! Pipeline: raw `/full-stream` frames → verdicts, against the serde_json
 //! parse-only rate of the same frames (design.md §6: ≥ 70%).
+// A benchmark: unwrap on set-up failure is the right answer.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 #[path = "support/data.rs"]
 mod data;
 
-use certsentry::config::MatcherSettings;
-use certsentry::matcher::Matcher;
-use certsentry::pipeline::{Cert, match_cert};
-use certsentry::source::{Frame, scan_frame};
-use certsentry::watchlist::Watchlist;
+use certsentry::Matcher;
+use certsentry::MatcherConfig;
+use certsentry::Watchlist;
+use certsentry::{Cert, match_cert};
+use certsentry::{Frame, scan_frame};
 use criterion::{Criterion, Throughput, criterion_group};
 use std::hint::black_box;
 use std::time::Instant;
@@ -18,7 +20,7 @@ use std::time::Instant;
 fn setup() -> (Matcher, Vec<bytes::Bytes>) {
     let brands = data::brands(7);
     let list = Watchlist::parse(&data::list_json(&brands, 5), usize::MAX).unwrap();
-    let matcher = Matcher::compile(&list, &MatcherSettings::default());
+    let matcher = Matcher::compile(&list, &MatcherConfig::default());
     let names = data::names(20_000, &brands);
     let frames: Vec<bytes::Bytes> = data::full_frames(2_000, &names)
         .into_iter()

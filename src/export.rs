@@ -2,9 +2,9 @@
 //! it) and CSV (one row per incident, the columns an analyst sorts by). Used
 //! by `GET /v1/incidents/export` and `certsentry incidents export`.
 
-use crate::incident::Incident;
-use crate::matcher::MatchKind;
-use crate::store::{IncidentFilter, Store, StoreError, unix_ms};
+use crate::model::{Incident, IncidentId, MatchKind, Timestamp};
+use crate::store::{IncidentFilter, Store, StoreError};
+use futures_util::Stream;
 use std::str::FromStr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +25,14 @@ impl FromStr for ExportFormat {
 }
 
 impl ExportFormat {
+    /// The file extension of an export in this format.
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Jsonl => "jsonl",
+            ExportFormat::Csv => "csv",
+        }
+    }
+
     pub fn content_type(self) -> &'static str {
         match self {
             ExportFormat::Jsonl => "application/x-ndjson",
@@ -53,7 +61,7 @@ impl ExportFormat {
     }
 }
 
-pub const CSV_COLUMNS: &[&str] = &[
+pub(crate) const CSV_COLUMNS: &[&str] = &[
     "id",
     "first_seen",
     "last_seen",
@@ -101,9 +109,9 @@ fn csv_row(i: &Incident) -> String {
     let c = &i.certificate;
     let opt = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
     let fields = [
-        i.id.clone(),
-        i.first_seen.clone(),
-        i.last_seen.clone(),
+        i.id.to_string(),
+        i.first_seen.to_string(),
+        i.last_seen.to_string(),
         i.sightings.to_string(),
         i.brand.clone(),
         i.domain.clone(),
@@ -124,8 +132,8 @@ fn csv_row(i: &Incident) -> String {
         i.ct.log_name.clone(),
         i.ct.cert_index.map(|n| n.to_string()).unwrap_or_default(),
         i.ct.cert_link.clone(),
-        i.dedup_key.clone(),
-        i.update_of.clone().unwrap_or_default(),
+        i.dedup_key.to_string(),
+        i.update_of.map(|u| u.to_string()).unwrap_or_default(),
     ];
     let mut row = fields
         .iter()
@@ -157,9 +165,15 @@ pub fn parse_filter(
     }
     let since_ms = match since {
         None => None,
-        Some(t) => Some(unix_ms(humantime::parse_rfc3339_weak(t).map_err(|_| {
-            format!("since must be an RFC 3339 time such as 2026-01-31T00:00:00Z, not {t:?}")
-        })?)),
+        Some(t) => Some(
+            Timestamp::parse(t)
+                .ok_or_else(|| {
+                    format!(
+                        "since must be an RFC 3339 time such as 2026-01-31T00:00:00Z, not {t:?}"
+                    )
+                })?
+                .unix_ms(),
+        ),
     };
     Ok(IncidentFilter {
         brand,
@@ -169,37 +183,43 @@ pub fn parse_filter(
     })
 }
 
-/// Page through every incident passing `filter`, handing each page's text
-/// to `emit` (which returns false to stop early, e.g. a closed connection).
-pub fn export(
-    store: &Store,
-    filter: &IncidentFilter,
+/// Every incident passing `filter`, as text chunks of one page (1,000
+/// incidents) each with the number of incidents in it, the CSV header first.
+pub fn chunks(
+    store: Store,
+    filter: IncidentFilter,
     format: ExportFormat,
-    mut emit: impl FnMut(String) -> bool,
-) -> Result<u64, StoreError> {
+) -> impl Stream<Item = Result<(String, usize), StoreError>> + Send + 'static {
     const PAGE: usize = 1000;
-    if let Some(h) = format.header()
-        && !emit(h)
-    {
-        return Ok(0);
+    /// Where paging is: the header still to send, then after which id.
+    enum At {
+        Header,
+        After(Option<IncidentId>),
+        Done,
     }
-    let mut after: Option<String> = None;
-    let mut count = 0u64;
-    loop {
-        let page = store.incidents_where(filter, after.as_deref(), PAGE)?;
-        let mut chunk = String::new();
-        for incident in &page {
-            chunk.push_str(&format.line(incident));
+    futures_util::stream::unfold(At::Header, move |at| {
+        let (store, filter) = (store.clone(), filter.clone());
+        async move {
+            let after = match at {
+                At::Done => return None,
+                At::Header => match format.header() {
+                    Some(h) => return Some((Ok((h, 0)), At::After(None))),
+                    None => None,
+                },
+                At::After(after) => after,
+            };
+            let page = match store.incidents(filter, after, PAGE).await {
+                Ok(page) => page,
+                Err(e) => return Some((Err(e), At::Done)),
+            };
+            let next = match page.last() {
+                Some(last) if page.len() == PAGE => At::After(Some(last.id)),
+                _ => At::Done,
+            };
+            let chunk: String = page.iter().map(|i| format.line(i)).collect();
+            Some((Ok((chunk, page.len())), next))
         }
-        count += page.len() as u64;
-        if !chunk.is_empty() && !emit(chunk) {
-            return Ok(count);
-        }
-        if page.len() < PAGE {
-            return Ok(count);
-        }
-        after = page.last().map(|i| i.id.clone());
-    }
+    })
 }
 
 #[cfg(test)]

@@ -7,43 +7,92 @@
 //! name against a homograph list, and delivers an incident with the full
 //! certificate to the SOC's SOAR, durably.
 //!
-//! # Layout (the pipeline, in order; data flows one way)
-//! - [`source`]: certstream websocket client and JSONL replay → a
-//!   [`source::FrameCert`] (names now, the whole [`cert::CertEvent`] after a
-//!   match); [`ct`]: CT logs read directly → [`cert::CertEvent`]
-//! - [`domain`]: name normalisation (IDNA, public suffix) and confusable folding
-//! - [`watchlist`]: the XSOAR-format list, its loaders and the reload loop
-//! - [`matcher`]: exact variants, homographs, typos, target embedding,
-//!   combosquats, rules → [`matcher::Verdict`]
-//! - [`pipeline`]: cert dedup → match → [`incident::Incident`] → [`store`]
-//! - [`store`]: SQLite incidents, dedup window and delivery outbox
-//! - [`sink`]: outbox worker and SOAR request formats (webhook, XSOAR
-//!   webhook and REST, TheHive, Splunk SOAR)
-//! - [`api`]: health, metrics, status, list, generate, match, incidents,
-//!   deliveries; [`export`]: incidents as JSON Lines or CSV
-//! - [`generate`]: the homograph list generator (permutation engine)
-//! - [`app`]: wires the stages together; [`config`]: layered settings
-//! - [`backtest`] and [`demo`]: the `replay` and `demo` commands
+//! # Layout (the pipeline, in order; imports only point up this list)
+//! - `config`, `http`, `retry`, `json`, `metrics`: what every stage uses
+//!   (config errors and secrets; the User-Agent and URL redaction; backoff;
+//!   the zero-copy JSON scanner; counters)
+//! - `model`: the leaf types every stage shares: [`CertEvent`], [`Verdict`],
+//!   [`Incident`] (typed ids and timestamps)
+//! - `source`: certstream websocket client, JSONL replay, CT logs read
+//!   directly → `SourceItem`s, behind a registry
+//! - `domain`: name normalisation (IDNA, public suffix), confusable folding,
+//!   keyboard tables
+//! - `watchlist`: the XSOAR-format list and its loaders; `snapshot`: the
+//!   reload loop that compiles it into a [`Matcher`]
+//! - `matcher`: one file per signal (exact, homograph, typo, embedding,
+//!   combosquat, rules) → [`Verdict`]s
+//! - `pipeline`: cert dedup → match → [`Incident`] → a [`Recorder`]
+//! - `store`: SQLite behind an async facade: incidents, outbox, CT checkpoints
+//! - `sink`: the delivery worker and one file per SOAR format, behind a registry
+//! - `relay`: the certstream-compatible server; `api`: the HTTP API;
+//!   `export`: incidents as JSON Lines or CSV
+//! - `generate`: the homograph list generator (a fuzzer registry)
+//! - `app`: [`Settings`] composed of every section, and [`Application`],
+//!   which wires the stages together
 #![forbid(unsafe_code)]
 
-pub mod api;
-pub mod app;
-pub mod backtest;
-pub mod cert;
-pub mod config;
-pub mod ct;
-pub mod demo;
-pub mod domain;
-pub mod export;
-pub mod generate;
-pub mod incident;
+mod api;
+mod app;
+mod config;
+mod domain;
+mod export;
+mod generate;
+mod http;
 mod json;
-pub mod matcher;
-pub mod metrics;
-pub mod pipeline;
-pub mod retry;
-pub mod server;
-pub mod sink;
-pub mod source;
-pub mod store;
-pub mod watchlist;
+mod matcher;
+mod metrics;
+mod model;
+mod pipeline;
+mod relay;
+mod retry;
+mod sink;
+mod snapshot;
+mod source;
+mod store;
+mod watchlist;
+
+pub use api::{ApiSettings, AppState, ROUTES};
+pub use app::{Application, Config, Settings, StartError, http_client};
+pub use config::{ConfigError, Secret};
+pub use domain::{Fqdn, NameError, fold_skeleton, normalise_label};
+pub use export::{ExportFormat, chunks as export_chunks, parse_filter};
+pub use matcher::{Matcher, MatcherConfig, MatcherSettings, RuleSettings, verdict_json};
+pub use metrics::Metrics;
+pub use model::{
+    CertEvent, Certificate, CtSource, DedupKey, DistinguishedName, Incident, IncidentId,
+    MatchDetail, MatchKind, Severity, Timestamp, UpdateType, Verdict,
+};
+pub use pipeline::{Cert, DedupPolicy, IncidentSettings, Pipeline, Recorded, Recorder, match_cert};
+pub use relay::StreamServerSettings;
+pub use sink::{
+    DeliverySettings, DeliveryWorker, FileFormat, FileSettings, HttpSettings, Sink, SinkConfig,
+    SinkContext, SinkFormat, SinkSettings, SplunkSoarSettings, TheHiveSettings, WebhookSettings,
+    XsoarRestSettings, XsoarWebhookSettings,
+};
+pub use source::{
+    Frame, FrameCert, FrameError, SourceKind, SourceSettings, SourceState, parse_frame, scan_frame,
+};
+pub use store::{IncidentFilter, Store, StoreSettings};
+pub use watchlist::{ListLoader, Watchlist, WatchlistSettings, XsoarListSettings};
+
+/// The list generator (`certsentry generate`, `POST /v1/lists/generate`).
+pub mod generator {
+    pub use crate::generate::{
+        Format, Fuzzer, GenerateError, GenerateOptions, Variant, build_list, generate,
+        parse_domain, parse_fuzzers,
+    };
+}
+
+/// CT log reading: the entry parser, tree heads and the Merkle tree, for
+/// golden tests and benchmarks.
+pub mod ct {
+    pub use crate::source::ct::{
+        CtSettings, CtStart, IssuerCache, LogMeta, event, event_from_get_entries, leaf, merkle,
+        sth, x509,
+    };
+}
+
+/// The certstream message renderer of the certstream-compatible server.
+pub mod stream {
+    pub use crate::relay::render::{StreamFormat, render};
+}

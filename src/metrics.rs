@@ -1,14 +1,31 @@
-//! Counters every stage bumps, rendered as Prometheus text on `/metrics`.
+//! Counters every stage bumps, rendered as Prometheus text on `/metrics`
+//! and summarised in `/v1/status`, both from the one table [`Metrics::counters`].
 //!
 //! Plain atomics: the hot path pays one relaxed add per event, and nothing is
 //! pushed anywhere. Gauges that live elsewhere (outbox depth, list size) are
-//! passed in at render time.
+//! handed in at render time as [`Family`]s by whoever owns them.
 
-use crate::matcher::MatchKind;
-use crate::store::OutboxCounts;
-use crate::watchlist::ListStatus;
+use crate::model::MatchKind;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// One metric family that is not a counter of [`Metrics`]: a gauge, with
+/// one sample per label value (or one unlabelled sample).
+#[derive(Debug, Clone)]
+pub struct Family {
+    pub name: &'static str,
+    pub help: &'static str,
+    /// `(label, value)`: `Some(("sink", "xsoar"))` or `None`.
+    pub samples: Vec<(Option<(&'static str, String)>, u64)>,
+}
+
+/// One counter: its Prometheus name, its key in `/v1/status`, its help text.
+pub struct Counter {
+    pub name: &'static str,
+    pub key: &'static str,
+    pub help: &'static str,
+    pub value: u64,
+}
 
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -58,130 +75,169 @@ impl Metrics {
         self.matches[i].load(Ordering::Relaxed)
     }
 
-    pub fn render(&self, list: &ListStatus, outbox: &[OutboxCounts]) -> String {
-        let mut out = String::with_capacity(4096);
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let counters: [(&str, &str, u64); 23] = [
+    /// Every counter, in the order `/metrics` shows them.
+    pub fn counters(&self) -> Vec<Counter> {
+        let table: [(&'static str, &'static str, &'static str, &AtomicU64); 23] = [
             (
                 "certsentry_frames_total",
+                "frames",
                 "certstream messages received",
-                get(&self.frames),
+                &self.frames,
             ),
             (
                 "certsentry_bad_frames_total",
+                "bad_frames",
                 "malformed messages skipped",
-                get(&self.bad_frames),
+                &self.bad_frames,
             ),
             (
                 "certsentry_heartbeats_total",
+                "heartbeats",
                 "heartbeat messages skipped",
-                get(&self.heartbeats),
+                &self.heartbeats,
             ),
             (
                 "certsentry_dns_entries_total",
+                "dns_entries",
                 "dns_entries messages received",
-                get(&self.dns_entries),
+                &self.dns_entries,
             ),
             (
                 "certsentry_duplicate_certs_total",
+                "duplicate_certs",
                 "certificates dropped as already seen",
-                get(&self.duplicate_certs),
+                &self.duplicate_certs,
             ),
             (
                 "certsentry_reconnects_total",
+                "reconnects",
                 "source reconnections",
-                get(&self.reconnects),
+                &self.reconnects,
             ),
             (
                 "certsentry_names_checked_total",
+                "names_checked",
                 "certificate names matched",
-                get(&self.names_checked),
+                &self.names_checked,
             ),
             (
                 "certsentry_names_invalid_total",
+                "names_invalid",
                 "certificate names skipped (IP, e-mail, invalid)",
-                get(&self.names_invalid),
+                &self.names_invalid,
             ),
             (
                 "certsentry_incidents_total",
+                "incidents_new",
                 "new incidents",
-                get(&self.incidents_new),
+                &self.incidents_new,
             ),
             (
                 "certsentry_incident_sightings_total",
+                "incidents_repeated",
                 "repeat sightings folded into an incident",
-                get(&self.incidents_repeated),
+                &self.incidents_repeated,
             ),
             (
                 "certsentry_ct_entries_total",
+                "ct_entries",
                 "CT log entries read directly",
-                get(&self.ct_entries),
+                &self.ct_entries,
             ),
             (
                 "certsentry_ct_bad_entries_total",
+                "ct_bad_entries",
                 "CT log entries that could not be parsed (skipped)",
-                get(&self.ct_bad_entries),
+                &self.ct_bad_entries,
             ),
             (
                 "certsentry_ct_request_errors_total",
+                "ct_request_errors",
                 "failed CT log requests (retried with backoff)",
-                get(&self.ct_request_errors),
+                &self.ct_request_errors,
             ),
             (
                 "certsentry_ct_tree_heads_refused_total",
+                "ct_tree_heads_refused",
                 "CT tree heads (get-sth, checkpoint) refused: malformed, or not signed by the log's key",
-                get(&self.ct_tree_heads_refused),
+                &self.ct_tree_heads_refused,
             ),
             (
                 "certsentry_ct_tree_mismatches_total",
+                "ct_tree_mismatches",
                 "times the entries read from a CT log did not make its signed root (entries it did not commit to)",
-                get(&self.ct_tree_mismatches),
+                &self.ct_tree_mismatches,
             ),
             (
                 "certsentry_ct_tree_checks_total",
+                "ct_tree_checks",
                 "times the entries read from a CT log made its signed root",
-                get(&self.ct_tree_checks),
+                &self.ct_tree_checks,
             ),
             (
                 "certsentry_stream_messages_total",
+                "stream_messages",
                 "messages sent to certstream-compatible server clients",
-                get(&self.stream_messages),
+                &self.stream_messages,
             ),
             (
                 "certsentry_stream_clients_dropped_total",
+                "stream_clients_dropped",
                 "certstream-compatible server clients dropped for falling behind",
-                get(&self.stream_clients_dropped),
+                &self.stream_clients_dropped,
             ),
             (
                 "certsentry_incident_updates_total",
+                "incidents_updates",
                 "updates queued for a known lookalike's new certificate",
-                get(&self.incidents_updates),
+                &self.incidents_updates,
             ),
             (
                 "certsentry_deliveries_ok_total",
+                "deliveries_ok",
                 "deliveries confirmed by a sink",
-                get(&self.deliveries_ok),
+                &self.deliveries_ok,
             ),
             (
                 "certsentry_deliveries_retried_total",
+                "deliveries_retried",
                 "delivery attempts to be retried",
-                get(&self.deliveries_retried),
+                &self.deliveries_retried,
             ),
             (
                 "certsentry_deliveries_failed_total",
+                "deliveries_failed",
                 "deliveries failed permanently",
-                get(&self.deliveries_failed),
+                &self.deliveries_failed,
             ),
             (
                 "certsentry_store_errors_total",
+                "store_errors",
                 "database errors",
-                get(&self.store_errors),
+                &self.store_errors,
             ),
         ];
-        for (name, help, value) in counters {
+        table
+            .into_iter()
+            .map(|(name, key, help, c)| Counter {
+                name,
+                key,
+                help,
+                value: c.load(Ordering::Relaxed),
+            })
+            .collect()
+    }
+
+    /// The Prometheus text: the counters, matches by kind, then `gauges`.
+    pub fn render(&self, gauges: &[Family]) -> String {
+        let mut out = String::with_capacity(4096);
+        for c in self.counters() {
             let _ = writeln!(
                 out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}",
+                name = c.name,
+                help = c.help,
+                value = c.value
             );
         }
         let _ = writeln!(
@@ -196,60 +252,23 @@ impl Metrics {
                 self.matches(kind)
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP certsentry_deliveries_pending deliveries waiting in the outbox\n# TYPE certsentry_deliveries_pending gauge"
-        );
-        for c in outbox {
+        for family in gauges {
             let _ = writeln!(
                 out,
-                "certsentry_deliveries_pending{{sink=\"{}\"}} {}",
-                c.sink, c.pending
+                "# HELP {name} {help}\n# TYPE {name} gauge",
+                name = family.name,
+                help = family.help
             );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP certsentry_deliveries_failed deliveries failed and kept\n# TYPE certsentry_deliveries_failed gauge"
-        );
-        for c in outbox {
-            let _ = writeln!(
-                out,
-                "certsentry_deliveries_failed{{sink=\"{}\"}} {}",
-                c.sink, c.failed
-            );
-        }
-        let gauges = [
-            (
-                "certsentry_list_brands",
-                "protected domains in the active list",
-                list.brands as u64,
-            ),
-            (
-                "certsentry_list_variants",
-                "variants in the active list",
-                list.variants as u64,
-            ),
-            (
-                "certsentry_list_last_reload_timestamp_seconds",
-                "unix time of the last good list load",
-                list.loaded_at.unwrap_or(0),
-            ),
-            (
-                "certsentry_list_reload_failures_total",
-                "list loads that failed",
-                list.reloads_failed,
-            ),
-            (
-                "certsentry_list_error",
-                "1 when the last list load failed",
-                u64::from(list.last_error.is_some()),
-            ),
-        ];
-        for (name, help, value) in gauges {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
-            );
+            for (label, value) in &family.samples {
+                match label {
+                    Some((k, v)) => {
+                        let _ = writeln!(out, "{}{{{k}=\"{v}\"}} {value}", family.name);
+                    }
+                    None => {
+                        let _ = writeln!(out, "{} {value}", family.name);
+                    }
+                }
+            }
         }
         out
     }

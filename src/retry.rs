@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 /// A delay in [d/2, d] where d = min(initial · 2^attempts, max) ("equal
 /// jitter": spreads retries out without ever retrying at once).
-pub fn backoff(attempts: u32, initial: Duration, max: Duration) -> Duration {
+pub(crate) fn backoff(attempts: u32, initial: Duration, max: Duration) -> Duration {
     let factor = 1u32.checked_shl(attempts.min(30)).unwrap_or(u32::MAX);
     let d = initial.saturating_mul(factor).min(max);
     let half = d / 2;
@@ -13,7 +13,7 @@ pub fn backoff(attempts: u32, initial: Duration, max: Duration) -> Duration {
 }
 
 /// `Retry-After` as seconds or an HTTP date.
-pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let value = headers
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()

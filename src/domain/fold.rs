@@ -54,7 +54,7 @@ pub fn fold_skeleton(label: &str) -> String {
 }
 
 /// [`fold_skeleton`] into a reused buffer (the matcher folds every name).
-pub fn fold_skeleton_into(label: &str, out: &mut String) {
+pub(crate) fn fold_skeleton_into(label: &str, out: &mut String) {
     // Every step (NFD, dropping marks, lowercasing, the extra folds, the
     // UTS #39 mapping) works code point by code point, so a label folds to
     // the concatenation of its characters' folds: tables built once with the
@@ -128,7 +128,7 @@ fn lower_char(c: char) -> char {
 
 /// Which of the scripts used for lookalikes a label contains.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Scripts {
+pub(crate) struct Scripts {
     pub latin: bool,
     pub cyrillic: bool,
     pub greek: bool,
@@ -137,7 +137,7 @@ pub struct Scripts {
 
 impl Scripts {
     /// Latin, Cyrillic and Greek (or another script) mixed in one label.
-    pub fn is_mixed(&self) -> bool {
+    pub(crate) fn is_mixed(&self) -> bool {
         [self.latin, self.cyrillic, self.greek, self.other]
             .iter()
             .filter(|b| **b)
@@ -146,7 +146,7 @@ impl Scripts {
     }
 
     /// A human-readable list, for explanations.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut names = Vec::new();
         if self.latin {
             names.push("Latin");
@@ -164,7 +164,7 @@ impl Scripts {
     }
 }
 
-pub fn scripts_of(label: &str) -> Scripts {
+pub(crate) fn scripts_of(label: &str) -> Scripts {
     let mut s = Scripts::default();
     for c in label.chars() {
         match c as u32 {

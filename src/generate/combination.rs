@@ -2,7 +2,7 @@
 //! TLDs, its own name embedded in another label).
 
 /// Words phishing domains pair with brands.
-pub const PHISHING_WORDS: &[&str] = &[
+pub(super) const PHISHING_WORDS: &[&str] = &[
     "account",
     "accounts",
     "alert",
@@ -47,14 +47,14 @@ pub const PHISHING_WORDS: &[&str] = &[
 ];
 
 /// Common and frequently abused TLDs for tld-swap.
-pub const TLDS: &[&str] = &[
+pub(super) const TLDS: &[&str] = &[
     "app", "biz", "buzz", "cc", "cloud", "club", "co", "co.uk", "com", "de", "email", "fr", "icu",
     "info", "io", "live", "me", "net", "online", "org", "ru", "shop", "site", "store", "support",
     "top", "us", "vip", "website", "xyz",
 ];
 
 /// brand±word, with and without a hyphen, before and after.
-pub fn dictionary(label: &str) -> Vec<String> {
+pub(super) fn dictionary(label: &str) -> Vec<String> {
     let mut out = Vec::with_capacity(PHISHING_WORDS.len() * 4);
     for w in PHISHING_WORDS {
         out.push(format!("{label}-{w}"));
@@ -66,7 +66,7 @@ pub fn dictionary(label: &str) -> Vec<String> {
 }
 
 /// Other public suffixes for the same label.
-pub fn tld_swap(suffix: &str) -> Vec<String> {
+pub(super) fn tld_swap(suffix: &str) -> Vec<String> {
     TLDS.iter()
         .filter(|t| **t != suffix)
         .map(|t| t.to_string())
@@ -75,7 +75,7 @@ pub fn tld_swap(suffix: &str) -> Vec<String> {
 
 /// The brand's full name flattened into one label: `paypal-com`, `paypalcom`,
 /// `www-paypal`, `www-paypal-com`.
-pub fn target_embedding(label: &str, suffix: &str) -> Vec<String> {
+pub(super) fn target_embedding(label: &str, suffix: &str) -> Vec<String> {
     let dashed = suffix.replace('.', "-");
     let joined = suffix.replace('.', "");
     vec![

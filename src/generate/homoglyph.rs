@@ -84,14 +84,14 @@ const DIACRITICS: &[(char, &str)] = &[
 
 /// Scripts a confusable can come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Script {
+pub(super) enum Script {
     Latin,
     Cyrillic,
     Greek,
 }
 
 /// Lookalikes of each ASCII letter/digit by script, from the confusables data.
-pub struct Confusables {
+pub(super) struct Confusables {
     by_script: BTreeMap<(Script, char), Vec<char>>,
 }
 
@@ -172,12 +172,12 @@ impl Confusables {
         Confusables { by_script }
     }
 
-    pub fn get() -> &'static Confusables {
+    pub(super) fn get() -> &'static Confusables {
         static TABLE: OnceLock<Confusables> = OnceLock::new();
         TABLE.get_or_init(Confusables::build)
     }
 
-    pub fn of(&self, script: Script, c: char) -> &[char] {
+    pub(super) fn of(&self, script: Script, c: char) -> &[char] {
         self.by_script
             .get(&(script, c))
             .map(Vec::as_slice)
@@ -188,7 +188,7 @@ impl Confusables {
 /// True for a character of the lookalike tables that stays itself through
 /// IDNA (so a label made of such characters and LDH ASCII only needs punycode
 /// encoding, not a full UTS 46 round trip).
-pub fn is_idna_safe(c: char) -> bool {
+pub(super) fn is_idna_safe(c: char) -> bool {
     // a bitmap of the Basic Multilingual Plane, where every table character lives
     static SAFE: OnceLock<Vec<u64>> = OnceLock::new();
     let bits = SAFE.get_or_init(|| {
@@ -279,7 +279,7 @@ fn ascii_and_diacritic_options_from(cs: &[char], start: usize) -> Options {
 /// ASCII lookalikes and Latin diacritics, one or two substitutions (the second
 /// may act on what the first produced: l→i→ì); plus single substitutions with
 /// every other Latin confusable. Single script (Latin).
-pub fn homoglyph(label: &str) -> Vec<String> {
+pub(super) fn homoglyph(label: &str) -> Vec<String> {
     let cs: Vec<char> = label.chars().collect();
     let options = ascii_and_diacritic_options(&cs);
     let mut out = Vec::new();
@@ -324,7 +324,7 @@ pub fn homoglyph(label: &str) -> Vec<String> {
 
 /// One or two Cyrillic, or one or two Greek, lookalikes in a Latin label
 /// (`pаypal`): the mixed-script shape of real IDN homograph attacks.
-pub fn confusable(label: &str) -> Vec<String> {
+pub(super) fn confusable(label: &str) -> Vec<String> {
     let cs: Vec<char> = label.chars().collect();
     let table = Confusables::get();
     let mut out = Vec::new();
@@ -349,7 +349,7 @@ pub fn confusable(label: &str) -> Vec<String> {
 
 /// Every letter replaced by its twin in `script`, when each letter has one;
 /// plus the variants using a letter's second-best twin.
-pub fn whole_script(label: &str, script: Script) -> Vec<String> {
+pub(super) fn whole_script(label: &str, script: Script) -> Vec<String> {
     let table = Confusables::get();
     let cs: Vec<char> = label.chars().collect();
     let mut primary = Vec::with_capacity(cs.len());

@@ -11,7 +11,6 @@
 
 mod combination;
 mod homoglyph;
-pub(crate) mod keyboard;
 mod typo;
 
 use crate::domain::Fqdn;
@@ -40,120 +39,100 @@ impl Hasher for Fnv {
     }
 }
 
-/// One permutation strategy. Declaration order is the rank order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Fuzzer {
-    Cyrillic,
-    Greek,
-    Homoglyph,
-    Confusable,
-    Omission,
-    Repetition,
-    Transposition,
-    Replacement,
-    Insertion,
-    Addition,
-    Bitsquatting,
-    VowelSwap,
-    Hyphenation,
-    Plural,
-    Subdomain,
-    Dictionary,
-    TargetEmbedding,
-    TldSwap,
+/// What a fuzzer varies: the registrable label and its public suffix.
+struct Target<'a> {
+    label: &'a str,
+    suffix: &'a str,
+}
+
+/// A fuzzer's output: a new label part (may hold dots), and a new suffix
+/// when the fuzzer changes it.
+type Candidate = (String, Option<String>);
+
+/// Label variants with the suffix kept.
+fn labels(v: Vec<String>) -> Vec<Candidate> {
+    v.into_iter().map(|l| (l, None)).collect()
+}
+
+/// The registry: one line per fuzzer, in rank order (most deceptive first):
+/// `Variant => "name", family, "description", |target| candidates;`.
+macro_rules! fuzzers {
+    ($($variant:ident => $name:literal, $family:literal, $description:literal, $run:expr;)*) => {
+        /// One permutation strategy. Declaration order is the rank order.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum Fuzzer {
+            $(#[serde(rename = $name)] $variant,)*
+        }
+
+        impl Fuzzer {
+            pub const ALL: &[Fuzzer] = &[$(Fuzzer::$variant),*];
+
+            pub fn name(self) -> &'static str {
+                match self { $(Fuzzer::$variant => $name,)* }
+            }
+
+            pub fn family(self) -> &'static str {
+                match self { $(Fuzzer::$variant => $family,)* }
+            }
+
+            pub fn description(self) -> &'static str {
+                match self { $(Fuzzer::$variant => $description,)* }
+            }
+
+            fn run(self, target: &Target<'_>) -> Vec<Candidate> {
+                let run: fn(&Target<'_>) -> Vec<Candidate> = match self { $(Fuzzer::$variant => $run,)* };
+                run(target)
+            }
+        }
+    };
+}
+
+fuzzers! {
+    Cyrillic => "cyrillic", "homoglyph",
+        "every letter replaced by its Cyrillic twin (раураӏ), when each has one",
+        |t| labels(homoglyph::whole_script(t.label, homoglyph::Script::Cyrillic));
+    Greek => "greek", "homoglyph",
+        "every letter replaced by its Greek twin, when each has one",
+        |t| labels(homoglyph::whole_script(t.label, homoglyph::Script::Greek));
+    Homoglyph => "homoglyph", "homoglyph",
+        "ASCII lookalikes (0/o, 1/l, rn/m, vv/w, cl/d) and Latin diacritics, one or two substitutions; Latin confusables, one",
+        |t| labels(homoglyph::homoglyph(t.label));
+    Confusable => "confusable", "homoglyph",
+        "one or two Cyrillic, or one or two Greek, lookalikes in the Latin label (pаypal)",
+        |t| labels(homoglyph::confusable(t.label));
+    Omission => "omission", "typo", "a character left out", |t| labels(typo::omission(t.label));
+    Repetition => "repetition", "typo", "a character doubled", |t| labels(typo::repetition(t.label));
+    Transposition => "transposition", "typo", "two adjacent characters swapped",
+        |t| labels(typo::transposition(t.label));
+    Replacement => "replacement", "typo",
+        "a character replaced by a keyboard neighbour (qwerty, qwertz, azerty)",
+        |t| labels(typo::replacement(t.label));
+    Insertion => "insertion", "typo", "a keyboard neighbour inserted before or after a character",
+        |t| labels(typo::insertion(t.label));
+    Addition => "addition", "typo", "a-z or 0-9 appended, or inserted before a hyphen",
+        |t| labels(typo::addition(t.label));
+    Bitsquatting => "bitsquatting", "typo", "one bit of one character flipped",
+        |t| labels(typo::bitsquatting(t.label));
+    VowelSwap => "vowel-swap", "typo", "a vowel replaced by another", |t| labels(typo::vowel_swap(t.label));
+    Hyphenation => "hyphenation", "typo", "a hyphen inserted", |t| labels(typo::hyphenation(t.label));
+    Plural => "plural", "typo", "s or es inserted", |t| labels(typo::plural(t.label));
+    Subdomain => "subdomain", "typo", "a dot inserted (pay.pal.com)", |t| labels(typo::subdomain(t.label));
+    Dictionary => "dictionary", "combination",
+        "a phishing word before or after, with and without hyphen",
+        |t| labels(combination::dictionary(t.label));
+    TargetEmbedding => "target-embedding", "combination",
+        "the brand's full name in one label (paypal-com, www-paypal)",
+        |t| labels(combination::target_embedding(t.label, t.suffix));
+    TldSwap => "tld-swap", "combination", "another public suffix",
+        |t| combination::tld_swap(t.suffix).into_iter().map(|s| (t.label.to_owned(), Some(s))).collect();
 }
 
 impl Fuzzer {
-    pub const ALL: [Fuzzer; 18] = [
-        Fuzzer::Cyrillic,
-        Fuzzer::Greek,
-        Fuzzer::Homoglyph,
-        Fuzzer::Confusable,
-        Fuzzer::Omission,
-        Fuzzer::Repetition,
-        Fuzzer::Transposition,
-        Fuzzer::Replacement,
-        Fuzzer::Insertion,
-        Fuzzer::Addition,
-        Fuzzer::Bitsquatting,
-        Fuzzer::VowelSwap,
-        Fuzzer::Hyphenation,
-        Fuzzer::Plural,
-        Fuzzer::Subdomain,
-        Fuzzer::Dictionary,
-        Fuzzer::TargetEmbedding,
-        Fuzzer::TldSwap,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Fuzzer::Cyrillic => "cyrillic",
-            Fuzzer::Greek => "greek",
-            Fuzzer::Homoglyph => "homoglyph",
-            Fuzzer::Confusable => "confusable",
-            Fuzzer::Omission => "omission",
-            Fuzzer::Repetition => "repetition",
-            Fuzzer::Transposition => "transposition",
-            Fuzzer::Replacement => "replacement",
-            Fuzzer::Insertion => "insertion",
-            Fuzzer::Addition => "addition",
-            Fuzzer::Bitsquatting => "bitsquatting",
-            Fuzzer::VowelSwap => "vowel-swap",
-            Fuzzer::Hyphenation => "hyphenation",
-            Fuzzer::Plural => "plural",
-            Fuzzer::Subdomain => "subdomain",
-            Fuzzer::Dictionary => "dictionary",
-            Fuzzer::TargetEmbedding => "target-embedding",
-            Fuzzer::TldSwap => "tld-swap",
-        }
-    }
-
-    pub fn family(self) -> &'static str {
-        match self {
-            Fuzzer::Cyrillic | Fuzzer::Greek | Fuzzer::Homoglyph | Fuzzer::Confusable => {
-                "homoglyph"
-            }
-            Fuzzer::Dictionary | Fuzzer::TargetEmbedding | Fuzzer::TldSwap => "combination",
-            _ => "typo",
-        }
-    }
-
-    pub fn description(self) -> &'static str {
-        match self {
-            Fuzzer::Cyrillic => {
-                "every letter replaced by its Cyrillic twin (раураӏ), when each has one"
-            }
-            Fuzzer::Greek => "every letter replaced by its Greek twin, when each has one",
-            Fuzzer::Homoglyph => {
-                "ASCII lookalikes (0/o, 1/l, rn/m, vv/w, cl/d) and Latin diacritics, one or two substitutions; Latin confusables, one"
-            }
-            Fuzzer::Confusable => {
-                "one or two Cyrillic, or one or two Greek, lookalikes in the Latin label (pаypal)"
-            }
-            Fuzzer::Omission => "a character left out",
-            Fuzzer::Repetition => "a character doubled",
-            Fuzzer::Transposition => "two adjacent characters swapped",
-            Fuzzer::Replacement => {
-                "a character replaced by a keyboard neighbour (qwerty, qwertz, azerty)"
-            }
-            Fuzzer::Insertion => "a keyboard neighbour inserted before or after a character",
-            Fuzzer::Addition => "a-z or 0-9 appended, or inserted before a hyphen",
-            Fuzzer::Bitsquatting => "one bit of one character flipped",
-            Fuzzer::VowelSwap => "a vowel replaced by another",
-            Fuzzer::Hyphenation => "a hyphen inserted",
-            Fuzzer::Plural => "s or es inserted",
-            Fuzzer::Subdomain => "a dot inserted (pay.pal.com)",
-            Fuzzer::Dictionary => "a phishing word before or after, with and without hyphen",
-            Fuzzer::TargetEmbedding => {
-                "the brand's full name in one label (paypal-com, www-paypal)"
-            }
-            Fuzzer::TldSwap => "another public suffix",
-        }
-    }
-
     pub fn parse(name: &str) -> Option<Fuzzer> {
-        Fuzzer::ALL.into_iter().find(|f| f.name() == name.trim())
+        Fuzzer::ALL
+            .iter()
+            .copied()
+            .find(|f| f.name() == name.trim())
     }
 }
 
@@ -265,17 +244,9 @@ pub fn generate(domain: &str, opts: &GenerateOptions) -> Result<Vec<Variant>, Ge
         f.dedup();
         f
     };
+    let target = Target { label, suffix };
     for fuzzer in fuzzers {
-        let candidates: Vec<(String, Option<String>)> = match fuzzer {
-            Fuzzer::TldSwap => combination::tld_swap(suffix)
-                .into_iter()
-                .map(|s| (label.to_owned(), Some(s)))
-                .collect(),
-            other => run_label_fuzzer(other, label, suffix)
-                .into_iter()
-                .map(|l| (l, None))
-                .collect(),
-        };
+        let candidates = fuzzer.run(&target);
         let mut batch: Vec<Variant> = Vec::new();
         seen.reserve(candidates.len());
         for (part, new_suffix) in candidates {
@@ -327,29 +298,6 @@ pub fn generate(domain: &str, opts: &GenerateOptions) -> Result<Vec<Variant>, Ge
         out.truncate(limit);
     }
     Ok(out)
-}
-
-fn run_label_fuzzer(fuzzer: Fuzzer, label: &str, suffix: &str) -> Vec<String> {
-    match fuzzer {
-        Fuzzer::Cyrillic => homoglyph::whole_script(label, homoglyph::Script::Cyrillic),
-        Fuzzer::Greek => homoglyph::whole_script(label, homoglyph::Script::Greek),
-        Fuzzer::Homoglyph => homoglyph::homoglyph(label),
-        Fuzzer::Confusable => homoglyph::confusable(label),
-        Fuzzer::Omission => typo::omission(label),
-        Fuzzer::Repetition => typo::repetition(label),
-        Fuzzer::Transposition => typo::transposition(label),
-        Fuzzer::Replacement => typo::replacement(label),
-        Fuzzer::Insertion => typo::insertion(label),
-        Fuzzer::Addition => typo::addition(label),
-        Fuzzer::Bitsquatting => typo::bitsquatting(label),
-        Fuzzer::VowelSwap => typo::vowel_swap(label),
-        Fuzzer::Hyphenation => typo::hyphenation(label),
-        Fuzzer::Plural => typo::plural(label),
-        Fuzzer::Subdomain => typo::subdomain(label),
-        Fuzzer::Dictionary => combination::dictionary(label),
-        Fuzzer::TargetEmbedding => combination::target_embedding(label, suffix),
-        Fuzzer::TldSwap => Vec::new(),
-    }
 }
 
 fn ascii_suffix(f: &Fqdn) -> String {
@@ -423,7 +371,7 @@ fn hostname_label_ok(label: &str) -> bool {
 }
 
 /// The strings of a list entry for `variants`, per the include options.
-pub fn list_strings(variants: &[Variant], opts: &GenerateOptions) -> Vec<String> {
+pub(crate) fn list_strings(variants: &[Variant], opts: &GenerateOptions) -> Vec<String> {
     let mut out = Vec::with_capacity(variants.len() * 2);
     for v in variants {
         // with both forms off, keep the Unicode one rather than nothing

@@ -2,7 +2,7 @@
 //! Each is a pure function from the registrable label to candidate labels;
 //! validation (IDNA, hostname rules) happens in the caller.
 
-use super::keyboard::neighbours;
+use crate::domain::keyboard_neighbours as neighbours;
 
 const ALNUM: &str = "abcdefghijklmnopqrstuvwxyz0123456789";
 const VOWELS: &[char] = &['a', 'e', 'i', 'o', 'u'];
@@ -16,7 +16,7 @@ fn join(cs: &[char]) -> String {
 }
 
 /// Append each of `a-z0-9`; also insert each before every hyphen.
-pub fn addition(label: &str) -> Vec<String> {
+pub(super) fn addition(label: &str) -> Vec<String> {
     let cs = chars(label);
     let mut out = Vec::new();
     for c in ALNUM.chars() {
@@ -33,7 +33,7 @@ pub fn addition(label: &str) -> Vec<String> {
 }
 
 /// Flip each of the 8 bits of each character; keep `[a-z0-9-]` results.
-pub fn bitsquatting(label: &str) -> Vec<String> {
+pub(super) fn bitsquatting(label: &str) -> Vec<String> {
     let cs = chars(label);
     let mut out = Vec::new();
     for (i, c) in cs.iter().enumerate() {
@@ -53,7 +53,7 @@ pub fn bitsquatting(label: &str) -> Vec<String> {
 }
 
 /// A hyphen between each pair of characters.
-pub fn hyphenation(label: &str) -> Vec<String> {
+pub(super) fn hyphenation(label: &str) -> Vec<String> {
     let cs = chars(label);
     (1..cs.len())
         .map(|i| {
@@ -65,7 +65,7 @@ pub fn hyphenation(label: &str) -> Vec<String> {
 }
 
 /// A keyboard neighbour of each character inserted before and after it.
-pub fn insertion(label: &str) -> Vec<String> {
+pub(super) fn insertion(label: &str) -> Vec<String> {
     let cs = chars(label);
     let mut out = Vec::new();
     for (i, c) in cs.iter().enumerate() {
@@ -82,7 +82,7 @@ pub fn insertion(label: &str) -> Vec<String> {
 }
 
 /// Each character left out.
-pub fn omission(label: &str) -> Vec<String> {
+pub(super) fn omission(label: &str) -> Vec<String> {
     let cs = chars(label);
     (0..cs.len())
         .map(|i| {
@@ -94,7 +94,7 @@ pub fn omission(label: &str) -> Vec<String> {
 }
 
 /// `s` (or `es` after s, x, z) inserted after each character: paypals, paypsal.
-pub fn plural(label: &str) -> Vec<String> {
+pub(super) fn plural(label: &str) -> Vec<String> {
     let cs = chars(label);
     let mut out = Vec::new();
     for i in 0..cs.len() {
@@ -112,7 +112,7 @@ pub fn plural(label: &str) -> Vec<String> {
 }
 
 /// Each character doubled.
-pub fn repetition(label: &str) -> Vec<String> {
+pub(super) fn repetition(label: &str) -> Vec<String> {
     let cs = chars(label);
     (0..cs.len())
         .filter(|i| cs[*i].is_alphanumeric())
@@ -125,7 +125,7 @@ pub fn repetition(label: &str) -> Vec<String> {
 }
 
 /// Each character replaced by a keyboard neighbour.
-pub fn replacement(label: &str) -> Vec<String> {
+pub(super) fn replacement(label: &str) -> Vec<String> {
     let cs = chars(label);
     let mut out = Vec::new();
     for (i, c) in cs.iter().enumerate() {
@@ -139,7 +139,7 @@ pub fn replacement(label: &str) -> Vec<String> {
 }
 
 /// A dot inside the label: `pay.pal` (the result spans two labels).
-pub fn subdomain(label: &str) -> Vec<String> {
+pub(super) fn subdomain(label: &str) -> Vec<String> {
     let cs = chars(label);
     (1..cs.len())
         .filter(|i| cs[*i] != '-' && cs[*i - 1] != '-')
@@ -148,7 +148,7 @@ pub fn subdomain(label: &str) -> Vec<String> {
 }
 
 /// Adjacent characters swapped.
-pub fn transposition(label: &str) -> Vec<String> {
+pub(super) fn transposition(label: &str) -> Vec<String> {
     let cs = chars(label);
     (0..cs.len().saturating_sub(1))
         .filter(|i| cs[*i] != cs[*i + 1])
@@ -161,7 +161,7 @@ pub fn transposition(label: &str) -> Vec<String> {
 }
 
 /// Each vowel replaced by each other vowel.
-pub fn vowel_swap(label: &str) -> Vec<String> {
+pub(super) fn vowel_swap(label: &str) -> Vec<String> {
     let cs = chars(label);
     let mut out = Vec::new();
     for (i, c) in cs.iter().enumerate() {

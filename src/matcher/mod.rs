@@ -2,37 +2,41 @@
 //! protected brand, how strongly, and why.
 //!
 //! A [`Matcher`] is compiled once per list snapshot (off the hot path) and is
-//! immutable afterwards, so matching never waits on a reload. Signals, in
-//! order of strength: `exact_variant` (listed label or domain), `homograph`
-//! (same folded skeleton as the brand or a variant), `subdomain` (the brand's
-//! domain or label embedded in another name), `typo` (OSA distance on the
-//! registrable label, with browser-style false-positive filters),
-//! `combosquat` (the brand label joined with other words, `signals`) and
-//! configured regex/keyword `rules`. The brand's own domains (list keys,
-//! allowlist) never alert. It must not know about sources, storage or sinks.
+//! immutable afterwards, so matching never waits on a reload. One file per
+//! signal, each compiled from the list and checked with the same signature
+//! (`check(&self, brands, name, scratch, found)`), in order of strength:
+//! `exact` (listed label or domain), `homograph` (same folded skeleton as the
+//! brand or a variant), `embedding` (the brand's domain or label inside
+//! another name), `typo` (OSA distance on the registrable label, with
+//! browser-style false-positive filters), `combosquat` (the brand label
+//! joined with other words) and configured `rules`. `score` holds the base
+//! scores. The brand's own domains (list keys, allowlist) never alert. It
+//! must not know about sources, storage or sinks.
 
+mod combosquat;
+mod embedding;
+mod exact;
+mod explain;
+mod homograph;
 mod rules;
-mod signals;
+mod score;
+mod settings;
+mod typo;
 mod typo_index;
-mod verdict;
+mod words;
 
-pub use signals::PHISHING_WORDS;
-pub use verdict::{MatchDetail, MatchKind, Severity, Verdict};
+pub use explain::verdict_json;
+pub use settings::{MatcherConfig, MatcherSettings, RuleSettings};
 
-use typo_index::TypoIndex;
-
-use crate::cert::{CertEvent, DistinguishedName};
-use crate::config::MatcherSettings;
-use crate::domain::{Fqdn, fold_skeleton, fold_skeleton_into, scripts_of};
-use crate::watchlist::{Variant, Watchlist};
+use crate::domain::Fqdn;
+use crate::model::{DistinguishedName, Verdict};
+use crate::watchlist::Watchlist;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use score::Found;
 use smallvec::SmallVec;
 
 /// Brand ids; almost always one, kept inline.
-type Brands = SmallVec<[u32; 2]>;
-
-/// (brand, the label that folded to a skeleton); one per brand.
-type SkeletonHits = SmallVec<[(u32, Box<str>); 1]>;
+type BrandIds = SmallVec<[u32; 2]>;
 
 #[derive(Debug)]
 struct Brand {
@@ -41,6 +45,72 @@ struct Brand {
     label: String,
     /// The labels of its public suffix: `["co", "uk"]`.
     suffix_labels: Vec<String>,
+}
+
+/// The brands, and the brand labels the embedding and combosquat signals
+/// look for inside other names.
+#[derive(Debug)]
+struct Brands {
+    list: Vec<Brand>,
+    /// Brand labels of 3+ characters → brands.
+    labels: HashMap<String, BrandIds>,
+    /// Prefilter for `labels`.
+    shapes: words::Shapes,
+    /// Finds any key of `labels` inside a name.
+    finder: Option<aho_corasick::AhoCorasick>,
+}
+
+impl Brands {
+    fn get(&self, b: u32) -> &Brand {
+        &self.list[b as usize]
+    }
+
+    fn compile(list: &Watchlist) -> Brands {
+        let mut brands = Vec::with_capacity(list.brands.len());
+        let mut labels: HashMap<String, BrandIds> = HashMap::default();
+        for (i, entry) in list.brands.iter().enumerate() {
+            let label = entry.domain.registrable_label().to_owned();
+            if label.chars().count() >= 3 {
+                // short labels count only in strong shapes: a whole embedded
+                // domain (`dhl.com.x.top`), or a hyphen token next to a
+                // phishing word (`ups-tracking`)
+                push_unique(labels.entry(label.clone()).or_default(), i as u32);
+            }
+            brands.push(Brand {
+                domain: entry.domain.unicode().to_owned(),
+                label,
+                suffix_labels: entry
+                    .domain
+                    .suffix()
+                    .split('.')
+                    .map(str::to_owned)
+                    .collect(),
+            });
+        }
+        let shapes = words::Shapes::new(labels.keys().map(String::as_str));
+        let finder = match aho_corasick::AhoCorasick::new(labels.keys()) {
+            Ok(finder) => Some(finder),
+            Err(e) => {
+                // cannot happen for a few thousand short labels; matching
+                // stays complete without the shortcut
+                tracing::warn!(error = %e, "brand-label prefilter not built");
+                None
+            }
+        };
+        Brands {
+            list: brands,
+            labels,
+            shapes,
+            finder,
+        }
+    }
+}
+
+/// Buffers reused from name to name (the hot path allocates little).
+#[derive(Default)]
+struct Scratch {
+    skeleton: String,
+    candidates: Vec<u32>,
 }
 
 /// Issuers that give DV certificates for free, automatically: what most
@@ -62,159 +132,47 @@ pub struct NameStats {
 /// A compiled list snapshot.
 #[derive(Debug)]
 pub struct Matcher {
-    brands: Vec<Brand>,
+    brands: Brands,
     /// The brands' own domains (list keys and allowlist), Unicode form.
     own: HashSet<String>,
-    /// Full-domain variants, Unicode form → brands listing it. With a million
-    /// variants these maps are most of the memory: one key string per entry,
-    /// brands inline.
-    exact_domains: HashMap<Box<str>, Brands>,
-    /// Label variants, Unicode form → brands listing it.
-    exact_labels: HashMap<Box<str>, Brands>,
-    /// Folded skeleton → (brand, the label that produced it).
-    skeletons: HashMap<Box<str>, SkeletonHits>,
-    /// Brand labels (and, with `typo_against_variants`, variant labels) for edit distance.
-    typo: TypoIndex,
-    /// Brand labels long enough to look for inside other names → brands.
-    brand_labels: HashMap<String, Brands>,
-    /// Brand label and suffix run together (`paypalcom`) → brands.
-    run_together: HashMap<String, Brands>,
-    /// Prefilter for `brand_labels`.
-    brand_shapes: signals::Shapes,
-    /// Finds any key of `brand_labels` inside a name.
-    brand_label_finder: Option<aho_corasick::AhoCorasick>,
-    rules: Vec<rules::Rule>,
-    settings: MatcherSettings,
+    exact: exact::Exact,
+    homograph: homograph::Homographs,
+    typo: typo::Typos,
+    embedding: embedding::Embedding,
+    combosquat: combosquat::Combosquats,
+    rules: rules::Rules,
+    free_dv_bonus: u8,
     variant_count: usize,
 }
 
 impl Matcher {
-    /// Compile a list. Never fails: the list was validated when parsed.
-    pub fn compile(list: &Watchlist, settings: &MatcherSettings) -> Matcher {
-        let mut m = Matcher {
-            brands: Vec::with_capacity(list.brands.len()),
-            own: HashSet::default(),
-            exact_domains: HashMap::default(),
-            exact_labels: HashMap::default(),
-            skeletons: HashMap::default(),
-            typo: TypoIndex::default(),
-            brand_labels: HashMap::default(),
-            run_together: HashMap::default(),
-            brand_shapes: signals::Shapes::new([]),
-            brand_label_finder: None,
-            rules: settings
-                .rules
-                .iter()
-                .filter_map(|r| rules::Rule::compile(r).ok())
-                .collect(),
-            settings: settings.clone(),
-            variant_count: list.variant_count(),
-        };
-        for allowed in &settings.allowlist {
-            if let Ok(f) = Fqdn::parse(allowed) {
-                m.own.insert(f.unicode().to_owned());
-            }
-        }
-        // sized once: growing million-entry tables rehashes them several times
-        let domains = list
-            .brands
+    /// Compile a list. Never fails: the list and the settings were
+    /// validated when parsed.
+    pub fn compile(list: &Watchlist, config: &MatcherConfig) -> Matcher {
+        let settings = &config.settings;
+        let brands = Brands::compile(list);
+        let mut own: HashSet<String> = config
+            .allowlist
             .iter()
-            .flat_map(|b| &b.variants)
-            .filter(|v| matches!(v, Variant::Domain(_)))
-            .count();
-        m.exact_domains.reserve(domains);
-        m.exact_labels.reserve(m.variant_count - domains);
-        let mut typo_seen: HashSet<(u32, String)> = HashSet::default();
-        for (i, entry) in list.brands.iter().enumerate() {
-            let b = i as u32;
-            let label = entry.domain.registrable_label().to_owned();
-            m.own.insert(entry.domain.unicode().to_owned());
-            m.add_skeleton(b, &label);
-            if typo_seen.insert((b, label.clone())) {
-                m.add_typo_target(b, &label);
-            }
-            for variant in &entry.variants {
-                let variant_label = match variant {
-                    Variant::Label(l) => {
-                        push_unique(m.exact_labels.entry(l.as_str().into()).or_default(), b);
-                        l.as_str()
-                    }
-                    Variant::Domain(d) => {
-                        push_unique(m.exact_domains.entry(d.unicode().into()).or_default(), b);
-                        d.registrable_label()
-                    }
-                };
-                if variant_label != label {
-                    m.add_skeleton(b, variant_label);
-                    if settings.typo_against_variants
-                        && typo_seen.insert((b, variant_label.to_owned()))
-                    {
-                        m.add_typo_target(b, variant_label);
-                    }
-                }
-            }
-            let suffix_labels: Vec<String> = entry
-                .domain
-                .suffix()
-                .split('.')
-                .map(str::to_owned)
-                .collect();
-            let label_len = label.chars().count();
-            if label_len >= 3 {
-                // short labels count only in strong shapes: a whole embedded
-                // domain (`dhl.com.x.top`), or a hyphen token next to a
-                // phishing word (`ups-tracking`)
-                push_unique(m.brand_labels.entry(label.clone()).or_default(), b);
-                push_unique(
-                    m.run_together
-                        .entry(format!("{label}{}", suffix_labels.concat()))
-                        .or_default(),
-                    b,
-                );
-            }
-            m.brands.push(Brand {
-                domain: entry.domain.unicode().to_owned(),
-                label,
-                suffix_labels,
-            });
-        }
-        m.typo.seal();
-        m.brand_shapes = signals::Shapes::new(m.brand_labels.keys().map(String::as_str));
-        m.brand_label_finder = match aho_corasick::AhoCorasick::new(m.brand_labels.keys()) {
-            Ok(finder) => Some(finder),
-            Err(e) => {
-                // cannot happen for a few thousand short labels; matching
-                // stays complete without the shortcut
-                tracing::warn!(error = %e, "brand-label prefilter not built");
-                None
-            }
-        };
-        m
-    }
-
-    fn add_typo_target(&mut self, brand: u32, label: &str) {
-        let len = label.chars().count();
-        let allowed = if self.settings.similarity > 0.0 {
-            // the similarity check decides; index deep enough for the longest name it allows
-            ((1.0 - self.settings.similarity) * (len + 2) as f64).floor() as usize
-        } else {
-            self.allowed_distance(len)
-        };
-        self.typo.add(brand, label, allowed);
-    }
-
-    fn add_skeleton(&mut self, brand: u32, label: &str) {
-        let entry = self
-            .skeletons
-            .entry(fold_skeleton(label).into_boxed_str())
-            .or_default();
-        if !entry.iter().any(|(b, _)| *b == brand) {
-            entry.push((brand, label.into()));
+            .map(|f| f.unicode().to_owned())
+            .collect();
+        own.extend(list.brands.iter().map(|b| b.domain.unicode().to_owned()));
+        Matcher {
+            exact: exact::Exact::compile(list),
+            homograph: homograph::Homographs::compile(list),
+            typo: typo::Typos::compile(list, settings),
+            embedding: embedding::Embedding::compile(&brands, settings),
+            combosquat: combosquat::Combosquats::compile(settings),
+            rules: rules::Rules::new(config.rules.clone()),
+            own,
+            brands,
+            free_dv_bonus: settings.free_dv_bonus,
+            variant_count: list.variant_count(),
         }
     }
 
     pub fn brand_count(&self) -> usize {
-        self.brands.len()
+        self.brands.list.len()
     }
 
     pub fn variant_count(&self) -> usize {
@@ -228,372 +186,28 @@ impl Matcher {
 
     /// Every brand `name` imitates, best signal per brand, best first.
     pub fn match_name(&self, name: &Fqdn) -> Vec<Verdict> {
-        self.match_name_with(name, &mut String::new())
+        self.match_name_with(name, &mut Scratch::default())
     }
 
-    /// [`Matcher::match_name`] with a reused buffer for the skeleton.
-    fn match_name_with(&self, name: &Fqdn, skeleton: &mut String) -> Vec<Verdict> {
-        let mut found: Vec<Verdict> = Vec::new();
+    fn match_name_with(&self, name: &Fqdn, scratch: &mut Scratch) -> Vec<Verdict> {
+        let mut found = Found::default();
         if self.is_own(name) {
-            return found;
+            return found.into_sorted();
         }
-        // exact full-domain variants: the name or one of its parents
-        for candidate in name.self_and_parents() {
-            if let Some(hits) = self.exact_domains.get(candidate) {
-                let variant = candidate;
-                for b in hits {
-                    let explanation = format!(
-                        "listed variant of {}: {:?}",
-                        self.brands[*b as usize].domain, variant
-                    );
-                    self.offer(
-                        &mut found,
-                        name,
-                        *b,
-                        MatchDetail {
-                            kind: MatchKind::ExactVariant,
-                            variant: Some(variant.to_owned()),
-                            explanation,
-                            ..MatchDetail::default()
-                        },
-                    );
-                }
-            }
-        }
-        // exact label variants: any label outside the public suffix
-        for label in name.non_suffix_labels() {
-            if let Some(brands) = self.exact_labels.get(label) {
-                for b in brands {
-                    let explanation = format!(
-                        "listed variant of {}: label {label:?} in {:?}",
-                        self.brands[*b as usize].domain,
-                        name.unicode()
-                    );
-                    self.offer(
-                        &mut found,
-                        name,
-                        *b,
-                        MatchDetail {
-                            kind: MatchKind::ExactVariant,
-                            variant: Some(label.to_owned()),
-                            explanation,
-                            ..MatchDetail::default()
-                        },
-                    );
-                }
-            }
-        }
-        let label = name.registrable_label();
-        // homographs: same folded skeleton as a brand label or a variant label
-        fold_skeleton_into(label, skeleton);
-        if let Some(hits) = self.skeletons.get(skeleton.as_str()) {
-            let scripts = scripts_of(label);
-            for (b, target) in hits {
-                let brand = &self.brands[*b as usize];
-                if label == brand.label || label == &**target {
-                    // identical label under another suffix: a registry-only
-                    // difference, not a lookalike (list it as a variant to alert)
-                    continue;
-                }
-                let whole_script = !scripts.is_mixed()
-                    && (scripts.cyrillic || scripts.greek)
-                    && name.suffix().is_ascii();
-                let script_note = if scripts.is_mixed() {
-                    format!("{}, mixed scripts", scripts.describe())
-                } else if whole_script {
-                    format!("{}, whole-script on .{}", scripts.describe(), name.suffix())
-                } else {
-                    scripts.describe()
-                };
-                let explanation = format!(
-                    "homograph of {}: {label:?} folds to {target:?} ({script_note})",
-                    brand.domain
-                );
-                self.offer(
-                    &mut found,
-                    name,
-                    *b,
-                    MatchDetail {
-                        kind: MatchKind::Homograph,
-                        variant: Some(target.to_string()),
-                        skeleton: Some(skeleton.to_string()),
-                        mixed_scripts: scripts.is_mixed(),
-                        whole_script,
-                        explanation,
-                        ..MatchDetail::default()
-                    },
-                );
-            }
-        }
-        // typos: OSA distance on the registrable label, against the few candidates the index gives
-        let len = label.chars().count();
-        if len >= self.settings.min_label_len {
-            let mut candidates = Vec::new();
-            self.typo.candidates(label, &mut candidates);
-            for id in candidates {
-                let t = &self.typo.targets[id as usize];
-                let brand = &self.brands[t.brand as usize];
-                if label == brand.label || t.char_len.abs_diff(len) > t.allowed {
-                    continue;
-                }
-                let d = strsim::osa_distance(label, &t.label);
-                if d == 0 || d > t.allowed {
-                    continue;
-                }
-                if self.settings.typo_ignore_first_char && only_first_char_differs(label, &t.label)
-                {
-                    continue;
-                }
-                if self.settings.typo_ignore_trailing_number
-                    && only_trailing_number_differs(label, &t.label)
-                {
-                    continue;
-                }
-                let similarity = 1.0 - d as f64 / t.char_len.max(len) as f64;
-                if self.settings.similarity > 0.0 && similarity < self.settings.similarity {
-                    continue;
-                }
-                let explanation = format!(
-                    "typo of {}: {label:?} is {d} edit{} from {:?} (similarity {similarity:.2})",
-                    brand.domain,
-                    if d == 1 { "" } else { "s" },
-                    t.label
-                );
-                self.offer(
-                    &mut found,
-                    name,
-                    t.brand,
-                    MatchDetail {
-                        kind: MatchKind::Typo,
-                        variant: Some(t.label.clone()),
-                        distance: Some(d as u32),
-                        similarity: Some((similarity * 1000.0).round() / 1000.0),
-                        explanation,
-                        ..MatchDetail::default()
-                    },
-                );
-            }
-        }
+        let b = &self.brands;
+        self.exact.check(b, name, scratch, &mut found);
+        self.homograph.check(b, name, scratch, &mut found);
+        self.typo.check(b, name, scratch, &mut found);
         // every embedding and combosquat signal needs a brand label inside
         // the name: one automaton pass rules out almost every name
-        if (self.settings.target_embedding || self.settings.combosquat)
-            && self
-                .brand_label_finder
-                .as_ref()
-                .is_none_or(|f| f.is_match(name.unicode()))
-        {
-            self.embedded(name, &mut found);
+        let inside = (self.embedding.enabled() || self.combosquat.enabled())
+            && b.finder.as_ref().is_none_or(|f| f.is_match(name.unicode()));
+        if inside {
+            self.embedding.check(b, name, scratch, &mut found);
+            self.combosquat.check(b, name, scratch, &mut found);
         }
-        for rule in &self.rules {
-            if let Some(explanation) = rule.check(name) {
-                let detail = MatchDetail {
-                    kind: MatchKind::Rule,
-                    variant: Some(rule.name.clone()),
-                    explanation,
-                    ..MatchDetail::default()
-                };
-                let v = Verdict::new(&rule.brand, name, detail)
-                    .with_score(verdict::rule_score(rule.severity));
-                offer_verdict(&mut found, v);
-            }
-        }
-        found.sort_by(|a, b| b.score.cmp(&a.score).then(a.brand.cmp(&b.brand)));
-        found
-    }
-
-    /// Target embedding and combosquats: brand labels inside other names.
-    fn embedded(&self, name: &Fqdn, found: &mut Vec<Verdict>) {
-        // the variant shown is the brand's domain for an embedding, its
-        // label for a combosquat
-        let offer =
-            |found: &mut Vec<Verdict>, b: u32, kind: MatchKind, score: u8, explanation: String| {
-                let brand = &self.brands[b as usize];
-                let variant = match kind {
-                    MatchKind::Subdomain => brand.domain.clone(),
-                    _ => brand.label.clone(),
-                };
-                let detail = MatchDetail {
-                    kind,
-                    variant: Some(variant),
-                    explanation,
-                    ..MatchDetail::default()
-                };
-                offer_verdict(
-                    found,
-                    Verdict::new(&brand.domain, name, detail).with_score(score),
-                );
-            };
-        let label = name.registrable_label();
-        let tokens: SmallVec<[&str; 8]> = label.split('-').filter(|t| !t.is_empty()).collect();
-        if self.settings.target_embedding {
-            // the brand label as a label left of the attacker's registrable domain
-            let subs: SmallVec<[&str; 8]> = name.subdomain_labels().collect();
-            // `outlook.contoso.com` is a company's mail server; `outlook.secure-login.top` is not
-            // (checked only when a brand label is among the subdomain labels)
-            let phishy = std::cell::OnceCell::new();
-            let is_phishy = || {
-                *phishy.get_or_init(|| {
-                    subs.iter()
-                        .flat_map(|l| l.split('-'))
-                        .chain(tokens.iter().copied())
-                        .any(signals::is_phishing_word)
-                })
-            };
-            for (i, l) in subs.iter().enumerate() {
-                let Some(hits) = self.brand_labels.get(*l) else {
-                    continue;
-                };
-                for b in hits {
-                    let brand = &self.brands[*b as usize];
-                    let whole = starts_with_suffix(&subs[i + 1..], &brand.suffix_labels);
-                    let (score, what) = if whole {
-                        (85, format!("the domain {:?}", brand.domain))
-                    } else if brand.label.chars().count() >= self.settings.embed_min_len
-                        && is_phishy()
-                    {
-                        (
-                            70,
-                            format!("the label {:?} next to phishing words", brand.label),
-                        )
-                    } else {
-                        continue;
-                    };
-                    offer(
-                        found,
-                        *b,
-                        MatchKind::Subdomain,
-                        score,
-                        format!(
-                            "target embedding of {}: {what} inside {:?}, registered under {:?}",
-                            brand.domain,
-                            name.unicode(),
-                            name.registrable_domain()
-                        ),
-                    );
-                }
-            }
-        }
-        for (i, token) in tokens.iter().enumerate() {
-            if self.settings.target_embedding
-                && let Some(hits) = self.run_together.get(*token)
-            {
-                for b in hits {
-                    let brand = &self.brands[*b as usize];
-                    offer(
-                        found,
-                        *b,
-                        MatchKind::Subdomain,
-                        80,
-                        format!(
-                            "target embedding of {}: {token:?} runs the domain together in {:?}",
-                            brand.domain,
-                            name.unicode()
-                        ),
-                    );
-                }
-            }
-            if tokens.len() > 1
-                && let Some(hits) = self.brand_labels.get(*token)
-            {
-                for b in hits {
-                    let brand = &self.brands[*b as usize];
-                    let whole = starts_with_suffix(&tokens[i + 1..], &brand.suffix_labels);
-                    if whole && self.settings.target_embedding {
-                        offer(
-                            found,
-                            *b,
-                            MatchKind::Subdomain,
-                            80,
-                            format!(
-                                "target embedding of {}: {:?} spells the domain with hyphens",
-                                brand.domain, label
-                            ),
-                        );
-                    } else if self.settings.combosquat {
-                        let words: Vec<&str> = tokens
-                            .iter()
-                            .filter(|t| signals::is_phishing_word(t))
-                            .copied()
-                            .collect();
-                        // without a phishing word only a distinctive (long) brand
-                        // label counts: `facebook-group` yes, `apple-pie` and
-                        // `booking-engine` no
-                        let (score, with) = if !words.is_empty() {
-                            (62, format!(" with {}", words.join(", ")))
-                        } else if brand.label.chars().count() >= 8 {
-                            (55, String::new())
-                        } else {
-                            continue;
-                        };
-                        offer(
-                            found,
-                            *b,
-                            MatchKind::Combosquat,
-                            score,
-                            format!(
-                                "combosquat of {}: {:?} is a hyphenated token of {label:?}{with}",
-                                brand.domain, brand.label
-                            ),
-                        );
-                    }
-                }
-            }
-            if self.settings.combosquat {
-                // the brand label glued to a phishing word: split where a word starts or ends
-                for (at, _) in token.char_indices().skip(1) {
-                    let (head, tail) = token.split_at(at);
-                    for (brand_part, word) in [(head, tail), (tail, head)] {
-                        if !self.brand_shapes.may_contain(brand_part)
-                            || !signals::is_phishing_word(word)
-                        {
-                            continue;
-                        }
-                        let Some(hits) = self.brand_labels.get(brand_part) else {
-                            continue;
-                        };
-                        for b in hits {
-                            let brand = &self.brands[*b as usize];
-                            if brand.label.chars().count() < self.settings.embed_min_len {
-                                continue;
-                            }
-                            offer(
-                                found,
-                                *b,
-                                MatchKind::Combosquat,
-                                60,
-                                format!(
-                                    "combosquat of {}: {:?} joined to {word:?} in {label:?}",
-                                    brand.domain, brand.label
-                                ),
-                            );
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// The largest OSA distance that counts as a typo of a `len`-character label.
-    fn allowed_distance(&self, len: usize) -> usize {
-        match self.settings.max_distance {
-            0 if len >= 9 => 2,
-            0 => 1,
-            d => d as usize,
-        }
-    }
-
-    /// Keep `detail` for `brand` if it beats what is already there.
-    fn offer(&self, found: &mut Vec<Verdict>, name: &Fqdn, brand: u32, detail: MatchDetail) {
-        let brand_domain = &self.brands[brand as usize].domain;
-        offer_verdict(found, Verdict::new(brand_domain, name, detail));
-    }
-
-    /// Match every name of a certificate; one verdict per (brand, registrable
-    /// domain), the best one, adjusted for the issuer.
-    pub fn match_event(&self, event: &CertEvent) -> (Vec<Verdict>, NameStats) {
-        let (mut verdicts, stats) = self.match_names(&event.certificate.all_domains);
-        self.adjust_for_issuer(&mut verdicts, &event.certificate.issuer);
-        (verdicts, stats)
+        self.rules.check(b, name, scratch, &mut found);
+        found.into_sorted()
     }
 
     /// Match a certificate's names; one verdict per (brand, registrable
@@ -601,7 +215,7 @@ impl Matcher {
     pub fn match_names(&self, names: &[String]) -> (Vec<Verdict>, NameStats) {
         let mut stats = NameStats::default();
         let mut best: Vec<Verdict> = Vec::new();
-        let mut skeleton = String::new();
+        let mut scratch = Scratch::default();
         for raw in names {
             let name = match Fqdn::parse(raw) {
                 Ok(n) => n,
@@ -611,7 +225,7 @@ impl Matcher {
                 }
             };
             stats.checked += 1;
-            for mut v in self.match_name_with(&name, &mut skeleton) {
+            for mut v in self.match_name_with(&name, &mut scratch) {
                 if name.is_wildcard() {
                     v.apply_wildcard();
                 }
@@ -635,69 +249,10 @@ impl Matcher {
             .any(|s| FREE_DV_ISSUERS.iter().any(|i| s.contains(i)));
         if free_dv {
             for v in verdicts.iter_mut() {
-                v.adjust(self.settings.free_dv_bonus, "free DV issuer");
+                v.adjust(self.free_dv_bonus, "free DV issuer");
             }
         }
     }
-}
-
-/// `parts` begin with the brand's public-suffix labels (`["com", ...]`).
-fn starts_with_suffix(parts: &[&str], suffix: &[String]) -> bool {
-    parts.len() >= suffix.len() && parts.iter().zip(suffix).all(|(a, s)| a == s)
-}
-
-/// Keep `verdict` if it beats what `found` holds for its brand.
-fn offer_verdict(found: &mut Vec<Verdict>, verdict: Verdict) {
-    match found.iter_mut().find(|v| v.brand == verdict.brand) {
-        Some(existing) if existing.score >= verdict.score => {}
-        Some(existing) => *existing = verdict,
-        None => found.push(verdict),
-    }
-}
-
-/// `hank` for `tank`: one substitution at the first character, and the new
-/// character is neither a keyboard neighbour nor a lookalike of the old one.
-fn only_first_char_differs(label: &str, target: &str) -> bool {
-    let mut a = label.chars();
-    let mut b = target.chars();
-    let (Some(x), Some(y)) = (a.next(), b.next()) else {
-        return false;
-    };
-    if x == y || a.as_str() != b.as_str() {
-        return false;
-    }
-    const LOOKALIKE: &[(char, char)] = &[
-        ('0', 'o'),
-        ('1', 'l'),
-        ('1', 'i'),
-        ('l', 'i'),
-        ('3', 'e'),
-        ('4', 'a'),
-        ('5', 's'),
-        ('8', 'b'),
-        ('9', 'g'),
-        ('q', 'g'),
-        ('c', 'e'),
-        ('n', 'm'),
-        ('u', 'v'),
-        ('v', 'w'),
-        ('a', 'o'),
-        ('e', 'o'),
-        ('c', 'o'),
-        ('i', 'j'),
-    ];
-    let lookalike = LOOKALIKE
-        .iter()
-        .any(|(p, q)| (*p == x && *q == y) || (*p == y && *q == x));
-    let neighbour = crate::generate::keyboard::neighbours(y).contains(&x);
-    !(lookalike || neighbour)
-}
-
-/// `site35` for `site45`: the same stem, different trailing numbers.
-fn only_trailing_number_differs(label: &str, target: &str) -> bool {
-    let stem = |s: &str| s.trim_end_matches(|c: char| c.is_ascii_digit()).len();
-    let (ls, ts) = (stem(label), stem(target));
-    ls < label.len() && ts < target.len() && label[..ls] == target[..ts]
 }
 
 fn push_unique<A: smallvec::Array<Item = u32>>(v: &mut SmallVec<A>, b: u32) {
@@ -709,10 +264,18 @@ fn push_unique<A: smallvec::Array<Item = u32>>(v: &mut SmallVec<A>, b: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{CertEvent, Certificate, MatchKind, Severity};
 
     fn matcher(list: &str) -> Matcher {
         let w = Watchlist::parse(list, 1 << 20).unwrap();
-        Matcher::compile(&w, &MatcherSettings::default())
+        Matcher::compile(&w, &MatcherConfig::default())
+    }
+
+    /// A certificate's verdicts, adjusted for its issuer (what the pipeline does).
+    fn match_event(m: &Matcher, event: &CertEvent) -> (Vec<Verdict>, NameStats) {
+        let (mut verdicts, stats) = m.match_names(&event.certificate.all_domains);
+        m.adjust_for_issuer(&mut verdicts, &event.certificate.issuer);
+        (verdicts, stats)
     }
 
     fn kind_of(m: &Matcher, name: &str) -> Option<MatchKind> {
@@ -826,14 +389,14 @@ mod tests {
         let w = Watchlist::parse(list, 1 << 20).unwrap();
         let settings = MatcherSettings {
             rules: vec![
-                crate::config::RuleSettings {
+                RuleSettings {
                     name: "login-words".into(),
                     keywords: vec!["login".into(), "secure".into(), "verify".into()],
                     threshold: 2,
                     severity: Severity::High,
                     ..Default::default()
                 },
-                crate::config::RuleSettings {
+                RuleSettings {
                     name: "bank-regex".into(),
                     regex: r"^(online|web)banking-".into(),
                     ..Default::default()
@@ -841,7 +404,7 @@ mod tests {
             ],
             ..MatcherSettings::default()
         };
-        let m = Matcher::compile(&w, &settings);
+        let m = Matcher::compile(&w, &settings.validate().unwrap());
         let kind = |n: &str| kind_of(&m, n);
         assert_eq!(kind("site35.com"), None, "only the trailing number differs");
         assert_eq!(kind("sjte45.com"), Some(MatchKind::Typo));
@@ -863,9 +426,9 @@ mod tests {
 
         // free DV issuer adds points
         let event = |issuer: &str| CertEvent {
-            certificate: crate::cert::Certificate {
+            certificate: Certificate {
                 all_domains: vec!["sjte45.com".into()],
-                issuer: crate::cert::DistinguishedName {
+                issuer: DistinguishedName {
                     O: Some(issuer.into()),
                     ..Default::default()
                 },
@@ -873,8 +436,8 @@ mod tests {
             },
             ..Default::default()
         };
-        let (le, _) = m.match_event(&event("Let's Encrypt"));
-        let (other, _) = m.match_event(&event("DigiCert Inc"));
+        let (le, _) = match_event(&m, &event("Let's Encrypt"));
+        let (other, _) = match_event(&m, &event("DigiCert Inc"));
         assert_eq!(le[0].score, other[0].score + 3);
         assert!(le[0].detail.explanation.contains("free DV issuer"));
     }
@@ -903,7 +466,7 @@ mod tests {
             similarity: 0.85,
             ..MatcherSettings::default()
         };
-        let m = Matcher::compile(&w, &settings);
+        let m = Matcher::compile(&w, &settings.validate().unwrap());
         assert_eq!(kind_of(&m, "paypall.com"), None);
         // 1 - 1/6 = 0.833 < 0.85: XSOAR parity
         assert_eq!(kind_of(&m, "paypel.com"), None);
@@ -914,7 +477,7 @@ mod tests {
     fn one_verdict_per_brand_and_registrable_domain() {
         let m = matcher(LIST);
         let event = CertEvent {
-            certificate: crate::cert::Certificate {
+            certificate: Certificate {
                 all_domains: vec![
                     "paypa1.com".into(),
                     "*.paypa1.com".into(),
@@ -926,7 +489,7 @@ mod tests {
             },
             ..Default::default()
         };
-        let (verdicts, stats) = m.match_event(&event);
+        let (verdicts, stats) = match_event(&m, &event);
         assert_eq!(verdicts.len(), 2);
         assert_eq!(stats.checked, 4);
         assert_eq!(stats.invalid, 1);

@@ -3,17 +3,46 @@
 //! a severity. A keyword rule fires when at least `threshold` of its keywords
 //! occur in the name.
 
-use super::verdict::Severity;
-use crate::config::RuleSettings;
+use super::score::{Found, rule_score, verdict};
+use super::settings::RuleSettings;
+use super::{Brands, Scratch};
 use crate::domain::Fqdn;
+use crate::model::{MatchDetail, MatchKind, Severity};
+use std::sync::Arc;
 
 #[derive(Debug)]
-pub struct Rule {
-    pub name: String,
+pub(crate) struct Rule {
+    name: String,
     /// The incident's brand: the rule's `brand`, else `rule:<name>`.
-    pub brand: String,
-    pub severity: Severity,
+    brand: String,
+    severity: Severity,
     matcher: RuleKind,
+}
+
+/// The configured rules, compiled once when the settings were validated.
+#[derive(Debug)]
+pub(super) struct Rules(Arc<[Rule]>);
+
+impl Rules {
+    pub(super) fn new(rules: Arc<[Rule]>) -> Rules {
+        Rules(rules)
+    }
+
+    pub(super) fn check(&self, _: &Brands, name: &Fqdn, _: &mut Scratch, found: &mut Found) {
+        for rule in self.0.iter() {
+            if let Some(explanation) = rule.check(name) {
+                let detail = MatchDetail {
+                    kind: MatchKind::Rule,
+                    variant: Some(rule.name.clone()),
+                    explanation,
+                    ..MatchDetail::default()
+                };
+                found.offer(
+                    verdict(&rule.brand, name, detail).with_score(rule_score(rule.severity)),
+                );
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -26,8 +55,8 @@ enum RuleKind {
 }
 
 impl Rule {
-    /// Compile a rule; the settings were validated when loaded.
-    pub fn compile(s: &RuleSettings) -> Result<Rule, String> {
+    /// Compile a rule (its regex is the only part that can fail).
+    pub(super) fn compile(s: &RuleSettings) -> Result<Rule, String> {
         let matcher = if !s.regex.is_empty() {
             RuleKind::Regex(regex::Regex::new(&s.regex).map_err(|e| e.to_string())?)
         } else {
@@ -49,7 +78,7 @@ impl Rule {
     }
 
     /// The evidence when `name` fires the rule.
-    pub fn check(&self, name: &Fqdn) -> Option<String> {
+    fn check(&self, name: &Fqdn) -> Option<String> {
         match &self.matcher {
             RuleKind::Regex(re) => {
                 let hit = re.find(name.unicode()).or_else(|| re.find(name.ascii()))?;

@@ -41,7 +41,7 @@ impl Hasher for KeyHasher {
 type Buckets = HashMap<u64, Vec<u32>, BuildHasherDefault<KeyHasher>>;
 
 #[derive(Debug)]
-pub struct Target {
+pub(super) struct Target {
     pub brand: u32,
     pub label: String,
     pub char_len: usize,
@@ -78,7 +78,7 @@ fn at_most_extra(a: u64, b: u64, k: usize) -> bool {
 }
 
 #[derive(Default)]
-pub struct TypoIndex {
+pub(super) struct TypoIndex {
     pub targets: Vec<Target>,
     buckets: Buckets,
     /// A bit per key (its top bits): most of a benign name's deletion
@@ -166,7 +166,7 @@ static POW: [u64; MAX_CHARS + 1] = {
 };
 
 impl TypoIndex {
-    pub fn add(&mut self, brand: u32, label: &str, allowed: usize) {
+    pub(super) fn add(&mut self, brand: u32, label: &str, allowed: usize) {
         let allowed = allowed.min(2);
         let chars: Vec<u32> = label.chars().map(u32::from).collect();
         let id = self.targets.len() as u32;
@@ -188,7 +188,7 @@ impl TypoIndex {
     }
 
     /// Build the filter; call once every target is added.
-    pub fn seal(&mut self) {
+    pub(super) fn seal(&mut self) {
         // 32 bits a key: about 3% of a benign name's keys get past it
         // (16 let 6% through, for more table lookups); at most 16 MB
         let bits = (self.buckets.len() * 32)
@@ -213,7 +213,7 @@ impl TypoIndex {
     }
 
     /// Ids of targets that may be within their allowed distance of `label`.
-    pub fn candidates(&self, label: &str, out: &mut Vec<u32>) {
+    pub(super) fn candidates(&self, label: &str, out: &mut Vec<u32>) {
         out.clear();
         if self.targets.is_empty() {
             return;

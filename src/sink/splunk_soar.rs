@@ -6,14 +6,59 @@
 //! delivered. Two inline artifacts carry the evidence in CEF fields: the
 //! lookalike domain and the certificate.
 
-use crate::config::SinkSettings;
-use crate::incident::Incident;
-use crate::matcher::Severity;
+use super::evidence::{lookalike_names, plain_hex};
+use super::http::{HttpFormat, HttpSettings, HttpSink};
+use super::outcome::{Outcome, snippet};
+use super::{Deliver, SinkContext, SinkError, UnknownKeys};
+use crate::config::{ConfigError, invalid};
+use crate::model::{Incident, Severity};
 use reqwest::StatusCode;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-pub fn url(s: &SinkSettings) -> String {
-    format!("{}/rest/container", s.url.trim_end_matches('/'))
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SplunkSoarSettings {
+    #[serde(flatten)]
+    pub http: HttpSettings,
+    /// Container and artifact label (must exist in Splunk SOAR).
+    pub label: String,
+    /// Traffic light protocol 0 white … 3 red: the container's sensitivity.
+    pub tlp: u8,
+    /// Tags added to every container.
+    pub tags: Vec<String>,
+    #[serde(flatten, skip_serializing)]
+    pub unknown: UnknownKeys,
+}
+
+impl Default for SplunkSoarSettings {
+    fn default() -> Self {
+        SplunkSoarSettings {
+            http: HttpSettings::default(),
+            label: "events".into(),
+            tlp: 2,
+            tags: Vec::new(),
+            unknown: UnknownKeys::default(),
+        }
+    }
+}
+
+impl SplunkSoarSettings {
+    pub(super) fn validate(
+        &self,
+        key: &dyn Fn(&str) -> String,
+    ) -> Result<Option<Vec<u8>>, ConfigError> {
+        self.unknown.check(key, "splunk-soar")?;
+        let signing_key = self.http.validate(key)?;
+        if self.tlp > 3 {
+            return Err(invalid(key("tlp"), "must be 0 to 3"));
+        }
+        self.http.require_token(key, "splunk-soar")?;
+        if self.label.is_empty() {
+            return Err(invalid(key("label"), "must not be empty"));
+        }
+        Ok(signing_key)
+    }
 }
 
 /// Splunk SOAR's default severities are low, medium and high.
@@ -29,79 +74,121 @@ fn sensitivity(tlp: u8) -> &'static str {
     ["white", "green", "amber", "red"][usize::from(tlp.min(3))]
 }
 
-pub fn body(incident: &Incident, s: &SinkSettings) -> serde_json::Value {
-    let c = &incident.certificate;
-    let key = incident.idempotency_key();
-    let sev = severity(incident.severity);
-    let names = super::lookalike_names(incident);
-    json!({
-        "name": incident.title(),
-        "label": s.label,
-        "severity": sev,
-        "sensitivity": sensitivity(s.tlp),
-        "status": "new",
-        "source_data_identifier": key,
-        "description": incident.detail.explanation,
-        "tags": s.tags,
-        "data": incident,
-        "artifacts": [
-            {
-                "name": "Lookalike domain",
-                "label": s.label,
-                "severity": sev,
-                "source_data_identifier": format!("{key}-domain"),
-                "cef": {
-                    "destinationDnsDomain": incident.registrable_domain,
-                    "destinationHostName": incident.domain,
-                    "lookalikeNames": names,
-                    "brand": incident.brand,
-                    "matchKind": incident.detail.kind.as_str(),
-                    "score": incident.score,
-                    "explanation": incident.detail.explanation,
+impl HttpFormat for SplunkSoarSettings {
+    fn url(&self) -> String {
+        format!("{}/rest/container", self.http.url.trim_end_matches('/'))
+    }
+
+    fn body(&self, incident: &Incident) -> serde_json::Value {
+        let s = self;
+        let c = &incident.certificate;
+        let key = incident.idempotency_key();
+        let sev = severity(incident.severity);
+        let names = lookalike_names(incident);
+        json!({
+            "name": incident.title(),
+            "label": s.label,
+            "severity": sev,
+            "sensitivity": sensitivity(s.tlp),
+            "status": "new",
+            "source_data_identifier": key,
+            "description": incident.detail.explanation,
+            "tags": s.tags,
+            "data": incident,
+            "artifacts": [
+                {
+                    "name": "Lookalike domain",
+                    "label": s.label,
+                    "severity": sev,
+                    "source_data_identifier": format!("{key}-domain"),
+                    "cef": {
+                        "destinationDnsDomain": incident.registrable_domain,
+                        "destinationHostName": incident.domain,
+                        "lookalikeNames": names,
+                        "brand": incident.brand,
+                        "matchKind": incident.detail.kind.as_str(),
+                        "score": incident.score,
+                        "explanation": incident.detail.explanation,
+                    },
+                    "cef_types": {
+                        "destinationDnsDomain": ["domain"],
+                        "destinationHostName": ["host name", "domain"],
+                        "brand": ["domain"],
+                    },
+                    "run_automation": false,
                 },
-                "cef_types": {
-                    "destinationDnsDomain": ["domain"],
-                    "destinationHostName": ["host name", "domain"],
-                    "brand": ["domain"],
-                },
-                "run_automation": false,
-            },
-            {
-                "name": "Certificate",
-                "label": s.label,
-                "severity": sev,
-                "source_data_identifier": format!("{key}-certificate"),
-                "cef": {
-                    "fileHashSha256": super::plain_hex(&c.sha256),
-                    "fileHashSha1": super::plain_hex(&c.sha1),
-                    "certificateSerialNumber": c.serial_number,
-                    "certificateSubject": c.subject.aggregated,
-                    "certificateIssuer": c.issuer.aggregated,
-                    "certificateNotBefore": c.not_before,
-                    "certificateNotAfter": c.not_after,
-                    "certificateNames": c.all_domains,
-                    "ctLog": incident.ct.log_name,
-                    "ctIndex": incident.ct.cert_index,
-                    "ctLink": incident.ct.cert_link,
-                },
-                "cef_types": {
-                    "fileHashSha256": ["sha256", "hash"],
-                    "fileHashSha1": ["sha1", "hash"],
-                    "ctLink": ["url"],
-                },
-                "run_automation": true,
-            }
-        ],
-    })
+                {
+                    "name": "Certificate",
+                    "label": s.label,
+                    "severity": sev,
+                    "source_data_identifier": format!("{key}-certificate"),
+                    "cef": {
+                        "fileHashSha256": plain_hex(&c.sha256),
+                        "fileHashSha1": plain_hex(&c.sha1),
+                        "certificateSerialNumber": c.serial_number,
+                        "certificateSubject": c.subject.aggregated,
+                        "certificateIssuer": c.issuer.aggregated,
+                        "certificateNotBefore": c.not_before,
+                        "certificateNotAfter": c.not_after,
+                        "certificateNames": c.all_domains,
+                        "ctLog": incident.ct.log_name,
+                        "ctIndex": incident.ct.cert_index,
+                        "ctLink": incident.ct.cert_link,
+                    },
+                    "cef_types": {
+                        "fileHashSha256": ["sha256", "hash"],
+                        "fileHashSha1": ["sha1", "hash"],
+                        "ctLink": ["url"],
+                    },
+                    "run_automation": true,
+                }
+            ],
+        })
+    }
+
+    fn auth(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        req.header("ph-auth-token", self.http.token.expose())
+    }
+
+    fn http(&self) -> &HttpSettings {
+        &self.http
+    }
+
+    fn reads_success_body(&self) -> bool {
+        true
+    }
+
+    fn judge(&self, status: StatusCode, body: &str) -> Option<Outcome> {
+        if duplicate(body) && !status.is_server_error() {
+            return Some(Outcome::Delivered);
+        }
+        if !status.is_success() {
+            return None;
+        }
+        Some(match refused(body) {
+            Some(message) => Outcome::Failed(format!("HTTP {status}: {}", snippet(&message))),
+            None => Outcome::Delivered,
+        })
+    }
 }
 
-pub fn auth(req: reqwest::RequestBuilder, s: &SinkSettings) -> reqwest::RequestBuilder {
-    req.header("ph-auth-token", s.token.expose())
+pub(super) fn build(
+    name: &str,
+    s: &SplunkSoarSettings,
+    signing_key: Option<Vec<u8>>,
+    ctx: &SinkContext,
+) -> Result<Box<dyn Deliver>, SinkError> {
+    Ok(Box::new(HttpSink::build(
+        name,
+        s.clone(),
+        signing_key,
+        ctx,
+    )?))
 }
 
 /// Splunk SOAR names the container that already has this
 /// `source_data_identifier`: delivered before.
-pub fn duplicate(_status: StatusCode, body: &str) -> bool {
+fn duplicate(body: &str) -> bool {
     serde_json::from_str::<serde_json::Value>(body)
         .ok()
         .and_then(|v| v.get("existing_container_id").cloned())
@@ -109,7 +196,7 @@ pub fn duplicate(_status: StatusCode, body: &str) -> bool {
 }
 
 /// A 2xx that says `"failed": true` without naming a container.
-pub fn refused(body: &str) -> Option<String> {
+fn refused(body: &str) -> Option<String> {
     let v: serde_json::Value = serde_json::from_str(body).ok()?;
     if v.get("failed").and_then(|f| f.as_bool()) == Some(true) {
         Some(

@@ -6,83 +6,159 @@
 //! was delivered before. Observables: the lookalike's registrable domain, the
 //! certificate's names under it, and the certificate's SHA-256, each once.
 
-use crate::config::SinkSettings;
-use crate::incident::Incident;
+use super::evidence::{lookalike_names, markdown, plain_hex};
+use super::http::{HttpFormat, HttpSettings, HttpSink};
+use super::outcome::Outcome;
+use super::{Deliver, SinkContext, SinkError, UnknownKeys};
+use crate::config::{ConfigError, invalid};
+use crate::model::Incident;
 use reqwest::StatusCode;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashSet;
 
-pub fn url(s: &SinkSettings) -> String {
-    format!("{}/api/v1/alert", s.url.trim_end_matches('/'))
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TheHiveSettings {
+    #[serde(flatten)]
+    pub http: HttpSettings,
+    /// `X-Organisation` header.
+    pub organisation: String,
+    /// Alert type; `source` is always `certsentry`.
+    pub alert_type: String,
+    /// Traffic light protocol 0 white … 3 red.
+    pub tlp: u8,
+    /// Permissible actions protocol 0 … 3.
+    pub pap: u8,
+    /// Tags added to every alert.
+    pub tags: Vec<String>,
+    #[serde(flatten, skip_serializing)]
+    pub unknown: UnknownKeys,
 }
 
-pub fn body(incident: &Incident, s: &SinkSettings) -> serde_json::Value {
-    let c = &incident.certificate;
-    let mut tags = vec![
-        "certsentry".to_owned(),
-        format!("brand:{}", incident.brand),
-        format!("match:{}", incident.detail.kind.as_str()),
-    ];
-    tags.extend(s.tags.iter().cloned());
-    let mut seen = HashSet::new();
-    let mut observables = Vec::new();
-    let mut push = |data_type: &str, data: String, message: &str, ioc: bool| {
-        if !data.is_empty() && seen.insert(data.clone()) {
-            observables.push(json!({
-                "dataType": data_type,
-                "data": data,
-                "ioc": ioc,
-                "tags": ["certsentry", format!("brand:{}", incident.brand)],
-                "message": message,
-            }));
+impl Default for TheHiveSettings {
+    fn default() -> Self {
+        TheHiveSettings {
+            http: HttpSettings::default(),
+            organisation: String::new(),
+            alert_type: "lookalike-domain".into(),
+            tlp: 2,
+            pap: 2,
+            tags: Vec::new(),
+            unknown: UnknownKeys::default(),
         }
-    };
-    push(
-        "domain",
-        incident.registrable_domain.clone(),
-        "registrable domain of the lookalike",
-        true,
-    );
-    for name in super::lookalike_names(incident) {
-        push("fqdn", name, "certificate name under the lookalike", true);
     }
-    push(
-        "hash",
-        super::plain_hex(&c.sha256),
-        "certificate SHA-256",
-        false,
-    );
-    let mut alert = json!({
-        "type": s.alert_type,
-        "source": "certsentry",
-        "sourceRef": incident.idempotency_key(),
-        "title": incident.title(),
-        "description": super::markdown(incident),
-        "date": super::epoch_ms(&incident.first_seen),
-        "severity": incident.severity.xsoar(),
-        "tlp": s.tlp,
-        "pap": s.pap,
-        "tags": tags,
-        "observables": observables,
-    });
-    if !incident.ct.cert_link.is_empty() {
-        alert["externalLink"] = json!(incident.ct.cert_link);
-    }
-    alert
 }
 
-pub fn auth(req: reqwest::RequestBuilder, s: &SinkSettings) -> reqwest::RequestBuilder {
-    let req = req.bearer_auth(s.token.expose());
-    if s.organisation.is_empty() {
-        req
-    } else {
-        req.header("X-Organisation", &s.organisation)
+impl TheHiveSettings {
+    pub(super) fn validate(
+        &self,
+        key: &dyn Fn(&str) -> String,
+    ) -> Result<Option<Vec<u8>>, ConfigError> {
+        self.unknown.check(key, "thehive")?;
+        let signing_key = self.http.validate(key)?;
+        if self.tlp > 3 {
+            return Err(invalid(key("tlp"), "must be 0 to 3"));
+        }
+        if self.pap > 3 {
+            return Err(invalid(key("pap"), "must be 0 to 3"));
+        }
+        self.http.require_token(key, "thehive")?;
+        Ok(signing_key)
     }
+}
+
+impl HttpFormat for TheHiveSettings {
+    fn url(&self) -> String {
+        format!("{}/api/v1/alert", self.http.url.trim_end_matches('/'))
+    }
+
+    fn body(&self, incident: &Incident) -> serde_json::Value {
+        let s = self;
+        let c = &incident.certificate;
+        let mut tags = vec![
+            "certsentry".to_owned(),
+            format!("brand:{}", incident.brand),
+            format!("match:{}", incident.detail.kind.as_str()),
+        ];
+        tags.extend(s.tags.iter().cloned());
+        let mut seen = HashSet::new();
+        let mut observables = Vec::new();
+        let mut push = |data_type: &str, data: String, message: &str, ioc: bool| {
+            if !data.is_empty() && seen.insert(data.clone()) {
+                observables.push(json!({
+                    "dataType": data_type,
+                    "data": data,
+                    "ioc": ioc,
+                    "tags": ["certsentry", format!("brand:{}", incident.brand)],
+                    "message": message,
+                }));
+            }
+        };
+        push(
+            "domain",
+            incident.registrable_domain.clone(),
+            "registrable domain of the lookalike",
+            true,
+        );
+        for name in lookalike_names(incident) {
+            push("fqdn", name, "certificate name under the lookalike", true);
+        }
+        push("hash", plain_hex(&c.sha256), "certificate SHA-256", false);
+        let mut alert = json!({
+            "type": s.alert_type,
+            "source": "certsentry",
+            "sourceRef": incident.idempotency_key(),
+            "title": incident.title(),
+            "description": markdown(incident),
+            "date": incident.first_seen.unix_ms(),
+            "severity": incident.severity.xsoar(),
+            "tlp": s.tlp,
+            "pap": s.pap,
+            "tags": tags,
+            "observables": observables,
+        });
+        if !incident.ct.cert_link.is_empty() {
+            alert["externalLink"] = json!(incident.ct.cert_link);
+        }
+        alert
+    }
+
+    fn auth(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let req = req.bearer_auth(self.http.token.expose());
+        if self.organisation.is_empty() {
+            req
+        } else {
+            req.header("X-Organisation", &self.organisation)
+        }
+    }
+
+    fn http(&self) -> &HttpSettings {
+        &self.http
+    }
+
+    fn judge(&self, status: StatusCode, body: &str) -> Option<Outcome> {
+        duplicate(status, body).then_some(Outcome::Delivered)
+    }
+}
+
+pub(super) fn build(
+    name: &str,
+    s: &TheHiveSettings,
+    signing_key: Option<Vec<u8>>,
+    ctx: &SinkContext,
+) -> Result<Box<dyn Deliver>, SinkError> {
+    Ok(Box::new(HttpSink::build(
+        name,
+        s.clone(),
+        signing_key,
+        ctx,
+    )?))
 }
 
 /// TheHive refuses a second alert with the same `sourceRef` with 400 (or 409)
 /// "already exists": the first one was delivered.
-pub fn duplicate(status: StatusCode, body: &str) -> bool {
+fn duplicate(status: StatusCode, body: &str) -> bool {
     status == StatusCode::CONFLICT
         || (status == StatusCode::BAD_REQUEST
             && body.to_ascii_lowercase().contains("already exists"))

@@ -7,70 +7,146 @@
 //! string. `id`/`version` are never sent: that would update an incident.
 //! The `certsentry*` fields are defined in `xsoar/incidentfields-certsentry.json`.
 
-use crate::config::SinkSettings;
-use crate::incident::Incident;
+use super::evidence::similarity;
+use super::http::{HttpFormat, HttpSettings, HttpSink};
+use super::{Deliver, SinkContext, SinkError, UnknownKeys};
+use crate::config::{ConfigError, invalid};
+use crate::model::Incident;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-pub fn url(s: &SinkSettings) -> String {
-    let base = s.url.trim_end_matches('/');
-    match s.xsoar_version {
-        8 => format!("{base}/xsoar/public/v1/incident"),
-        _ => format!("{base}/incident"),
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct XsoarRestSettings {
+    #[serde(flatten)]
+    pub http: HttpSettings,
+    /// XSOAR incident type.
+    pub incident_type: String,
+    /// 6 (`<url>/incident`) or 8 (`<url>/xsoar/public/v1/incident`).
+    pub xsoar_version: u8,
+    /// XSOAR 8: the API key's id (`x-xdr-auth-id`).
+    pub api_key_id: String,
+    /// Open a war room for each incident.
+    pub create_investigation: bool,
+    #[serde(flatten, skip_serializing)]
+    pub unknown: UnknownKeys,
+}
+
+impl Default for XsoarRestSettings {
+    fn default() -> Self {
+        XsoarRestSettings {
+            http: HttpSettings::default(),
+            incident_type: "CertStream Suspicious Domain".into(),
+            xsoar_version: 6,
+            api_key_id: String::new(),
+            create_investigation: true,
+            unknown: UnknownKeys::default(),
+        }
     }
 }
 
-pub fn body(incident: &Incident, s: &SinkSettings) -> serde_json::Value {
-    let raw = serde_json::to_string(incident).unwrap_or_default();
-    let c = &incident.certificate;
-    let mut labels = vec![
-        json!({"type": "Brand", "value": incident.brand}),
-        json!({"type": "Domain", "value": incident.domain}),
-        json!({"type": "MatchKind", "value": incident.detail.kind.as_str()}),
-        json!({"type": "Score", "value": incident.score.to_string()}),
-        json!({"type": "CertificateSHA256", "value": c.sha256}),
-        json!({"type": "IdempotencyKey", "value": incident.idempotency_key()}),
-    ];
-    if let Some(issuer) = c.issuer.O.as_ref().or(c.issuer.CN.as_ref()) {
-        labels.push(json!({"type": "Issuer", "value": issuer}));
+impl XsoarRestSettings {
+    pub(super) fn validate(
+        &self,
+        key: &dyn Fn(&str) -> String,
+    ) -> Result<Option<Vec<u8>>, ConfigError> {
+        self.unknown.check(key, "xsoar-rest")?;
+        let signing_key = self.http.validate(key)?;
+        if ![6, 8].contains(&self.xsoar_version) {
+            return Err(invalid(key("xsoar_version"), "must be 6 or 8"));
+        }
+        self.http.require_token(key, "xsoar-rest")?;
+        if self.xsoar_version == 8 && self.api_key_id.is_empty() {
+            return Err(invalid(
+                key("api_key_id"),
+                "is required for XSOAR 8 (x-xdr-auth-id)",
+            ));
+        }
+        Ok(signing_key)
     }
-    if let Some(parent) = &incident.update_of {
-        labels.push(json!({"type": "UpdateOf", "value": parent}));
-    }
-    json!({
-        "name": incident.title(),
-        "type": s.incident_type,
-        "severity": incident.severity.xsoar(),
-        "occurred": incident.first_seen,
-        "details": incident.detail.explanation,
-        "labels": labels,
-        "CustomFields": {
-            "certstreamfingerprint": c.sha1,
-            "certstreamlevenshteindistance": incident.similarity(),
-            "certstreamuserasset": incident.brand,
-            "certstreamcertificatesource": incident.ct.log_name,
-            "certstreamcertificateindex": incident.ct.cert_index,
-            "domain": incident.domain,
-            "externallink": incident.ct.cert_link,
-            "certsentryscore": incident.score,
-            "certsentrymatchkind": incident.detail.kind.as_str(),
-            "certsentryexplanation": incident.detail.explanation,
-            "certsentrycertificatesha256": c.sha256,
-            "certsentrycertificatenames": c.all_domains.join(", "),
-            "certsentrycertificateissuer": c.issuer.aggregated,
-            "certsentrydedupkey": incident.dedup_key,
-        },
-        "rawJSON": raw,
-        "createInvestigation": s.create_investigation,
-    })
 }
 
-pub fn auth(req: reqwest::RequestBuilder, s: &SinkSettings) -> reqwest::RequestBuilder {
-    let req = req.header(reqwest::header::AUTHORIZATION, s.token.expose());
-    if s.xsoar_version == 8 {
-        req.header("x-xdr-auth-id", &s.api_key_id)
-    } else {
-        req
+impl HttpFormat for XsoarRestSettings {
+    fn url(&self) -> String {
+        let base = self.http.url.trim_end_matches('/');
+        match self.xsoar_version {
+            8 => format!("{base}/xsoar/public/v1/incident"),
+            _ => format!("{base}/incident"),
+        }
     }
+
+    fn body(&self, incident: &Incident) -> serde_json::Value {
+        let s = self;
+        let raw = serde_json::to_string(incident).unwrap_or_default();
+        let c = &incident.certificate;
+        let mut labels = vec![
+            json!({"type": "Brand", "value": incident.brand}),
+            json!({"type": "Domain", "value": incident.domain}),
+            json!({"type": "MatchKind", "value": incident.detail.kind.as_str()}),
+            json!({"type": "Score", "value": incident.score.to_string()}),
+            json!({"type": "CertificateSHA256", "value": c.sha256}),
+            json!({"type": "IdempotencyKey", "value": incident.idempotency_key()}),
+        ];
+        if let Some(issuer) = c.issuer.O.as_ref().or(c.issuer.CN.as_ref()) {
+            labels.push(json!({"type": "Issuer", "value": issuer}));
+        }
+        if let Some(parent) = &incident.update_of {
+            labels.push(json!({"type": "UpdateOf", "value": parent}));
+        }
+        json!({
+            "name": incident.title(),
+            "type": s.incident_type,
+            "severity": incident.severity.xsoar(),
+            "occurred": incident.first_seen,
+            "details": incident.detail.explanation,
+            "labels": labels,
+            "CustomFields": {
+                "certstreamfingerprint": c.sha1,
+                "certstreamlevenshteindistance": similarity(incident),
+                "certstreamuserasset": incident.brand,
+                "certstreamcertificatesource": incident.ct.log_name,
+                "certstreamcertificateindex": incident.ct.cert_index,
+                "domain": incident.domain,
+                "externallink": incident.ct.cert_link,
+                "certsentryscore": incident.score,
+                "certsentrymatchkind": incident.detail.kind.as_str(),
+                "certsentryexplanation": incident.detail.explanation,
+                "certsentrycertificatesha256": c.sha256,
+                "certsentrycertificatenames": c.all_domains.join(", "),
+                "certsentrycertificateissuer": c.issuer.aggregated,
+                "certsentrydedupkey": incident.dedup_key,
+            },
+            "rawJSON": raw,
+            "createInvestigation": s.create_investigation,
+        })
+    }
+
+    fn auth(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let req = req.header(reqwest::header::AUTHORIZATION, self.http.token.expose());
+        if self.xsoar_version == 8 {
+            req.header("x-xdr-auth-id", &self.api_key_id)
+        } else {
+            req
+        }
+    }
+
+    fn http(&self) -> &HttpSettings {
+        &self.http
+    }
+}
+
+pub(super) fn build(
+    name: &str,
+    s: &XsoarRestSettings,
+    signing_key: Option<Vec<u8>>,
+    ctx: &SinkContext,
+) -> Result<Box<dyn Deliver>, SinkError> {
+    Ok(Box::new(HttpSink::build(
+        name,
+        s.clone(),
+        signing_key,
+        ctx,
+    )?))
 }
 
 #[cfg(test)]
@@ -79,15 +155,13 @@ mod tests {
 
     #[test]
     fn url_by_version() {
-        let mut s = SinkSettings {
-            url: "https://xsoar.example.com/".into(),
-            ..SinkSettings::default()
-        };
-        assert_eq!(url(&s), "https://xsoar.example.com/incident");
+        let mut s = XsoarRestSettings::default();
+        s.http.url = "https://xsoar.example.com/".into();
+        assert_eq!(s.url(), "https://xsoar.example.com/incident");
         s.xsoar_version = 8;
-        s.url = "https://api-tenant.xdr.eu.paloaltonetworks.com".into();
+        s.http.url = "https://api-tenant.xdr.eu.paloaltonetworks.com".into();
         assert_eq!(
-            url(&s),
+            s.url(),
             "https://api-tenant.xdr.eu.paloaltonetworks.com/xsoar/public/v1/incident"
         );
     }

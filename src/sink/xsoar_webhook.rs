@@ -6,34 +6,102 @@
 //! is HTTP Basic with the instance's credentials, or, for a username
 //! `_header:<Name>`, the password sent as header `<Name>`.
 
-use crate::config::SinkSettings;
-use crate::incident::Incident;
+use super::http::{HttpFormat, HttpSettings, HttpSink};
+use super::{Deliver, SinkContext, SinkError, UnknownKeys};
+use crate::config::{ConfigError, invalid};
+use crate::model::Incident;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-pub fn body(incident: &Incident, s: &SinkSettings) -> serde_json::Value {
-    let raw = serde_json::to_value(incident).unwrap_or(serde_json::Value::Null);
-    let mut body = json!({
-        "name": format!("Suspicious Domain Discovered - {}", incident.domain),
-        "type": s.incident_type,
-        "occurred": incident.first_seen,
-    });
-    if s.raw_json_key != "rawJson" {
-        body["raw_json"] = raw.clone();
-    }
-    if s.raw_json_key != "raw_json" {
-        body["rawJson"] = raw;
-    }
-    body
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct XsoarWebhookSettings {
+    #[serde(flatten)]
+    pub http: HttpSettings,
+    /// XSOAR incident type.
+    pub incident_type: String,
+    /// XSOAR raw JSON key: `both`, `raw_json` or `rawJson`.
+    pub raw_json_key: String,
+    #[serde(flatten, skip_serializing)]
+    pub unknown: UnknownKeys,
 }
 
-pub fn auth(req: reqwest::RequestBuilder, s: &SinkSettings) -> reqwest::RequestBuilder {
-    if let Some(header) = s.username.strip_prefix("_header:") {
-        req.header(header, s.password.expose())
-    } else if !s.username.is_empty() {
-        req.basic_auth(&s.username, Some(s.password.expose()))
-    } else {
-        req
+impl Default for XsoarWebhookSettings {
+    fn default() -> Self {
+        XsoarWebhookSettings {
+            http: HttpSettings::default(),
+            incident_type: "CertStream Suspicious Domain".into(),
+            raw_json_key: "both".into(),
+            unknown: UnknownKeys::default(),
+        }
     }
+}
+
+impl XsoarWebhookSettings {
+    pub(super) fn validate(
+        &self,
+        key: &dyn Fn(&str) -> String,
+    ) -> Result<Option<Vec<u8>>, ConfigError> {
+        self.unknown.check(key, "xsoar-webhook")?;
+        if !["both", "raw_json", "rawJson"].contains(&self.raw_json_key.as_str()) {
+            return Err(invalid(
+                key("raw_json_key"),
+                "must be both, raw_json or rawJson",
+            ));
+        }
+        self.http.validate(key)
+    }
+}
+
+impl HttpFormat for XsoarWebhookSettings {
+    fn url(&self) -> String {
+        self.http.url.clone()
+    }
+
+    fn body(&self, incident: &Incident) -> serde_json::Value {
+        let raw = serde_json::to_value(incident).unwrap_or(serde_json::Value::Null);
+        let mut body = json!({
+            "name": incident.title(),
+            "type": self.incident_type,
+            "occurred": incident.first_seen,
+        });
+        if self.raw_json_key != "rawJson" {
+            body["raw_json"] = raw.clone();
+        }
+        if self.raw_json_key != "raw_json" {
+            body["rawJson"] = raw;
+        }
+        body
+    }
+
+    fn auth(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let s = &self.http;
+        if let Some(header) = s.username.strip_prefix("_header:") {
+            req.header(header, s.password.expose())
+        } else if !s.username.is_empty() {
+            req.basic_auth(&s.username, Some(s.password.expose()))
+        } else {
+            req
+        }
+    }
+
+    fn http(&self) -> &HttpSettings {
+        &self.http
+    }
+}
+
+pub(super) fn build(
+    name: &str,
+    s: &XsoarWebhookSettings,
+    signing_key: Option<Vec<u8>>,
+    ctx: &SinkContext,
+) -> Result<Box<dyn Deliver>, SinkError> {
+    Ok(Box::new(HttpSink::build(
+        name,
+        s.clone(),
+        signing_key,
+        ctx,
+    )?))
 }
 
 #[cfg(test)]
@@ -43,7 +111,7 @@ mod tests {
     #[test]
     fn raw_json_key_choice() {
         let incident: Incident = serde_json::from_value(json!({
-            "id": "01J", "dedup_key": "k", "first_seen": "2026-01-01T00:00:00.000Z",
+            "id": "01JAAAAAAAAAAAAAAAAAAAAAAA", "dedup_key": "k", "first_seen": "2026-01-01T00:00:00.000Z",
             "last_seen": "2026-01-01T00:00:00.000Z", "sightings": 1, "brand": "paypal.com",
             "domain": "paypa1.com", "domain_unicode": "paypa1.com", "registrable_domain": "paypa1.com",
             "match": {"kind": "exact_variant", "variant": "paypa1", "distance": null, "similarity": null,
@@ -55,15 +123,15 @@ mod tests {
             "ct": {"log_name": "", "log_url": "", "cert_index": null, "cert_link": "", "seen": 0.0}
         }))
         .unwrap();
-        let mut s = SinkSettings::default();
-        let both = body(&incident, &s);
+        let mut s = XsoarWebhookSettings::default();
+        let both = s.body(&incident);
         assert_eq!(both["name"], "Suspicious Domain Discovered - paypa1.com");
         assert_eq!(both["type"], "CertStream Suspicious Domain");
         assert_eq!(both["occurred"], "2026-01-01T00:00:00.000Z");
         assert_eq!(both["raw_json"]["brand"], "paypal.com");
         assert_eq!(both["rawJson"]["brand"], "paypal.com");
         s.raw_json_key = "rawJson".into();
-        let one = body(&incident, &s);
+        let one = s.body(&incident);
         assert!(one.get("raw_json").is_none() && one.get("rawJson").is_some());
     }
 }

@@ -1,30 +1,38 @@
-//! Sources: where certificates come from. One file per source; each turns its
-//! input into [`CertEvent`]s on a bounded channel (back-pressure, never an
-//! unbounded queue) and counts what it skipped.
+//! Sources: where certificates come from. Each turns its input into
+//! [`SourceItem`]s on a bounded channel (back-pressure, never an unbounded
+//! queue) and counts what it skipped.
 //!
-//! - [`certstream`]: websocket client for `/full-stream`, `/` and `/domains-only`.
-//! - [`replay`]: certstream JSONL, for offline runs and back-tests.
-//! - [`crate::ct`]: CT logs read directly (RFC 6962 and static-ct-api).
+//! - [`certstream`]: websocket client for `/full-stream`, `/` and
+//!   `/domains-only`, and the frame reader the replay shares;
+//! - [`replay`]: certstream JSONL, for offline runs;
+//! - [`ct`]: CT logs read directly (RFC 6962 and static-ct-api);
+//! - `none`: nothing (the API and delivery only).
 //!
-//! Items travel as [`SourceItem`]s: single events, or for CT logs batches that
-//! move the log's stored position once every event in them is recorded.
+//! The [`sources!`] table below is the registry: a new source is one file
+//! with `validate`, `target` and `run`, plus one line there.
 
-pub mod certstream;
-pub mod frame;
-pub mod replay;
+pub(crate) mod certstream;
+pub(crate) mod ct;
+mod none;
+mod replay;
+mod settings;
+mod state;
 
-pub use frame::{Frame, FrameCert, FrameError, parse_frame, scan_frame};
+pub use certstream::{Frame, FrameCert, FrameError, parse_frame, scan_frame};
+pub use settings::SourceSettings;
+pub use state::SourceState;
 
-use crate::cert::CertEvent;
+use crate::config::ConfigError;
 use crate::metrics::Metrics;
-use bytes::Bytes;
-use serde::Serialize;
-use std::sync::{Arc, Mutex};
+use crate::model::CertEvent;
+use futures_util::future::BoxFuture;
+use std::sync::Arc;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// What a source hands the pipeline, in order.
 #[derive(Debug, Clone)]
-pub enum SourceItem {
+pub(crate) enum SourceItem {
     Event(Box<CertEvent>),
     /// A certstream certificate update, checked but kept as its text.
     Frame(Box<FrameCert>),
@@ -45,96 +53,71 @@ impl From<CertEvent> for SourceItem {
     }
 }
 
-/// What `/v1/status` shows about the source.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct SourceStatus {
-    pub kind: String,
-    /// Where it reads from (credentials stripped).
-    pub target: String,
-    /// `starting`, `connected`, `reconnecting`, `finished` or `stopped`.
-    pub state: String,
-    pub last_error: Option<String>,
-    /// Unix seconds of the last frame received.
-    pub last_frame_at: Option<u64>,
+/// Everything a running source may use.
+pub(crate) struct SourceContext {
+    pub settings: SourceSettings,
+    pub ct: ct::CtSettings,
+    /// The service's shared HTTP client (the CT log list is fetched with it).
+    pub client: reqwest::Client,
+    /// Where CT positions and checked roots are kept.
+    pub checkpoints: Arc<dyn ct::Checkpoints>,
+    pub tx: mpsc::Sender<SourceItem>,
+    pub metrics: Arc<Metrics>,
+    pub state: SourceState,
 }
 
-/// Shared, cheaply cloned source status.
-#[derive(Clone, Default)]
-pub struct SourceState(Arc<Mutex<SourceStatus>>);
-
-impl SourceState {
-    pub fn new(kind: &str, target: &str) -> SourceState {
-        SourceState(Arc::new(Mutex::new(SourceStatus {
-            kind: kind.into(),
-            target: target.into(),
-            state: "starting".into(),
-            ..SourceStatus::default()
-        })))
-    }
-
-    pub fn get(&self) -> SourceStatus {
-        self.lock().clone()
-    }
-
-    pub fn set_state(&self, state: &str, error: Option<String>) {
-        let mut s = self.lock();
-        s.state = state.into();
-        if error.is_some() {
-            s.last_error = error;
+/// The registry: one line per source, `Variant => "config name", module;`.
+macro_rules! sources {
+    ($($variant:ident => $name:literal, $module:ident;)*) => {
+        /// `source.kind`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        pub enum SourceKind {
+            $(#[serde(rename = $name)] $variant,)*
         }
-    }
 
-    pub(crate) fn touch(&self) {
-        self.lock().last_frame_at = Some(crate::watchlist::unix_now());
-    }
+        impl SourceKind {
+            pub fn as_str(self) -> &'static str {
+                match self { $(SourceKind::$variant => $name,)* }
+            }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, SourceStatus> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
+            fn validate(self, s: &SourceSettings, ct: &ct::CtSettings) -> Result<(), ConfigError> {
+                match self { $(SourceKind::$variant => $module::validate(s, ct),)* }
+            }
+
+            /// Where it reads from, credentials stripped.
+            fn target(self, s: &SourceSettings) -> String {
+                match self { $(SourceKind::$variant => $module::target(s),)* }
+            }
+
+            fn run(self, ctx: SourceContext, shutdown: CancellationToken) -> BoxFuture<'static, ()> {
+                match self { $(SourceKind::$variant => Box::pin($module::run(ctx, shutdown)),)* }
+            }
+        }
+    };
 }
 
-/// The pipeline went away: the source should stop.
-#[derive(Debug)]
-pub struct PipelineClosed;
+sources! {
+    Certstream => "certstream", certstream;
+    Replay => "replay", replay;
+    Ct => "ct", ct;
+    None => "none", none;
+}
 
-/// Count and forward one raw message. Malformed messages are counted and
-/// skipped, never fatal.
-pub(crate) async fn forward(
-    bytes: Bytes,
-    source_name: &Arc<str>,
-    tx: &mpsc::Sender<SourceItem>,
-    metrics: &Metrics,
-) -> Result<(), PipelineClosed> {
-    metrics.add(&metrics.frames, 1);
-    // kept for the log line should the message be malformed (a clone of
-    // `bytes` would cost an allocation per message)
-    let mut head = [0u8; 120];
-    let head_len = bytes.len().min(head.len());
-    head[..head_len].copy_from_slice(&bytes[..head_len]);
-    match scan_frame(bytes, source_name) {
-        Ok(Frame::Certificate(cert)) => tx
-            .send(SourceItem::Frame(cert))
-            .await
-            .map_err(|_| PipelineClosed),
-        Ok(Frame::Domains(event)) => {
-            metrics.add(&metrics.dns_entries, 1);
-            tx.send(SourceItem::Event(event))
-                .await
-                .map_err(|_| PipelineClosed)
-        }
-        Ok(Frame::Heartbeat) => {
-            metrics.add(&metrics.heartbeats, 1);
-            Ok(())
-        }
-        Ok(Frame::Other(kind)) => {
-            tracing::debug!(%kind, "skipping message type");
-            Ok(())
-        }
-        Err(e) => {
-            metrics.add(&metrics.bad_frames, 1);
-            let preview: String = String::from_utf8_lossy(&head[..head_len]).into_owned();
-            tracing::debug!(error = %e, %preview, "malformed message skipped");
-            Ok(())
-        }
-    }
+/// The status a configured source starts with.
+pub(crate) fn initial_state(settings: &SourceSettings) -> SourceState {
+    SourceState::new(settings.kind.as_str(), &settings.kind.target(settings))
+}
+
+/// Check `source` (and `ct`, which the CT source reads).
+pub(crate) fn validate(settings: &SourceSettings, ct: &ct::CtSettings) -> Result<(), ConfigError> {
+    settings.validate()?;
+    ct.validate()?;
+    settings.kind.validate(settings, ct)
+}
+
+/// The configured source's task: runs until its input ends, the pipeline
+/// goes away, or `shutdown`.
+pub(crate) fn run(ctx: SourceContext, shutdown: CancellationToken) -> BoxFuture<'static, ()> {
+    let kind = ctx.settings.kind;
+    kind.run(ctx, shutdown)
 }

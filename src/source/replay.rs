@@ -2,7 +2,9 @@
 //! offline runs, the demo and back-tests. Lines go through the same frame
 //! parser as the websocket; bad lines are counted and skipped.
 
-use super::{SourceState, forward};
+use super::certstream::forward;
+use super::{SourceContext, SourceItem, SourceSettings, SourceState, ct::CtSettings};
+use crate::config::{ConfigError, invalid};
 use crate::metrics::Metrics;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,17 +13,42 @@ use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-pub struct ReplaySource {
-    pub path: PathBuf,
+pub(super) fn validate(s: &SourceSettings, _: &CtSettings) -> Result<(), ConfigError> {
+    if s.path.as_os_str().is_empty() {
+        return Err(invalid(
+            "source.path",
+            "is required when source.kind = \"replay\"",
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn target(s: &SourceSettings) -> String {
+    s.path.display().to_string()
+}
+
+pub(super) async fn run(ctx: SourceContext, shutdown: CancellationToken) {
+    let source = ReplaySource {
+        path: ctx.settings.path,
+        rate: ctx.settings.replay_rate,
+        metrics: ctx.metrics,
+        tx: ctx.tx,
+        state: ctx.state,
+    };
+    source.run(shutdown).await
+}
+
+struct ReplaySource {
+    path: PathBuf,
     /// Messages per second; 0 = as fast as the pipeline takes them.
-    pub rate: u32,
-    pub metrics: Arc<Metrics>,
-    pub tx: mpsc::Sender<super::SourceItem>,
-    pub state: SourceState,
+    rate: u32,
+    metrics: Arc<Metrics>,
+    tx: mpsc::Sender<SourceItem>,
+    state: SourceState,
 }
 
 impl ReplaySource {
-    pub async fn run(self, shutdown: CancellationToken) {
+    async fn run(self, shutdown: CancellationToken) {
         let file = match tokio::fs::File::open(&self.path).await {
             Ok(f) => f,
             Err(e) => {

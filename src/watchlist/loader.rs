@@ -2,7 +2,9 @@
 //! URL (optional auth header) or a Cortex XSOAR list (XSOAR 6 and 8 paths).
 //! Loaders return text only; parsing is [`super::Watchlist::parse`]'s job.
 
-use crate::config::{Secret, WatchlistSettings, XsoarListSettings};
+use super::{WatchlistSettings, XsoarListSettings};
+use crate::config::Secret;
+use crate::http::{strip_userinfo, without_url};
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -162,10 +164,10 @@ impl ListLoader {
 }
 
 /// Most characters an XSOAR list holds.
-pub const XSOAR_LIST_MAX_CHARS: usize = 209_715;
+pub(crate) const XSOAR_LIST_MAX_CHARS: usize = 209_715;
 
 /// Store `data` as the JSON list `name` in XSOAR (`POST <base>/lists/save`).
-pub async fn save_xsoar_list(
+pub(crate) async fn save_xsoar_list(
     s: &XsoarListSettings,
     client: &reqwest::Client,
     name: &str,
@@ -212,24 +214,4 @@ async fn get_text(
         body.extend_from_slice(&chunk);
     }
     String::from_utf8(body).map_err(|_| err("body is not UTF-8".into()))
-}
-
-/// reqwest errors print the URL, which may hold credentials; keep the reason only.
-pub(crate) fn without_url(e: &reqwest::Error) -> String {
-    let mut e = e.to_string();
-    if let Some(i) = e.find(" for url (") {
-        e.truncate(i);
-    }
-    e
-}
-
-pub(crate) fn strip_userinfo(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut u) => {
-            let _ = u.set_username("");
-            let _ = u.set_password(None);
-            u.to_string()
-        }
-        Err(_) => url.to_owned(),
-    }
 }

@@ -1,182 +1,20 @@
-//! The homograph list: format, loaders (file, URL, XSOAR list), and the
-//! reload loop that publishes compiled [`Matcher`] snapshots.
-//!
-//! A reload fetches, parses and compiles off the hot path, then swaps the
-//! snapshot in one pointer store (`tokio::sync::watch`): matching never waits.
-//! A list that fails to load or validate never replaces the last good one; the
-//! error is kept for `/readyz` and `/v1/status`.
+//! The homograph list: its format ([`Watchlist`], the XSOAR list JSON),
+//! where its text comes from ([`ListLoader`]: the bundled example, a file,
+//! a URL or an XSOAR list) and the `[watchlist]` settings. It knows nothing
+//! of the matcher: `snapshot` turns a list into a compiled matcher.
 
 mod format;
 mod loader;
+mod settings;
 
-pub use format::{BrandEntry, ListError, Variant, Watchlist};
-pub use loader::{ListLoader, LoadError, XSOAR_LIST_MAX_CHARS, save_xsoar_list};
-pub(crate) use loader::{strip_userinfo, without_url};
-
-use crate::config::{MatcherSettings, WatchlistSettings};
-use crate::matcher::Matcher;
-use serde::Serialize;
-use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
-use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
+pub use format::Watchlist;
+pub(crate) use format::{ListError, Variant};
+pub use loader::ListLoader;
+pub(crate) use loader::{LoadError, XSOAR_LIST_MAX_CHARS, save_xsoar_list};
+pub use settings::{WatchlistSettings, XsoarListSettings};
 
 /// The list bundled into the binary: the offline default.
-pub const EXAMPLE_LIST: &str = include_str!("../../lists/example.json");
-
-/// What `/v1/status` and `/readyz` show about the list.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ListStatus {
-    /// Where the list comes from (credentials never included).
-    pub source: String,
-    pub brands: usize,
-    pub variants: usize,
-    /// Unix seconds of the last successful load.
-    pub loaded_at: Option<u64>,
-    pub last_attempt_at: Option<u64>,
-    /// The last load's error; `None` when it succeeded.
-    pub last_error: Option<String>,
-    pub reloads_ok: u64,
-    pub reloads_failed: u64,
-    /// Milliseconds the last successful load took (fetch + parse + compile).
-    pub last_load_ms: u64,
-}
-
-/// Owns the loader and publishes snapshots. Cheap to clone.
-#[derive(Clone)]
-pub struct WatchlistHandle {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    loader: ListLoader,
-    matcher_settings: MatcherSettings,
-    snapshot_tx: watch::Sender<Option<Arc<Matcher>>>,
-    status: Mutex<ListStatus>,
-    /// One reload at a time: the timer and `POST /v1/lists/reload` may race.
-    reload_lock: tokio::sync::Mutex<()>,
-    /// The last good list, for `GET /v1/lists/current`.
-    current: Mutex<Option<Arc<Watchlist>>>,
-    max_bytes: usize,
-}
-
-impl WatchlistHandle {
-    pub fn new(
-        settings: &WatchlistSettings,
-        matcher_settings: &MatcherSettings,
-        client: reqwest::Client,
-    ) -> WatchlistHandle {
-        let loader = ListLoader::from_settings(settings, client);
-        let (snapshot_tx, _) = watch::channel(None);
-        WatchlistHandle {
-            inner: Arc::new(Inner {
-                status: Mutex::new(ListStatus {
-                    source: loader.describe(),
-                    ..ListStatus::default()
-                }),
-                loader,
-                matcher_settings: matcher_settings.clone(),
-                snapshot_tx,
-                reload_lock: tokio::sync::Mutex::new(()),
-                current: Mutex::new(None),
-                max_bytes: settings.max_bytes,
-            }),
-        }
-    }
-
-    /// Subscribe to snapshots; `None` until the first good list.
-    pub fn subscribe(&self) -> watch::Receiver<Option<Arc<Matcher>>> {
-        self.inner.snapshot_tx.subscribe()
-    }
-
-    pub fn snapshot(&self) -> Option<Arc<Matcher>> {
-        self.inner.snapshot_tx.borrow().clone()
-    }
-
-    pub fn current_list(&self) -> Option<Arc<Watchlist>> {
-        lock(&self.inner.current).clone()
-    }
-
-    pub fn status(&self) -> ListStatus {
-        lock(&self.inner.status).clone()
-    }
-
-    /// Fetch, validate, compile and publish. On error the last good snapshot stays.
-    pub async fn reload(&self) -> Result<ListStatus, LoadError> {
-        let _guard = self.inner.reload_lock.lock().await;
-        let started = Instant::now();
-        let result = match self.inner.loader.fetch(self.inner.max_bytes).await {
-            Ok(text) => {
-                let max_bytes = self.inner.max_bytes;
-                let settings = self.inner.matcher_settings.clone();
-                // parse + compile can take a while for big lists: off the runtime threads
-                tokio::task::spawn_blocking(move || {
-                    let list = Watchlist::parse(&text, max_bytes)?;
-                    drop(text);
-                    let matcher = Matcher::compile(&list, &settings);
-                    Ok::<_, ListError>((list, matcher))
-                })
-                .await
-                .map_err(|e| LoadError::Internal(e.to_string()))
-                .and_then(|r| r.map_err(LoadError::Invalid))
-            }
-            Err(e) => Err(e),
-        };
-        let now = unix_now();
-        let mut status = lock(&self.inner.status);
-        status.last_attempt_at = Some(now);
-        match result {
-            Ok((list, matcher)) => {
-                status.brands = matcher.brand_count();
-                status.variants = matcher.variant_count();
-                status.loaded_at = Some(now);
-                status.last_error = None;
-                status.reloads_ok += 1;
-                status.last_load_ms = started.elapsed().as_millis() as u64;
-                *lock(&self.inner.current) = Some(Arc::new(list));
-                self.inner.snapshot_tx.send_replace(Some(Arc::new(matcher)));
-                tracing::info!(
-                    brands = status.brands,
-                    variants = status.variants,
-                    ms = status.last_load_ms,
-                    "watchlist loaded"
-                );
-                Ok(status.clone())
-            }
-            Err(e) => {
-                status.last_error = Some(e.to_string());
-                status.reloads_failed += 1;
-                tracing::warn!(error = %e, source = %status.source, "watchlist reload failed; keeping the last good list");
-                Err(e)
-            }
-        }
-    }
-
-    /// Reload every `interval` until cancelled. The first load happens at once.
-    pub async fn run(self, interval: std::time::Duration, shutdown: CancellationToken) {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = ticker.tick() => {
-                    let _ = self.reload().await;
-                }
-            }
-        }
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
+pub(crate) const EXAMPLE_LIST: &str = include_str!("../../lists/example.json");
 
 #[cfg(test)]
 mod tests {
@@ -186,37 +24,5 @@ mod tests {
     fn bundled_example_list_is_valid() {
         let list = Watchlist::parse(EXAMPLE_LIST, 1 << 20).unwrap();
         assert!(list.brands.len() >= 5);
-    }
-
-    #[tokio::test]
-    async fn broken_list_keeps_last_good_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("list.json");
-        std::fs::write(&path, r#"{"paypal.com": ["paypa1"]}"#).unwrap();
-        let settings = WatchlistSettings {
-            path: path.clone(),
-            ..WatchlistSettings::default()
-        };
-        let handle = WatchlistHandle::new(
-            &settings,
-            &MatcherSettings::default(),
-            reqwest::Client::new(),
-        );
-        assert!(handle.snapshot().is_none());
-        handle.reload().await.unwrap();
-        assert_eq!(handle.snapshot().unwrap().brand_count(), 1);
-
-        std::fs::write(&path, r#"{"paypal.com": [1]}"#).unwrap();
-        let err = handle.reload().await.unwrap_err().to_string();
-        assert!(err.contains("item 0"), "{err}");
-        assert_eq!(handle.snapshot().unwrap().brand_count(), 1);
-        let status = handle.status();
-        assert_eq!(status.reloads_failed, 1);
-        assert!(status.last_error.is_some());
-
-        std::fs::write(&path, r#"{"paypal.com": [], "apple.com": []}"#).unwrap();
-        handle.reload().await.unwrap();
-        assert_eq!(handle.snapshot().unwrap().brand_count(), 2);
-        assert!(handle.status().last_error.is_none());
     }
 }

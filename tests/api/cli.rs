@@ -1,31 +1,12 @@
 //! The binary's commands, run as a user would.
 
+use crate::helpers::{certsentry, json_lines, run_ok};
 use serde_json::Value;
-use std::process::Command;
-
-fn certsentry() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_certsentry"));
-    c.current_dir(env!("CARGO_MANIFEST_DIR"));
-    c.env("RUST_LOG", "warn");
-    c
-}
 
 #[test]
 fn replay_back_tests_the_bundled_stream() {
-    let out = certsentry()
-        .args(["replay", "demo/stream.jsonl"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let incidents: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let out = run_ok(certsentry().args(["replay", "demo/stream.jsonl"]));
+    let incidents = json_lines(&out.stdout);
     let mut domains: Vec<&str> = incidents
         .iter()
         .map(|i| i["domain"].as_str().unwrap())
@@ -77,11 +58,7 @@ fn match_prints_one_verdict_per_name() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let lines: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&out.stdout);
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0]["brand"], "apple.com");
     assert_eq!(lines[0]["severity"], "critical");
@@ -115,16 +92,11 @@ fn a_bad_config_exits_64_with_one_line_naming_the_key() {
 
 #[test]
 fn check_config_redacts_secrets() {
-    let out = certsentry()
-        .args(["check-config", "--config", "examples/certsentry.toml"])
-        .env("CERTSENTRY__API__TOKEN", "very-secret-token")
-        .env("XSOAR_WEBHOOK_PASSWORD", "hunter2")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        certsentry()
+            .args(["check-config", "--config", "examples/certsentry.toml"])
+            .env("CERTSENTRY__API__TOKEN", "very-secret-token")
+            .env("XSOAR_WEBHOOK_PASSWORD", "hunter2"),
     );
     let shown = String::from_utf8(out.stdout).unwrap();
     assert!(
@@ -137,22 +109,21 @@ fn check_config_redacts_secrets() {
 
 #[test]
 fn incidents_export_writes_csv_and_jsonl_from_the_store() {
-    use certsentry::store::{DedupPolicy, Store};
+    use certsentry::{DedupPolicy, Recorder, Store};
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("certsentry.db");
     {
         let store = Store::open(&db).unwrap();
-        let list =
-            certsentry::watchlist::Watchlist::parse(crate::helpers::TEST_LIST, 1 << 20).unwrap();
-        let matcher = certsentry::matcher::Matcher::compile(&list, &Default::default());
+        let list = certsentry::Watchlist::parse(crate::helpers::TEST_LIST, 1 << 20).unwrap();
+        let matcher = certsentry::Matcher::compile(&list, &Default::default());
         let policy = DedupPolicy {
             window: std::time::Duration::from_secs(86400),
             send_updates: false,
         };
         for name in ["paypa1.com", "micorsoft.com", "app1e.net"] {
-            let fqdn = certsentry::domain::Fqdn::parse(name).unwrap();
+            let fqdn = certsentry::Fqdn::parse(name).unwrap();
             let verdict = matcher.match_name(&fqdn).remove(0);
-            let incident = certsentry::incident::Incident::new(
+            let incident = certsentry::Incident::new(
                 verdict,
                 &Default::default(),
                 ulid::Ulid::generate(),
@@ -163,15 +134,10 @@ fn incidents_export_writes_csv_and_jsonl_from_the_store() {
                 .unwrap();
         }
     }
-    let out = certsentry()
-        .args(["incidents", "export", "--format", "csv", "--db"])
-        .arg(&db)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        certsentry()
+            .args(["incidents", "export", "--format", "csv", "--db"])
+            .arg(&db),
     );
     let csv = String::from_utf8(out.stdout).unwrap();
     let rows: Vec<&str> = csv.split("\r\n").filter(|r| !r.is_empty()).collect();
@@ -188,11 +154,7 @@ fn incidents_export_writes_csv_and_jsonl_from_the_store() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let text = std::fs::read_to_string(&file).unwrap();
-    let lines: Vec<Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&std::fs::read(&file).unwrap());
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0]["domain"], "micorsoft.com");
 
@@ -247,16 +209,7 @@ headers = { X-Api-Key = "header-555" }
 "#,
     )
     .unwrap();
-    let out = certsentry()
-        .args(["check-config", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(certsentry().args(["check-config", "--config"]).arg(&path));
     let shown = String::from_utf8(out.stdout).unwrap();
     for secret in [
         "xsoar-key-111",

@@ -3,9 +3,9 @@
 //! certstream messages, equal the reference server's `expected_full`,
 //! `expected_lite` and `expected_domains_only` exactly.
 
-use certsentry::cert::{CertEvent, CtSource, UpdateType};
 use certsentry::ct::{LogMeta, event_from_get_entries, x509};
-use certsentry::server::render::{StreamFormat, render};
+use certsentry::stream::{StreamFormat, render};
+use certsentry::{CertEvent, CtSource, UpdateType};
 use serde_json::Value;
 
 fn diff(path: &str, got: &Value, want: &Value, out: &mut Vec<String>) {

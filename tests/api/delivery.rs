@@ -1,7 +1,7 @@
 //! End to end: certstream frames in, incidents delivered to the receiver.
 
 use crate::helpers::*;
-use certsentry::config::Secret;
+use certsentry::Secret;
 use serde_json::json;
 use std::time::Duration;
 

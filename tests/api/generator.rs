@@ -4,8 +4,8 @@
 //! XSOAR push, and the playbook.
 
 use crate::helpers::*;
-use certsentry::config::Secret;
-use certsentry::generate::{GenerateOptions, generate};
+use certsentry::Secret;
+use certsentry::generator::{GenerateOptions, generate};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
@@ -409,8 +409,8 @@ fn confusables_cover_cyrillic_greek_and_diacritics_and_apple_has_its_famous_twin
         "abcdefghijklmnopqrstuvwxyz.com",
         &GenerateOptions {
             fuzzers: vec![
-                certsentry::generate::Fuzzer::Confusable,
-                certsentry::generate::Fuzzer::Homoglyph,
+                certsentry::generator::Fuzzer::Confusable,
+                certsentry::generator::Fuzzer::Homoglyph,
             ],
             ..Default::default()
         },
@@ -451,7 +451,7 @@ proptest! {
         if let Ok(variants) = generate(&domain, &GenerateOptions::default()) {
             for v in variants {
                 prop_assert!(registrable(&v.unicode), "{} from {domain}", v.unicode);
-                prop_assert!(certsentry::domain::Fqdn::parse(&v.ascii).is_ok(), "{} is not registrable", v.ascii);
+                prop_assert!(certsentry::Fqdn::parse(&v.ascii).is_ok(), "{} is not registrable", v.ascii);
                 prop_assert_eq!(idna::domain_to_ascii(&v.unicode).unwrap(), v.ascii.clone());
                 prop_assert!(v.ascii != domain);
             }
@@ -510,7 +510,7 @@ async fn generate_endpoint_lists_explains_and_rejects_bad_input() {
             .all(|v| v.as_str().unwrap().ends_with(".co.uk"))
     );
     // and the list format is what the watchlist accepts
-    certsentry::watchlist::Watchlist::parse(&list.to_string(), 1 << 24).unwrap();
+    certsentry::Watchlist::parse(&list.to_string(), 1 << 24).unwrap();
 
     let r = post(json!({"domains": ["paypal.com"], "format": "labels", "fuzzers": ["omission"], "include_punycode": false}), "?explain=true").await.unwrap();
     let explained: Value = r.json().await.unwrap();
@@ -542,7 +542,7 @@ async fn generate_endpoint_lists_explains_and_rejects_bad_input() {
     let fuzzers = app.get_json("/v1/lists/generate/fuzzers").await;
     assert_eq!(
         fuzzers["fuzzers"].as_array().unwrap().len(),
-        certsentry::generate::Fuzzer::ALL.len()
+        certsentry::generator::Fuzzer::ALL.len()
     );
     assert_eq!(fuzzers["fuzzers"][0]["name"], "cyrillic");
     app.stop().await;
@@ -686,8 +686,8 @@ fn a_generated_list_for_real_brands_loads_as_a_watchlist() {
         limit: Some(300),
         ..GenerateOptions::default()
     };
-    let list = certsentry::generate::build_list(&brands, &opts, false, |_| {}).unwrap();
-    let parsed = certsentry::watchlist::Watchlist::parse(&list.to_string(), usize::MAX).unwrap();
+    let list = certsentry::generator::build_list(&brands, &opts, false, |_| {}).unwrap();
+    let parsed = certsentry::Watchlist::parse(&list.to_string(), usize::MAX).unwrap();
     assert_eq!(parsed.brands.len(), 40);
     // the Unicode and punycode forms of a variant are one variant
     assert_eq!(parsed.variant_count(), 40 * 300);

@@ -1,10 +1,10 @@
 //! Golden tests: real certstream messages parse to exactly their JSON's fields.
 
-use certsentry::cert::UpdateType;
-use certsentry::source::{Frame, parse_frame};
+use certsentry::UpdateType;
+use certsentry::{Frame, parse_frame};
 use serde_json::Value;
 
-fn parse(text: &str) -> Box<certsentry::cert::CertEvent> {
+fn parse(text: &str) -> Box<certsentry::CertEvent> {
     match parse_frame(text.as_bytes(), "golden").expect("parses") {
         Frame::Certificate(e) => e,
         other => panic!("expected a certificate, got {other:?}"),
@@ -129,7 +129,7 @@ fn without_nulls(v: &Value) -> Value {
 fn certstream_messages_relayed_by_the_certstream_server_are_unchanged() {
     // a certstream source feeding certsentry's own certstream server: what
     // comes out is what came in, `as_der`, `chain` and all
-    use certsentry::server::render::{StreamFormat, render};
+    use certsentry::stream::{StreamFormat, render};
     let entries: Vec<Value> =
         serde_json::from_str(include_str!("../fixtures/live_ct.json")).unwrap();
     let mut with_chain = 0;

@@ -1,7 +1,7 @@
 //! The HTTP API: auth, match, errors, limits, and openapi.yaml = the router.
 
 use crate::helpers::*;
-use certsentry::config::Secret;
+use certsentry::Secret;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -171,7 +171,7 @@ async fn openapi_yaml_describes_exactly_the_router() {
             }
         }
     }
-    let routed: BTreeSet<(String, String)> = certsentry::api::ROUTES
+    let routed: BTreeSet<(String, String)> = certsentry::ROUTES
         .iter()
         .map(|(m, p)| (m.to_string(), p.to_string()))
         .collect();

@@ -1,4 +1,6 @@
 //! The one integration-test binary: the real service, real peers on 127.0.0.1.
+// Tests: an unwrap that fails is a failed test; helpers are `pub` for the test modules.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod cli;
 mod ct_golden;

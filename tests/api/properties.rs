@@ -1,7 +1,7 @@
 //! Property tests: normalisation and the frame parser never panic.
 
-use certsentry::domain::{Fqdn, fold_skeleton, normalise_label};
-use certsentry::source::parse_frame;
+use certsentry::parse_frame;
+use certsentry::{Fqdn, fold_skeleton, normalise_label};
 use proptest::prelude::*;
 
 proptest! {

@@ -27,10 +27,10 @@
 //! false positives above 0.1%. `cargo test quality -- --nocapture` prints
 //! the figures.
 
-use certsentry::config::MatcherSettings;
-use certsentry::domain::Fqdn;
-use certsentry::matcher::Matcher;
-use certsentry::watchlist::Watchlist;
+use certsentry::Fqdn;
+use certsentry::Matcher;
+use certsentry::MatcherConfig;
+use certsentry::Watchlist;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -61,7 +61,7 @@ fn matcher(brands: &[Brand]) -> Matcher {
         .map(|b| (b.domain.clone(), Value::Array(vec![])))
         .collect();
     let w = Watchlist::parse(&Value::Object(list).to_string(), 1 << 24).unwrap();
-    Matcher::compile(&w, &MatcherSettings::default())
+    Matcher::compile(&w, &MatcherConfig::default())
 }
 
 fn ascii(name: &str) -> Option<String> {

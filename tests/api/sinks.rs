@@ -3,7 +3,10 @@
 //! guarantees around them (Retry-After, failed deliveries, several sinks).
 
 use crate::helpers::*;
-use certsentry::config::{Secret, SinkKind, SinkSettings};
+use certsentry::{
+    HttpSettings, Secret, SinkFormat, SinkSettings, SplunkSoarSettings, TheHiveSettings,
+    XsoarRestSettings,
+};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -12,7 +15,7 @@ use std::time::Duration;
 /// An app whose only sinks are `sinks`, with the certstream server and receiver.
 async fn app_with_sinks(
     sinks: impl FnOnce(&Receiver) -> Vec<SinkSettings>,
-    tweak: impl FnOnce(&mut certsentry::config::Settings),
+    tweak: impl FnOnce(&mut certsentry::Settings),
 ) -> (TestApp, FakeCertstream, Receiver) {
     let certstream = FakeCertstream::start().await;
     let receiver = Receiver::start().await;
@@ -46,22 +49,22 @@ async fn xsoar_rest_creates_incidents_on_xsoar_6_and_8() {
     let (app, certstream, receiver) = app_with_sinks(
         |r| {
             vec![
-                SinkSettings {
-                    name: "x6".into(),
-                    kind: SinkKind::XsoarRest,
-                    url: format!("{}/", r.base),
-                    token: Secret::new("API-KEY-6"),
-                    ..SinkSettings::default()
-                },
-                SinkSettings {
-                    name: "x8".into(),
-                    kind: SinkKind::XsoarRest,
-                    url: format!("{}/api8", r.base),
-                    token: Secret::new("API-KEY-8"),
-                    api_key_id: "42".into(),
-                    xsoar_version: 8,
-                    ..SinkSettings::default()
-                },
+                SinkSettings::new(
+                    "x6",
+                    SinkFormat::XsoarRest(XsoarRestSettings {
+                        http: http(format!("{}/", r.base), "API-KEY-6"),
+                        ..XsoarRestSettings::default()
+                    }),
+                ),
+                SinkSettings::new(
+                    "x8",
+                    SinkFormat::XsoarRest(XsoarRestSettings {
+                        http: http(format!("{}/api8", r.base), "API-KEY-8"),
+                        api_key_id: "42".into(),
+                        xsoar_version: 8,
+                        ..XsoarRestSettings::default()
+                    }),
+                ),
             ]
         },
         |_| {},
@@ -127,17 +130,17 @@ async fn xsoar_rest_creates_incidents_on_xsoar_6_and_8() {
 async fn thehive_alerts_carry_unique_observables_and_already_exists_counts_as_delivered() {
     let (app, certstream, receiver) = app_with_sinks(
         |r| {
-            vec![SinkSettings {
-                name: "hive".into(),
-                kind: SinkKind::Thehive,
-                url: r.base.clone(),
-                token: Secret::new("hive-key"),
-                organisation: "SOC".into(),
-                tlp: 3,
-                pap: 1,
-                tags: vec!["phishing".into()],
-                ..SinkSettings::default()
-            }]
+            vec![SinkSettings::new(
+                "hive",
+                SinkFormat::Thehive(TheHiveSettings {
+                    http: http(r.base.clone(), "hive-key"),
+                    organisation: "SOC".into(),
+                    tlp: 3,
+                    pap: 1,
+                    tags: vec!["phishing".into()],
+                    ..TheHiveSettings::default()
+                }),
+            )]
         },
         |_| {},
     )
@@ -228,15 +231,15 @@ async fn thehive_alerts_carry_unique_observables_and_already_exists_counts_as_de
 async fn splunk_soar_containers_with_artifacts_and_existing_container_id() {
     let (app, certstream, receiver) = app_with_sinks(
         |r| {
-            vec![SinkSettings {
-                name: "splunk".into(),
-                kind: SinkKind::SplunkSoar,
-                url: r.base.clone(),
-                token: Secret::new("ph-token"),
-                label: "phishing".into(),
-                tlp: 1,
-                ..SinkSettings::default()
-            }]
+            vec![SinkSettings::new(
+                "splunk",
+                SinkFormat::SplunkSoar(SplunkSoarSettings {
+                    http: http(r.base.clone(), "ph-token"),
+                    label: "phishing".into(),
+                    tlp: 1,
+                    ..SplunkSoarSettings::default()
+                }),
+            )]
         },
         |_| {},
     )
@@ -325,13 +328,13 @@ async fn signed_webhooks_verify_with_the_standard_webhooks_scheme() {
     );
     let (app, certstream, receiver) = app_with_sinks(
         |r| {
-            vec![SinkSettings {
-                name: "signed".into(),
-                kind: SinkKind::Webhook,
-                url: format!("{}/hook", r.base),
-                secret: Secret::new(secret.clone()),
-                ..SinkSettings::default()
-            }]
+            vec![webhook_sink(
+                "signed",
+                HttpSettings {
+                    secret: Secret::new(secret.clone()),
+                    ..http(format!("{}/hook", r.base), "")
+                },
+            )]
         },
         |_| {},
     )
@@ -372,13 +375,7 @@ async fn signed_webhooks_verify_with_the_standard_webhooks_scheme() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_is_honoured() {
     let (app, certstream, receiver) = app_with_sinks(
-        |r| {
-            vec![SinkSettings {
-                name: "hook".into(),
-                url: format!("{}/hook", r.base),
-                ..SinkSettings::default()
-            }]
-        },
+        |r| vec![webhook_sink("hook", http(format!("{}/hook", r.base), ""))],
         |s| s.delivery.max_backoff = Duration::from_secs(10),
     )
     .await;
@@ -404,13 +401,7 @@ async fn retry_after_is_honoured() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_deliveries_are_listed_and_can_be_retried() {
     let (app, certstream, receiver) = app_with_sinks(
-        |r| {
-            vec![SinkSettings {
-                name: "hook".into(),
-                url: format!("{}/hook", r.base),
-                ..SinkSettings::default()
-            }]
-        },
+        |r| vec![webhook_sink("hook", http(format!("{}/hook", r.base), ""))],
         |_| {},
     )
     .await;
@@ -495,16 +486,8 @@ async fn a_sink_that_is_down_does_not_hold_up_another() {
     let (app, certstream, receiver) = app_with_sinks(
         |r| {
             vec![
-                SinkSettings {
-                    name: "down".into(),
-                    url: format!("http://{dead}/hook"),
-                    ..SinkSettings::default()
-                },
-                SinkSettings {
-                    name: "up".into(),
-                    url: format!("{}/hook", r.base),
-                    ..SinkSettings::default()
-                },
+                webhook_sink("down", http(format!("http://{dead}/hook"), "")),
+                webhook_sink("up", http(format!("{}/hook", r.base), "")),
             ]
         },
         |_| {},
@@ -537,13 +520,7 @@ async fn a_sink_that_is_down_does_not_hold_up_another() {
 async fn updates_for_new_certificates_are_sent_only_when_enabled() {
     for send_updates in [false, true] {
         let (app, certstream, receiver) = app_with_sinks(
-            |r| {
-                vec![SinkSettings {
-                    name: "hook".into(),
-                    url: format!("{}/hook", r.base),
-                    ..SinkSettings::default()
-                }]
-            },
+            |r| vec![webhook_sink("hook", http(format!("{}/hook", r.base), ""))],
             |s| s.incidents.send_updates = send_updates,
         )
         .await;

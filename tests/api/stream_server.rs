@@ -17,7 +17,7 @@ async fn replay_app(
     let receiver = Receiver::start().await;
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let mut s = test_settings(dir.path(), "ws://127.0.0.1:9/unused", &receiver);
-    s.source.kind = certsentry::config::SourceKind::Replay;
+    s.source.kind = certsentry::SourceKind::Replay;
     s.source.path = stream.to_owned();
     s.source.replay_rate = rate;
     s.certstream_server.enabled = true;

@@ -2,7 +2,7 @@
 //! that exist (ours or XSOAR's own), every path it reads exists in a real
 //! incident, and the REST sink's CustomFields are defined fields.
 
-use certsentry::config::SinkSettings;
+use certsentry::XsoarWebhookSettings;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -36,7 +36,7 @@ fn resolve<'a>(v: &'a Value, dotted: &str) -> Option<&'a Value> {
 #[test]
 fn xsoar_content_is_consistent_with_the_incidents_certsentry_sends() {
     let itype = load("incidenttype-CertStream_Suspicious_Domain.json");
-    let type_name = SinkSettings::default().incident_type;
+    let type_name = XsoarWebhookSettings::default().incident_type;
     assert_eq!(itype["name"], type_name.as_str());
     assert_eq!(itype["id"], type_name.as_str());
 
@@ -74,7 +74,7 @@ fn xsoar_content_is_consistent_with_the_incidents_certsentry_sends() {
     let classifier = load("classifier-certsentry.json");
     assert_eq!(classifier["type"], "classification");
     assert_eq!(classifier["defaultIncidentType"], type_name.as_str());
-    for kind in certsentry::matcher::MatchKind::ALL {
+    for kind in certsentry::MatchKind::ALL {
         assert_eq!(classifier["keyTypeMap"][kind.as_str()], type_name.as_str());
     }
 

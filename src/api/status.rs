@@ -1,0 +1,55 @@
+//! `GET /v1/status`: the source, the list, the incidents, each sink's
+//! outbox, the CT logs' positions and every counter.
+
+use super::{ApiError, AppState};
+use axum::Json;
+use axum::extract::State;
+use serde_json::json;
+use std::sync::atomic::Ordering;
+
+pub(super) async fn status(
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let outbox = state.store.outbox_counts().await?;
+    let incidents = state.store.incident_count().await?;
+    let positions = state.store.ct_positions().await?;
+    let ct_logs: Vec<serde_json::Value> = positions
+        .into_iter()
+        .map(|p| {
+            json!({"log": p.log, "next_index": p.next_index, "tree_size": p.tree_size,
+                   "behind": p.tree_size.saturating_sub(p.next_index), "updated_ms": p.updated_ms})
+        })
+        .collect();
+    let sinks: Vec<serde_json::Value> = state
+        .sinks
+        .iter()
+        .map(|name| {
+            let c = outbox.iter().find(|c| &c.sink == name);
+            json!({
+                "name": name,
+                "pending": c.map_or(0, |c| c.pending),
+                "failed": c.map_or(0, |c| c.failed),
+            })
+        })
+        .collect();
+    let mut counters: serde_json::Map<String, serde_json::Value> = state
+        .metrics
+        .counters()
+        .into_iter()
+        .map(|c| (c.key.to_owned(), c.value.into()))
+        .collect();
+    counters.insert(
+        "stream_clients".into(),
+        state.metrics.stream_clients.load(Ordering::Relaxed).into(),
+    );
+    Ok(Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "started_at": state.started_at,
+        "source": state.source.get(),
+        "list": state.snapshots.status(),
+        "incidents": incidents,
+        "sinks": sinks,
+        "ct_logs": ct_logs,
+        "counters": counters,
+    })))
+}

@@ -1,0 +1,212 @@
+//! `[matcher]`: typo thresholds, which signals run, the allowlist and the
+//! rules. [`MatcherSettings::validate`] parses it once into a
+//! [`MatcherConfig`] (compiled rules, parsed allowlist) that the matcher
+//! compiles every snapshot from without parsing anything again.
+
+use super::rules::Rule;
+use crate::config::{ConfigError, invalid};
+use crate::domain::Fqdn;
+use crate::model::Severity;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MatcherSettings {
+    /// XSOAR-style similarity `1 - d/max_len`; when set (> 0) it replaces
+    /// `max_distance` as the typo criterion.
+    pub similarity: f64,
+    /// Absolute OSA distance; 0 means by label length (5-8: 1, 9+: 2).
+    pub max_distance: u32,
+    /// Registrable labels shorter than this are never typos.
+    pub min_label_len: usize,
+    /// Domains that are the brand's own in addition to the list's keys.
+    pub allowlist: Vec<String>,
+    /// Also count typos of variant labels (XSOAR pack parity); by default typos
+    /// are measured against the brand labels only.
+    pub typo_against_variants: bool,
+    /// Browser-style filter: a different first character alone (`hank` for
+    /// `tank`) is not a typo, unless it is a keyboard neighbour or lookalike.
+    pub typo_ignore_first_char: bool,
+    /// Browser-style filter: a different trailing number alone (`site35` for
+    /// `site45`) is not a typo.
+    pub typo_ignore_trailing_number: bool,
+    /// Look for target embedding (`paypal.com.secure.top`, `www-paypal-com.xyz`).
+    pub target_embedding: bool,
+    /// Look for combosquats (`paypal-login.com`, `securepaypal.net`).
+    pub combosquat: bool,
+    /// Brand labels shorter than this are not looked for inside other names.
+    pub embed_min_len: usize,
+    /// Score added when the issuer is a free DV CA (Let's Encrypt, ZeroSSL,
+    /// Google Trust Services, Buypass).
+    pub free_dv_bonus: u8,
+    /// Regex and keyword rules.
+    pub rules: Vec<RuleSettings>,
+}
+
+/// One regex or keyword rule (`[[matcher.rules]]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuleSettings {
+    pub name: String,
+    /// The incident's brand; empty = `rule:<name>`.
+    pub brand: String,
+    pub severity: Severity,
+    /// A regular expression over the name (Unicode, then ASCII form).
+    pub regex: String,
+    /// Keywords looked for in the name ...
+    pub keywords: Vec<String>,
+    /// ... at least this many of them.
+    pub threshold: usize,
+}
+
+impl Default for RuleSettings {
+    fn default() -> Self {
+        RuleSettings {
+            name: String::new(),
+            brand: String::new(),
+            severity: Severity::Medium,
+            regex: String::new(),
+            keywords: Vec::new(),
+            threshold: 1,
+        }
+    }
+}
+
+impl Default for MatcherSettings {
+    fn default() -> Self {
+        MatcherSettings {
+            similarity: 0.0,
+            max_distance: 0,
+            min_label_len: 5,
+            allowlist: Vec::new(),
+            typo_against_variants: false,
+            typo_ignore_first_char: true,
+            typo_ignore_trailing_number: true,
+            target_embedding: true,
+            combosquat: true,
+            embed_min_len: 4,
+            free_dv_bonus: 3,
+            rules: Vec::new(),
+        }
+    }
+}
+
+/// The validated `[matcher]` section: what [`super::Matcher::compile`] takes.
+/// Cheap to clone (a reload compiles from it).
+#[derive(Debug, Clone)]
+pub struct MatcherConfig {
+    pub settings: MatcherSettings,
+    pub(super) rules: Arc<[Rule]>,
+    pub(super) allowlist: Arc<[Fqdn]>,
+}
+
+impl Default for MatcherConfig {
+    fn default() -> Self {
+        MatcherConfig {
+            settings: MatcherSettings::default(),
+            rules: Arc::new([]),
+            allowlist: Arc::new([]),
+        }
+    }
+}
+
+impl MatcherSettings {
+    /// Check every key and parse the rules and the allowlist.
+    pub fn validate(&self) -> Result<MatcherConfig, ConfigError> {
+        if !(0.0..1.0).contains(&self.similarity) {
+            return Err(invalid(
+                "matcher.similarity",
+                "must be at least 0 and below 1 (0 disables it)",
+            ));
+        }
+        if self.max_distance > 4 {
+            return Err(invalid("matcher.max_distance", "must be 0 to 4"));
+        }
+        if self.free_dv_bonus > 10 {
+            return Err(invalid("matcher.free_dv_bonus", "must be 0 to 10"));
+        }
+        if self.embed_min_len < 3 {
+            return Err(invalid("matcher.embed_min_len", "must be at least 3"));
+        }
+        let mut names = std::collections::HashSet::new();
+        let mut rules = Vec::with_capacity(self.rules.len());
+        for (i, r) in self.rules.iter().enumerate() {
+            let key = |k: &str| format!("matcher.rules[{i}].{k}");
+            if r.name.trim().is_empty() {
+                return Err(invalid(key("name"), "is required"));
+            }
+            if !names.insert(r.name.clone()) {
+                return Err(invalid(
+                    key("name"),
+                    format!("duplicate rule name {:?}", r.name),
+                ));
+            }
+            match (r.regex.is_empty(), r.keywords.is_empty()) {
+                (false, false) | (true, true) => {
+                    return Err(invalid(
+                        format!("matcher.rules[{i}]"),
+                        "set exactly one of regex and keywords",
+                    ));
+                }
+                (true, false) => {
+                    if r.threshold == 0 || r.threshold > r.keywords.len() {
+                        return Err(invalid(
+                            key("threshold"),
+                            format!("must be 1 to {} (the number of keywords)", r.keywords.len()),
+                        ));
+                    }
+                    if r.keywords.iter().any(|k| k.trim().is_empty()) {
+                        return Err(invalid(key("keywords"), "must not hold empty keywords"));
+                    }
+                }
+                (false, true) => {}
+            }
+            rules.push(Rule::compile(r).map_err(|e| invalid(key("regex"), e))?);
+        }
+        let allowlist = self
+            .allowlist
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                Fqdn::parse(a)
+                    .map_err(|e| invalid(format!("matcher.allowlist[{i}]"), e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(MatcherConfig {
+            settings: self.clone(),
+            rules: rules.into(),
+            allowlist: allowlist.into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_and_allowlist_are_parsed_once_and_errors_name_the_key() {
+        let ok = MatcherSettings {
+            allowlist: vec!["Paypal-Corp.com".into()],
+            rules: vec![RuleSettings {
+                name: "r".into(),
+                regex: "^x".into(),
+                ..RuleSettings::default()
+            }],
+            ..MatcherSettings::default()
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(ok.rules.len(), 1);
+        assert_eq!(ok.allowlist[0].ascii(), "paypal-corp.com");
+        let e = MatcherSettings {
+            allowlist: vec!["ok.com".into(), "not a domain".into()],
+            ..MatcherSettings::default()
+        }
+        .validate()
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("matcher.allowlist[1]"), "{e}");
+    }
+}

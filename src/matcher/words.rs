@@ -1,0 +1,149 @@
+//! The vocabulary of combosquats: a brand label glued to one of these words
+//! (`securepaypal`, `paypallogin`) is a combosquat; glued to any other word
+//! (`pineapple`, `paypalmafia`) it is not.
+
+/// Words phishers join to a brand (`paypal-login`, `securepaypal`). A brand
+/// glued to any other word (`paypalmafia`, `pineapple`) is not a combosquat;
+/// a brand as its own hyphen token (`apple-pie`) is, with a lower score.
+/// Deliberately without everyday words that companies name themselves with
+/// (`info`, `live`, `web`, `store`, `team`, `app`: `zoominfo` is not phishing).
+pub(super) const PHISHING_WORDS: &[&str] = &[
+    "access",
+    "account",
+    "accounts",
+    "activate",
+    "alert",
+    "auth",
+    "authenticate",
+    "bank",
+    "banking",
+    "billing",
+    "bonus",
+    "claim",
+    "confirm",
+    "confirmation",
+    "customer",
+    "dashboard",
+    "delivery",
+    "gift",
+    "help",
+    "helpdesk",
+    "id",
+    "invoice",
+    "limited",
+    "locked",
+    "login",
+    "logon",
+    "mobile",
+    "my",
+    "notice",
+    "notification",
+    "official",
+    "online",
+    "password",
+    "payment",
+    "payments",
+    "portal",
+    "promo",
+    "recover",
+    "recovery",
+    "refund",
+    "register",
+    "reset",
+    "resolution",
+    "restore",
+    "reward",
+    "rewards",
+    "secure",
+    "security",
+    "service",
+    "services",
+    "session",
+    "signin",
+    "signon",
+    "sso",
+    "support",
+    "ticket",
+    "tracking",
+    "unlock",
+    "update",
+    "validate",
+    "validation",
+    "verification",
+    "verify",
+    "wallet",
+    "webmail",
+    "www",
+];
+
+/// A prefilter for a set of strings: for each first two bytes, a bit per
+/// length of the members starting with them. `may_contain` is false for
+/// almost every string outside the set, without hashing or comparing.
+#[derive(Debug)]
+pub(super) struct Shapes {
+    bits: Vec<u64>,
+    /// A member this filter cannot describe (non-ASCII start, one byte,
+    /// 64+ bytes): nothing is ruled out.
+    any: bool,
+}
+
+impl Shapes {
+    pub(super) fn new<'a>(members: impl IntoIterator<Item = &'a str>) -> Shapes {
+        let mut shapes = Shapes {
+            bits: vec![0; 128 * 128],
+            any: false,
+        };
+        for m in members {
+            match Shapes::slot(m) {
+                Some((i, len)) => shapes.bits[i] |= 1 << len,
+                None => shapes.any = true,
+            }
+        }
+        shapes
+    }
+
+    fn slot(s: &str) -> Option<(usize, usize)> {
+        let b = s.as_bytes();
+        if b.len() < 2 || b.len() >= 64 || b[0] >= 128 || b[1] >= 128 {
+            return None;
+        }
+        Some((usize::from(b[0]) << 7 | usize::from(b[1]), b.len()))
+    }
+
+    pub(super) fn may_contain(&self, s: &str) -> bool {
+        match Shapes::slot(s) {
+            Some((i, len)) => self.bits[i] & (1 << len) != 0,
+            None => self.any,
+        }
+    }
+}
+
+static WORDS: std::sync::LazyLock<(Shapes, rustc_hash::FxHashSet<&'static str>)> =
+    std::sync::LazyLock::new(|| {
+        (
+            Shapes::new(PHISHING_WORDS.iter().copied()),
+            PHISHING_WORDS.iter().copied().collect(),
+        )
+    });
+
+pub(super) fn is_phishing_word(w: &str) -> bool {
+    let (shapes, words) = &*WORDS;
+    shapes.may_contain(w) && words.contains(w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_are_sorted_and_all_found() {
+        assert!(PHISHING_WORDS.windows(2).all(|w| w[0] < w[1]));
+        assert!(is_phishing_word("login") && !is_phishing_word("mafia"));
+        assert!(
+            PHISHING_WORDS
+                .iter()
+                .all(|w| w.len() >= 2 && is_phishing_word(w))
+        );
+        assert!(!is_phishing_word("") && !is_phishing_word("l") && !is_phishing_word("logins"));
+    }
+}

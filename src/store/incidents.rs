@@ -1,0 +1,199 @@
+//! Incidents: recording one (or a repeat sighting within the dedup window)
+//! with its outbox rows, and reading them back for the pull API and export.
+
+use super::{Db, Store, StoreError};
+use crate::model::{Incident, IncidentId, Timestamp, unix_ms};
+use crate::pipeline::{DedupPolicy, RecordError, Recorded, Recorder};
+use rusqlite::{OptionalExtension, params};
+use std::time::SystemTime;
+
+/// Filters of the incident pull and export API.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentFilter {
+    pub brand: Option<String>,
+    pub severity: Option<String>,
+    pub kind: Option<String>,
+    /// Unix milliseconds: incidents first seen at or after.
+    pub since_ms: Option<i64>,
+}
+
+impl Db {
+    fn record(
+        &self,
+        incident: &Incident,
+        sinks: &[String],
+        policy: DedupPolicy,
+        now: SystemTime,
+    ) -> Result<Recorded, StoreError> {
+        let now_ms = unix_ms(now);
+        let since = now_ms - policy.window.as_millis() as i64;
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let existing: Option<String> = tx
+            .query_row(
+                "SELECT body FROM incidents
+                 WHERE dedup_key = ?1 AND last_seen_ms >= ?2 AND update_of IS NULL
+                 ORDER BY last_seen_ms DESC LIMIT 1",
+                params![incident.dedup_key.as_str(), since],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let mut update_of = None;
+        if let Some(body) = existing {
+            let mut stored: Incident = serde_json::from_str(&body)?;
+            stored.sightings += 1;
+            stored.last_seen = Timestamp::from_system(now);
+            tx.execute(
+                "UPDATE incidents SET last_seen_ms = ?1, sightings = ?2, body = ?3 WHERE id = ?4",
+                params![
+                    now_ms,
+                    stored.sightings as i64,
+                    serde_json::to_string(&stored)?,
+                    stored.id.to_string()
+                ],
+            )?;
+            let new_cert = !incident.certificate.sha256.is_empty()
+                && incident.certificate.sha256 != stored.certificate.sha256;
+            if !(policy.send_updates && new_cert) {
+                tx.commit()?;
+                return Ok(Recorded::Repeated {
+                    id: stored.id,
+                    sightings: stored.sightings,
+                });
+            }
+            update_of = Some((stored.id, stored.sightings));
+        }
+        let mut row = incident.clone();
+        if let Some((of, sightings)) = update_of {
+            row.update_of = Some(of);
+            row.sightings = sightings;
+        }
+        let id = row.id.to_string();
+        tx.execute(
+            "INSERT INTO incidents (id, dedup_key, first_seen_ms, last_seen_ms, sightings, body, update_of)
+             VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
+            params![
+                id,
+                row.dedup_key.as_str(),
+                now_ms,
+                row.sightings as i64,
+                serde_json::to_string(&row)?,
+                row.update_of.map(|u| u.to_string()),
+            ],
+        )?;
+        for sink in sinks {
+            tx.execute(
+                "INSERT INTO outbox (incident_id, sink, next_attempt_ms, created_ms) VALUES (?1, ?2, ?3, ?3)",
+                params![id, sink, now_ms],
+            )?;
+        }
+        tx.commit()?;
+        Ok(match update_of {
+            None => Recorded::New,
+            Some((of, sightings)) => Recorded::Update { of, sightings },
+        })
+    }
+
+    fn incidents_where(
+        &self,
+        filter: &IncidentFilter,
+        after: Option<IncidentId>,
+        limit: usize,
+    ) -> Result<Vec<Incident>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT body FROM incidents WHERE id > ?1
+               AND (?3 IS NULL OR json_extract(body, '$.brand') = ?3)
+               AND (?4 IS NULL OR json_extract(body, '$.severity') = ?4)
+               AND (?5 IS NULL OR json_extract(body, '$.match.kind') = ?5)
+               AND (?6 IS NULL OR first_seen_ms >= ?6)
+             ORDER BY id LIMIT ?2",
+        )?;
+        let after = after.map(|a| a.to_string()).unwrap_or_default();
+        let rows = stmt.query_map(
+            params![
+                after,
+                limit as i64,
+                filter.brand,
+                filter.severity,
+                filter.kind,
+                filter.since_ms
+            ],
+            |r| r.get::<_, String>(0),
+        )?;
+        let mut out = Vec::new();
+        for body in rows {
+            out.push(serde_json::from_str(&body?)?);
+        }
+        Ok(out)
+    }
+
+    fn incident(&self, id: IncidentId) -> Result<Option<Incident>, StoreError> {
+        let body: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT body FROM incidents WHERE id = ?1",
+                params![id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(match body {
+            Some(b) => Some(serde_json::from_str(&b)?),
+            None => None,
+        })
+    }
+
+    fn incident_count(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT COUNT(*) FROM incidents", [], |r| r.get::<_, i64>(0))?
+            as u64)
+    }
+}
+
+impl Store {
+    /// Incidents passing `filter` with an id after `after`, at most `limit`.
+    pub async fn incidents(
+        &self,
+        filter: IncidentFilter,
+        after: Option<IncidentId>,
+        limit: usize,
+    ) -> Result<Vec<Incident>, StoreError> {
+        self.call(move |db| db.incidents_where(&filter, after, limit))
+            .await
+    }
+
+    pub async fn incident(&self, id: IncidentId) -> Result<Option<Incident>, StoreError> {
+        self.call(move |db| db.incident(id)).await
+    }
+
+    pub async fn incident_count(&self) -> Result<u64, StoreError> {
+        self.call(|db| db.incident_count()).await
+    }
+}
+
+impl Recorder for Store {
+    fn record(
+        &self,
+        incident: &Incident,
+        sinks: &[String],
+        policy: DedupPolicy,
+        now: SystemTime,
+    ) -> Result<Recorded, RecordError> {
+        self.db
+            .record(incident, sinks, policy, now)
+            .map_err(|e| RecordError(e.to_string()))
+    }
+
+    fn commit_position(
+        &self,
+        log: &str,
+        next_index: u64,
+        tree_size: u64,
+        now: SystemTime,
+    ) -> Result<(), RecordError> {
+        self.db
+            .set_ct_position(log, next_index, tree_size, now)
+            .map_err(|e| RecordError(e.to_string()))
+    }
+}

@@ -1,0 +1,206 @@
+//! SQLite persistence behind an async facade: incidents and their dedup
+//! window (`incidents`), the delivery outbox (`outbox`), CT positions and
+//! checked roots (`checkpoints`), and the schema (`schema`).
+//!
+//! An incident and one outbox row per sink are committed in one transaction
+//! before anything is delivered; a row leaves the outbox only when its sink
+//! confirmed. WAL mode: a killed process loses no committed transaction.
+//! [`Store`]'s async methods run their short transaction on the blocking
+//! pool, so callers never block the runtime; the pipeline records through
+//! the synchronous [`crate::pipeline::Recorder`] it implements.
+
+mod checkpoints;
+mod incidents;
+mod outbox;
+mod schema;
+
+pub use incidents::IncidentFilter;
+pub(crate) use outbox::{OutboxCounts, OutboxItem, Requeue};
+
+use crate::config::ConfigError;
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot create the database folder {path}: {source}")]
+    Folder {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("database task failed: {0}")]
+    Task(String),
+    #[error("stored incident is not valid JSON: {0}")]
+    Corrupt(#[from] serde_json::Error),
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSettings {
+    pub path: PathBuf,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            path: PathBuf::from("data/certsentry.db"),
+        }
+    }
+}
+
+impl StoreSettings {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        Ok(())
+    }
+}
+
+/// The database connection; every method is one short transaction.
+struct Db {
+    conn: Mutex<Connection>,
+}
+
+impl Db {
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The store, cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Db>,
+}
+
+impl Store {
+    /// Open (creating if needed) the database at `path`; `:memory:` for a
+    /// throw-away store (replay, tests).
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let conn = schema::open(path)?;
+        Ok(Store {
+            db: Arc::new(Db {
+                conn: Mutex::new(conn),
+            }),
+        })
+    }
+
+    /// Run `f` on the blocking pool.
+    async fn call<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Db) -> Result<T, StoreError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || f(&db))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CertEvent, Incident, MatchDetail, Verdict};
+    use crate::pipeline::{DedupPolicy, Recorded, Recorder};
+    use std::time::{Duration, SystemTime};
+
+    fn incident(domain: &str) -> Incident {
+        let name = crate::domain::Fqdn::parse(domain).unwrap();
+        let v = Verdict {
+            brand: "paypal.com".into(),
+            domain: name.ascii().into(),
+            domain_unicode: name.unicode().into(),
+            registrable_domain: name.registrable_domain().into(),
+            registrable_domain_ascii: name.registrable_domain_ascii().into(),
+            detail: MatchDetail::default(),
+            score: 95,
+            severity: crate::model::Severity::Critical,
+        };
+        Incident::new(
+            v,
+            &CertEvent::default(),
+            ulid::Ulid::generate(),
+            SystemTime::now(),
+        )
+    }
+
+    #[tokio::test]
+    async fn record_dedups_within_window_and_queues_once_per_sink() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("sub/db.sqlite")).unwrap();
+        let sinks = vec!["a".to_string(), "b".to_string()];
+        let day = DedupPolicy {
+            window: Duration::from_secs(86400),
+            send_updates: false,
+        };
+        let t0 = SystemTime::now();
+        let first = incident("paypa1.com");
+        assert_eq!(
+            store.record(&first, &sinks, day, t0).unwrap(),
+            Recorded::New
+        );
+        let again = incident("www.paypa1.com");
+        let r = store
+            .record(&again, &sinks, day, t0 + Duration::from_secs(60))
+            .unwrap();
+        assert_eq!(
+            r,
+            Recorded::Repeated {
+                id: first.id,
+                sightings: 2
+            }
+        );
+        assert_eq!(
+            store.incident(first.id).await.unwrap().unwrap().sightings,
+            2
+        );
+        // outside the window: a new incident
+        let later = incident("paypa1.com");
+        let r = store
+            .record(&later, &sinks, day, t0 + Duration::from_secs(2 * 86400))
+            .unwrap();
+        assert_eq!(r, Recorded::New);
+
+        let now = crate::model::unix_ms(t0 + Duration::from_secs(3 * 86400));
+        let due = store.due("a", now, 10).await.unwrap();
+        assert_eq!(due.len(), 2);
+        store
+            .mark_retry(due[0].id, now + 1000, "HTTP 503".into())
+            .await
+            .unwrap();
+        store
+            .mark_failed(due[1].id, "HTTP 400".into())
+            .await
+            .unwrap();
+        assert!(store.due("a", now, 10).await.unwrap().is_empty());
+        assert_eq!(store.due("a", now + 1000, 10).await.unwrap()[0].attempts, 1);
+        let counts = store.outbox_counts().await.unwrap();
+        assert_eq!(
+            counts[0],
+            OutboxCounts {
+                sink: "a".into(),
+                pending: 1,
+                failed: 1
+            }
+        );
+        assert_eq!(counts[1].pending, 2);
+        store.mark_delivered(due[0].id).await.unwrap();
+        assert_eq!(store.outbox_counts().await.unwrap()[0].pending, 0);
+
+        let page = store
+            .incidents(IncidentFilter::default(), None, 1)
+            .await
+            .unwrap();
+        assert_eq!(page.len(), 1);
+        let rest = store
+            .incidents(IncidentFilter::default(), Some(page[0].id), 10)
+            .await
+            .unwrap();
+        assert_eq!(rest.len(), 1);
+        assert_eq!(store.incident_count().await.unwrap(), 2);
+    }
+}

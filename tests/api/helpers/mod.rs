@@ -1,0 +1,43 @@
+//! Test harness: the real service on port 0 with its own SQLite file and
+//! list (`app`), a real certstream websocket server (`certstream`), a real
+//! HTTP receiver standing in for a SOAR (`receiver`), real CT logs
+//! (`ct_log`), a client of certsentry's certstream server
+//! (`stream_client`), real messages (`messages`) and the binary (`cli`),
+//! all on 127.0.0.1.
+
+mod app;
+mod certstream;
+mod cli;
+mod ct_log;
+mod messages;
+mod receiver;
+mod stream_client;
+
+pub use app::*;
+pub use certstream::*;
+pub use cli::*;
+pub use ct_log::*;
+pub use messages::*;
+pub use receiver::*;
+pub use stream_client::*;
+
+use std::future::Future;
+use std::time::Duration;
+
+/// Wait until `check` is true, or panic after `limit` with `what`.
+pub async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = tokio::time::Instant::now();
+    loop {
+        if check().await {
+            return;
+        }
+        if start.elapsed() > limit {
+            panic!("timed out after {limit:?} waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
