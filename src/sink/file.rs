@@ -80,10 +80,45 @@ pub(super) fn build(
     _signing_key: Option<Vec<u8>>,
     _ctx: &SinkContext,
 ) -> Result<Box<dyn Deliver>, SinkError> {
-    Ok(Box::new(FileSink(Arc::new(Writer {
-        settings: s.clone(),
-        state: Mutex::new(State::default()),
-    }))))
+    let writer = Writer::new(s.clone());
+    // a killed predecessor may have left temporary files under the fixed
+    // part of the path: gone before anyone lists the directory
+    let root = fixed_prefix(&s.path);
+    std::thread::spawn(move || clean_tree(&root, 4));
+    Ok(Box::new(FileSink(Arc::new(writer))))
+}
+
+/// The directory part of `template` before its first placeholder.
+fn fixed_prefix(template: &str) -> PathBuf {
+    let fixed = match template.find('%') {
+        Some(at) => &template[..at],
+        None => template,
+    };
+    let path = Path::new(fixed);
+    if fixed.ends_with('/') {
+        return path.to_path_buf();
+    }
+    path.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// [`clean_stale_temps`] in `dir` and its subdirectories, `depth` levels down.
+fn clean_tree(dir: &Path, depth: u32) {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    clean_stale_temps(dir);
+    if depth == 0 {
+        return;
+    }
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                clean_tree(&entry.path(), depth - 1);
+            }
+        }
+    }
 }
 
 /// `template` with `%Y`, `%m`, `%d`, `%H` from an RFC 3339 UTC time.
@@ -172,6 +207,13 @@ fn clean_stale_temps(dir: &Path) {
 }
 
 impl Writer {
+    fn new(settings: FileSettings) -> Writer {
+        Writer {
+            settings,
+            state: Mutex::new(State::default()),
+        }
+    }
+
     fn write(&self, incident: &Incident) -> std::io::Result<()> {
         let key = incident.idempotency_key();
         let target = PathBuf::from(expand(
@@ -281,5 +323,90 @@ mod tests {
                 .contains("sinks[0].path")
         );
         assert!(FileSettings::default().validate(&key).is_err());
+        assert_eq!(fixed_prefix("/a/b/%Y/%m"), Path::new("/a/b/"));
+        assert_eq!(fixed_prefix("/a/x-%Y.jsonl"), Path::new("/a"));
+        assert_eq!(fixed_prefix("alerts.jsonl"), Path::new(""));
+    }
+
+    fn incident(domain: &str, seen: &str) -> Incident {
+        serde_json::from_value(serde_json::json!({
+            "id": "01JAAAAAAAAAAAAAAAAAAAAAAA", "dedup_key": format!("key-{domain}"),
+            "first_seen": seen, "last_seen": seen, "sightings": 1, "brand": "paypal.com",
+            "domain": domain, "domain_unicode": domain, "registrable_domain": domain,
+            "match": {"kind": "typo", "variant": "paypal", "distance": 1, "similarity": 0.8,
+                      "skeleton": null, "mixed_scripts": false, "explanation": "x"},
+            "score": 80, "severity": "high", "certificate": {
+                "subject": {}, "issuer": {}, "all_domains": [domain], "serial_number": "01",
+                "sha1": "", "sha256": "", "not_before": null, "not_after": null,
+                "signature_algorithm": "", "is_ca": null, "update_type": "X509LogEntry", "extensions": {}},
+            "ct": {"log_name": "", "log_url": "", "cert_index": null, "cert_link": "", "seen": 0.0}
+        }))
+        .unwrap()
+    }
+
+    /// Writing an incident again, also from a new writer (a restart), adds
+    /// nothing; each file holds whole incidents only.
+    #[test]
+    fn writes_are_idempotent_per_key_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let jsonl = FileSettings {
+            path: format!("{}/lines-%Y%m%d.jsonl", dir.path().display()),
+            format: FileFormat::Jsonl,
+            ..FileSettings::default()
+        };
+        let json = FileSettings {
+            path: format!("{}/alerts/%Y/%m/%d/%H", dir.path().display()),
+            ..FileSettings::default()
+        };
+        let a = incident("paypa1.com", "2026-03-04T05:06:07.000Z");
+        let b = incident("paypall.com", "2026-03-04T05:59:00.000Z");
+        for settings in [&jsonl, &json] {
+            let w = Writer::new(settings.clone());
+            w.write(&a).unwrap();
+            w.write(&b).unwrap();
+            w.write(&a).unwrap();
+            let restarted = Writer::new(settings.clone());
+            restarted.write(&b).unwrap();
+            restarted.write(&a).unwrap();
+        }
+        let lines = std::fs::read_to_string(dir.path().join("lines-20260304.jsonl")).unwrap();
+        let keys: Vec<String> = lines
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Incident>(l)
+                    .unwrap()
+                    .idempotency_key()
+            })
+            .collect();
+        assert_eq!(keys, ["key-paypa1.com", "key-paypall.com"]);
+        let hour = dir.path().join("alerts/2026/03/04/05");
+        let mut files: Vec<String> = std::fs::read_dir(&hour)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        assert_eq!(files, ["key-paypa1.com.json", "key-paypall.com.json"]);
+        let back: Incident =
+            serde_json::from_slice(&std::fs::read(hour.join("key-paypa1.com.json")).unwrap())
+                .unwrap();
+        assert_eq!(back, a);
+    }
+
+    #[test]
+    fn stale_temporary_files_of_another_process_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join("x/.a.json.tmp-999999999-1");
+        std::fs::create_dir_all(stale.parent().unwrap()).unwrap();
+        std::fs::write(&stale, "{\"half").unwrap();
+        let own = dir
+            .path()
+            .join(format!(".b.json.tmp-{}-1", std::process::id()));
+        std::fs::write(&own, "{").unwrap();
+        clean_tree(dir.path(), 2);
+        assert!(!stale.exists());
+        assert!(
+            own.exists(),
+            "this process's own temporary files are in use"
+        );
     }
 }

@@ -78,7 +78,14 @@ struct Service {
 }
 
 impl Service {
+    /// A service replaying `stream` at `rate` into a webhook at `sink_url`.
     fn new(dir: &Path, stream: &Path, sink_url: &str, rate: u32) -> Service {
+        let sinks = format!("[[sinks]]\nname = \"hook\"\nurl = \"{sink_url}\"\n");
+        Service::with_sinks(dir, stream, &sinks, rate)
+    }
+
+    /// A service replaying `stream` at `rate` into the `[[sinks]]` of `sinks`.
+    fn with_sinks(dir: &Path, stream: &Path, sinks: &str, rate: u32) -> Service {
         std::fs::write(dir.join("list.json"), TEST_LIST).unwrap();
         let api = free_addr();
         let config = dir.join("certsentry.toml");
@@ -100,9 +107,7 @@ path = "{db}"
 initial_backoff = "50ms"
 max_backoff = "400ms"
 poll_interval = "50ms"
-[[sinks]]
-name = "hook"
-url = "{sink_url}"
+{sinks}
 "#,
                 stream = stream.display(),
                 list = dir.join("list.json").display(),
@@ -267,4 +272,90 @@ async fn a_receiver_down_then_refusing_then_back_gets_everything() {
     child.wait().unwrap();
     let duplicates = report("receiver down", &expected, &receiver);
     assert_eq!(duplicates, 0, "no crash, so no duplicate");
+}
+
+/// Every incident in a `file` sink's output, by idempotency key: how often
+/// each is there. Every file must hold whole incidents only, and no
+/// temporary file may be left.
+fn file_sink_tally(root: &Path) -> BTreeMap<String, usize> {
+    let mut seen = BTreeMap::new();
+    let mut dirs = vec![root.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            assert!(!name.contains(".tmp-"), "a temporary file was left: {name}");
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(text.ends_with('\n'), "{name} is cut short");
+            for line in text.lines() {
+                let incident: Value = serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("{name} holds a partial incident ({e}): {line}"));
+                let key = incident["dedup_key"].as_str().unwrap().to_owned();
+                if name.ends_with(".json") {
+                    assert_eq!(name, format!("{key}.json"));
+                }
+                *seen.entry(key).or_insert(0) += 1;
+            }
+        }
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_while_writing_files_leaves_whole_incidents_once_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("stream.jsonl");
+    write_stream(&stream, 6_000);
+    let (json_root, lines_root) = (dir.path().join("alerts"), dir.path().join("lines"));
+    let sinks = format!(
+        "[[sinks]]\nkind = \"file\"\nname = \"dir\"\npath = \"{}/%Y/%m/%d/%H\"\n\
+         [[sinks]]\nkind = \"file\"\nname = \"lines\"\nformat = \"jsonl\"\npath = \"{}/%Y%m%d%H.jsonl\"\n",
+        json_root.display(),
+        lines_root.display()
+    );
+    let service = Service::with_sinks(dir.path(), &stream, &sinks, 3000);
+    let expected = expected_keys(dir.path(), &stream);
+    let seed = fastrand::u64(..);
+    println!("kill schedule seed {seed}");
+    let mut rng = fastrand::Rng::with_seed(seed);
+    for _ in 0..6 {
+        let mut child = service.start();
+        tokio::time::sleep(Duration::from_millis(rng.u64(150..2000))).await;
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    let mut child = service.start();
+    service.wait_replayed(expected.len()).await;
+    eventually(Duration::from_secs(60), "both file sinks drained", || {
+        let service = &service;
+        async move {
+            service.status().await.is_some_and(|s| {
+                s["sinks"]
+                    .as_array()
+                    .is_some_and(|sinks| sinks.iter().all(|k| k["pending"] == 0))
+            })
+        }
+    })
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for (what, root) in [("directory", &json_root), ("JSON Lines", &lines_root)] {
+        let seen = file_sink_tally(root);
+        let got: BTreeSet<String> = seen.keys().cloned().collect();
+        println!(
+            "file sink ({what}): incidents expected {}, written {}, more than once {}",
+            expected.len(),
+            got.len(),
+            seen.values().filter(|n| **n > 1).count()
+        );
+        assert_eq!(got, expected, "{what}: every incident, nothing else");
+        assert!(
+            seen.values().all(|n| *n == 1),
+            "{what}: an incident written twice"
+        );
+    }
 }

@@ -11,6 +11,7 @@ mod generator;
 mod golden;
 mod helpers;
 mod http_api;
+mod layout;
 mod properties;
 mod quality;
 mod sinks;

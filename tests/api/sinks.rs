@@ -4,8 +4,8 @@
 
 use crate::helpers::*;
 use certsentry::{
-    HttpSettings, Secret, SinkFormat, SinkSettings, SplunkSoarSettings, TheHiveSettings,
-    XsoarRestSettings,
+    FileFormat, FileSettings, HttpSettings, Secret, SinkFormat, SinkSettings, SplunkSoarSettings,
+    TheHiveSettings, XsoarRestSettings,
 };
 use serde_json::{Value, json};
 use std::collections::HashSet;
@@ -71,8 +71,7 @@ async fn xsoar_rest_creates_incidents_on_xsoar_6_and_8() {
     )
     .await;
     let msg = lookalike();
-    certstream.send_json(&msg);
-    let v6 = receiver.wait_delivered("/incident", 1).await;
+    let v6 = send_and_wait(&certstream, &receiver, &msg, "/incident", 1).await;
     let v8 = receiver
         .wait_delivered("/api8/xsoar/public/v1/incident", 1)
         .await;
@@ -146,8 +145,7 @@ async fn thehive_alerts_carry_unique_observables_and_already_exists_counts_as_de
     )
     .await;
     let msg = lookalike();
-    certstream.send_json(&msg);
-    let alerts = receiver.wait_delivered("/api/v1/alert", 1).await;
+    let alerts = send_and_wait(&certstream, &receiver, &msg, "/api/v1/alert", 1).await;
     let incident = &app.incidents().await[0];
     let a = &alerts[0];
     assert_eq!(a.headers["authorization"], "Bearer hive-key");
@@ -245,8 +243,7 @@ async fn splunk_soar_containers_with_artifacts_and_existing_container_id() {
     )
     .await;
     let msg = lookalike();
-    certstream.send_json(&msg);
-    let got = receiver.wait_delivered("/rest/container", 1).await;
+    let got = send_and_wait(&certstream, &receiver, &msg, "/rest/container", 1).await;
     let incident = &app.incidents().await[0];
     let c = &got[0];
     assert_eq!(c.headers["ph-auth-token"], "ph-token");
@@ -341,8 +338,7 @@ async fn signed_webhooks_verify_with_the_standard_webhooks_scheme() {
     .await;
     // one refusal, so the retry shows the same id with a fresh signature
     receiver.answer_next(&[503]);
-    certstream.send_json(&lookalike());
-    let got = receiver.wait_delivered("/hook", 1).await;
+    let got = send_and_wait(&certstream, &receiver, &lookalike(), "/hook", 1).await;
     let all = receiver.requests();
     assert_eq!(all.len(), 2);
     for r in &all {
@@ -383,8 +379,7 @@ async fn retry_after_is_honoured() {
         Answer::new(429, "slow down").header("Retry-After", "2"),
         Answer::new(500, "oops"),
     ]);
-    certstream.send_json(&lookalike());
-    receiver.wait_delivered("/hook", 1).await;
+    send_and_wait(&certstream, &receiver, &lookalike(), "/hook", 1).await;
     let all = receiver.requests();
     assert_eq!(all.len(), 3);
     // the 429 said "Retry-After: 2": the next attempt waited for it (the
@@ -525,8 +520,7 @@ async fn updates_for_new_certificates_are_sent_only_when_enabled() {
         )
         .await;
         let first = cert_for(&["paypa1.com"], "first");
-        certstream.send_json(&first);
-        receiver.wait_delivered("/hook", 1).await;
+        send_and_wait(&certstream, &receiver, &first, "/hook", 1).await;
         certstream.send_json(&cert_for(&["www.paypa1.com"], "second"));
         // the same certificate again is never an update
         certstream.send_json(&first);
@@ -553,4 +547,95 @@ async fn updates_for_new_certificates_are_sent_only_when_enabled() {
         assert_eq!(app.metric("certsentry_incident_updates_total").await, 1);
         app.stop().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_sinks_write_each_incident_whole_where_its_first_sighting_says() {
+    let out = tempfile::tempdir().unwrap();
+    let root = out.path().to_owned();
+    let (app, certstream, _receiver) = app_with_sinks(
+        |_| {
+            vec![
+                SinkSettings::new(
+                    "dir",
+                    SinkFormat::File(FileSettings {
+                        path: format!("{}/alerts/%Y/%m/%d/%H", root.display()),
+                        ..FileSettings::default()
+                    }),
+                ),
+                SinkSettings::new(
+                    "lines",
+                    SinkFormat::File(FileSettings {
+                        path: format!("{}/lines-%Y%m%d.jsonl", root.display()),
+                        format: FileFormat::Jsonl,
+                        ..FileSettings::default()
+                    }),
+                ),
+            ]
+        },
+        |_| {},
+    )
+    .await;
+    for (i, name) in ["paypa1.com", "micorsoft.com", "app1e.net"]
+        .iter()
+        .enumerate()
+    {
+        certstream.send_json(&cert_for(&[name], &format!("file-{i}")));
+    }
+    eventually(
+        Duration::from_secs(20),
+        "3 incidents in both file sinks",
+        || {
+            let app = &app;
+            async move {
+                let status = app.get_json("/v1/status").await;
+                app.incidents().await.len() == 3
+                    && status["sinks"]
+                        .as_array()
+                        .is_some_and(|s| s.iter().all(|k| k["pending"] == 0))
+            }
+        },
+    )
+    .await;
+    let incidents = app.incidents().await;
+    let mut lines_files = Vec::new();
+    for incident in &incidents {
+        let seen = incident["first_seen"].as_str().unwrap();
+        let (y, m, d, h) = (&seen[0..4], &seen[5..7], &seen[8..10], &seen[11..13]);
+        let file = root
+            .join(format!("alerts/{y}/{m}/{d}/{h}"))
+            .join(format!("{}.json", incident["dedup_key"].as_str().unwrap()));
+        let written: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        assert_eq!(&written, incident, "{}", file.display());
+        lines_files.push(root.join(format!("lines-{y}{m}{d}.jsonl")));
+    }
+    lines_files.sort();
+    lines_files.dedup();
+    let lines: Vec<Value> = lines_files
+        .iter()
+        .flat_map(|f| json_lines(&std::fs::read(f).unwrap()))
+        .collect();
+    assert_eq!(lines.len(), 3);
+    for incident in &incidents {
+        assert!(lines.contains(incident), "{incident}");
+    }
+    let leftovers: Vec<_> = walkdir_names(&root)
+        .into_iter()
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// Every file name under `dir`.
+fn walkdir_names(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walkdir_names(&path));
+        } else {
+            out.push(path.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    out
 }

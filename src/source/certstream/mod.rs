@@ -1,10 +1,11 @@
-//! certstream: the websocket client ([`client`]) and the wire format
-//! ([`frame`], with the full serde model in `message`), which the replay
-//! source reads too.
+//! certstream: the websocket client (`client`) and the wire format
+//! (`frame`: the one-pass reader in `scan`, the full serde model in
+//! `message`), which the replay source reads too.
 
 mod client;
 mod frame;
 mod message;
+mod scan;
 
 pub use frame::{Frame, FrameCert, FrameError, parse_frame, scan_frame};
 

@@ -196,3 +196,15 @@ impl Receiver {
         self.delivered(path)
     }
 }
+
+/// Send `msg` from `certstream` and wait for `n` deliveries to `path`.
+pub async fn send_and_wait(
+    certstream: &super::FakeCertstream,
+    receiver: &Receiver,
+    msg: &Value,
+    path: &str,
+    n: usize,
+) -> Vec<Received> {
+    certstream.send_json(msg);
+    receiver.wait_delivered(path, n).await
+}
