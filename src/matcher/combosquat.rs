@@ -6,11 +6,11 @@
 //! do not match.
 
 use super::embedding::starts_with_suffix;
-use super::score::{Found, verdict};
+use super::score::{Found, embedded};
 use super::settings::MatcherSettings;
 use super::{Brands, Scratch, words};
 use crate::domain::Fqdn;
-use crate::model::{MatchDetail, MatchKind};
+use crate::model::MatchKind;
 use smallvec::SmallVec;
 
 #[derive(Debug)]
@@ -39,14 +39,13 @@ impl Combosquats {
             return;
         }
         let offer = |found: &mut Found, b: u32, score: u8, explanation: String| {
-            let brand = brands.get(b);
-            let detail = MatchDetail {
-                kind: MatchKind::Combosquat,
-                variant: Some(brand.label.clone()),
+            found.offer(embedded(
+                brands.get(b),
+                name,
+                MatchKind::Combosquat,
+                score,
                 explanation,
-                ..MatchDetail::default()
-            };
-            found.offer(verdict(&brand.domain, name, detail).with_score(score));
+            ));
         };
         let label = name.registrable_label();
         let tokens: SmallVec<[&str; 8]> = label.split('-').filter(|t| !t.is_empty()).collect();

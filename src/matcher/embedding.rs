@@ -4,11 +4,11 @@
 //! (`paypalcom-login.net`); or the brand label as a subdomain label next to
 //! phishing words (`paypal.secure-login.top`, not `outlook.contoso.com`).
 
-use super::score::{Found, verdict};
+use super::score::{Found, embedded};
 use super::settings::MatcherSettings;
 use super::{BrandIds, Brands, Scratch, push_unique, words};
 use crate::domain::Fqdn;
-use crate::model::{MatchDetail, MatchKind};
+use crate::model::MatchKind;
 use rustc_hash::FxHashMap as HashMap;
 use smallvec::SmallVec;
 
@@ -50,14 +50,13 @@ impl Embedding {
             return;
         }
         let offer = |found: &mut Found, b: u32, score: u8, explanation: String| {
-            let brand = brands.get(b);
-            let detail = MatchDetail {
-                kind: MatchKind::Subdomain,
-                variant: Some(brand.domain.clone()),
+            found.offer(embedded(
+                brands.get(b),
+                name,
+                MatchKind::Subdomain,
+                score,
                 explanation,
-                ..MatchDetail::default()
-            };
-            found.offer(verdict(&brand.domain, name, detail).with_score(score));
+            ));
         };
         let label = name.registrable_label();
         let tokens: SmallVec<[&str; 8]> = label.split('-').filter(|t| !t.is_empty()).collect();

@@ -6,7 +6,7 @@ use super::score::{Found, verdict};
 use super::{Brands, Scratch};
 use crate::domain::{Fqdn, fold_skeleton, fold_skeleton_into, scripts_of};
 use crate::model::{MatchDetail, MatchKind};
-use crate::watchlist::{Variant, Watchlist};
+use crate::watchlist::Watchlist;
 use rustc_hash::FxHashMap as HashMap;
 use smallvec::SmallVec;
 
@@ -27,10 +27,7 @@ impl Homographs {
             let label = entry.domain.registrable_label();
             h.add(b, label);
             for variant in &entry.variants {
-                let variant_label = match variant {
-                    Variant::Label(l) => l.as_str(),
-                    Variant::Domain(d) => d.registrable_label(),
-                };
+                let variant_label = variant.label();
                 if variant_label != label {
                     h.add(b, variant_label);
                 }

@@ -53,6 +53,29 @@ pub(super) fn verdict(brand: &str, name: &Fqdn, detail: MatchDetail) -> Verdict 
     }
 }
 
+/// A brand found inside `name` (`subdomain` or `combosquat`), with its
+/// score; the variant shown is the brand's domain for an embedding, its
+/// label for a combosquat.
+pub(super) fn embedded(
+    brand: &super::Brand,
+    name: &Fqdn,
+    kind: MatchKind,
+    score: u8,
+    explanation: String,
+) -> Verdict {
+    let variant = match kind {
+        MatchKind::Subdomain => brand.domain.clone(),
+        _ => brand.label.clone(),
+    };
+    let detail = MatchDetail {
+        kind,
+        variant: Some(variant),
+        explanation,
+        ..MatchDetail::default()
+    };
+    verdict(&brand.domain, name, detail).with_score(score)
+}
+
 /// The verdicts about one name: the best per brand.
 #[derive(Default)]
 pub(super) struct Found(Vec<Verdict>);

@@ -10,7 +10,7 @@ use super::typo_index::TypoIndex;
 use super::{Brands, Scratch};
 use crate::domain::{Fqdn, keyboard_neighbours};
 use crate::model::{MatchDetail, MatchKind};
-use crate::watchlist::{Variant, Watchlist};
+use crate::watchlist::Watchlist;
 use rustc_hash::FxHashSet as HashSet;
 
 #[derive(Debug)]
@@ -43,10 +43,7 @@ impl Typos {
                 continue;
             }
             for variant in &entry.variants {
-                let variant_label = match variant {
-                    Variant::Label(l) => l.as_str(),
-                    Variant::Domain(d) => d.registrable_label(),
-                };
+                let variant_label = variant.label();
                 if variant_label != label && seen.insert((b, variant_label)) {
                     t.add(b, variant_label, s);
                 }

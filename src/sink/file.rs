@@ -18,7 +18,7 @@
 //! directory is written again.
 
 use super::outcome::Outcome;
-use super::{Deliver, SinkContext, SinkError, UnknownKeys};
+use super::{Deliver, SinkContext, SinkError, SinkKind, UnknownKeys};
 use crate::config::{ConfigError, invalid};
 use crate::model::Incident;
 use futures_util::future::BoxFuture;
@@ -49,12 +49,13 @@ pub struct FileSettings {
     pub unknown: UnknownKeys,
 }
 
-impl FileSettings {
-    pub(super) fn validate(
+impl SinkKind for FileSettings {
+    fn validate(
         &self,
+        kind: &str,
         key: &dyn Fn(&str) -> String,
     ) -> Result<Option<Vec<u8>>, ConfigError> {
-        self.unknown.check(key, "file")?;
+        self.unknown.check(key, kind)?;
         if self.path.trim().is_empty() {
             return Err(invalid(key("path"), "is required for kind = \"file\""));
         }
@@ -72,20 +73,20 @@ impl FileSettings {
         }
         Ok(None)
     }
-}
 
-pub(super) fn build(
-    _name: &str,
-    s: &FileSettings,
-    _signing_key: Option<Vec<u8>>,
-    _ctx: &SinkContext,
-) -> Result<Box<dyn Deliver>, SinkError> {
-    let writer = Writer::new(s.clone());
-    // a killed predecessor may have left temporary files under the fixed
-    // part of the path: gone before anyone lists the directory
-    let root = fixed_prefix(&s.path);
-    std::thread::spawn(move || clean_tree(&root, 4));
-    Ok(Box::new(FileSink(Arc::new(writer))))
+    fn build(
+        &self,
+        _name: &str,
+        _signing_key: Option<Vec<u8>>,
+        _ctx: &SinkContext,
+    ) -> Result<Box<dyn Deliver>, SinkError> {
+        let writer = Writer::new(self.clone());
+        // a killed predecessor may have left temporary files under the fixed
+        // part of the path: gone before anyone lists the directory
+        let root = fixed_prefix(&self.path);
+        std::thread::spawn(move || clean_tree(&root, 4));
+        Ok(Box::new(FileSink(Arc::new(writer))))
+    }
 }
 
 /// The directory part of `template` before its first placeholder.
@@ -317,12 +318,12 @@ mod tests {
             ..FileSettings::default()
         };
         assert!(
-            bad.validate(&key)
+            bad.validate("file", &key)
                 .unwrap_err()
                 .to_string()
                 .contains("sinks[0].path")
         );
-        assert!(FileSettings::default().validate(&key).is_err());
+        assert!(FileSettings::default().validate("file", &key).is_err());
         assert_eq!(fixed_prefix("/a/b/%Y/%m"), Path::new("/a/b/"));
         assert_eq!(fixed_prefix("/a/x-%Y.jsonl"), Path::new("/a"));
         assert_eq!(fixed_prefix("alerts.jsonl"), Path::new(""));

@@ -6,7 +6,7 @@
 //! authenticates, and how its platform reports a duplicate or a refusal.
 
 use super::outcome::{MAX_ERROR_BODY, Outcome, classify, read_prefix};
-use super::{Deliver, SinkContext, SinkError};
+use super::{Deliver, SinkContext, SinkError, SinkKind, UnknownKeys};
 use crate::config::{ConfigError, Secret, invalid, require_http_url};
 use crate::model::Incident;
 use base64::Engine;
@@ -111,13 +111,21 @@ pub(super) fn signature(key: &[u8], id: &str, timestamp: u64, body: &[u8]) -> St
     format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
 }
 
-/// One SOAR's request format.
-pub(super) trait HttpFormat: Send + Sync + 'static {
-    fn url(&self) -> String;
-    fn body(&self, incident: &Incident) -> serde_json::Value;
-    fn auth(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder;
+/// One SOAR's request format: its settings type, flattening
+/// [`HttpSettings`] and catching [`UnknownKeys`].
+pub(super) trait HttpFormat: Clone + Send + Sync + 'static {
     /// The shared part of the settings.
     fn http(&self) -> &HttpSettings;
+    fn unknown(&self) -> &UnknownKeys;
+    /// The kind's own keys (the shared ones are checked first).
+    fn check(&self, _key: &dyn Fn(&str) -> String) -> Result<(), ConfigError> {
+        Ok(())
+    }
+    fn url(&self) -> String {
+        self.http().url.clone()
+    }
+    fn body(&self, incident: &Incident) -> serde_json::Value;
+    fn auth(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder;
     /// Whether a 2xx answer's body must be read (Splunk SOAR reports a
     /// refusal in one).
     fn reads_success_body(&self) -> bool {
@@ -127,6 +135,33 @@ pub(super) trait HttpFormat: Send + Sync + 'static {
     /// delivered, a refusal inside a 2xx. `None` leaves it to the status.
     fn judge(&self, _status: StatusCode, _body: &str) -> Option<Outcome> {
         None
+    }
+}
+
+impl<F: HttpFormat> SinkKind for F {
+    fn validate(
+        &self,
+        kind: &str,
+        key: &dyn Fn(&str) -> String,
+    ) -> Result<Option<Vec<u8>>, ConfigError> {
+        self.unknown().check(key, kind)?;
+        let signing_key = self.http().validate(key)?;
+        self.check(key)?;
+        Ok(signing_key)
+    }
+
+    fn build(
+        &self,
+        name: &str,
+        signing_key: Option<Vec<u8>>,
+        ctx: &SinkContext,
+    ) -> Result<Box<dyn Deliver>, SinkError> {
+        Ok(Box::new(HttpSink::build(
+            name,
+            self.clone(),
+            signing_key,
+            ctx,
+        )?))
     }
 }
 

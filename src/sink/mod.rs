@@ -3,8 +3,9 @@
 //! section. HTTP formats share `http` (endpoint, credentials, TLS, signing,
 //! headers) and `evidence` (what several of them show).
 //!
-//! The [`sinks!`] table below is the registry: a new sink is one file with
-//! a settings type (`validate`) and a `build`, plus one line there.
+//! The `sinks!` table below is the registry: a new sink is one file with a
+//! settings type that implements `SinkKind` (an HTTP format implements
+//! `http::HttpFormat` and gets it), plus one line there.
 
 mod evidence;
 mod file;
@@ -53,9 +54,28 @@ pub struct SinkContext {
     pub delivery: DeliverySettings,
 }
 
-/// The registry: one line per sink, `Variant(settings type) => "kind", module;`.
+/// What a kind's settings do: check themselves and build their sink. HTTP
+/// kinds get it from [`http::HttpFormat`].
+pub(crate) trait SinkKind {
+    /// Check the kind's keys (`key` makes a key's full name); returns the
+    /// signing key, when one is set.
+    fn validate(
+        &self,
+        kind: &str,
+        key: &dyn Fn(&str) -> String,
+    ) -> Result<Option<Vec<u8>>, ConfigError>;
+
+    fn build(
+        &self,
+        name: &str,
+        signing_key: Option<Vec<u8>>,
+        ctx: &SinkContext,
+    ) -> Result<Box<dyn Deliver>, SinkError>;
+}
+
+/// The registry: one line per sink, `Variant(settings type) => "kind";`.
 macro_rules! sinks {
-    ($($variant:ident($settings:ty) => $name:literal, $module:ident;)*) => {
+    ($($variant:ident($settings:ty) => $name:literal;)*) => {
         /// A sink's kind and its kind's own settings (`sinks[].kind`).
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
         #[serde(tag = "kind")]
@@ -73,7 +93,7 @@ macro_rules! sinks {
 
             /// Check the kind's keys; returns the signing key, when set.
             fn validate(&self, key: &dyn Fn(&str) -> String) -> Result<Option<Vec<u8>>, ConfigError> {
-                match self { $(SinkFormat::$variant(s) => s.validate(key),)* }
+                match self { $(SinkFormat::$variant(s) => s.validate($name, key),)* }
             }
 
             fn build(
@@ -82,19 +102,19 @@ macro_rules! sinks {
                 signing_key: Option<Vec<u8>>,
                 ctx: &SinkContext,
             ) -> Result<Box<dyn Deliver>, SinkError> {
-                match self { $(SinkFormat::$variant(s) => $module::build(name, s, signing_key, ctx),)* }
+                match self { $(SinkFormat::$variant(s) => s.build(name, signing_key, ctx),)* }
             }
         }
     };
 }
 
 sinks! {
-    Webhook(WebhookSettings) => "webhook", webhook;
-    XsoarWebhook(XsoarWebhookSettings) => "xsoar-webhook", xsoar_webhook;
-    XsoarRest(XsoarRestSettings) => "xsoar-rest", xsoar_rest;
-    Thehive(TheHiveSettings) => "thehive", thehive;
-    SplunkSoar(SplunkSoarSettings) => "splunk-soar", splunk_soar;
-    File(FileSettings) => "file", file;
+    Webhook(WebhookSettings) => "webhook";
+    XsoarWebhook(XsoarWebhookSettings) => "xsoar-webhook";
+    XsoarRest(XsoarRestSettings) => "xsoar-rest";
+    Thehive(TheHiveSettings) => "thehive";
+    SplunkSoar(SplunkSoarSettings) => "splunk-soar";
+    File(FileSettings) => "file";
 }
 
 /// Keys a sink's section does not know, caught so validation names them.

@@ -6,10 +6,10 @@
 //! delivered. Two inline artifacts carry the evidence in CEF fields: the
 //! lookalike domain and the certificate.
 
+use super::UnknownKeys;
 use super::evidence::{lookalike_names, plain_hex};
-use super::http::{HttpFormat, HttpSettings, HttpSink};
+use super::http::{HttpFormat, HttpSettings};
 use super::outcome::{Outcome, snippet};
-use super::{Deliver, SinkContext, SinkError, UnknownKeys};
 use crate::config::{ConfigError, invalid};
 use crate::model::{Incident, Severity};
 use reqwest::StatusCode;
@@ -40,24 +40,6 @@ impl Default for SplunkSoarSettings {
             tags: Vec::new(),
             unknown: UnknownKeys::default(),
         }
-    }
-}
-
-impl SplunkSoarSettings {
-    pub(super) fn validate(
-        &self,
-        key: &dyn Fn(&str) -> String,
-    ) -> Result<Option<Vec<u8>>, ConfigError> {
-        self.unknown.check(key, "splunk-soar")?;
-        let signing_key = self.http.validate(key)?;
-        if self.tlp > 3 {
-            return Err(invalid(key("tlp"), "must be 0 to 3"));
-        }
-        self.http.require_token(key, "splunk-soar")?;
-        if self.label.is_empty() {
-            return Err(invalid(key("label"), "must not be empty"));
-        }
-        Ok(signing_key)
     }
 }
 
@@ -154,6 +136,21 @@ impl HttpFormat for SplunkSoarSettings {
         &self.http
     }
 
+    fn unknown(&self) -> &UnknownKeys {
+        &self.unknown
+    }
+
+    fn check(&self, key: &dyn Fn(&str) -> String) -> Result<(), ConfigError> {
+        if self.tlp > 3 {
+            return Err(invalid(key("tlp"), "must be 0 to 3"));
+        }
+        self.http.require_token(key, "splunk-soar")?;
+        if self.label.is_empty() {
+            return Err(invalid(key("label"), "must not be empty"));
+        }
+        Ok(())
+    }
+
     fn reads_success_body(&self) -> bool {
         true
     }
@@ -170,20 +167,6 @@ impl HttpFormat for SplunkSoarSettings {
             None => Outcome::Delivered,
         })
     }
-}
-
-pub(super) fn build(
-    name: &str,
-    s: &SplunkSoarSettings,
-    signing_key: Option<Vec<u8>>,
-    ctx: &SinkContext,
-) -> Result<Box<dyn Deliver>, SinkError> {
-    Ok(Box::new(HttpSink::build(
-        name,
-        s.clone(),
-        signing_key,
-        ctx,
-    )?))
 }
 
 /// Splunk SOAR names the container that already has this

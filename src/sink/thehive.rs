@@ -6,10 +6,10 @@
 //! was delivered before. Observables: the lookalike's registrable domain, the
 //! certificate's names under it, and the certificate's SHA-256, each once.
 
+use super::UnknownKeys;
 use super::evidence::{lookalike_names, markdown, plain_hex};
-use super::http::{HttpFormat, HttpSettings, HttpSink};
+use super::http::{HttpFormat, HttpSettings};
 use super::outcome::Outcome;
-use super::{Deliver, SinkContext, SinkError, UnknownKeys};
 use crate::config::{ConfigError, invalid};
 use crate::model::Incident;
 use reqwest::StatusCode;
@@ -47,24 +47,6 @@ impl Default for TheHiveSettings {
             tags: Vec::new(),
             unknown: UnknownKeys::default(),
         }
-    }
-}
-
-impl TheHiveSettings {
-    pub(super) fn validate(
-        &self,
-        key: &dyn Fn(&str) -> String,
-    ) -> Result<Option<Vec<u8>>, ConfigError> {
-        self.unknown.check(key, "thehive")?;
-        let signing_key = self.http.validate(key)?;
-        if self.tlp > 3 {
-            return Err(invalid(key("tlp"), "must be 0 to 3"));
-        }
-        if self.pap > 3 {
-            return Err(invalid(key("pap"), "must be 0 to 3"));
-        }
-        self.http.require_token(key, "thehive")?;
-        Ok(signing_key)
     }
 }
 
@@ -137,23 +119,23 @@ impl HttpFormat for TheHiveSettings {
         &self.http
     }
 
+    fn unknown(&self) -> &UnknownKeys {
+        &self.unknown
+    }
+
+    fn check(&self, key: &dyn Fn(&str) -> String) -> Result<(), ConfigError> {
+        if self.tlp > 3 {
+            return Err(invalid(key("tlp"), "must be 0 to 3"));
+        }
+        if self.pap > 3 {
+            return Err(invalid(key("pap"), "must be 0 to 3"));
+        }
+        self.http.require_token(key, "thehive")
+    }
+
     fn judge(&self, status: StatusCode, body: &str) -> Option<Outcome> {
         duplicate(status, body).then_some(Outcome::Delivered)
     }
-}
-
-pub(super) fn build(
-    name: &str,
-    s: &TheHiveSettings,
-    signing_key: Option<Vec<u8>>,
-    ctx: &SinkContext,
-) -> Result<Box<dyn Deliver>, SinkError> {
-    Ok(Box::new(HttpSink::build(
-        name,
-        s.clone(),
-        signing_key,
-        ctx,
-    )?))
 }
 
 /// TheHive refuses a second alert with the same `sourceRef` with 400 (or 409)

@@ -7,9 +7,9 @@
 //! string. `id`/`version` are never sent: that would update an incident.
 //! The `certsentry*` fields are defined in `xsoar/incidentfields-certsentry.json`.
 
+use super::UnknownKeys;
 use super::evidence::similarity;
-use super::http::{HttpFormat, HttpSettings, HttpSink};
-use super::{Deliver, SinkContext, SinkError, UnknownKeys};
+use super::http::{HttpFormat, HttpSettings};
 use crate::config::{ConfigError, invalid};
 use crate::model::Incident;
 use serde::{Deserialize, Serialize};
@@ -42,27 +42,6 @@ impl Default for XsoarRestSettings {
             create_investigation: true,
             unknown: UnknownKeys::default(),
         }
-    }
-}
-
-impl XsoarRestSettings {
-    pub(super) fn validate(
-        &self,
-        key: &dyn Fn(&str) -> String,
-    ) -> Result<Option<Vec<u8>>, ConfigError> {
-        self.unknown.check(key, "xsoar-rest")?;
-        let signing_key = self.http.validate(key)?;
-        if ![6, 8].contains(&self.xsoar_version) {
-            return Err(invalid(key("xsoar_version"), "must be 6 or 8"));
-        }
-        self.http.require_token(key, "xsoar-rest")?;
-        if self.xsoar_version == 8 && self.api_key_id.is_empty() {
-            return Err(invalid(
-                key("api_key_id"),
-                "is required for XSOAR 8 (x-xdr-auth-id)",
-            ));
-        }
-        Ok(signing_key)
     }
 }
 
@@ -133,20 +112,24 @@ impl HttpFormat for XsoarRestSettings {
     fn http(&self) -> &HttpSettings {
         &self.http
     }
-}
 
-pub(super) fn build(
-    name: &str,
-    s: &XsoarRestSettings,
-    signing_key: Option<Vec<u8>>,
-    ctx: &SinkContext,
-) -> Result<Box<dyn Deliver>, SinkError> {
-    Ok(Box::new(HttpSink::build(
-        name,
-        s.clone(),
-        signing_key,
-        ctx,
-    )?))
+    fn unknown(&self) -> &UnknownKeys {
+        &self.unknown
+    }
+
+    fn check(&self, key: &dyn Fn(&str) -> String) -> Result<(), ConfigError> {
+        if ![6, 8].contains(&self.xsoar_version) {
+            return Err(invalid(key("xsoar_version"), "must be 6 or 8"));
+        }
+        self.http.require_token(key, "xsoar-rest")?;
+        if self.xsoar_version == 8 && self.api_key_id.is_empty() {
+            return Err(invalid(
+                key("api_key_id"),
+                "is required for XSOAR 8 (x-xdr-auth-id)",
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@
 //! is HTTP Basic with the instance's credentials, or, for a username
 //! `_header:<Name>`, the password sent as header `<Name>`.
 
-use super::http::{HttpFormat, HttpSettings, HttpSink};
-use super::{Deliver, SinkContext, SinkError, UnknownKeys};
+use super::UnknownKeys;
+use super::http::{HttpFormat, HttpSettings};
 use crate::config::{ConfigError, invalid};
 use crate::model::Incident;
 use serde::{Deserialize, Serialize};
@@ -37,27 +37,7 @@ impl Default for XsoarWebhookSettings {
     }
 }
 
-impl XsoarWebhookSettings {
-    pub(super) fn validate(
-        &self,
-        key: &dyn Fn(&str) -> String,
-    ) -> Result<Option<Vec<u8>>, ConfigError> {
-        self.unknown.check(key, "xsoar-webhook")?;
-        if !["both", "raw_json", "rawJson"].contains(&self.raw_json_key.as_str()) {
-            return Err(invalid(
-                key("raw_json_key"),
-                "must be both, raw_json or rawJson",
-            ));
-        }
-        self.http.validate(key)
-    }
-}
-
 impl HttpFormat for XsoarWebhookSettings {
-    fn url(&self) -> String {
-        self.http.url.clone()
-    }
-
     fn body(&self, incident: &Incident) -> serde_json::Value {
         let raw = serde_json::to_value(incident).unwrap_or(serde_json::Value::Null);
         let mut body = json!({
@@ -88,20 +68,20 @@ impl HttpFormat for XsoarWebhookSettings {
     fn http(&self) -> &HttpSettings {
         &self.http
     }
-}
 
-pub(super) fn build(
-    name: &str,
-    s: &XsoarWebhookSettings,
-    signing_key: Option<Vec<u8>>,
-    ctx: &SinkContext,
-) -> Result<Box<dyn Deliver>, SinkError> {
-    Ok(Box::new(HttpSink::build(
-        name,
-        s.clone(),
-        signing_key,
-        ctx,
-    )?))
+    fn unknown(&self) -> &UnknownKeys {
+        &self.unknown
+    }
+
+    fn check(&self, key: &dyn Fn(&str) -> String) -> Result<(), ConfigError> {
+        if !["both", "raw_json", "rawJson"].contains(&self.raw_json_key.as_str()) {
+            return Err(invalid(
+                key("raw_json_key"),
+                "must be both, raw_json or rawJson",
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

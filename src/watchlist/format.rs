@@ -72,6 +72,15 @@ impl Variant {
             Variant::Domain(d) => d.unicode(),
         }
     }
+
+    /// The registrable label it names: the label itself, or a domain's
+    /// label left of its public suffix.
+    pub(crate) fn label(&self) -> &str {
+        match self {
+            Variant::Label(l) => l,
+            Variant::Domain(d) => d.registrable_label(),
+        }
+    }
 }
 
 /// One protected domain and its variants.
