@@ -6,7 +6,7 @@
 //! A list that fails to load or validate never replaces the last good one; the
 //! error is kept for `/readyz` and `/v1/status`.
 
-use crate::matcher::{Matcher, MatcherConfig};
+use crate::matcher::{Matcher, MatcherConfig, Narrowed};
 use crate::model::unix_now;
 use crate::watchlist::{ListError, ListLoader, LoadError, Watchlist, WatchlistSettings};
 use serde::Serialize;
@@ -31,6 +31,9 @@ pub struct ListStatus {
     pub reloads_failed: u64,
     /// Milliseconds the last successful load took (fetch + parse + compile).
     pub last_load_ms: u64,
+    /// Brands whose label is not distinctive (a common word or domain
+    /// token): they get only the signals that stay precise for them.
+    pub narrowed: Vec<Narrowed>,
 }
 
 /// Owns the loader and publishes snapshots. Cheap to clone.
@@ -124,6 +127,17 @@ impl SnapshotHandle {
                 status.last_error = None;
                 status.reloads_ok += 1;
                 status.last_load_ms = started.elapsed().as_millis() as u64;
+                status.narrowed = matcher.narrowed();
+                if !status.narrowed.is_empty() {
+                    let shown: Vec<String> = status
+                        .narrowed
+                        .iter()
+                        .take(20)
+                        .map(|n| format!("{} ({})", n.brand, n.reason))
+                        .collect();
+                    tracing::info!(count = status.narrowed.len(), brands = %shown.join("; "),
+                        "brands narrowed to the precise signals (see /v1/status)");
+                }
                 *lock(&self.inner.current) = Some(Arc::new(list));
                 self.inner.snapshot_tx.send_replace(Some(Arc::new(matcher)));
                 tracing::info!(

@@ -41,6 +41,24 @@ fn extra_fold(c: char) -> Option<&'static str> {
         'ɨ' => "i",
         'ƀ' => "b",
         'ɇ' => "e",
+        // Latin small capitals, IPA and Latin-extended letters that UTS #39
+        // leaves alone but that read as a Latin letter in a URL bar
+        'ʙ' => "b",
+        'ƈ' | 'ς' | 'ɔ' => "c",
+        'ʀ' | 'ɾ' | 'ɽ' => "r",
+        'ᴍ' | 'ʍ' => "m",
+        'ɴ' | 'ꞑ' | 'ɲ' | 'ɳ' => "n",
+        'ʟ' => "l",
+        'ɢ' => "g",
+        'ʜ' => "h",
+        'ə' | 'ɛ' | 'ɜ' | 'ε' => "e",
+        'ɐ' | 'ɒ' => "a",
+        'ʊ' | 'μ' | 'и' => "u",
+        'ʌ' => "v",
+        'ζ' => "z",
+        'τ' => "t",
+        'β' => "b",
+        'δ' | 'д' => "d",
         _ => return None,
     })
 }
@@ -73,9 +91,14 @@ pub(crate) fn fold_skeleton_into(label: &str, out: &mut String) {
             }
         }
     }
-    // `vv` reads as `w` (UTS #39 has `m` → `rn` but no `w` → `vv`)
+    // `vv` reads as `w` (UTS #39 has `m` → `rn` but no `w` → `vv`), and
+    // `rn` as `m`: the skeleton keeps the single letter, so a brand's
+    // skeleton stays its label (`microsoft`, not `rnicrosoft`)
     if out.as_bytes().windows(2).any(|w| w == b"vv") {
         *out = out.replace("vv", "w");
+    }
+    if out.as_bytes().windows(2).any(|w| w == b"rn") {
+        *out = out.replace("rn", "m");
     }
 }
 
@@ -183,10 +206,15 @@ pub(crate) fn scripts_of(label: &str) -> Scripts {
 mod tests {
     use super::*;
 
+    /// Folding the whole label, with the `vv` and `rn` collapses.
+    fn collapsed(s: &str) -> String {
+        fold_slow(s).replace("vv", "w").replace("rn", "m")
+    }
+
     /// The per-character table gives what folding the whole label gives.
     #[test]
     fn table_folding_equals_whole_label_folding() {
-        let whole = |s: &str| fold_slow(s).replace("vv", "w");
+        let whole = collapsed;
         let mut rng = fastrand::Rng::with_seed(39);
         let pool: Vec<char> = "paypal0123456789-аеорсухіјѕһԁԛԝӏкмптьԍοινκρχυáàâäãåąéèêëęėçñśšźżžýÿğłđřţ\u{301}\u{308}ﬁǅßæœ"
             .chars()
@@ -214,25 +242,44 @@ mod tests {
         assert_eq!(fold_skeleton("paypa1"), fold_skeleton("paypal"));
         assert_eq!(fold_skeleton("g00gle"), fold_skeleton("google"));
         assert_eq!(fold_skeleton("rnicrosoft"), fold_skeleton("microsoft"));
+        assert_eq!(fold_skeleton("microsoft"), "microsoft");
         assert_ne!(fold_skeleton("paypal"), fold_skeleton("paypol"));
     }
 
     #[test]
     fn ascii_fast_path_equals_full_folding() {
-        for label in [
-            "paypal",
-            "g00gle",
-            "rnicrosoft",
-            "PAYPAL-1",
-            "a_b",
-            "I|l1",
-            "modern",
-        ] {
-            assert_eq!(fold_skeleton(label), fold_slow(label), "{label}");
+        for label in ["paypal", "g00gle", "PAYPAL-1", "a_b", "I|l1", "modern"] {
+            assert_eq!(fold_skeleton(label), collapsed(label), "{label}");
         }
         for b in 0u8..128 {
             let s = char::from(b).to_string();
-            assert_eq!(fold_skeleton(&s), fold_slow(&s));
+            assert_eq!(fold_skeleton(&s), collapsed(&s));
+        }
+    }
+
+    /// Letters UTS #39 does not map but readers take for Latin ones.
+    #[test]
+    fn ipa_small_capital_and_greek_lookalikes_fold() {
+        for (lookalike, brand) in [
+            ("appɫe", "apple"),
+            ("monzɵ", "monzo"),
+            ("ɾevolut", "revolut"),
+            ("gooɡle", "google"),
+            ("amazoŋ", "amazon"),
+            ("bĩnance", "binance"),
+            ("bįnance", "binance"),
+            ("spoτify", "spotify"),
+            ("ϲhase", "chase"),
+            ("moɴzo", "monzo"),
+            ("ʙestbuy", "bestbuy"),
+            ("mercaʀi", "mercari"),
+            ("ɑpple", "apple"),
+        ] {
+            assert_eq!(
+                fold_skeleton(lookalike),
+                fold_skeleton(brand),
+                "{lookalike}"
+            );
         }
     }
 

@@ -5,17 +5,21 @@
 //! IPs / e-mails / invalid hostnames, IDNA (UTS 46) to Unicode (tolerant of bad
 //! A-labels, which are kept as ASCII and flagged), and the public-suffix split
 //! into subdomain labels, registrable label and suffix. Confusable folding lives
-//! in `fold`, keyboard neighbours in `keyboard`. It must not know about brands
+//! in `fold`, ASCII lookalikes in `glyphs`, keyboard neighbours in `keyboard`. It must not know about brands
 //! or lists.
 
 mod fold;
+mod glyphs;
 mod idn;
 mod keyboard;
+mod words;
 
 pub use fold::fold_skeleton;
 pub(crate) use fold::{fold_skeleton_into, scripts_of};
+pub(crate) use glyphs::{ASCII_LOOKALIKES, ascii_lookalikes};
 pub use idn::normalise_label;
 pub(crate) use keyboard::neighbours as keyboard_neighbours;
+pub(crate) use words::{reads_as_words, word_frequency};
 
 use idn::{check_ascii_hostname, decode_own_alabels, to_unicode_tolerant};
 
@@ -56,6 +60,9 @@ pub struct Fqdn {
     wildcard: bool,
     /// An `xn--` label could not be decoded; it is kept as ASCII.
     bad_alabel: bool,
+    /// The suffix is a private-section rule: the name is a tenant of a
+    /// hosting platform (`x.github.io`).
+    private_suffix: bool,
 }
 
 const MAX_NAME_LEN: usize = 253;
@@ -64,6 +71,18 @@ const MAX_LABEL_LEN: usize = 63;
 impl Fqdn {
     /// Normalise and validate a certificate name.
     pub fn parse(raw: &str) -> Result<Fqdn, NameError> {
+        Self::parse_as(raw, false)
+    }
+
+    /// Normalise and validate a protected domain (a list key, an allowlist
+    /// entry, a generator input). Unlike a certificate name it may be a
+    /// public suffix itself (`gc.ca`, `gov.uk`): then its first label is
+    /// the registrable label and the rest its suffix.
+    pub fn parse_domain(raw: &str) -> Result<Fqdn, NameError> {
+        Self::parse_as(raw, true)
+    }
+
+    fn parse_as(raw: &str, domain: bool) -> Result<Fqdn, NameError> {
         let mut name = raw.trim();
         if let Some(stripped) = name.strip_suffix('.') {
             name = stripped;
@@ -76,16 +95,19 @@ impl Fqdn {
             wildcard = true;
             name = rest;
         }
-        match Self::parse_plain(name, wildcard) {
-            Some(parsed) => parsed,
-            None => Self::parse_general(name, wildcard),
+        if let Some(parsed) = Self::parse_plain(name, wildcard, domain) {
+            return parsed;
         }
+        if let Some((ascii, unicode)) = idn::fast_idn(name) {
+            return Self::split(ascii, Some(unicode), wildcard, false, domain);
+        }
+        Self::parse_general(name, wildcard, domain)
     }
 
     /// The common case in one pass: letters, digits, `-`, `_` and dots, no
     /// `xn--`, not all digits. `None` sends anything else to
     /// [`Fqdn::parse_general`], which gives the same answer for these names.
-    fn parse_plain(name: &str, wildcard: bool) -> Option<Result<Fqdn, NameError>> {
+    fn parse_plain(name: &str, wildcard: bool, domain: bool) -> Option<Result<Fqdn, NameError>> {
         let bytes = name.as_bytes();
         if bytes.len() > MAX_NAME_LEN {
             return None;
@@ -117,11 +139,11 @@ impl Fqdn {
             return None;
         }
         let ascii = name.to_ascii_lowercase();
-        Some(Self::split(ascii, None, wildcard, false))
+        Some(Self::split(ascii, None, wildcard, false, domain))
     }
 
     /// Any name: IDNA, IP and e-mail checks, tolerant A-label decoding.
-    fn parse_general(name: &str, wildcard: bool) -> Result<Fqdn, NameError> {
+    fn parse_general(name: &str, wildcard: bool, domain: bool) -> Result<Fqdn, NameError> {
         if name.contains('@') {
             return Err(NameError::Email);
         }
@@ -158,7 +180,7 @@ impl Fqdn {
             };
             (ascii, Some(unicode), bad)
         };
-        Self::split(ascii, unicode, wildcard, bad_alabel)
+        Self::split(ascii, unicode, wildcard, bad_alabel, domain)
     }
 
     /// The public-suffix split of a checked name. `unicode` is `None` when
@@ -168,11 +190,18 @@ impl Fqdn {
         unicode: Option<String>,
         wildcard: bool,
         bad_alabel: bool,
+        domain: bool,
     ) -> Result<Fqdn, NameError> {
         let unicode = unicode.filter(|u| *u != ascii);
-        let suffix_len = psl::suffix(ascii.as_bytes())
-            .map(|s| s.as_bytes().len())
-            .unwrap_or(0);
+        let (mut suffix_len, mut private_suffix) = public_suffix_len(&ascii);
+        if domain
+            && suffix_len >= ascii.len()
+            && let Some(dot) = ascii.find('.')
+        {
+            // a protected domain that is a public suffix: its parent rule
+            suffix_len = ascii.len() - dot - 1;
+            private_suffix = false;
+        }
         if suffix_len == 0 || suffix_len >= ascii.len() {
             return Err(NameError::OnlySuffix);
         }
@@ -203,6 +232,7 @@ impl Fqdn {
             unicode,
             wildcard,
             bad_alabel,
+            private_suffix,
         })
     }
 
@@ -276,11 +306,47 @@ impl Fqdn {
     pub fn has_bad_alabel(&self) -> bool {
         self.bad_alabel
     }
+
+    /// The suffix is a hosting platform's (the private section of the list).
+    pub fn has_private_suffix(&self) -> bool {
+        self.private_suffix
+    }
 }
 
 impl std::fmt::Display for Fqdn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.ascii)
+    }
+}
+
+/// The length of `name`'s public suffix: the longest rule of the list,
+/// private section included (`paypal-login.github.io` is a tenant of
+/// `github.io`), or, when that rule is the whole name (the name is itself a
+/// private-section suffix: `github.io`, `blogspot.com`), the ICANN suffix
+/// beneath it, so the platform's own domain splits like any other
+/// (`github` + `io`). 0 when the name is only a suffix.
+/// With it, whether the suffix is a private-section rule (a hosting
+/// platform's: `github.io`, `herokuapp.com`).
+fn public_suffix_len(name: &str) -> (usize, bool) {
+    let Some(s) = psl::suffix(name.as_bytes()) else {
+        return (0, false);
+    };
+    let private = s.typ() == Some(psl::Type::Private);
+    if s.as_bytes().len() < name.len() || !private {
+        return (s.as_bytes().len(), private);
+    }
+    let mut rest = name;
+    loop {
+        let Some(dot) = rest.find('.') else {
+            return (0, false);
+        };
+        rest = &rest[dot + 1..];
+        match psl::suffix(rest.as_bytes()) {
+            // a private rule under a private rule: look further down
+            Some(s) if s.typ() == Some(psl::Type::Private) && s.as_bytes().len() == rest.len() => {}
+            Some(s) => return (s.as_bytes().len(), s.typ() == Some(psl::Type::Private)),
+            None => return (0, false),
+        }
     }
 }
 
@@ -310,6 +376,38 @@ mod tests {
             f.self_and_parents().collect::<Vec<_>>(),
             vec!["www.paypal.co.uk", "paypal.co.uk"]
         );
+    }
+
+    #[test]
+    fn private_section_suffixes_split_their_tenants_and_themselves() {
+        let tenant = Fqdn::parse("paypal-login.github.io").unwrap();
+        assert_eq!(tenant.registrable_label(), "paypal-login");
+        assert_eq!(tenant.suffix(), "github.io");
+        let platform = Fqdn::parse("github.io").unwrap();
+        assert_eq!(
+            (platform.registrable_label(), platform.suffix()),
+            ("github", "io")
+        );
+        let blog = Fqdn::parse("www.blogspot.com").unwrap();
+        assert_eq!(
+            (blog.registrable_label(), blog.suffix()),
+            ("www", "blogspot.com")
+        );
+        for apex in [
+            "blogspot.com",
+            "googleapis.com",
+            "cloudfront.net",
+            "sakura.ne.jp",
+        ] {
+            let f = Fqdn::parse(apex).unwrap();
+            assert_eq!(f.registrable_domain(), apex, "{apex}");
+        }
+        assert_eq!(Fqdn::parse("co.uk"), Err(NameError::OnlySuffix));
+        for (key, label, suffix) in [("gc.ca", "gc", "ca"), ("gov.uk", "gov", "uk")] {
+            let f = Fqdn::parse_domain(key).unwrap();
+            assert_eq!((f.registrable_label(), f.suffix()), (label, suffix));
+        }
+        assert_eq!(Fqdn::parse_domain("com"), Err(NameError::OnlySuffix));
     }
 
     #[test]
@@ -358,8 +456,8 @@ mod tests {
                 .map(|_| char::from(alphabet[rng.usize(..alphabet.len())]))
                 .collect();
             for n in [name.clone(), format!("{name}.com"), format!("{name}.co.uk")] {
-                if let Some(plain) = Fqdn::parse_plain(&n, false) {
-                    assert_eq!(plain, Fqdn::parse_general(&n, false), "{n}");
+                if let Some(plain) = Fqdn::parse_plain(&n, false, false) {
+                    assert_eq!(plain, Fqdn::parse_general(&n, false, false), "{n}");
                 }
             }
         }

@@ -87,6 +87,27 @@ pub(super) fn target_embedding(label: &str, suffix: &str) -> Vec<String> {
     ]
 }
 
+/// The name and its suffix recombined, as dnstwist's `various` does: the
+/// suffix glued or hyphenated on under the top-level domain alone
+/// (`monzoco.uk`, `spotify-com.com`... `spotifycom.com`), and the brand
+/// directly under its top-level domain (`monzo.uk` for `monzo.co.uk`).
+/// (label part, new suffix) pairs.
+pub(super) fn various(label: &str, suffix: &str) -> Vec<(String, Option<String>)> {
+    let tld = suffix.rsplit('.').next().unwrap_or(suffix);
+    let joined = suffix.replace('.', "");
+    let dashed = suffix.replace('.', "-");
+    let mut out = vec![
+        (format!("{label}{joined}"), Some("com".to_owned())),
+        (format!("{label}-{dashed}"), Some("com".to_owned())),
+    ];
+    if let Some((second, _)) = suffix.split_once('.') {
+        out.push((format!("{label}{second}"), Some(tld.to_owned())));
+        out.push((format!("{label}-{second}"), Some(tld.to_owned())));
+        out.push((label.to_owned(), Some(tld.to_owned())));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,5 +127,12 @@ mod tests {
         assert!(tld_swap("com").contains(&"top".to_string()));
         assert_eq!(target_embedding("barclays", "co.uk")[0], "barclays-co-uk");
         assert!(target_embedding("paypal", "com").contains(&"paypalcom".to_string()));
+        let v = various("monzo", "co.uk");
+        for want in [("monzoco", "uk"), ("monzo", "uk"), ("monzo-co-uk", "com")] {
+            assert!(
+                v.contains(&(want.0.to_owned(), Some(want.1.to_owned()))),
+                "{want:?} in {v:?}"
+            );
+        }
     }
 }

@@ -1,55 +1,18 @@
 //! Homoglyph fuzzers: characters that look like others.
 //!
 //! Three sources of lookalikes:
-//! - an ASCII table (0/o, 1/l/i, rn/m, vv/w, cl/d, ...), including 2-character
-//!   sequences, and a curated Latin-diacritics table (á, ä, ạ, ɑ, ...);
+//! - the ASCII table the matcher also reads (`crate::domain`'s glyphs: 0/o,
+//!   1/l/i, rn/m, vv/w, cl/d, ...), including 2-character sequences, and a curated Latin-diacritics table (á, ä, ạ, ɑ, ...);
 //! - the Unicode confusables data: every Latin, Cyrillic or Greek character
 //!   whose folded skeleton ([`crate::domain::fold_skeleton`], UTS #39 plus
 //!   browser folding) is one ASCII letter or digit, kept only when it is valid
 //!   in IDNA and survives a round trip (computed once, on first use);
 //! - whole-script replacements (`раураӏ`) when every letter has a twin.
 
-use crate::domain::{fold_skeleton, scripts_of};
+use crate::domain::{ASCII_LOOKALIKES as ASCII, fold_skeleton, scripts_of};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use unicode_normalization::UnicodeNormalization;
-
-/// ASCII lookalikes, including sequences: (what, replaced by).
-const ASCII: &[(&str, &[&str])] = &[
-    ("0", &["o"]),
-    ("1", &["l", "i"]),
-    ("2", &["z"]),
-    ("3", &["8", "e"]),
-    ("5", &["s"]),
-    ("6", &["9", "b"]),
-    ("8", &["3", "b"]),
-    ("9", &["6", "q", "g"]),
-    ("a", &["4"]),
-    ("b", &["d", "lb", "6", "8"]),
-    ("c", &["e"]),
-    ("d", &["b", "cl", "dl"]),
-    ("e", &["c", "3"]),
-    ("g", &["q", "9"]),
-    ("h", &["lh", "b"]),
-    ("i", &["1", "l", "j"]),
-    ("j", &["i"]),
-    ("k", &["lc", "lk"]),
-    ("l", &["1", "i"]),
-    ("m", &["n", "nn", "rn", "rr"]),
-    ("n", &["m", "r", "h"]),
-    ("o", &["0"]),
-    ("q", &["g", "9"]),
-    ("s", &["5"]),
-    ("t", &["7"]),
-    ("u", &["v"]),
-    ("v", &["u"]),
-    ("w", &["vv"]),
-    ("z", &["2"]),
-    ("rn", &["m"]),
-    ("cl", &["d"]),
-    ("vv", &["w"]),
-    ("nn", &["m"]),
-];
 
 /// Latin letters with diacritics (and Latin-script lookalikes) readers take
 /// for the plain letter. Characters IDNA rejects are filtered out later.
@@ -60,26 +23,29 @@ const DIACRITICS: &[(char, &str)] = &[
     ('d', "ɗđďɖḑḋḍḏḓ"),
     ('e', "éèêëēĕěėẹęȩɇḛ"),
     ('f', "ƒḟ"),
-    ('g', "ɢǵǧğĝġģɠǥḡ"),
-    ('h', "ʜȟħɦḧḩⱨḣḥḫẖ"),
-    ('i', "íìïîıɩǐĭỉịɨȋīɪ"),
+    ('g', "ɢǵǧğĝġģɠǥḡɡ"),
+    ('h', "ʜȟħɦḧḩⱨḣḥḫẖĥ"),
+    ('i', "íìïîıɩǐĭỉịɨȋīɪĩį"),
     ('j', "ʝǰɉĵ"),
-    ('k', "ḳḵⱪķᴋ"),
-    ('l', "ʟŀḷḻḽłļĺľƚɭ"),
+    ('k', "ḳḵⱪķᴋǩĸ"),
+    ('l', "ʟŀḷḻḽłļĺľƚɭɫ"),
     ('m', "ᴍṁṃɱḿ"),
-    ('n', "ńṅṇṉñņǹňꞑ"),
+    ('n', "ńṅṇṉñņǹňꞑŋ"),
     ('o', "òóôõöȯọỏơōŏőøᴏ"),
     ('p', "ƿƥṕṗ"),
     ('q', "ʠ"),
     ('r', "ʀɼɽŕŗřɍɾȓȑṙṛṟ"),
     ('s', "ʂśṣṡșşŝšꜱ"),
-    ('t', "ţŧṫṭțƫ"),
+    ('t', "ţŧṫṭțƫť"),
     ('u', "ᴜǔŭüʉùúûũūųưůűȕȗụ"),
     ('v', "ṿⱱᶌṽⱴᴠ"),
     ('w', "ŵẁẃẅⱳẇẉẘᴡ"),
     ('x', "ẋẍ"),
     ('y', "ʏýÿŷƴȳɏỿẏỵ"),
-    ('z', "ʐżźᴢƶẓẕⱬ"),
+    ('2', "ƻ"),
+    ('3', "ʒ"),
+    ('5', "ƽ"),
+    ('z', "ʐżźᴢƶẓẕⱬž"),
 ];
 
 /// Scripts a confusable can come from.
@@ -272,6 +238,16 @@ fn ascii_and_diacritic_options_from(cs: &[char], start: usize) -> Options {
         if let Some((_, glyphs)) = DIACRITICS.iter().find(|(k, _)| k == c) {
             options[i].extend(glyphs.chars().map(|g| (g.to_string(), 1)));
         }
+        // a doubled letter replaced as a pair counts as one substitution
+        // (`ŏŏ` for `oo`, `rr` for `nn`, `rnrn` for `mm`)
+        if cs.get(i + 1) == Some(c) {
+            let singles: Vec<String> = options[i]
+                .iter()
+                .filter(|(_, len)| *len == 1)
+                .map(|(rep, _)| rep.repeat(2))
+                .collect();
+            options[i].extend(singles.into_iter().map(|r| (r, 2)));
+        }
     }
     options
 }
@@ -291,10 +267,12 @@ pub(super) fn homoglyph(label: &str) -> Vec<String> {
             one.extend(rep.chars());
             one.extend_from_slice(&cs[i + len..]);
             out.push(one.iter().collect::<String>());
-            // the second substitution at or after the first: each pair once,
-            // chains (l→i→ì) included
-            let second = ascii_and_diacritic_options_from(&one, i);
-            for (j, opts_j) in second.iter().enumerate().skip(i) {
+            // the second substitution from just before the first on (a
+            // pair the first one made, `cc` in `binancc`, is one
+            // substitution), chains (l→i→ì) included; duplicates go below
+            let from = i.saturating_sub(1);
+            let second = ascii_and_diacritic_options_from(&one, from);
+            for (j, opts_j) in second.iter().enumerate().skip(from) {
                 for (rep2, len2) in opts_j {
                     let mut two = String::with_capacity(one.len() * 2);
                     two.extend(&one[..j]);

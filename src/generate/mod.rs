@@ -125,7 +125,7 @@ pub fn parse_domain(domain: &str) -> Result<Fqdn, GenerateError> {
         domain: domain.to_owned(),
         reason,
     };
-    let f = Fqdn::parse(domain).map_err(|e| bad(e.to_string()))?;
+    let f = Fqdn::parse_domain(domain).map_err(|e| bad(e.to_string()))?;
     if f.is_wildcard() {
         return Err(bad("a wildcard is not a domain".into()));
     }
@@ -304,9 +304,32 @@ pub fn build_list(
     mut progress: impl FnMut(usize),
 ) -> Result<serde_json::Value, GenerateError> {
     let mut list = serde_json::Map::new();
-    for (i, domain) in domains.iter().enumerate() {
-        let key = parse_domain(domain)?.unicode().to_owned();
-        let variants = generate(domain, opts)?;
+    // what the listed brands own: no brand's list names another's domain
+    let parsed = domains
+        .iter()
+        .map(|d| parse_domain(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let owned: HashSet<&str> = parsed
+        .iter()
+        .map(|f| f.registrable_domain_ascii())
+        .collect();
+    let owned_labels: HashSet<&str> = parsed.iter().map(|f| f.registrable_label()).collect();
+    for (i, (domain, fqdn)) in domains.iter().zip(&parsed).enumerate() {
+        let key = fqdn.unicode().to_owned();
+        let mut variants = generate(domain, opts)?;
+        if owned.len() > 1 {
+            variants.retain(|v| {
+                if v.ascii.contains('.') {
+                    // the variant, or a parent of it, is another brand's
+                    let parents = v.ascii.match_indices('.').map(|(i, _)| &v.ascii[i + 1..]);
+                    !std::iter::once(v.ascii.as_str())
+                        .chain(parents)
+                        .any(|d| owned.contains(d))
+                } else {
+                    !owned_labels.contains(v.unicode.as_str())
+                }
+            });
+        }
         let value = if explain {
             serde_json::Value::Array(
                 variants

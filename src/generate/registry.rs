@@ -90,6 +90,9 @@ fuzzers! {
     TargetEmbedding => "target-embedding", "combination",
         "the brand's full name in one label (paypal-com, www-paypal)",
         |t| labels(combination::target_embedding(t.label, t.suffix));
+    Various => "various", "combination",
+        "the name and its suffix recombined (monzoco.uk, monzo.uk, spotify-com.com)",
+        |t| combination::various(t.label, t.suffix);
     TldSwap => "tld-swap", "combination", "another public suffix",
         |t| combination::tld_swap(t.suffix).into_iter().map(|s| (t.label.to_owned(), Some(s))).collect();
 }

@@ -1,10 +1,18 @@
-//! `combosquat`: the brand label as a hyphen token next to a phishing word
-//! (`secure-paypal-account.net`), glued to a phishing word
-//! (`securepaypal.net`, `paypallogin.com`), or, for labels of 8+
-//! characters, a hyphen token with any word (`facebook-group.com`).
-//! `apple` in `pineapple`, `paypal` in `paypalmafia` and `booking-engine`
-//! do not match.
+//! `combosquat`: the brand label joined with other words in the
+//! registrable label:
+//! - a hyphen token next to a phishing word (`secure-paypal-account.net`,
+//!   `ups-tracking.com`): every brand but the commonest words;
+//! - glued to a phishing word (`securepaypal.net`, `paypallogin.com`,
+//!   `ingservice.com`);
+//! - for a distinctive brand, a hyphen token with any word
+//!   (`revolut-agree.com`), or glued to any letters when the name also
+//!   holds a phishing word (`dhlexpress-tracking.com`); glued to anything
+//!   else (`paypalmafia.org`) is shown, below the incident threshold.
+//!
+//! An everyday-word brand counts only next to phishing words: `apple-pie`,
+//! `pineapple` and `booking-engine` do not match.
 
+use super::distinct::Distinctiveness;
 use super::embedding::starts_with_suffix;
 use super::score::{Found, embedded};
 use super::settings::MatcherSettings;
@@ -49,30 +57,40 @@ impl Combosquats {
         };
         let label = name.registrable_label();
         let tokens: SmallVec<[&str; 8]> = label.split('-').filter(|t| !t.is_empty()).collect();
+        let words: SmallVec<[&str; 4]> = tokens
+            .iter()
+            .filter(|t| words::is_phishing_word(t))
+            .copied()
+            .collect();
         for (i, token) in tokens.iter().enumerate() {
             if tokens.len() > 1
                 && let Some(hits) = brands.labels.get(*token)
             {
+                // the words beside the brand, not the brand label itself
+                // (`mobile` is both a word and a brand label)
+                let others: SmallVec<[&str; 4]> =
+                    words.iter().filter(|w| *w != token).copied().collect();
+                let strong = others.iter().any(|w| words::is_strong_phishing_word(w));
                 for b in hits {
                     let brand = brands.get(*b);
                     let whole = starts_with_suffix(&tokens[i + 1..], &brand.suffix_labels);
                     if whole && self.target_embedding {
                         continue;
                     }
-                    let words: Vec<&str> = tokens
-                        .iter()
-                        .filter(|t| words::is_phishing_word(t))
-                        .copied()
-                        .collect();
-                    // without a phishing word only a distinctive (long) brand
-                    // label counts: `facebook-group` yes, `apple-pie` and
-                    // `booking-engine` no
-                    let (score, with) = if !words.is_empty() {
-                        (62, format!(" with {}", words.join(", ")))
-                    } else if brand.label.chars().count() >= 8 {
-                        (55, String::new())
+                    let distinct = brand.distinct;
+                    let long = brand.label.chars().count() >= 5;
+                    let score = match (strong, others.is_empty(), distinct) {
+                        (true, _, Distinctiveness::Common) => 52,
+                        (true, _, _) => 62,
+                        (false, false, Distinctiveness::Distinctive) => 58,
+                        (false, false, Distinctiveness::Word) => 50,
+                        (false, true, Distinctiveness::Distinctive) if long => 55,
+                        _ => continue,
+                    };
+                    let with = if others.is_empty() {
+                        String::new()
                     } else {
-                        continue;
+                        format!(" with {}", others.join(", "))
                     };
                     offer(
                         found,
@@ -85,27 +103,43 @@ impl Combosquats {
                     );
                 }
             }
-            // the brand label glued to a phishing word: split where a word starts or ends
+            // the brand label glued to other letters: split where a word starts or ends
             for (at, _) in token.char_indices().skip(1) {
                 let (head, tail) = token.split_at(at);
                 for (brand_part, word) in [(head, tail), (tail, head)] {
-                    if !brands.shapes.may_contain(brand_part) || !words::is_phishing_word(word) {
+                    if !brands.shapes.may_contain(brand_part) {
                         continue;
                     }
                     let Some(hits) = brands.labels.get(brand_part) else {
                         continue;
                     };
+                    let phishing = words::is_phishing_word(word);
+                    // a strong word glued on, or elsewhere in the name
+                    let strong = words::is_strong_phishing_word(word)
+                        || words.iter().any(|w| words::is_strong_phishing_word(w));
                     for b in hits {
                         let brand = brands.get(*b);
-                        if brand.label.chars().count() < self.embed_min_len {
-                            continue;
-                        }
+                        let len = brand.label.chars().count();
+                        let (score, how) = match brand.distinct {
+                            Distinctiveness::Common => continue,
+                            _ if strong && len >= self.embed_min_len => (60, "a phishing word"),
+                            _ if strong => (58, "a phishing word"),
+                            Distinctiveness::Distinctive if phishing => (55, "a phishing word"),
+                            Distinctiveness::Distinctive if len >= 5 && !words.is_empty() => {
+                                (56, "letters, next to phishing words")
+                            }
+                            _ if phishing => (50, "a phishing word (an everyday-word brand)"),
+                            Distinctiveness::Distinctive if len >= 5 && word.len() >= 2 => {
+                                (45, "letters")
+                            }
+                            _ => continue,
+                        };
                         offer(
                             found,
                             *b,
-                            60,
+                            score,
                             format!(
-                                "combosquat of {}: {:?} joined to {word:?} in {label:?}",
+                                "combosquat of {}: {:?} joined to {how} {word:?} in {label:?}",
                                 brand.domain, brand.label
                             ),
                         );

@@ -1,9 +1,16 @@
-//! `subdomain` (target embedding): the brand's whole domain among the
-//! labels of another registrable domain (`paypal.com.secure-verify.top`),
-//! spelled with hyphens (`www-paypal-com.xyz`) or run together
-//! (`paypalcom-login.net`); or the brand label as a subdomain label next to
-//! phishing words (`paypal.secure-login.top`, not `outlook.contoso.com`).
+//! `subdomain` (target embedding): the brand's domain or label inside a
+//! name registered by someone else:
+//! - the whole domain among its labels (`paypal.com.secure-verify.top`,
+//!   `revolut.com.aaa`), spelled with hyphens in any label
+//!   (`www-revolut-com.secure.app`, `www-paypal-com.xyz`), or run together
+//!   (`paypalcom-login.net`, `wwwspotifycom.com`);
+//! - `www` glued to the brand label (`wwwnetflix.com`);
+//! - the brand label split by a dot (`spotif.y.com`, `bank.ofamerica.com`);
+//! - the brand label as a subdomain label: next to phishing words
+//!   (`paypal.secure-login.top`, not `outlook.contoso.com`), or, for a
+//!   distinctive brand, alone (`spotify.somehost.com`, at a lower score).
 
+use super::distinct::{Distinctiveness, is_real_word};
 use super::score::{Found, embedded};
 use super::settings::MatcherSettings;
 use super::{BrandIds, Brands, Scratch, push_unique, words};
@@ -30,8 +37,12 @@ impl Embedding {
         let mut run_together: HashMap<String, BrandIds> = HashMap::default();
         for (i, brand) in brands.list.iter().enumerate() {
             if brand.label.chars().count() >= 3 {
-                let key = format!("{}{}", brand.label, brand.suffix_labels.concat());
-                push_unique(run_together.entry(key).or_default(), i as u32);
+                // `paypalcom`, and `bbcco` as well as `bbccouk` for bbc.co.uk
+                let mut key = brand.label.clone();
+                for label in &brand.suffix_labels {
+                    key.push_str(label);
+                    push_unique(run_together.entry(key.clone()).or_default(), i as u32);
+                }
             }
         }
         Embedding {
@@ -43,6 +54,65 @@ impl Embedding {
 
     pub(super) fn enabled(&self) -> bool {
         self.enabled
+    }
+
+    /// The brand label split by dots (`spotif.y.com`, `bank.ofamerica.com`):
+    /// the last two or three labels before the suffix, joined, are a brand
+    /// label. The name holds no brand label as written, so this runs
+    /// outside the brand-label prefilter.
+    pub(super) fn check_split(
+        &self,
+        brands: &Brands,
+        name: &Fqdn,
+        scratch: &mut Scratch,
+        found: &mut Found,
+    ) {
+        if !self.enabled {
+            return;
+        }
+        let unicode = name.unicode();
+        let own = &unicode[..unicode.len() - name.suffix().len()];
+        let own = own.trim_end_matches('.');
+        let labels: SmallVec<[&str; 8]> = own.split('.').collect();
+        for join in 2..=3usize.min(labels.len()) {
+            let parts = &labels[labels.len() - join..];
+            if parts.iter().any(|p| p.contains('-') || p.is_empty()) {
+                break;
+            }
+            let joined = &mut scratch.joined;
+            joined.clear();
+            parts.iter().for_each(|p| joined.push_str(p));
+            if !brands.shapes.may_contain(joined) {
+                continue;
+            }
+            let Some(hits) = brands.labels.get(joined.as_str()) else {
+                continue;
+            };
+            for b in hits {
+                let brand = brands.get(*b);
+                // the brand's domain with a dot inserted (`a.sos.com`) for
+                // any brand; under another suffix, distinctive labels only
+                let same_suffix = name.suffix() == brand.suffix_labels.join(".");
+                if !same_suffix
+                    && (brand.distinct == Distinctiveness::Common
+                        || brand.label.chars().count() < 5)
+                {
+                    continue;
+                }
+                found.offer(embedded(
+                    brand,
+                    name,
+                    MatchKind::Subdomain,
+                    75,
+                    format!(
+                        "target embedding of {}: {:?} is {:?} split by dots",
+                        brand.domain,
+                        parts.join("."),
+                        brand.label
+                    ),
+                ));
+            }
+        }
     }
 
     pub(super) fn check(&self, brands: &Brands, name: &Fqdn, _: &mut Scratch, found: &mut Found) {
@@ -58,35 +128,43 @@ impl Embedding {
                 explanation,
             ));
         };
-        let label = name.registrable_label();
-        let tokens: SmallVec<[&str; 8]> = label.split('-').filter(|t| !t.is_empty()).collect();
-        // the brand label as a label left of the attacker's registrable domain
-        let subs: SmallVec<[&str; 8]> = name.subdomain_labels().collect();
-        // `outlook.contoso.com` is a company's mail server; `outlook.secure-login.top` is not
-        // (checked only when a brand label is among the subdomain labels)
-        let phishy = std::cell::OnceCell::new();
-        let is_phishy = || {
-            *phishy.get_or_init(|| {
-                subs.iter()
-                    .flat_map(|l| l.split('-'))
-                    .chain(tokens.iter().copied())
-                    .any(words::is_phishing_word)
-            })
-        };
-        for (i, l) in subs.iter().enumerate() {
+        let unicode = name.unicode();
+        // every label, the suffix's included, left to right
+        let all: SmallVec<[&str; 8]> = unicode.split('.').collect();
+        let own_labels = all.len() - name.suffix().split('.').count();
+        // the phishing words among its own labels' hyphen tokens
+        let phishing: SmallVec<[&str; 4]> = all[..own_labels]
+            .iter()
+            .flat_map(|l| l.split('-'))
+            .filter(|t| words::is_phishing_word(t))
+            .collect();
+        // ... besides the brand label itself (`mail` is both)
+        let is_phishy = |label: &str| phishing.iter().any(|w| *w != label);
+        // the brand's domain as labels of the name, left of its own
+        // registrable domain (which would be the brand's own)
+        for (i, l) in all[..own_labels].iter().enumerate() {
             let Some(hits) = brands.labels.get(*l) else {
                 continue;
             };
             for b in hits {
                 let brand = brands.get(*b);
-                let whole = starts_with_suffix(&subs[i + 1..], &brand.suffix_labels);
+                let in_subdomain = i + 1 < own_labels;
+                let whole = in_subdomain && starts_with_suffix(&all[i + 1..], &brand.suffix_labels);
                 let (score, what) = if whole {
                     (85, format!("the domain {:?}", brand.domain))
-                } else if brand.label.chars().count() >= self.embed_min_len && is_phishy() {
+                } else if !in_subdomain {
+                    continue; // the label under another suffix: a suffix swap
+                } else if brand.label.chars().count() >= self.embed_min_len
+                    && is_phishy(&brand.label)
+                {
                     (
                         70,
                         format!("the label {:?} next to phishing words", brand.label),
                     )
+                } else if brand.distinct == Distinctiveness::Distinctive
+                    && brand.label.chars().count() >= 5
+                {
+                    (55, format!("the label {:?}", brand.label))
                 } else {
                     continue;
                 };
@@ -95,47 +173,99 @@ impl Embedding {
                     *b,
                     score,
                     format!(
-                        "target embedding of {}: {what} inside {:?}, registered under {:?}",
+                        "target embedding of {}: {what} inside {unicode:?}, registered under {:?}",
                         brand.domain,
-                        name.unicode(),
                         name.registrable_domain()
                     ),
                 );
             }
         }
-        for (i, token) in tokens.iter().enumerate() {
-            if let Some(hits) = self.run_together.get(*token) {
-                for b in hits {
+        // hyphen-spelled and run-together domains, in any label
+        for l in &all[..own_labels] {
+            let tokens: SmallVec<[&str; 8]> = l.split('-').filter(|t| !t.is_empty()).collect();
+            // a hyphenated brand label run together with its suffix
+            // (`deutsche-bankde`) is one token of its own
+            let whole: SmallVec<[&str; 1]> = (l.contains('-')).then_some(*l).into_iter().collect();
+            for token in &whole {
+                let bare = token
+                    .strip_prefix("www")
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or(token);
+                for b in self.run_together.get(bare).into_iter().flatten() {
                     offer(
                         found,
                         *b,
                         80,
                         format!(
-                            "target embedding of {}: {token:?} runs the domain together in {:?}",
-                            brands.get(*b).domain,
-                            name.unicode()
+                            "target embedding of {}: {token:?} runs the domain together in {unicode:?}",
+                            brands.get(*b).domain
                         ),
                     );
                 }
             }
-            if tokens.len() < 2 {
-                continue;
-            }
-            let Some(hits) = brands.labels.get(*token) else {
-                continue;
-            };
-            for b in hits {
-                let brand = brands.get(*b);
-                if starts_with_suffix(&tokens[i + 1..], &brand.suffix_labels) {
-                    offer(
-                        found,
-                        *b,
-                        80,
-                        format!(
-                            "target embedding of {}: {:?} spells the domain with hyphens",
-                            brand.domain, label
-                        ),
-                    );
+            for (i, token) in tokens.iter().enumerate() {
+                let bare = token
+                    .strip_prefix("www")
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or(token);
+                if let Some(hits) = self.run_together.get(bare) {
+                    for b in hits {
+                        // `whois` runs `who.is` together, and is a word
+                        let brand = brands.get(*b);
+                        if brand.distinct == Distinctiveness::Common
+                            || (brand.distinct == Distinctiveness::Word && is_real_word(bare))
+                        {
+                            continue;
+                        }
+                        offer(
+                            found,
+                            *b,
+                            80,
+                            format!(
+                                "target embedding of {}: {token:?} runs the domain together in {unicode:?}",
+                                brands.get(*b).domain
+                            ),
+                        );
+                    }
+                }
+                if bare.len() < token.len()
+                    && let Some(hits) = brands.labels.get(bare)
+                {
+                    for b in hits {
+                        let brand = brands.get(*b);
+                        if brand.distinct == Distinctiveness::Common {
+                            continue;
+                        }
+                        offer(
+                            found,
+                            *b,
+                            75,
+                            format!(
+                                "target embedding of {}: {token:?} glues www to {:?}",
+                                brand.domain, brand.label
+                            ),
+                        );
+                    }
+                }
+                if tokens.len() < 2 {
+                    continue;
+                }
+                let Some(hits) = brands.labels.get(*token) else {
+                    continue;
+                };
+                for b in hits {
+                    let brand = brands.get(*b);
+                    if starts_with_suffix(&tokens[i + 1..], &brand.suffix_labels) {
+                        offer(
+                            found,
+                            *b,
+                            80,
+                            format!(
+                                "target embedding of {}: {l:?} spells the domain with hyphens",
+                                brand.domain
+                            ),
+                        );
+                    }
                 }
             }
         }

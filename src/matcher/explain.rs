@@ -20,6 +20,7 @@ pub fn verdict_json(matcher: &Matcher, raw: &str) -> serde_json::Value {
                 "domain_unicode": name.unicode(),
                 "registrable_domain": name.registrable_domain_ascii(),
                 "matched": best.is_some(),
+                "incident": best.is_some_and(|v| v.score >= matcher.min_score()),
                 "own_domain": own,
                 "brand": best.map(|v| v.brand.clone()),
                 "kind": best.map(|v| v.detail.kind.as_str()),

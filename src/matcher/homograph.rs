@@ -1,10 +1,12 @@
 //! `homograph`: the registrable label's folded skeleton
 //! ([`crate::domain::fold_skeleton`]) equals the brand label's or a variant
-//! label's, and the label is not identical to it.
+//! label's, and the label is not identical to it; or the skeleton is one or
+//! two ASCII lookalike substitutions from the brand label (`clarclays`,
+//! `dradesc0`, `rnicrosft`), from the table the generator writes them with.
 
 use super::score::{Found, verdict};
 use super::{Brands, Scratch};
-use crate::domain::{Fqdn, fold_skeleton, fold_skeleton_into, scripts_of};
+use crate::domain::{Fqdn, ascii_lookalikes, fold_skeleton, fold_skeleton_into, scripts_of};
 use crate::model::{MatchDetail, MatchKind};
 use crate::watchlist::Watchlist;
 use rustc_hash::FxHashMap as HashMap;
@@ -17,7 +19,13 @@ type SkeletonHits = SmallVec<[(u32, Box<str>); 1]>;
 pub(super) struct Homographs {
     /// Folded skeleton → (brand, the label that produced it).
     skeletons: HashMap<Box<str>, SkeletonHits>,
+    /// Folded skeleton of a brand label with one or two ASCII lookalike
+    /// substitutions → (brand, substitutions).
+    swaps: HashMap<Box<str>, SmallVec<[(u32, u8); 1]>>,
 }
+
+/// Labels from this length get two substitutions, shorter ones one.
+const TWO_SWAPS_FROM: usize = 5;
 
 impl Homographs {
     pub(super) fn compile(list: &Watchlist) -> Homographs {
@@ -26,8 +34,11 @@ impl Homographs {
             let b = i as u32;
             let label = entry.domain.registrable_label();
             h.add(b, label);
+            h.add_swaps(b, label);
             for variant in &entry.variants {
-                let variant_label = variant.label();
+                let Some(variant_label) = variant.label() else {
+                    continue;
+                };
                 if variant_label != label {
                     h.add(b, variant_label);
                 }
@@ -46,6 +57,33 @@ impl Homographs {
         }
     }
 
+    fn add_swaps(&mut self, brand: u32, label: &str) {
+        let len = label.chars().count();
+        if len < 3 {
+            return;
+        }
+        let own = fold_skeleton(label);
+        let mut add = |variant: &str, n: u8| {
+            let key = fold_skeleton(variant);
+            if key == own {
+                return;
+            }
+            let hits = self.swaps.entry(key.into_boxed_str()).or_default();
+            match hits.iter_mut().find(|(b, _)| *b == brand) {
+                Some((_, k)) => *k = (*k).min(n),
+                None => hits.push((brand, n)),
+            }
+        };
+        for one in ascii_lookalikes(label) {
+            add(&one, 1);
+            if len >= TWO_SWAPS_FROM {
+                for two in ascii_lookalikes(&one) {
+                    add(&two, 2);
+                }
+            }
+        }
+    }
+
     pub(super) fn check(
         &self,
         brands: &Brands,
@@ -56,6 +94,49 @@ impl Homographs {
         let label = name.registrable_label();
         let skeleton = &mut scratch.skeleton;
         fold_skeleton_into(label, skeleton);
+        if let Some(swaps) = self.swaps.get(skeleton.as_str()) {
+            for (b, n) in swaps {
+                let brand = brands.get(*b);
+                if label == brand.label {
+                    continue;
+                }
+                let short = brand.label.chars().count() < TWO_SWAPS_FROM;
+                let other_suffix = name.suffix() != brand.suffix_labels.join(".");
+                let score: u8 = match (short, *n, other_suffix) {
+                    (true, _, true) => 45,
+                    (true, _, false) => 70,
+                    (false, 1, false) => 85,
+                    (false, 1, true) => 70,
+                    (false, _, false) => 75,
+                    (false, _, true) => 55,
+                };
+                let explanation = format!(
+                    "homograph of {}: {label:?} reads as {:?} ({n} ASCII lookalike substitution{}{})",
+                    brand.domain,
+                    brand.label,
+                    if *n == 1 { "" } else { "s" },
+                    if other_suffix {
+                        ", under another suffix"
+                    } else {
+                        ""
+                    }
+                );
+                found.offer(
+                    verdict(
+                        &brand.domain,
+                        name,
+                        MatchDetail {
+                            kind: MatchKind::Homograph,
+                            variant: Some(brand.label.clone()),
+                            skeleton: Some(skeleton.to_string()),
+                            explanation,
+                            ..MatchDetail::default()
+                        },
+                    )
+                    .with_score(score),
+                );
+            }
+        }
         let Some(hits) = self.skeletons.get(skeleton.as_str()) else {
             return;
         };

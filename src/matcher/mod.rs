@@ -14,6 +14,7 @@
 //! must not know about sources, storage or sinks.
 
 mod combosquat;
+mod distinct;
 mod embedding;
 mod exact;
 mod explain;
@@ -21,6 +22,7 @@ mod homograph;
 mod rules;
 mod score;
 mod settings;
+mod suffix;
 mod typo;
 mod typo_index;
 mod words;
@@ -45,6 +47,18 @@ struct Brand {
     label: String,
     /// The labels of its public suffix: `["co", "uk"]`.
     suffix_labels: Vec<String>,
+    /// Which signals run for it.
+    distinct: distinct::Distinctiveness,
+    /// Why it is not distinctive, for the list status.
+    narrowed: Option<String>,
+}
+
+/// A brand whose label is not distinctive, and why (`/v1/status`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Narrowed {
+    pub brand: String,
+    pub distinctiveness: &'static str,
+    pub reason: String,
 }
 
 /// The brands, and the brand labels the embedding and combosquat signals
@@ -76,8 +90,11 @@ impl Brands {
                 // phishing word (`ups-tracking`)
                 push_unique(labels.entry(label.clone()).or_default(), i as u32);
             }
+            let (distinct, narrowed) = distinct::Distinctiveness::of(&label);
             brands.push(Brand {
                 domain: entry.domain.unicode().to_owned(),
+                distinct,
+                narrowed,
                 label,
                 suffix_labels: entry
                     .domain
@@ -111,6 +128,7 @@ impl Brands {
 struct Scratch {
     skeleton: String,
     candidates: Vec<u32>,
+    joined: String,
 }
 
 /// Issuers that give DV certificates for free, automatically: what most
@@ -140,8 +158,10 @@ pub struct Matcher {
     typo: typo::Typos,
     embedding: embedding::Embedding,
     combosquat: combosquat::Combosquats,
+    suffix: suffix::SuffixSwaps,
     rules: rules::Rules,
     free_dv_bonus: u8,
+    min_score: u8,
     variant_count: usize,
 }
 
@@ -160,15 +180,46 @@ impl Matcher {
         Matcher {
             exact: exact::Exact::compile(list),
             homograph: homograph::Homographs::compile(list),
-            typo: typo::Typos::compile(list, settings),
+            typo: typo::Typos::compile(list, &brands, settings),
             embedding: embedding::Embedding::compile(&brands, settings),
             combosquat: combosquat::Combosquats::compile(settings),
+            suffix: suffix::SuffixSwaps,
             rules: rules::Rules::new(config.rules.clone()),
             own,
             brands,
             free_dv_bonus: settings.free_dv_bonus,
+            min_score: settings.min_score,
             variant_count: list.variant_count(),
         }
+    }
+
+    /// Verdicts scoring below this are not incidents (`matcher.min_score`).
+    pub fn min_score(&self) -> u8 {
+        self.min_score
+    }
+
+    /// The most the issuer can add to a verdict's score.
+    pub fn issuer_bonus(&self) -> u8 {
+        self.free_dv_bonus
+    }
+
+    /// The brands whose label is not distinctive, and why.
+    pub fn narrowed(&self) -> Vec<Narrowed> {
+        self.brands
+            .list
+            .iter()
+            .filter_map(|b| {
+                Some(Narrowed {
+                    brand: b.domain.clone(),
+                    distinctiveness: match b.distinct {
+                        distinct::Distinctiveness::Common => "common",
+                        distinct::Distinctiveness::Word => "word",
+                        distinct::Distinctiveness::Distinctive => "distinctive",
+                    },
+                    reason: b.narrowed.clone()?,
+                })
+            })
+            .collect()
     }
 
     pub fn brand_count(&self) -> usize {
@@ -196,8 +247,11 @@ impl Matcher {
         }
         let b = &self.brands;
         self.exact.check(b, name, scratch, &mut found);
+        // folds the label into `scratch.skeleton`, which typo then reads
         self.homograph.check(b, name, scratch, &mut found);
         self.typo.check(b, name, scratch, &mut found);
+        self.suffix.check(b, name, scratch, &mut found);
+        self.embedding.check_split(b, name, scratch, &mut found);
         // every embedding and combosquat signal needs a brand label inside
         // the name: one automaton pass rules out almost every name
         let inside = (self.embedding.enabled() || self.combosquat.enabled())
@@ -207,6 +261,8 @@ impl Matcher {
             self.combosquat.check(b, name, scratch, &mut found);
         }
         self.rules.check(b, name, scratch, &mut found);
+        // a tenant of a platform brand (`x.github.io`) is not its lookalike
+        found.retain(|v| v.brand != name.suffix());
         found.into_sorted()
     }
 
@@ -278,9 +334,11 @@ mod tests {
         (verdicts, stats)
     }
 
+    /// The kind of the best verdict that is an incident (`min_score` up).
     fn kind_of(m: &Matcher, name: &str) -> Option<MatchKind> {
         m.match_name(&Fqdn::parse(name).unwrap())
             .first()
+            .filter(|v| v.score >= m.min_score())
             .map(|v| v.detail.kind)
     }
 
@@ -332,9 +390,15 @@ mod tests {
         assert_eq!(kind("paypalcom-login.net"), Some(MatchKind::Subdomain));
         assert_eq!(kind("paypal.secure-host.top"), Some(MatchKind::Subdomain));
         assert_eq!(
-            kind("paypal.evil-host.top"),
+            kind("apple.evil-host.top"),
             None,
-            "a label alone needs phishing words"
+            "an everyday-word label alone needs phishing words"
+        );
+        let v = &m.match_name(&Fqdn::parse("paypal.evil-host.top").unwrap())[0];
+        assert_eq!(
+            (v.detail.kind, v.score),
+            (MatchKind::Subdomain, 55),
+            "a distinctive label alone, lower"
         );
         assert_eq!(
             kind("secure-paypal-account.net"),
@@ -375,9 +439,9 @@ mod tests {
         );
         // the typo filters
         assert_eq!(
-            kind("xaypal.com"),
+            kind("kaypal.com"),
             None,
-            "a far first character is not a typo"
+            "a far first character is not an incident"
         );
         assert_eq!(kind("oaypal.com"), Some(MatchKind::Typo), "o is next to p");
         assert_eq!(kind("0aypal.com"), Some(MatchKind::Typo), "0 is next to p");
@@ -407,7 +471,7 @@ mod tests {
         let m = Matcher::compile(&w, &settings.validate().unwrap());
         let kind = |n: &str| kind_of(&m, n);
         assert_eq!(kind("site35.com"), None, "only the trailing number differs");
-        assert_eq!(kind("sjte45.com"), Some(MatchKind::Typo));
+        assert_eq!(kind("sote45.com"), Some(MatchKind::Typo));
         let v = &m.match_name(&Fqdn::parse("xn--80ak6aa92e.com").unwrap())[0];
         assert!(v.detail.whole_script && v.score == 95, "{v:?}");
         let r = &m.match_name(&Fqdn::parse("secure-login.example.org").unwrap())[0];
@@ -427,7 +491,7 @@ mod tests {
         // free DV issuer adds points
         let event = |issuer: &str| CertEvent {
             certificate: Certificate {
-                all_domains: vec!["sjte45.com".into()],
+                all_domains: vec!["sote45.com".into()],
                 issuer: DistinguishedName {
                     O: Some(issuer.into()),
                     ..Default::default()
@@ -449,13 +513,40 @@ mod tests {
             "paypal.com",
             "www.paypal.com",
             "login.apple.com",
-            "paypal.de", // registry-only difference
             "example.org",
             "portal.dragonjar.org",
-            "appl.com", // below min label length for typos
         ] {
             assert_eq!(kind_of(&m, name), None, "{name}");
         }
+    }
+
+    #[test]
+    fn suffix_swaps_score_by_where_phishers_register() {
+        let m = matcher(r#"{"paypal.com": [], "apple.com": [], "bbc.co.uk": [], "mail.ru": []}"#);
+        let score = |n: &str| {
+            m.match_name(&Fqdn::parse(n).unwrap())
+                .first()
+                .filter(|v| v.detail.kind == MatchKind::SuffixSwap)
+                .map(|v| v.score)
+        };
+        assert_eq!(score("paypal.github.io"), Some(70));
+        assert_eq!(score("paypal.com.co"), Some(65));
+        assert_eq!(score("bbc.uk"), Some(60));
+        assert_eq!(score("bbc.me.uk"), Some(55));
+        assert_eq!(score("paypal.xyz"), Some(60));
+        assert_eq!(score("paypal.net"), Some(55));
+        assert_eq!(
+            score("paypal.de"),
+            Some(45),
+            "a country site: below min_score"
+        );
+        assert_eq!(score("paypal.com.br"), Some(45));
+        assert_eq!(
+            score("apple.de"),
+            Some(45),
+            "an everyday word: below min_score"
+        );
+        assert_eq!(score("mail.com"), None, "the commonest words: none");
     }
 
     #[test]

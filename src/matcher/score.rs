@@ -18,6 +18,7 @@ fn base_score(d: &MatchDetail) -> u8 {
             _ => 50,
         },
         MatchKind::Combosquat => 62,
+        MatchKind::SuffixSwap => 55,
         MatchKind::Rule => 55,
     };
     let scripts = if d.mixed_scripts || d.whole_script {
@@ -88,6 +89,10 @@ impl Found {
             Some(existing) => *existing = verdict,
             None => self.0.push(verdict),
         }
+    }
+
+    pub(super) fn retain(&mut self, keep: impl FnMut(&Verdict) -> bool) {
+        self.0.retain(keep);
     }
 
     /// Best first, then by brand.

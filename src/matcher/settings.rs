@@ -16,7 +16,8 @@ pub struct MatcherSettings {
     /// XSOAR-style similarity `1 - d/max_len`; when set (> 0) it replaces
     /// `max_distance` as the typo criterion.
     pub similarity: f64,
-    /// Absolute OSA distance; 0 means by label length (5-8: 1, 9+: 2).
+    /// Absolute OSA distance; 0 means by label length (one edit, two from
+    /// six characters on for distinctive brands).
     pub max_distance: u32,
     /// Registrable labels shorter than this are never typos.
     pub min_label_len: usize,
@@ -40,6 +41,9 @@ pub struct MatcherSettings {
     /// Score added when the issuer is a free DV CA (Let's Encrypt, ZeroSSL,
     /// Google Trust Services, Buypass).
     pub free_dv_bonus: u8,
+    /// Verdicts scoring below this do not become incidents (they still
+    /// show in `POST /v1/match`).
+    pub min_score: u8,
     /// Regex and keyword rules.
     pub rules: Vec<RuleSettings>,
 }
@@ -78,7 +82,7 @@ impl Default for MatcherSettings {
         MatcherSettings {
             similarity: 0.0,
             max_distance: 0,
-            min_label_len: 5,
+            min_label_len: 3,
             allowlist: Vec::new(),
             typo_against_variants: false,
             typo_ignore_first_char: true,
@@ -87,6 +91,7 @@ impl Default for MatcherSettings {
             combosquat: true,
             embed_min_len: 4,
             free_dv_bonus: 3,
+            min_score: 50,
             rules: Vec::new(),
         }
     }
@@ -169,7 +174,7 @@ impl MatcherSettings {
             .iter()
             .enumerate()
             .map(|(i, a)| {
-                Fqdn::parse(a)
+                Fqdn::parse_domain(a)
                     .map_err(|e| invalid(format!("matcher.allowlist[{i}]"), e.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;

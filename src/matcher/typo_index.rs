@@ -215,6 +215,12 @@ impl TypoIndex {
     /// Ids of targets that may be within their allowed distance of `label`.
     pub(super) fn candidates(&self, label: &str, out: &mut Vec<u32>) {
         out.clear();
+        self.candidates_more(label, out);
+    }
+
+    /// [`TypoIndex::candidates`] added to `out` (deduplicated among
+    /// themselves only).
+    pub(super) fn candidates_more(&self, label: &str, out: &mut Vec<u32>) {
         if self.targets.is_empty() {
             return;
         }
@@ -252,6 +258,7 @@ impl TypoIndex {
             }
             return;
         }
+        let start = out.len();
         for_each_deletion(&buf[..n], self.max_allowed, |h| {
             if self.maybe(h)
                 && let Some(ids) = self.buckets.get(&h)
@@ -259,8 +266,15 @@ impl TypoIndex {
                 out.extend_from_slice(ids);
             }
         });
-        out.sort_unstable();
-        out.dedup();
+        out[start..].sort_unstable();
+        let mut kept = start;
+        for i in start..out.len() {
+            if i == start || out[i] != out[kept - 1] {
+                out[kept] = out[i];
+                kept += 1;
+            }
+        }
+        out.truncate(kept);
     }
 }
 

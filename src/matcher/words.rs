@@ -20,20 +20,28 @@ pub(super) const PHISHING_WORDS: &[&str] = &[
     "billing",
     "bonus",
     "claim",
+    "click",
     "confirm",
     "confirmation",
+    "connect",
     "customer",
     "dashboard",
     "delivery",
+    "download",
+    "enroll",
     "gift",
     "help",
     "helpdesk",
+    "http",
+    "https",
     "id",
+    "install",
     "invoice",
     "limited",
     "locked",
     "login",
     "logon",
+    "mail",
     "mobile",
     "my",
     "notice",
@@ -54,6 +62,7 @@ pub(super) const PHISHING_WORDS: &[&str] = &[
     "restore",
     "reward",
     "rewards",
+    "safe",
     "secure",
     "security",
     "service",
@@ -61,17 +70,58 @@ pub(super) const PHISHING_WORDS: &[&str] = &[
     "session",
     "signin",
     "signon",
+    "ssl",
     "sso",
     "support",
     "ticket",
     "tracking",
     "unlock",
     "update",
+    "user",
+    "users",
     "validate",
     "validation",
     "verification",
     "verify",
+    "view",
     "wallet",
+    "webmail",
+    "www",
+];
+
+/// Phishing words that also name ordinary things (`capitalone-online`,
+/// `safe-mail`, `citibank-mobile`): weaker evidence than `login` or
+/// `verify`, and not enough on their own next to an everyday-word brand.
+const WEAK_WORDS: &[&str] = &[
+    "access",
+    "bank",
+    "banking",
+    "click",
+    "connect",
+    "dashboard",
+    "delivery",
+    "download",
+    "enroll",
+    "help",
+    "http",
+    "https",
+    "id",
+    "install",
+    "mail",
+    "mobile",
+    "my",
+    "official",
+    "online",
+    "portal",
+    "register",
+    "safe",
+    "service",
+    "services",
+    "ssl",
+    "support",
+    "user",
+    "users",
+    "view",
     "webmail",
     "www",
 ];
@@ -131,6 +181,11 @@ pub(super) fn is_phishing_word(w: &str) -> bool {
     shapes.may_contain(w) && words.contains(w)
 }
 
+/// A phishing word that is not also an ordinary one (`login`, `verify`).
+pub(super) fn is_strong_phishing_word(w: &str) -> bool {
+    is_phishing_word(w) && !WEAK_WORDS.contains(&w)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,5 +200,8 @@ mod tests {
                 .all(|w| w.len() >= 2 && is_phishing_word(w))
         );
         assert!(!is_phishing_word("") && !is_phishing_word("l") && !is_phishing_word("logins"));
+        assert!(WEAK_WORDS.windows(2).all(|w| w[0] < w[1]));
+        assert!(WEAK_WORDS.iter().all(|w| is_phishing_word(w)));
+        assert!(is_strong_phishing_word("login") && !is_strong_phishing_word("online"));
     }
 }

@@ -19,17 +19,20 @@ pub enum MatchKind {
     Subdomain,
     /// The brand label joined with other words (`paypal-login.com`, `securepaypal.net`).
     Combosquat,
+    /// The brand label under another suffix (`spotify.net`, `paypal.herokuapp.com`).
+    SuffixSwap,
     /// A configured regex or keyword rule.
     Rule,
 }
 
 impl MatchKind {
-    pub const ALL: [MatchKind; 6] = [
+    pub const ALL: [MatchKind; 7] = [
         MatchKind::ExactVariant,
         MatchKind::Homograph,
         MatchKind::Typo,
         MatchKind::Subdomain,
         MatchKind::Combosquat,
+        MatchKind::SuffixSwap,
         MatchKind::Rule,
     ];
 
@@ -40,6 +43,7 @@ impl MatchKind {
             MatchKind::Typo => "typo",
             MatchKind::Subdomain => "subdomain",
             MatchKind::Combosquat => "combosquat",
+            MatchKind::SuffixSwap => "suffix_swap",
             MatchKind::Rule => "rule",
         }
     }

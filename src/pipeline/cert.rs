@@ -82,9 +82,13 @@ pub struct Matched<'a> {
 }
 
 /// Match a certificate's names; build its whole event only when one matched
-/// (the issuer then adjusts the scores).
+/// (the issuer then adjusts the scores). Verdicts below `matcher.min_score`
+/// are left out: they do not become incidents.
 pub fn match_cert<'a>(matcher: &Matcher, cert: Cert<'a>) -> Matched<'a> {
     let (mut verdicts, stats) = matcher.match_names(cert.names());
+    // what the issuer could still add decides whether the event is read
+    let reachable = matcher.min_score().saturating_sub(matcher.issuer_bonus());
+    verdicts.retain(|v| v.score >= reachable);
     if verdicts.is_empty() {
         return Matched {
             verdicts,
@@ -94,6 +98,14 @@ pub fn match_cert<'a>(matcher: &Matcher, cert: Cert<'a>) -> Matched<'a> {
     }
     let event = cert.event_or_names(false);
     matcher.adjust_for_issuer(&mut verdicts, &event.certificate.issuer);
+    verdicts.retain(|v| v.score >= matcher.min_score());
+    if verdicts.is_empty() {
+        return Matched {
+            verdicts,
+            stats,
+            event: None,
+        };
+    }
     Matched {
         verdicts,
         stats,

@@ -75,10 +75,15 @@ impl Variant {
 
     /// The registrable label it names: the label itself, or a domain's
     /// label left of its public suffix.
-    pub(crate) fn label(&self) -> &str {
+    /// `None` for a domain with labels left of its registrable one
+    /// (`payp.al.com`): its registrable label (`al`) names nothing.
+    pub(crate) fn label(&self) -> Option<&str> {
         match self {
-            Variant::Label(l) => l,
-            Variant::Domain(d) => d.registrable_label(),
+            Variant::Label(l) => Some(l),
+            Variant::Domain(d) if d.subdomain_labels().next().is_none() => {
+                Some(d.registrable_label())
+            }
+            Variant::Domain(_) => None,
         }
     }
 }
@@ -118,7 +123,7 @@ impl Watchlist {
         }
         let mut brands = Vec::with_capacity(object.len());
         for (key, variants) in &object {
-            let domain = Fqdn::parse(key).map_err(|e| ListError::BadKey {
+            let domain = Fqdn::parse_domain(key).map_err(|e| ListError::BadKey {
                 key: key.clone(),
                 problem: e.to_string(),
             })?;

@@ -22,7 +22,7 @@ const TLDS: &[&str] = &[
     "support", "today", "world", "space", "website", "fun", "icu", "vip", "work", "us", "eu", "de",
     "fr", "nl", "co.uk",
 ];
-const LOOKALIKES: &[&str] = &["paypa1", "app1e", "micorsoft", "rnicrosoft"];
+const LOOKALIKES: &[&str] = &["paypa1", "app1e", "paypal-secure", "rnicrosoft"];
 
 fn free_addr() -> SocketAddr {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

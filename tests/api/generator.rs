@@ -692,3 +692,61 @@ fn a_generated_list_for_real_brands_loads_as_a_watchlist() {
     // the Unicode and punycode forms of a variant are one variant
     assert_eq!(parsed.variant_count(), 40 * 300);
 }
+
+/// dnstwist 20250130's own output (the evaluation's sample of it, in
+/// `tests/eval/lookalikes.tsv`, for 227 brands): every variant of a fuzzer
+/// that does not read a dictionary file is in `certsentry generate`'s list.
+#[test]
+fn output_contains_dnstwists_own_variants_for_227_brands() {
+    const FUZZERS: &[&str] = &[
+        "addition",
+        "bitsquatting",
+        "cyrillic",
+        "homoglyph",
+        "hyphenation",
+        "insertion",
+        "omission",
+        "plural",
+        "repetition",
+        "replacement",
+        "subdomain",
+        "transposition",
+        "vowel-swap",
+        "various",
+    ];
+    let mut by_brand: HashMap<&str, Vec<&str>> = HashMap::new();
+    for line in include_str!("../eval/lookalikes.tsv").lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() >= 4 && f[2] == "dnstwist" && FUZZERS.contains(&f[3]) {
+            by_brand.entry(f[1]).or_default().push(f[0]);
+        }
+    }
+    assert!(by_brand.len() > 200, "{}", by_brand.len());
+    let (mut total, mut missing) = (0, Vec::new());
+    for (brand, names) in &by_brand {
+        let ours: std::collections::HashSet<String> = generate(brand, &GenerateOptions::default())
+            .unwrap()
+            .into_iter()
+            .map(|v| v.ascii)
+            .collect();
+        for name in names {
+            // dnstwist does not know `cn.com` is a public suffix (a
+            // platform's own name, which nobody registers)
+            let suffix = psl::suffix(name.as_bytes()).map_or(0, |s| s.as_bytes().len());
+            if certsentry::Fqdn::parse(name).is_err() || suffix == name.len() {
+                continue;
+            }
+            total += 1;
+            if !ours.contains(*name) {
+                missing.push(format!("{name} ({brand})"));
+            }
+        }
+    }
+    assert!(total > 8_000, "{total}");
+    assert!(
+        missing.is_empty(),
+        "{} of {total} dnstwist variants missing, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(20)]
+    );
+}

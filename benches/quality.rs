@@ -1,0 +1,134 @@
+//! The detection-quality report (issue #15) on the independent evaluation of
+//! `tests/eval/`: recall per class and per family, for a brands-only list
+//! and for the list `certsentry generate` makes, and false positives on the
+//! popular-domains corpus at 40 and 1,000 brands. Prints tables; measures
+//! no time. `cargo bench --bench quality` (`-- brands-only` to skip the
+//! generated lists, which take a while to build).
+
+// A report: unwrap on set-up failure is the right answer.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
+#[path = "../tests/eval/harness.rs"]
+#[allow(dead_code)]
+mod harness;
+
+use harness::*;
+use std::time::Instant;
+
+fn report(what: &str, list: &str, brands_for_fp: &[(&str, String)]) {
+    let started = Instant::now();
+    let m = compile(list, &config());
+    println!(
+        "\n== {what} ({} brands, {} variants, compiled in {:.1?})",
+        m.brand_count(),
+        m.variant_count(),
+        started.elapsed()
+    );
+    let (by_class, by_family, misses) = recall(&m, &lookalikes());
+    for c in CLASSES {
+        let (hit, total, rate) = by_class.rate(c.classes);
+        println!(
+            "{:<40} {hit:>6} / {total:<6} {rate:6.2}%  (goal {}%, floor {}%)",
+            c.name, c.goal, c.floor
+        );
+    }
+    for (class, (hit, total)) in &by_class.0 {
+        println!(
+            "  class {class:<14} {hit:>6} / {total:<6} {:6.2}%",
+            100.0 * *hit as f64 / *total as f64
+        );
+    }
+    for (family, (hit, total)) in &by_family.0 {
+        if hit < total {
+            println!(
+                "  {family:<52} {hit:>5} / {total:<5} {:6.2}%",
+                100.0 * *hit as f64 / *total as f64
+            );
+        }
+    }
+    if std::env::var_os("QUALITY_MISSES").is_some() {
+        for l in &misses {
+            println!(
+                "  missed {}\t{}\t{}/{}\t{}",
+                l.class, l.brand, l.source, l.fuzzer, l.name
+            );
+        }
+    }
+    let benign_hits: Vec<String> = benign()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (name, kind))| {
+            alerts(&m, &certificate_names(name, i))
+                .first()
+                .map(|(b, s, k)| format!("{name} [{kind}]: {k} of {b} ({s})"))
+        })
+        .collect();
+    println!(
+        "hand-written benign names alerting: {} {benign_hits:?}",
+        benign_hits.len()
+    );
+    for (label, fp_list) in brands_for_fp {
+        let m = compile(fp_list, &config());
+        let (fp, counted, flagged) = false_positives(&m, &popular());
+        let goal = if label.starts_with("40") {
+            FP_40.0
+        } else {
+            FP_1000.0
+        };
+        println!(
+            "false positives, {label}: {fp} of {counted} popular domains ({:.3}%, goal {goal}%)",
+            100.0 * fp as f64 / counted as f64
+        );
+        let shown = if std::env::var_os("QUALITY_MISSES").is_some() {
+            usize::MAX
+        } else {
+            25
+        };
+        for f in flagged.iter().take(shown) {
+            println!("    {f}");
+        }
+    }
+}
+
+fn main() {
+    let brands_only = std::env::args().any(|a| a == "brands-only");
+    let (brands, popular) = (brands(), popular());
+    let forty = forty(&brands);
+    let thousand = thousand(&popular, &forty);
+    report(
+        "brands-only list",
+        &brands_only_list(&brands),
+        &[
+            ("40 brands, brands only", brands_only_list(&forty)),
+            ("1,000 brands, brands only", brands_only_list(&thousand)),
+        ],
+    );
+    if brands_only {
+        return;
+    }
+    let started = Instant::now();
+    let generated = generated_list(&brands);
+    println!(
+        "\ngenerated the list for {} brands in {:.1?} ({} bytes)",
+        brands.len(),
+        started.elapsed(),
+        generated.len()
+    );
+    let forty_generated = generated_list(&forty);
+    let started = Instant::now();
+    let thousand_generated = generated_list(&thousand);
+    println!(
+        "generated the list for {} brands in {:.1?} ({} bytes)",
+        thousand.len(),
+        started.elapsed(),
+        thousand_generated.len()
+    );
+    report(
+        "generated list",
+        &generated,
+        &[
+            ("40 brands, generated", forty_generated),
+            ("1,000 brands, generated", thousand_generated),
+        ],
+    );
+}
