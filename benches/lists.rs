@@ -3,7 +3,8 @@
 //! brands, with default options; then parsing and compiling the list the
 //! generator made (what a reload does, off the hot path). Prints a one-shot
 //! breakdown first, then criterion figures. Peak RSS is measured outside,
-//! with `/usr/bin/time -v certsentry replay` (see README).
+//! with `/usr/bin/time -v certsentry replay` on the list `LISTS_OUT=path`
+//! keeps (see README).
 // A benchmark: unwrap on set-up failure is the right answer.
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
@@ -31,11 +32,16 @@ fn bench(c: &mut Criterion) {
         .unwrap()
         .to_string();
     let generated = started.elapsed();
+    // LISTS_OUT=path keeps the list, for the RSS measurement with
+    // `/usr/bin/time -v certsentry replay --list path ...`
+    if let Ok(path) = std::env::var("LISTS_OUT") {
+        std::fs::write(path, &list).unwrap();
+    }
     let started = Instant::now();
     let parsed = Watchlist::parse(&list, usize::MAX).unwrap();
     let parse = started.elapsed();
     let started = Instant::now();
-    let m = Matcher::compile(&parsed, &config);
+    let m = Matcher::compile_shared(std::sync::Arc::new(parsed), &config);
     let compile = started.elapsed();
     eprintln!(
         "{} brands: generated {} variants ({} MB) in {generated:.2?}; parsed in {parse:.2?}, compiled in {compile:.2?}",
@@ -43,7 +49,7 @@ fn bench(c: &mut Criterion) {
         m.variant_count(),
         list.len() >> 20,
     );
-    drop((m, parsed));
+    drop(m);
     let mut g = c.benchmark_group("lists_1000_real_brands");
     g.sample_size(10);
     g.bench_function("generate", |b| {
@@ -52,7 +58,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("parse_and_compile", |b| {
         b.iter(|| {
             let w = Watchlist::parse(&list, usize::MAX).unwrap();
-            black_box(Matcher::compile(&w, &config).variant_count())
+            black_box(Matcher::compile_shared(std::sync::Arc::new(w), &config).variant_count())
         })
     });
     g.finish();

@@ -114,7 +114,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("reload_parse_and_compile_1m_variants", |b| {
         b.iter(|| {
             let l = Watchlist::parse(&json, usize::MAX).unwrap();
-            black_box(Matcher::compile(&l, &settings).variant_count())
+            black_box(Matcher::compile_shared(std::sync::Arc::new(l), &settings).variant_count())
         })
     });
     g.finish();

@@ -75,6 +75,11 @@ pub use source::{
 pub use store::{IncidentFilter, Store, StoreSettings};
 pub use watchlist::{ListLoader, Watchlist, WatchlistSettings, XsoarListSettings};
 
+/// A parsed list's parts: brands and their packed variants.
+pub mod list {
+    pub use crate::watchlist::{BrandEntry, Variant, Variants};
+}
+
 /// The list generator (`certsentry generate`, `POST /v1/lists/generate`).
 pub mod generator {
     pub use crate::generate::{

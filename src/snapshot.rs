@@ -49,8 +49,6 @@ struct Inner {
     status: Mutex<ListStatus>,
     /// One reload at a time: the timer and `POST /v1/lists/reload` may race.
     reload_lock: tokio::sync::Mutex<()>,
-    /// The last good list, for `GET /v1/lists/current`.
-    current: Mutex<Option<Arc<Watchlist>>>,
     max_bytes: usize,
 }
 
@@ -72,7 +70,6 @@ impl SnapshotHandle {
                 matcher: matcher.clone(),
                 snapshot_tx,
                 reload_lock: tokio::sync::Mutex::new(()),
-                current: Mutex::new(None),
                 max_bytes: settings.max_bytes,
             }),
         }
@@ -87,8 +84,10 @@ impl SnapshotHandle {
         self.inner.snapshot_tx.borrow().clone()
     }
 
+    /// The last good list, for `GET /v1/lists/current`: the one the
+    /// published matcher was compiled from.
     pub fn current_list(&self) -> Option<Arc<Watchlist>> {
-        lock(&self.inner.current).clone()
+        self.snapshot().map(|m| Arc::clone(m.list()))
     }
 
     pub fn status(&self) -> ListStatus {
@@ -107,8 +106,7 @@ impl SnapshotHandle {
                 tokio::task::spawn_blocking(move || {
                     let list = Watchlist::parse(&text, max_bytes)?;
                     drop(text);
-                    let matcher = Matcher::compile(&list, &settings);
-                    Ok::<_, ListError>((list, matcher))
+                    Ok::<_, ListError>(Matcher::compile_shared(Arc::new(list), &settings))
                 })
                 .await
                 .map_err(|e| LoadError::Internal(e.to_string()))
@@ -120,7 +118,7 @@ impl SnapshotHandle {
         let mut status = lock(&self.inner.status);
         status.last_attempt_at = Some(now);
         match result {
-            Ok((list, matcher)) => {
+            Ok(matcher) => {
                 status.brands = matcher.brand_count();
                 status.variants = matcher.variant_count();
                 status.loaded_at = Some(now);
@@ -138,7 +136,6 @@ impl SnapshotHandle {
                     tracing::info!(count = status.narrowed.len(), brands = %shown.join("; "),
                         "brands narrowed to the precise signals (see /v1/status)");
                 }
-                *lock(&self.inner.current) = Some(Arc::new(list));
                 self.inner.snapshot_tx.send_replace(Some(Arc::new(matcher)));
                 tracing::info!(
                     brands = status.brands,

@@ -94,5 +94,8 @@ async fn load_matcher(config: &Config, list: Option<&Path>) -> anyhow::Result<ce
     };
     let list = certsentry::Watchlist::parse(&text, settings.watchlist.max_bytes)?;
     drop(text);
-    Ok(certsentry::Matcher::compile(&list, &config.matcher))
+    Ok(certsentry::Matcher::compile_shared(
+        std::sync::Arc::new(list),
+        &config.matcher,
+    ))
 }

@@ -22,6 +22,7 @@ use crate::domain::Fqdn;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// FNV-1a: the dedup set hashes thousands of short strings per domain.
 struct Fnv(u64);
@@ -314,7 +315,8 @@ pub fn build_list(
         .map(|f| f.registrable_domain_ascii())
         .collect();
     let owned_labels: HashSet<&str> = parsed.iter().map(|f| f.registrable_label()).collect();
-    for (i, (domain, fqdn)) in domains.iter().zip(&parsed).enumerate() {
+    let one = |i: usize| -> Result<(String, serde_json::Value), GenerateError> {
+        let (domain, fqdn) = (&domains[i], &parsed[i]);
         let key = fqdn.unicode().to_owned();
         let mut variants = generate(domain, opts)?;
         if owned.len() > 1 {
@@ -345,8 +347,60 @@ pub fn build_list(
                     .collect(),
             )
         };
+        Ok((key, value))
+    };
+    // brands on every core, taken one at a time (their variant counts
+    // differ a lot); the list keeps the input order, and an error stops
+    // the work (the earliest brand's error among those seen is returned)
+    let n = domains.len();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, 8)
+        .min(n.max(1));
+    let next = AtomicUsize::new(0);
+    let mut slots: Vec<Option<(String, serde_json::Value)>> = (0..n).map(|_| None).collect();
+    let mut first_error: Option<(usize, GenerateError)> = None;
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        for _ in 0..workers {
+            let (tx, next, one) = (tx.clone(), &next, &one);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        return;
+                    }
+                    let result = one(i);
+                    let failed = result.is_err();
+                    if tx.send((i, result)).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut done = 0;
+        for (i, result) in rx {
+            match result {
+                Ok(entry) => {
+                    slots[i] = Some(entry);
+                    done += 1;
+                    progress(done);
+                }
+                Err(e) => {
+                    next.store(n, Ordering::Relaxed);
+                    if first_error.as_ref().is_none_or(|(j, _)| i < *j) {
+                        first_error = Some((i, e));
+                    }
+                }
+            }
+        }
+    });
+    if let Some((_, e)) = first_error {
+        return Err(e);
+    }
+    for (key, value) in slots.into_iter().flatten() {
         list.insert(key, value);
-        progress(i + 1);
     }
     Ok(serde_json::Value::Object(list))
 }

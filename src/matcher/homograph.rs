@@ -11,14 +11,25 @@ use crate::model::{MatchDetail, MatchKind};
 use crate::watchlist::Watchlist;
 use rustc_hash::FxHashMap as HashMap;
 use smallvec::SmallVec;
+use std::hash::BuildHasher;
 
-/// (brand, the label that folded to a skeleton); one per brand.
-type SkeletonHits = SmallVec<[(u32, Box<str>); 1]>;
+/// (brand, the variant whose label folded to a skeleton, or [`BRAND_LABEL`]);
+/// one per brand.
+type SkeletonHits = SmallVec<[(u32, u32); 1]>;
+
+/// In [`SkeletonHits`]: the brand's own label, not a variant's.
+const BRAND_LABEL: u32 = u32::MAX;
+
+fn hash(s: &str) -> u64 {
+    rustc_hash::FxBuildHasher.hash_one(s)
+}
 
 #[derive(Debug, Default)]
 pub(super) struct Homographs {
-    /// Folded skeleton → (brand, the label that produced it).
-    skeletons: HashMap<Box<str>, SkeletonHits>,
+    /// Hash of a folded skeleton → (brand, the label that produced it).
+    /// Millions of variant labels fold to skeletons: the key is the hash,
+    /// and a hit is confirmed by folding the label again (hits are rare).
+    skeletons: HashMap<u64, SkeletonHits>,
     /// Folded skeleton of a brand label with one or two ASCII lookalike
     /// substitutions → (brand, substitutions).
     swaps: HashMap<Box<str>, SmallVec<[(u32, u8); 1]>>,
@@ -33,27 +44,26 @@ impl Homographs {
         for (i, entry) in list.brands.iter().enumerate() {
             let b = i as u32;
             let label = entry.domain.registrable_label();
-            h.add(b, label);
+            let mut skeleton = String::new();
+            h.add(b, BRAND_LABEL, label, &mut skeleton);
             h.add_swaps(b, label);
-            for variant in &entry.variants {
+            for (v, variant) in entry.variants.iter().enumerate() {
                 let Some(variant_label) = variant.label() else {
                     continue;
                 };
                 if variant_label != label {
-                    h.add(b, variant_label);
+                    h.add(b, v as u32, variant_label, &mut skeleton);
                 }
             }
         }
         h
     }
 
-    fn add(&mut self, brand: u32, label: &str) {
-        let entry = self
-            .skeletons
-            .entry(fold_skeleton(label).into_boxed_str())
-            .or_default();
+    fn add(&mut self, brand: u32, variant: u32, label: &str, skeleton: &mut String) {
+        fold_skeleton_into(label, skeleton);
+        let entry = self.skeletons.entry(hash(skeleton)).or_default();
         if !entry.iter().any(|(b, _)| *b == brand) {
-            entry.push((brand, label.into()));
+            entry.push((brand, variant));
         }
     }
 
@@ -137,13 +147,23 @@ impl Homographs {
                 );
             }
         }
-        let Some(hits) = self.skeletons.get(skeleton.as_str()) else {
+        let Some(hits) = self.skeletons.get(&hash(skeleton)) else {
             return;
         };
         let scripts = scripts_of(label);
-        for (b, target) in hits {
+        for (b, v) in hits {
             let brand = brands.get(*b);
-            if label == brand.label || label == &**target {
+            let target = match *v {
+                BRAND_LABEL => brand.label.as_str(),
+                v => match brands.variant_label(*b, v) {
+                    Some(l) => l,
+                    None => continue,
+                },
+            };
+            if fold_skeleton(target) != *skeleton {
+                continue; // a hash collision, not a lookalike
+            }
+            if label == brand.label || label == target {
                 // identical label under another suffix: a registry-only
                 // difference, not a lookalike (list it as a variant to alert)
                 continue;

@@ -36,6 +36,7 @@ use crate::watchlist::Watchlist;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use score::Found;
 use smallvec::SmallVec;
+use std::sync::Arc;
 
 /// Brand ids; almost always one, kept inline.
 type BrandIds = SmallVec<[u32; 2]>;
@@ -72,6 +73,8 @@ struct Brands {
     shapes: words::Shapes,
     /// Finds any key of `labels` inside a name.
     finder: Option<aho_corasick::AhoCorasick>,
+    /// The list compiled: the tables point into its variants.
+    source: Arc<Watchlist>,
 }
 
 impl Brands {
@@ -79,7 +82,18 @@ impl Brands {
         &self.list[b as usize]
     }
 
-    fn compile(list: &Watchlist) -> Brands {
+    /// Variant `v` of brand `b`: its registrable label.
+    fn variant_label(&self, b: u32, v: u32) -> Option<&str> {
+        self.source
+            .brands
+            .get(b as usize)?
+            .variants
+            .get(v as usize)?
+            .label()
+    }
+
+    fn compile(source: Arc<Watchlist>) -> Brands {
+        let list = &*source;
         let mut brands = Vec::with_capacity(list.brands.len());
         let mut labels: HashMap<String, BrandIds> = HashMap::default();
         for (i, entry) in list.brands.iter().enumerate() {
@@ -119,6 +133,7 @@ impl Brands {
             labels,
             shapes,
             finder,
+            source,
         }
     }
 }
@@ -168,18 +183,36 @@ pub struct Matcher {
 impl Matcher {
     /// Compile a list. Never fails: the list and the settings were
     /// validated when parsed.
+    /// Compile a copy of `list`; [`Matcher::compile_shared`] avoids the copy.
     pub fn compile(list: &Watchlist, config: &MatcherConfig) -> Matcher {
+        Matcher::compile_shared(Arc::new(list.clone()), config)
+    }
+
+    /// Compile `list`, keeping it: the exact and skeleton tables point into
+    /// its variants instead of copying them, and [`Matcher::list`] serves it.
+    pub fn compile_shared(list: Arc<Watchlist>, config: &MatcherConfig) -> Matcher {
         let settings = &config.settings;
-        let brands = Brands::compile(list);
+        let brands = Brands::compile(Arc::clone(&list));
+        let list = &*list;
         let mut own: HashSet<String> = config
             .allowlist
             .iter()
             .map(|f| f.unicode().to_owned())
             .collect();
         own.extend(list.brands.iter().map(|b| b.domain.unicode().to_owned()));
+        // the two tables over every variant, side by side: a generated list
+        // for 1,000 brands has millions
+        let (exact, homograph) = std::thread::scope(|scope| {
+            let exact = scope.spawn(|| exact::Exact::compile(list));
+            let homograph = homograph::Homographs::compile(list);
+            let exact = exact
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (exact, homograph)
+        });
         Matcher {
-            exact: exact::Exact::compile(list),
-            homograph: homograph::Homographs::compile(list),
+            exact,
+            homograph,
             typo: typo::Typos::compile(list, &brands, settings),
             embedding: embedding::Embedding::compile(&brands, settings),
             combosquat: combosquat::Combosquats::compile(settings),
@@ -220,6 +253,11 @@ impl Matcher {
                 })
             })
             .collect()
+    }
+
+    /// The list this matcher was compiled from.
+    pub fn list(&self) -> &Arc<Watchlist> {
+        &self.brands.source
     }
 
     pub fn brand_count(&self) -> usize {

@@ -54,7 +54,7 @@ impl Typos {
             if !s.typo_against_variants {
                 continue;
             }
-            for variant in &entry.variants {
+            for variant in entry.variants.iter() {
                 let Some(variant_label) = variant.label() else {
                     continue;
                 };

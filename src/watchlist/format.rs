@@ -10,29 +10,6 @@ use crate::json::Str;
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 
-/// Drop variants that normalise to one already listed, keeping the first,
-/// in list order (a sort of indices: no copy of any string).
-fn dedup_keeping_first(variants: &mut Vec<Variant>) {
-    let mut order: Vec<usize> = (0..variants.len()).collect();
-    order.sort_by(|a, b| {
-        variants[*a]
-            .display()
-            .cmp(variants[*b].display())
-            .then(a.cmp(b))
-    });
-    let mut keep = vec![true; variants.len()];
-    for w in order.windows(2) {
-        if variants[w[0]].display() == variants[w[1]].display() {
-            keep[w[1]] = false;
-        }
-    }
-    let mut i = 0;
-    variants.retain(|_| {
-        i += 1;
-        keep[i - 1]
-    });
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ListError {
     #[error("list is not valid JSON: {0}")]
@@ -55,36 +32,143 @@ pub enum ListError {
     TooLarge { size: usize, limit: usize },
 }
 
-/// A listed variant, normalised.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Variant {
-    /// A registrable label (Unicode form), e.g. `paypa1`.
-    Label(String),
-    /// A full domain, e.g. `pаypal.com`.
-    Domain(Fqdn),
+/// A listed variant, normalised: a view into its brand's [`Variants`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Variant<'a> {
+    text: &'a str,
+    domain: bool,
+    label_len: u16,
 }
 
-impl Variant {
+impl<'a> Variant<'a> {
     /// The variant as written in explanations (Unicode form).
-    pub fn display(&self) -> &str {
-        match self {
-            Variant::Label(l) => l,
-            Variant::Domain(d) => d.unicode(),
-        }
+    pub fn display(self) -> &'a str {
+        self.text
+    }
+
+    /// A full domain (`pаypal.com`), not a registrable label (`paypa1`).
+    pub fn is_domain(self) -> bool {
+        self.domain
     }
 
     /// The registrable label it names: the label itself, or a domain's
     /// label left of its public suffix.
     /// `None` for a domain with labels left of its registrable one
     /// (`payp.al.com`): its registrable label (`al`) names nothing.
-    pub(crate) fn label(&self) -> Option<&str> {
-        match self {
-            Variant::Label(l) => Some(l),
-            Variant::Domain(d) if d.subdomain_labels().next().is_none() => {
-                Some(d.registrable_label())
-            }
-            Variant::Domain(_) => None,
+    pub(crate) fn label(self) -> Option<&'a str> {
+        match self.label_len {
+            0 => None,
+            n => self.text.get(..usize::from(n)),
         }
+    }
+}
+
+/// Where one variant sits in [`Variants::text`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    len: u16,
+    /// Length of the registrable label at the start; 0 when there is none.
+    label_len: u16,
+    domain: bool,
+}
+
+/// One brand's variants, packed: their display forms in one string and a
+/// 12-byte span each. A generated list for 1,000 brands holds millions of
+/// variants; one allocation per variant would be most of the memory.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Variants {
+    text: String,
+    spans: Vec<Span>,
+}
+
+impl Variants {
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Variant `i`, in list order.
+    pub fn get(&self, i: usize) -> Option<Variant<'_>> {
+        let span = self.spans.get(i)?;
+        let start = span.start as usize;
+        Some(Variant {
+            text: self.text.get(start..start + usize::from(span.len))?,
+            domain: span.domain,
+            label_len: span.label_len,
+        })
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Variant<'_>> + '_ {
+        self.spans.iter().map(|span| {
+            let start = span.start as usize;
+            Variant {
+                text: &self.text[start..start + usize::from(span.len)],
+                domain: span.domain,
+                label_len: span.label_len,
+            }
+        })
+    }
+
+    /// Append a variant; `None` when the packed text would outgrow its
+    /// 32-bit offsets or the variant its 16-bit length.
+    fn push(&mut self, text: &str, domain: bool, label_len: usize) -> Option<()> {
+        let start = u32::try_from(self.text.len()).ok()?;
+        let len = u16::try_from(text.len()).ok()?;
+        let label_len = u16::try_from(label_len).ok()?;
+        start.checked_add(u32::from(len))?;
+        self.text.push_str(text);
+        self.spans.push(Span {
+            start,
+            len,
+            label_len,
+            domain,
+        });
+        Some(())
+    }
+
+    /// Drop variants that normalise to one already listed, keeping the
+    /// first, in list order (a sort of indices), and repack the text.
+    fn dedup_keeping_first(&mut self) {
+        let text_of =
+            |s: &Span| &self.text[s.start as usize..s.start as usize + usize::from(s.len)];
+        let mut order: Vec<u32> = (0..self.spans.len() as u32).collect();
+        order.sort_unstable_by(|a, b| {
+            text_of(&self.spans[*a as usize])
+                .cmp(text_of(&self.spans[*b as usize]))
+                .then(a.cmp(b))
+        });
+        let mut keep = vec![true; self.spans.len()];
+        let mut dropped = false;
+        for w in order.windows(2) {
+            if text_of(&self.spans[w[0] as usize]) == text_of(&self.spans[w[1] as usize]) {
+                keep[w[1] as usize] = false;
+                dropped = true;
+            }
+        }
+        if !dropped {
+            return;
+        }
+        let mut packed = Variants {
+            text: String::with_capacity(self.text.len()),
+            spans: Vec::with_capacity(self.spans.len()),
+        };
+        for (span, keep) in self.spans.iter().zip(keep) {
+            if keep {
+                let start = packed.text.len() as u32;
+                packed.text.push_str(text_of(span));
+                packed.spans.push(Span { start, ..*span });
+            }
+        }
+        *self = packed;
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.text.shrink_to_fit();
+        self.spans.shrink_to_fit();
     }
 }
 
@@ -92,7 +176,7 @@ impl Variant {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrandEntry {
     pub domain: Fqdn,
-    pub variants: Vec<Variant>,
+    pub variants: Variants,
 }
 
 /// A validated list.
@@ -121,44 +205,8 @@ impl Watchlist {
         if object.is_empty() {
             return Err(ListError::Empty);
         }
-        let mut brands = Vec::with_capacity(object.len());
-        for (key, variants) in &object {
-            let domain = Fqdn::parse_domain(key).map_err(|e| ListError::BadKey {
-                key: key.clone(),
-                problem: e.to_string(),
-            })?;
-            if domain.is_wildcard() {
-                return Err(ListError::BadKey {
-                    key: key.clone(),
-                    problem: "a protected domain cannot be a wildcard".into(),
-                });
-            }
-            let items: Vec<&RawValue> = serde_json::from_str(variants.get())
-                .map_err(|_| ListError::NotArray { key: key.clone() })?;
-            let mut parsed = Vec::with_capacity(items.len());
-            for (index, item) in items.iter().enumerate() {
-                let bad = |problem: String| ListError::BadVariant {
-                    key: key.clone(),
-                    index,
-                    problem,
-                };
-                // borrowed from the text unless the string has escapes
-                let s = serde_json::from_str::<Str<'_>>(item.get())
-                    .map_err(|_| bad("expected a string".into()))?
-                    .0;
-                let variant = if s.trim().trim_end_matches('.').contains('.') {
-                    Variant::Domain(Fqdn::parse(&s).map_err(|e| bad(e.to_string()))?)
-                } else {
-                    Variant::Label(normalise_label(&s).map_err(|e| bad(e.to_string()))?)
-                };
-                parsed.push(variant);
-            }
-            dedup_keeping_first(&mut parsed);
-            brands.push(BrandEntry {
-                domain,
-                variants: parsed,
-            });
-        }
+        let entries: Vec<(&String, &&RawValue)> = object.iter().collect();
+        let brands = parse_in_parallel(&entries)?;
         Ok(Watchlist { brands })
     }
 
@@ -182,6 +230,133 @@ impl Watchlist {
         }
         serde_json::Value::Object(map)
     }
+}
+
+/// Parse the brands on every core: a generated list for 1,000 brands has
+/// millions of variants, and a reload should take seconds. Brands are taken
+/// one at a time from a shared counter (their sizes differ by orders of
+/// magnitude); the first error in key order is the one reported.
+fn parse_in_parallel(entries: &[(&String, &&RawValue)]) -> Result<Vec<BrandEntry>, ListError> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(8)
+        .min(entries.len());
+    if workers <= 1 {
+        return entries.iter().map(|(k, v)| parse_brand(k, v)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut parsed: Vec<(usize, Result<BrandEntry, ListError>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((key, raw)) = entries.get(i) else {
+                            return mine;
+                        };
+                        let result = parse_brand(key, raw);
+                        let failed = result.is_err();
+                        mine.push((i, result));
+                        if failed {
+                            // later keys cannot matter less; earlier ones still finish
+                            return mine;
+                        }
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(mine) => mine,
+                // parse_brand does not panic on input; if it ever does, say so
+                Err(_) => vec![(
+                    0,
+                    Err(ListError::Json("list parser failed unexpectedly".into())),
+                )],
+            })
+            .collect()
+    });
+    parsed.sort_unstable_by_key(|(i, _)| *i);
+    // a failed worker stops early: brands after its error may be missing,
+    // but the error itself is the first in key order among those before it
+    let mut brands = Vec::with_capacity(entries.len());
+    for (_, result) in parsed {
+        brands.push(result?);
+    }
+    if brands.len() != entries.len() {
+        return Err(ListError::Json("list parser lost brands".into()));
+    }
+    Ok(brands)
+}
+
+fn parse_brand(key: &str, variants: &RawValue) -> Result<BrandEntry, ListError> {
+    let domain = Fqdn::parse_domain(key).map_err(|e| ListError::BadKey {
+        key: key.to_owned(),
+        problem: e.to_string(),
+    })?;
+    if domain.is_wildcard() {
+        return Err(ListError::BadKey {
+            key: key.to_owned(),
+            problem: "a protected domain cannot be a wildcard".into(),
+        });
+    }
+    let items: Vec<&RawValue> =
+        serde_json::from_str(variants.get()).map_err(|_| ListError::NotArray {
+            key: key.to_owned(),
+        })?;
+    let mut parsed = Variants {
+        text: String::with_capacity(variants.get().len() / 2),
+        spans: Vec::with_capacity(items.len()),
+    };
+    // the ASCII form of the last domain variant: lists carry each IDN
+    // variant twice, Unicode then punycode (the generator does), and the
+    // punycode twin would parse to the same variant and be dropped
+    let mut last_ascii = String::new();
+    for (index, item) in items.iter().enumerate() {
+        let raw = item.get();
+        if !last_ascii.is_empty()
+            && raw.len() == last_ascii.len() + 2
+            && raw.get(1..raw.len() - 1) == Some(last_ascii.as_str())
+        {
+            continue;
+        }
+        let bad = |problem: String| ListError::BadVariant {
+            key: key.to_owned(),
+            index,
+            problem,
+        };
+        // borrowed from the text unless the string has escapes
+        let s = serde_json::from_str::<Str<'_>>(item.get())
+            .map_err(|_| bad("expected a string".into()))?
+            .0;
+        let pushed = if s.trim().trim_end_matches('.').contains('.') {
+            let d = Fqdn::parse(&s).map_err(|e| bad(e.to_string()))?;
+            let label_len = if d.subdomain_labels().next().is_none() {
+                d.registrable_label().len()
+            } else {
+                0
+            };
+            last_ascii.clear();
+            if d.ascii() != d.unicode() {
+                last_ascii.push_str(d.ascii());
+            }
+            parsed.push(d.unicode(), true, label_len)
+        } else {
+            let l = normalise_label(&s).map_err(|e| bad(e.to_string()))?;
+            parsed.push(&l, false, l.len())
+        };
+        if pushed.is_none() {
+            return Err(bad("the brand's variants exceed 4 GB".into()));
+        }
+    }
+    parsed.dedup_keeping_first();
+    parsed.shrink_to_fit();
+    Ok(BrandEntry {
+        domain,
+        variants: parsed,
+    })
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@ mod format;
 mod loader;
 mod settings;
 
-pub use format::Watchlist;
-pub(crate) use format::{ListError, Variant};
+pub(crate) use format::ListError;
+pub use format::{BrandEntry, Variant, Variants, Watchlist};
 pub use loader::ListLoader;
 pub(crate) use loader::{LoadError, XSOAR_LIST_MAX_CHARS, save_xsoar_list};
 pub use settings::{WatchlistSettings, XsoarListSettings};

@@ -49,7 +49,8 @@ impl Default for WatchlistSettings {
                 ..XsoarListSettings::default()
             },
             reload_interval: Duration::from_secs(30 * 60),
-            max_bytes: 64 * 1024 * 1024,
+            // the generator's list for 1,000 real brands is ~250 MB
+            max_bytes: 512 * 1024 * 1024,
         }
     }
 }
