@@ -87,6 +87,10 @@ pub(super) struct TypoIndex {
     filter_shift: u32,
     max_allowed: usize,
     max_len: usize,
+    /// The deletion depth a name label of each length needs: the largest
+    /// `allowed` of the targets within reach of that length. Most labels
+    /// need one deletion even when a few long brands allow two.
+    depth_by_len: Vec<u8>,
 }
 
 impl std::fmt::Debug for TypoIndex {
@@ -189,6 +193,15 @@ impl TypoIndex {
 
     /// Build the filter; call once every target is added.
     pub(super) fn seal(&mut self) {
+        let mut depth = vec![0u8; MAX_CHARS + 1];
+        for t in &self.targets {
+            let lo = t.char_len.saturating_sub(t.allowed);
+            let hi = (t.char_len + t.allowed).min(MAX_CHARS);
+            for d in &mut depth[lo..=hi] {
+                *d = (*d).max(t.allowed as u8);
+            }
+        }
+        self.depth_by_len = depth;
         // 32 bits a key: about 3% of a benign name's keys get past it
         // (16 let 6% through, for more table lookups); at most 16 MB
         let bits = (self.buckets.len() * 32)
@@ -259,7 +272,11 @@ impl TypoIndex {
             return;
         }
         let start = out.len();
-        for_each_deletion(&buf[..n], self.max_allowed, |h| {
+        let depth = self
+            .depth_by_len
+            .get(n)
+            .map_or(self.max_allowed, |d| usize::from(*d));
+        for_each_deletion(&buf[..n], depth, |h| {
             if self.maybe(h)
                 && let Some(ids) = self.buckets.get(&h)
             {
