@@ -42,6 +42,7 @@ mod json;
 mod matcher;
 mod metrics;
 mod model;
+mod parallel;
 mod pipeline;
 mod relay;
 mod retry;

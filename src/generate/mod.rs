@@ -22,7 +22,6 @@ use crate::domain::Fqdn;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// FNV-1a: the dedup set hashes thousands of short strings per domain.
 struct Fnv(u64);
@@ -302,7 +301,7 @@ pub fn build_list(
     domains: &[String],
     opts: &GenerateOptions,
     explain: bool,
-    mut progress: impl FnMut(usize),
+    progress: impl FnMut(usize),
 ) -> Result<serde_json::Value, GenerateError> {
     let mut list = serde_json::Map::new();
     // what the listed brands own: no brand's list names another's domain
@@ -349,57 +348,8 @@ pub fn build_list(
         };
         Ok((key, value))
     };
-    // brands on every core, taken one at a time (their variant counts
-    // differ a lot); the list keeps the input order, and an error stops
-    // the work (the earliest brand's error among those seen is returned)
-    let n = domains.len();
-    let workers = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .clamp(1, 8)
-        .min(n.max(1));
-    let next = AtomicUsize::new(0);
-    let mut slots: Vec<Option<(String, serde_json::Value)>> = (0..n).map(|_| None).collect();
-    let mut first_error: Option<(usize, GenerateError)> = None;
-    std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        for _ in 0..workers {
-            let (tx, next, one) = (tx.clone(), &next, &one);
-            scope.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= n {
-                        return;
-                    }
-                    let result = one(i);
-                    let failed = result.is_err();
-                    if tx.send((i, result)).is_err() || failed {
-                        return;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        let mut done = 0;
-        for (i, result) in rx {
-            match result {
-                Ok(entry) => {
-                    slots[i] = Some(entry);
-                    done += 1;
-                    progress(done);
-                }
-                Err(e) => {
-                    next.store(n, Ordering::Relaxed);
-                    if first_error.as_ref().is_none_or(|(j, _)| i < *j) {
-                        first_error = Some((i, e));
-                    }
-                }
-            }
-        }
-    });
-    if let Some((_, e)) = first_error {
-        return Err(e);
-    }
-    for (key, value) in slots.into_iter().flatten() {
+    // brands on every core; the list keeps the input order
+    for (key, value) in crate::parallel::map_in_order(domains.len(), one, progress)? {
         list.insert(key, value);
     }
     Ok(serde_json::Value::Object(list))

@@ -132,6 +132,30 @@ impl Embedding {
         // every label, the suffix's included, left to right
         let all: SmallVec<[&str; 8]> = unicode.split('.').collect();
         let own_labels = all.len() - name.suffix().split('.').count();
+        // a token running a brand's domain together (`wwwpaypalcom`);
+        // `guarded` leaves out common brands, and word brands where the
+        // token is a word (`whois` runs `who.is` together)
+        let run_together = |found: &mut Found, token: &str, guarded: bool| {
+            let bare = strip_www(token);
+            for b in self.run_together.get(bare).into_iter().flatten() {
+                let brand = brands.get(*b);
+                if guarded
+                    && (brand.distinct == Distinctiveness::Common
+                        || (brand.distinct == Distinctiveness::Word && is_real_word(bare)))
+                {
+                    continue;
+                }
+                offer(
+                    found,
+                    *b,
+                    80,
+                    format!(
+                        "target embedding of {}: {token:?} runs the domain together in {unicode:?}",
+                        brand.domain
+                    ),
+                );
+            }
+        };
         // the phishing words among its own labels' hyphen tokens
         let phishing: SmallVec<[&str; 4]> = all[..own_labels]
             .iter()
@@ -185,49 +209,12 @@ impl Embedding {
             let tokens: SmallVec<[&str; 8]> = l.split('-').filter(|t| !t.is_empty()).collect();
             // a hyphenated brand label run together with its suffix
             // (`deutsche-bankde`) is one token of its own
-            let whole: SmallVec<[&str; 1]> = (l.contains('-')).then_some(*l).into_iter().collect();
-            for token in &whole {
-                let bare = token
-                    .strip_prefix("www")
-                    .filter(|t| !t.is_empty())
-                    .unwrap_or(token);
-                for b in self.run_together.get(bare).into_iter().flatten() {
-                    offer(
-                        found,
-                        *b,
-                        80,
-                        format!(
-                            "target embedding of {}: {token:?} runs the domain together in {unicode:?}",
-                            brands.get(*b).domain
-                        ),
-                    );
-                }
+            if l.contains('-') {
+                run_together(found, l, false);
             }
             for (i, token) in tokens.iter().enumerate() {
-                let bare = token
-                    .strip_prefix("www")
-                    .filter(|t| !t.is_empty())
-                    .unwrap_or(token);
-                if let Some(hits) = self.run_together.get(bare) {
-                    for b in hits {
-                        // `whois` runs `who.is` together, and is a word
-                        let brand = brands.get(*b);
-                        if brand.distinct == Distinctiveness::Common
-                            || (brand.distinct == Distinctiveness::Word && is_real_word(bare))
-                        {
-                            continue;
-                        }
-                        offer(
-                            found,
-                            *b,
-                            80,
-                            format!(
-                                "target embedding of {}: {token:?} runs the domain together in {unicode:?}",
-                                brands.get(*b).domain
-                            ),
-                        );
-                    }
-                }
+                run_together(found, token, true);
+                let bare = strip_www(token);
                 if bare.len() < token.len()
                     && let Some(hits) = brands.labels.get(bare)
                 {
@@ -270,4 +257,12 @@ impl Embedding {
             }
         }
     }
+}
+
+/// A token without a leading `www` (`wwwpaypalcom`), unless that is all of it.
+fn strip_www(token: &str) -> &str {
+    token
+        .strip_prefix("www")
+        .filter(|t| !t.is_empty())
+        .unwrap_or(token)
 }

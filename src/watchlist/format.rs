@@ -93,24 +93,27 @@ impl Variants {
 
     /// Variant `i`, in list order.
     pub fn get(&self, i: usize) -> Option<Variant<'_>> {
-        let span = self.spans.get(i)?;
-        let start = span.start as usize;
-        Some(Variant {
-            text: self.text.get(start..start + usize::from(span.len))?,
-            domain: span.domain,
-            label_len: span.label_len,
-        })
+        self.spans.get(i).map(|span| self.view(span))
     }
 
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Variant<'_>> + '_ {
-        self.spans.iter().map(|span| {
-            let start = span.start as usize;
-            Variant {
-                text: &self.text[start..start + usize::from(span.len)],
-                domain: span.domain,
-                label_len: span.label_len,
-            }
-        })
+        self.spans.iter().map(|span| self.view(span))
+    }
+
+    fn text_of(&self, span: &Span) -> &str {
+        let start = span.start as usize;
+        // spans are made by `push` over this text: always in range
+        self.text
+            .get(start..start + usize::from(span.len))
+            .unwrap_or("")
+    }
+
+    fn view(&self, span: &Span) -> Variant<'_> {
+        Variant {
+            text: self.text_of(span),
+            domain: span.domain,
+            label_len: span.label_len,
+        }
     }
 
     /// Append a variant; `None` when the packed text would outgrow its
@@ -133,8 +136,7 @@ impl Variants {
     /// Drop variants that normalise to one already listed, keeping the
     /// first, in list order (a sort of indices), and repack the text.
     fn dedup_keeping_first(&mut self) {
-        let text_of =
-            |s: &Span| &self.text[s.start as usize..s.start as usize + usize::from(s.len)];
+        let text_of = |s: &Span| self.text_of(s);
         let mut order: Vec<u32> = (0..self.spans.len() as u32).collect();
         order.sort_unstable_by(|a, b| {
             text_of(&self.spans[*a as usize])
@@ -205,8 +207,14 @@ impl Watchlist {
         if object.is_empty() {
             return Err(ListError::Empty);
         }
+        // brand by brand on every core: a generated list for 1,000 brands
+        // has millions of variants, and a reload should take seconds
         let entries: Vec<(&String, &&RawValue)> = object.iter().collect();
-        let brands = parse_in_parallel(&entries)?;
+        let brands = crate::parallel::map_in_order(
+            entries.len(),
+            |i| parse_brand(entries[i].0, entries[i].1),
+            |_| {},
+        )?;
         Ok(Watchlist { brands })
     }
 
@@ -230,65 +238,6 @@ impl Watchlist {
         }
         serde_json::Value::Object(map)
     }
-}
-
-/// Parse the brands on every core: a generated list for 1,000 brands has
-/// millions of variants, and a reload should take seconds. Brands are taken
-/// one at a time from a shared counter (their sizes differ by orders of
-/// magnitude); the first error in key order is the one reported.
-fn parse_in_parallel(entries: &[(&String, &&RawValue)]) -> Result<Vec<BrandEntry>, ListError> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(8)
-        .min(entries.len());
-    if workers <= 1 {
-        return entries.iter().map(|(k, v)| parse_brand(k, v)).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut parsed: Vec<(usize, Result<BrandEntry, ListError>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some((key, raw)) = entries.get(i) else {
-                            return mine;
-                        };
-                        let result = parse_brand(key, raw);
-                        let failed = result.is_err();
-                        mine.push((i, result));
-                        if failed {
-                            // later keys cannot matter less; earlier ones still finish
-                            return mine;
-                        }
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| match h.join() {
-                Ok(mine) => mine,
-                // parse_brand does not panic on input; if it ever does, say so
-                Err(_) => vec![(
-                    0,
-                    Err(ListError::Json("list parser failed unexpectedly".into())),
-                )],
-            })
-            .collect()
-    });
-    parsed.sort_unstable_by_key(|(i, _)| *i);
-    // a failed worker stops early: brands after its error may be missing,
-    // but the error itself is the first in key order among those before it
-    let mut brands = Vec::with_capacity(entries.len());
-    for (_, result) in parsed {
-        brands.push(result?);
-    }
-    if brands.len() != entries.len() {
-        return Err(ListError::Json("list parser lost brands".into()));
-    }
-    Ok(brands)
 }
 
 fn parse_brand(key: &str, variants: &RawValue) -> Result<BrandEntry, ListError> {

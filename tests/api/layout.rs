@@ -9,6 +9,7 @@ use std::path::Path;
 /// before it.
 const LAYERS: &[&str] = &[
     "model",
+    "parallel",
     "config",
     "http",
     "retry",
