@@ -119,7 +119,12 @@ impl Brands {
             });
         }
         let shapes = words::Shapes::new(labels.keys().map(String::as_str));
-        let finder = match aho_corasick::AhoCorasick::new(labels.keys()) {
+        // a DFA: one table step a byte (the default picks an NFA for this many)
+        let finder = match aho_corasick::AhoCorasick::builder()
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .build(labels.keys())
+            .or_else(|_| aho_corasick::AhoCorasick::new(labels.keys()))
+        {
             Ok(finder) => Some(finder),
             Err(e) => {
                 // cannot happen for a few thousand short labels; matching

@@ -102,7 +102,9 @@ impl Typos {
         self.index.candidates(label, candidates);
         if let Some(folded) = folded {
             let before = candidates.len();
-            self.index.candidates_more(folded, candidates);
+            // one edit on top of lookalike characters: a fold and two edits at
+            // once would double the index probes of every label with a digit
+            self.index.candidates_more(folded, 1, candidates);
             if candidates.len() > before {
                 candidates.sort_unstable();
                 candidates.dedup();

@@ -228,12 +228,12 @@ impl TypoIndex {
     /// Ids of targets that may be within their allowed distance of `label`.
     pub(super) fn candidates(&self, label: &str, out: &mut Vec<u32>) {
         out.clear();
-        self.candidates_more(label, out);
+        self.candidates_more(label, 2, out);
     }
 
-    /// [`TypoIndex::candidates`] added to `out` (deduplicated among
-    /// themselves only).
-    pub(super) fn candidates_more(&self, label: &str, out: &mut Vec<u32>) {
+    /// [`TypoIndex::candidates`] within `max_depth` edits added to `out`
+    /// (deduplicated among themselves only).
+    pub(super) fn candidates_more(&self, label: &str, max_depth: usize, out: &mut Vec<u32>) {
         if self.targets.is_empty() {
             return;
         }
@@ -262,9 +262,10 @@ impl TypoIndex {
         if self.targets.len() <= LINEAR_MAX {
             let set = char_set(&buf[..n]);
             for (id, t) in self.targets.iter().enumerate() {
-                if t.char_len.abs_diff(n) <= t.allowed
-                    && at_most_extra(set, t.chars, t.allowed)
-                    && at_most_extra(t.chars, set, t.allowed)
+                let k = t.allowed.min(max_depth);
+                if t.char_len.abs_diff(n) <= k
+                    && at_most_extra(set, t.chars, k)
+                    && at_most_extra(t.chars, set, k)
                 {
                     out.push(id as u32);
                 }
@@ -275,7 +276,8 @@ impl TypoIndex {
         let depth = self
             .depth_by_len
             .get(n)
-            .map_or(self.max_allowed, |d| usize::from(*d));
+            .map_or(self.max_allowed, |d| usize::from(*d))
+            .min(max_depth);
         for_each_deletion(&buf[..n], depth, |h| {
             if self.maybe(h)
                 && let Some(ids) = self.buckets.get(&h)
