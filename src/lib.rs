@@ -73,7 +73,14 @@ pub use sink::{
 pub use source::{
     Frame, FrameCert, FrameError, SourceKind, SourceSettings, SourceState, parse_frame, scan_frame,
 };
-pub use store::{IncidentFilter, Store, StoreSettings};
+pub use store::{
+    IncidentFilter, Pruned, RetentionSettings, Store, StoreLock, StoreSettings, StoreSummary,
+    StoreUsage,
+};
+/// Online backup and restore of a store file.
+pub mod backup {
+    pub use crate::store::{backup, restore};
+}
 pub use watchlist::{ListLoader, Watchlist, WatchlistSettings, XsoarListSettings};
 
 /// A parsed list's parts: brands and their packed variants.

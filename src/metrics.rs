@@ -45,6 +45,8 @@ pub struct Metrics {
     pub deliveries_retried: AtomicU64,
     pub deliveries_failed: AtomicU64,
     pub store_errors: AtomicU64,
+    pub incidents_pruned: AtomicU64,
+    pub deliveries_pruned: AtomicU64,
     pub ct_entries: AtomicU64,
     pub ct_bad_entries: AtomicU64,
     pub ct_request_errors: AtomicU64,
@@ -77,7 +79,7 @@ impl Metrics {
 
     /// Every counter, in the order `/metrics` shows them.
     pub fn counters(&self) -> Vec<Counter> {
-        let table: [(&'static str, &'static str, &'static str, &AtomicU64); 23] = [
+        let table: [(&'static str, &'static str, &'static str, &AtomicU64); 25] = [
             (
                 "certsentry_frames_total",
                 "frames",
@@ -215,6 +217,18 @@ impl Metrics {
                 "store_errors",
                 "database errors",
                 &self.store_errors,
+            ),
+            (
+                "certsentry_incidents_pruned_total",
+                "incidents_pruned",
+                "incidents removed by store.retention",
+                &self.incidents_pruned,
+            ),
+            (
+                "certsentry_deliveries_pruned_total",
+                "deliveries_pruned",
+                "failed deliveries removed by store.retention",
+                &self.deliveries_pruned,
             ),
         ];
         table

@@ -31,6 +31,7 @@ pub(super) async fn readyz(State(state): State<AppState>) -> Response {
 
 pub(super) async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let outbox = state.store.outbox_counts().await?;
+    let usage = state.store.usage().await?;
     let list = state.snapshots.status();
     let per_sink = |value: fn(&crate::store::OutboxCounts) -> u64| {
         outbox
@@ -49,6 +50,21 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Result<Response, A
             name: "certsentry_deliveries_failed",
             help: "deliveries failed and kept",
             samples: per_sink(|c| c.failed),
+        },
+        Family {
+            name: "certsentry_store_bytes",
+            help: "size of the SQLite store, its write-ahead log included",
+            samples: one(usage.bytes),
+        },
+        Family {
+            name: "certsentry_store_incidents",
+            help: "incidents kept in the store",
+            samples: one(usage.incidents),
+        },
+        Family {
+            name: "certsentry_store_outbox_rows",
+            help: "rows in the delivery outbox (pending and failed)",
+            samples: one(usage.outbox_rows),
         },
         Family {
             name: "certsentry_list_brands",

@@ -13,6 +13,7 @@ pub(super) async fn status(
     let outbox = state.store.outbox_counts().await?;
     let incidents = state.store.incident_count().await?;
     let positions = state.store.ct_positions().await?;
+    let usage = state.store.usage().await?;
     let ct_logs: Vec<serde_json::Value> = positions
         .into_iter()
         .map(|p| {
@@ -50,6 +51,7 @@ pub(super) async fn status(
         "incidents": incidents,
         "sinks": sinks,
         "ct_logs": ct_logs,
+        "store": usage,
         "counters": counters,
     })))
 }

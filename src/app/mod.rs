@@ -4,8 +4,11 @@
 //! `Application::build` binds the API listener (port 0 works) and opens the
 //! store, so start-up errors surface before anything runs;
 //! `run_until_stopped(shutdown)` runs the list reloader, the source, the
-//! pipeline, one delivery worker per sink and the API, and stops them all when
-//! `shutdown` resolves. The binary passes Ctrl-C, tests their own future.
+//! pipeline, one delivery worker per sink and the API until `shutdown`
+//! resolves (the binary passes SIGTERM/Ctrl-C, tests their own future).
+//! Then, within `service.shutdown_timeout`: the source stops, the pipeline
+//! records what the source had handed over and moves the positions, the
+//! delivery attempts in progress finish and are recorded, the API closes.
 
 mod settings;
 
@@ -20,10 +23,9 @@ use crate::relay::StreamServer;
 use crate::sink::{DeliveryWorker, Sink, SinkContext};
 use crate::snapshot::SnapshotHandle;
 use crate::source::{self, SourceContext};
-use crate::store::{Store, StoreError};
-use std::future::Future;
+use crate::store::{Store, StoreError, StoreLock};
+use std::future::{Future, IntoFuture};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -55,6 +57,14 @@ pub fn http_client(settings: &Settings) -> Result<reqwest::Client, StartError> {
         .map_err(|e| StartError::Client(e.to_string()))
 }
 
+/// The API server task's outcome.
+fn served(r: Result<std::io::Result<()>, tokio::task::JoinError>) -> Result<(), StartError> {
+    match r {
+        Ok(r) => r.map_err(StartError::Serve),
+        Err(e) => Err(StartError::Serve(std::io::Error::other(e.to_string()))),
+    }
+}
+
 pub struct Application {
     listener: TcpListener,
     port: u16,
@@ -63,6 +73,8 @@ pub struct Application {
     sinks: Vec<Arc<Sink>>,
     stream: Option<StreamServer>,
     token: CancellationToken,
+    /// Held until the service has stopped.
+    lock: Option<StoreLock>,
 }
 
 impl Application {
@@ -95,6 +107,12 @@ impl Application {
             })?
             .port();
         let client = http_client(&settings)?;
+        // one service per store; a restore waits for it to stop
+        let lock = if settings.store.path.as_os_str() == ":memory:" {
+            None
+        } else {
+            Some(StoreLock::acquire(&settings.store.path)?)
+        };
         let store = Store::open(&settings.store.path)?;
         let snapshots = SnapshotHandle::new(&settings.watchlist, &matcher, client.clone());
         let ctx = SinkContext {
@@ -142,6 +160,7 @@ impl Application {
             sinks,
             stream,
             token,
+            lock,
         })
     }
 
@@ -173,6 +192,7 @@ impl Application {
             sinks,
             stream,
             token,
+            lock,
             ..
         } = self;
         let mut tasks = tokio::task::JoinSet::new();
@@ -184,8 +204,11 @@ impl Application {
                 .run(settings.watchlist.reload_interval, token.clone()),
         );
 
+        // intake stops first on shutdown; the rest once what it handed
+        // over is recorded
+        let intake = token.child_token();
         let (tx, rx) = mpsc::channel(settings.source.channel_capacity);
-        tasks.spawn(source::run(
+        let source_task = tokio::spawn(source::run(
             SourceContext {
                 settings: settings.source.clone(),
                 ct: settings.ct.clone(),
@@ -194,6 +217,29 @@ impl Application {
                 tx,
                 metrics: state.metrics.clone(),
                 state: state.source.clone(),
+            },
+            intake.clone(),
+        ));
+
+        let metrics = state.metrics.clone();
+        tasks.spawn(state.store.clone().run_retention(
+            settings.store.retention.clone(),
+            move |pass| match pass {
+                Ok(p) => {
+                    metrics.add(&metrics.incidents_pruned, p.incidents);
+                    metrics.add(&metrics.deliveries_pruned, p.failed_deliveries);
+                    if p.incidents + p.failed_deliveries > 0 {
+                        tracing::info!(
+                            incidents = p.incidents,
+                            failed_deliveries = p.failed_deliveries,
+                            "store retention pruned"
+                        );
+                    }
+                }
+                Err(e) => {
+                    metrics.add(&metrics.store_errors, 1);
+                    tracing::error!(error = %e, "store retention failed");
+                }
             },
             token.clone(),
         ));
@@ -206,7 +252,7 @@ impl Application {
             settings.source.cert_dedup_window,
             state.metrics.clone(),
         );
-        tasks.spawn(pipeline::run(
+        let mut pipeline_task = tokio::spawn(pipeline::run(
             pipeline,
             rx,
             state.snapshots.subscribe(),
@@ -234,24 +280,60 @@ impl Application {
             });
         }
 
+        let snapshots = state.snapshots.clone();
         let router = api::router(state, settings.api.max_body_bytes);
         let serve_token = token.clone();
-        let server = axum::serve(listener, router)
-            .with_graceful_shutdown(async move { serve_token.cancelled().await });
+        let mut server = tokio::spawn(
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move { serve_token.cancelled().await })
+                .into_future(),
+        );
 
-        let result = tokio::select! {
-            r = server => r.map_err(StartError::Serve),
-            _ = shutdown => Ok(()),
-        };
-        token.cancel();
-        // give in-flight work a moment to finish, then drop the rest
-        let drain = async { while tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(Duration::from_secs(10), drain)
+        let mut result = Ok(());
+        tokio::select! {
+            r = &mut server => {
+                result = served(r);
+                token.cancel();
+            }
+            _ = shutdown => {}
+        }
+        let timeout = settings.service.shutdown_timeout;
+        let deadline = tokio::time::Instant::now() + timeout;
+        tracing::info!(?timeout, "stopping intake");
+        intake.cancel();
+        let _ = tokio::time::timeout_at(deadline, source_task).await;
+        // the source has dropped its sender: the pipeline records what is
+        // queued, moves the positions, and ends (without a list it has
+        // nothing to record with, and no position moved)
+        if snapshots.snapshot().is_none() {
+            pipeline_task.abort();
+        }
+        if tokio::time::timeout_at(deadline, &mut pipeline_task)
             .await
             .is_err()
         {
-            tracing::warn!("some tasks did not stop within 10s");
+            tracing::warn!("the pipeline did not finish within the shutdown timeout");
+            pipeline_task.abort();
         }
+        // delivery attempts in progress finish and are recorded
+        token.cancel();
+        let drain = async {
+            while tasks.join_next().await.is_some() {}
+            if !server.is_finished() {
+                return Some(served(server.await));
+            }
+            None
+        };
+        match tokio::time::timeout_at(deadline, drain).await {
+            Ok(Some(r)) if result.is_ok() => result = r,
+            Ok(_) => {}
+            Err(_) => tracing::warn!(
+                ?timeout,
+                "some tasks did not stop within the shutdown timeout; what they had is in the store"
+            ),
+        }
+        tracing::info!("stopped");
+        drop(lock);
         result
     }
 }

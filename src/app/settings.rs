@@ -17,10 +17,12 @@ use crate::watchlist::WatchlistSettings;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
+use std::time::Duration;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
+    pub service: ServiceSettings,
     pub api: ApiSettings,
     pub source: SourceSettings,
     pub watchlist: WatchlistSettings,
@@ -31,6 +33,31 @@ pub struct Settings {
     pub sinks: Vec<SinkSettings>,
     pub ct: CtSettings,
     pub certstream_server: StreamServerSettings,
+}
+
+/// `[service]`: the process as a whole.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceSettings {
+    /// After SIGTERM or Ctrl-C: how long intake may take to stop, in-flight
+    /// certificates to be recorded and delivery attempts to finish before
+    /// the process exits anyway (what is left is in the store).
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServiceSettings {
+    fn default() -> Self {
+        ServiceSettings {
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl ServiceSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        crate::config::require_positive(&[("service.shutdown_timeout", self.shutdown_timeout)])
+    }
 }
 
 /// Valid settings and what validating them parsed.
@@ -96,6 +123,7 @@ impl Settings {
 
     /// Every section's checks, in the order a reader meets them.
     pub fn validate(mut self) -> Result<Config, ConfigError> {
+        self.service.validate()?;
         let matcher = self.matcher.validate()?;
         crate::source::validate(&self.source, &self.ct)?;
         self.watchlist.validate()?;

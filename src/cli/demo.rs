@@ -184,7 +184,7 @@ async fn run_in(
     };
     if opts.keep_running {
         println!("\nreplay done; API still up. Ctrl-C to stop.");
-        let _ = tokio::signal::ctrl_c().await;
+        super::stop_signal().await;
     }
     let _ = stop_tx.send(());
     let _ = running.await;

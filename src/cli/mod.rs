@@ -1,6 +1,7 @@
 //! The commands, one file each: `serve`, `demo`, `generate`, `match`,
-//! `replay`, `incidents` and `check-config`.
+//! `replay`, `incidents`, `backup`/`restore` and `check-config`.
 
+mod backup;
 mod check_config;
 mod demo;
 mod generate;
@@ -39,6 +40,10 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: incidents::Action,
     },
+    /// Copy the store to a new file while the service runs (SQLite online backup).
+    Backup(backup::BackupArgs),
+    /// Replace the store with a backup; refused while a service runs on it.
+    Restore(backup::RestoreArgs),
     /// Validate the configuration and print it with secrets redacted.
     CheckConfig(check_config::Args),
 }
@@ -51,6 +56,8 @@ impl Command {
             Command::Match(a) => &a.config,
             Command::Replay(a) => &a.config,
             Command::CheckConfig(a) => &a.config,
+            Command::Backup(a) => &a.config,
+            Command::Restore(a) => &a.config,
             Command::Incidents { action } => action.config(),
             Command::Demo(_) | Command::Generate(_) => return None,
         };
@@ -74,7 +81,48 @@ pub(crate) async fn run(command: Command, config: Config) -> anyhow::Result<Exit
         Command::Replay(args) => replay::run(args, config).await,
         Command::Generate(args) => generate::run(args).await,
         Command::Incidents { action } => incidents::run(action, config).await,
+        Command::Backup(args) => backup::backup(args, config).await,
+        Command::Restore(args) => backup::restore(args, config).await,
         Command::CheckConfig(_) => check_config::run(config),
+    }
+}
+
+/// Resolves at the first SIGTERM or Ctrl-C (SIGINT), for a graceful stop;
+/// a second one exits at once (status 130), which loses nothing either:
+/// whatever was not recorded is read or delivered again on the next start.
+pub(crate) async fn stop_signal() {
+    let name = first_signal().await;
+    tracing::info!(
+        signal = name,
+        "shutting down; a second signal exits at once"
+    );
+    tokio::spawn(async {
+        let name = first_signal().await;
+        tracing::warn!(signal = name, "second signal: exiting now");
+        std::process::exit(130);
+    });
+}
+
+async fn first_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGTERM; Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
     }
 }
 

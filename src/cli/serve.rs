@@ -1,4 +1,4 @@
-//! `certsentry serve`: the service until Ctrl-C.
+//! `certsentry serve`: the service until SIGTERM or Ctrl-C.
 
 use certsentry::{Application, Config};
 use std::path::PathBuf;
@@ -14,10 +14,6 @@ pub(crate) struct Args {
 pub(crate) async fn run(config: Config) -> anyhow::Result<ExitCode> {
     let app = Application::build(config).await?;
     tracing::info!(port = app.port(), "certsentry serving");
-    app.run_until_stopped(async {
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down");
-    })
-    .await?;
+    app.run_until_stopped(super::stop_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }

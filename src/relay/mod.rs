@@ -101,6 +101,9 @@ struct ServerState {
     settings: StreamServerSettings,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
+    /// Cancelled once the relay has passed on every event published before
+    /// shutdown: clients then send what they hold and close.
+    relayed: CancellationToken,
 }
 
 /// The server, bound and ready to run.
@@ -130,6 +133,7 @@ impl StreamServer {
                 settings: settings.clone(),
                 metrics,
                 shutdown,
+                relayed: CancellationToken::new(),
             },
             events,
         })
@@ -155,24 +159,31 @@ impl StreamServer {
         drop(events);
         let relay_state = state.clone();
         tokio::spawn(async move {
+            let relay = |event: Arc<CertEvent>| {
+                let r = Arc::new(Rendered::new(event));
+                *relay_state.latest.lock().unwrap_or_else(|p| p.into_inner()) = Some(r.clone());
+                let _ = relay_state.out.send(r);
+            };
             loop {
                 let event = tokio::select! {
-                    _ = relay_state.shutdown.cancelled() => return,
+                    _ = relay_state.shutdown.cancelled() => {
+                        // the pipeline has stopped: pass on what it published
+                        while let Ok(event) = rx.try_recv() {
+                            relay(event);
+                        }
+                        break;
+                    }
                     e = rx.recv() => e,
                 };
                 match event {
-                    Ok(event) => {
-                        let r = Arc::new(Rendered::new(event));
-                        *relay_state.latest.lock().unwrap_or_else(|p| p.into_inner()) =
-                            Some(r.clone());
-                        let _ = relay_state.out.send(r);
-                    }
+                    Ok(event) => relay(event),
                     Err(broadcast::error::RecvError::Lagged(n)) => {
                         tracing::warn!(skipped = n, "certstream server relay fell behind");
                     }
-                    Err(broadcast::error::RecvError::Closed) => return,
+                    Err(broadcast::error::RecvError::Closed) => break,
                 }
             }
+            relay_state.relayed.cancel();
         });
         let shutdown = state.shutdown.clone();
         let app = axum::Router::new()
@@ -243,6 +254,13 @@ async fn example_domains(State(s): State<ServerState>) -> Response {
     example(&s, StreamFormat::DomainsOnly).await
 }
 
+/// Whether a client of `format` gets `r`: name batches from /domains-only
+/// upstreams are not certificates.
+fn wanted(r: &Rendered, format: StreamFormat) -> bool {
+    r.event.certificate.update_type != crate::model::UpdateType::DomainsOnly
+        || format == StreamFormat::DomainsOnly
+}
+
 /// One connected client until it leaves, falls behind or we stop.
 async fn client(mut socket: WebSocket, state: ServerState, format: StreamFormat) {
     let m = &state.metrics;
@@ -253,7 +271,25 @@ async fn client(mut socket: WebSocket, state: ServerState, format: StreamFormat)
     tracing::info!(path = format.path(), "certstream client connected");
     let reason = loop {
         tokio::select! {
-            _ = state.shutdown.cancelled() => break "server stopping",
+            _ = state.shutdown.cancelled() => {
+                // what the pipeline recorded before stopping reaches the client
+                let _ = tokio::time::timeout(Duration::from_secs(1), state.relayed.cancelled()).await;
+                while let Ok(r) = rx.try_recv() {
+                    if !wanted(&r, format) {
+                        continue;
+                    }
+                    let sent = tokio::time::timeout(
+                        Duration::from_secs(1),
+                        socket.send(Message::Text(r.get(format))),
+                    )
+                    .await;
+                    if !matches!(sent, Ok(Ok(()))) {
+                        break;
+                    }
+                    m.add(&m.stream_messages, 1);
+                }
+                break "server stopping";
+            }
             _ = ping.tick() => {
                 if socket.send(Message::Ping(Default::default())).await.is_err() {
                     break "ping failed";
@@ -265,10 +301,7 @@ async fn client(mut socket: WebSocket, state: ServerState, format: StreamFormat)
             },
             msg = rx.recv() => match msg {
                 Ok(r) => {
-                    // name batches from /domains-only upstreams are not certificates
-                    let names_only =
-                        r.event.certificate.update_type == crate::model::UpdateType::DomainsOnly;
-                    if names_only && format != StreamFormat::DomainsOnly {
+                    if !wanted(&r, format) {
                         continue;
                     }
                     // a client whose socket stays full for a whole ping interval

@@ -95,7 +95,8 @@ impl DeliveryWorker {
         }
     }
 
-    /// Deliver until cancelled.
+    /// Deliver until cancelled; an attempt in progress finishes and is
+    /// recorded first.
     pub async fn run(self, shutdown: CancellationToken) {
         loop {
             let attempted = match self.run_once().await {
@@ -106,6 +107,9 @@ impl DeliveryWorker {
                     0
                 }
             };
+            if shutdown.is_cancelled() {
+                return;
+            }
             if attempted > 0 {
                 continue;
             }

@@ -1,6 +1,7 @@
 //! SQLite persistence behind an async facade: incidents and their dedup
 //! window (`incidents`), the delivery outbox (`outbox`), CT positions and
-//! checked roots (`checkpoints`), and the schema (`schema`).
+//! checked roots (`checkpoints`), the versioned schema (`schema`), and
+//! online backup, restore and the running service's lock (`backup`).
 //!
 //! An incident and one outbox row per sink are committed in one transaction
 //! before anything is delivered; a row leaves the outbox only when its sink
@@ -9,13 +10,19 @@
 //! pool, so callers never block the runtime; the pipeline records through
 //! the synchronous [`crate::pipeline::Recorder`] it implements.
 
+mod backup;
 mod checkpoints;
 mod incidents;
 mod outbox;
+mod retention;
 mod schema;
+mod usage;
 
+pub use backup::{StoreLock, StoreSummary, backup, restore};
 pub use incidents::IncidentFilter;
 pub(crate) use outbox::{OutboxCounts, OutboxItem, Requeue};
+pub use retention::{Pruned, RetentionSettings};
+pub use usage::StoreUsage;
 
 use crate::config::ConfigError;
 use rusqlite::Connection;
@@ -36,6 +43,24 @@ pub enum StoreError {
     Task(String),
     #[error("stored incident is not valid JSON: {0}")]
     Corrupt(#[from] serde_json::Error),
+    #[error(
+        "the store is at schema version {found}, written by a newer certsentry; \
+         this build reads up to version {supported} (upgrade certsentry, or restore a backup)"
+    )]
+    TooNew { found: u32, supported: u32 },
+    #[error(
+        "a certsentry service is running on the store {path} (it holds {path}.lock); stop it first"
+    )]
+    InUse { path: String },
+    #[error("{0}")]
+    Backup(String),
+    #[error(
+        "store schema migration to version {version} failed (the store is unchanged): {source}"
+    )]
+    Migration {
+        version: u32,
+        source: rusqlite::Error,
+    },
 }
 
 /// `[store]`.
@@ -43,19 +68,21 @@ pub enum StoreError {
 #[serde(default, deny_unknown_fields)]
 pub struct StoreSettings {
     pub path: PathBuf,
+    pub retention: RetentionSettings,
 }
 
 impl Default for StoreSettings {
     fn default() -> Self {
         StoreSettings {
             path: PathBuf::from("data/certsentry.db"),
+            retention: RetentionSettings::default(),
         }
     }
 }
 
 impl StoreSettings {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        Ok(())
+        self.retention.validate()
     }
 }
 

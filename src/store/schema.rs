@@ -1,49 +1,119 @@
-//! The tables, created on open; columns added by later versions are added
-//! to an older database in place.
+//! The tables, versioned by `PRAGMA user_version`: each release's changes
+//! are one numbered migration, run at open in one transaction with the
+//! version bump, so a store is either at the old version or at the new one.
+//! A store written by a newer certsentry (a version above [`LATEST`]) is
+//! refused, never altered.
+//!
+//! Stores made before the version was recorded (`user_version` 0 with the
+//! tables present) go through the first four steps again, which are
+//! written to keep what is there and add what is missing.
 
 use super::StoreError;
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 use std::path::Path;
 use std::time::Duration;
 
-const TABLES: &str = "CREATE TABLE IF NOT EXISTS incidents (
-    id TEXT PRIMARY KEY,
-    dedup_key TEXT NOT NULL,
-    first_seen_ms INTEGER NOT NULL,
-    last_seen_ms INTEGER NOT NULL,
-    sightings INTEGER NOT NULL,
-    body TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS incidents_dedup ON incidents(dedup_key, last_seen_ms);
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    incident_id TEXT NOT NULL REFERENCES incidents(id),
-    sink TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_ms INTEGER NOT NULL,
-    created_ms INTEGER NOT NULL,
-    last_error TEXT,
-    UNIQUE(incident_id, sink)
-);
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox(sink, state, next_attempt_ms);
-CREATE TABLE IF NOT EXISTS ct_positions (
-    log TEXT PRIMARY KEY,
-    next_index INTEGER NOT NULL,
-    tree_size INTEGER NOT NULL,
-    updated_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS ct_roots (
-    log TEXT PRIMARY KEY,
-    tree_size INTEGER NOT NULL,
-    root BLOB NOT NULL,
-    updated_ms INTEGER NOT NULL
-);";
+/// One schema change.
+enum Step {
+    Sql(&'static str),
+    /// A column added unless present (stores from before versions were
+    /// recorded may have it already).
+    AddColumn {
+        table: &'static str,
+        column: &'static str,
+        decl: &'static str,
+    },
+}
+
+/// Migration `i` takes a store from version `i` to `i + 1`. The steps up to
+/// 4 were applied by releases that did not record a version, so they are
+/// written to be harmless on a store that already has them.
+const MIGRATIONS: &[Step] = &[
+    // 1: the first released schema
+    Step::Sql(
+        "CREATE TABLE IF NOT EXISTS incidents (
+            id TEXT PRIMARY KEY,
+            dedup_key TEXT NOT NULL,
+            first_seen_ms INTEGER NOT NULL,
+            last_seen_ms INTEGER NOT NULL,
+            sightings INTEGER NOT NULL,
+            body TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS incidents_dedup ON incidents(dedup_key, last_seen_ms);
+        CREATE TABLE IF NOT EXISTS outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            incident_id TEXT NOT NULL REFERENCES incidents(id),
+            sink TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_ms INTEGER NOT NULL,
+            created_ms INTEGER NOT NULL,
+            last_error TEXT,
+            UNIQUE(incident_id, sink)
+        );
+        CREATE INDEX IF NOT EXISTS outbox_due ON outbox(sink, state, next_attempt_ms);",
+    ),
+    // 2: updates point at their incident
+    Step::AddColumn {
+        table: "incidents",
+        column: "update_of",
+        decl: "TEXT",
+    },
+    // 3: CT positions
+    Step::Sql(
+        "CREATE TABLE IF NOT EXISTS ct_positions (
+            log TEXT PRIMARY KEY,
+            next_index INTEGER NOT NULL,
+            tree_size INTEGER NOT NULL,
+            updated_ms INTEGER NOT NULL
+        );",
+    ),
+    // 4: the last checked root of each CT log
+    Step::Sql(
+        "CREATE TABLE IF NOT EXISTS ct_roots (
+            log TEXT PRIMARY KEY,
+            tree_size INTEGER NOT NULL,
+            root BLOB NOT NULL,
+            updated_ms INTEGER NOT NULL
+        );",
+    ),
+    // 5: retention prunes by age without scanning
+    Step::Sql(
+        "CREATE INDEX incidents_age ON incidents(last_seen_ms);
+        CREATE INDEX outbox_age ON outbox(state, created_ms);",
+    ),
+];
+
+impl Step {
+    fn apply(&self, conn: &Connection) -> rusqlite::Result<()> {
+        match self {
+            Step::Sql(sql) => conn.execute_batch(sql),
+            Step::AddColumn {
+                table,
+                column,
+                decl,
+            } => {
+                let present = conn
+                    .prepare(&format!(
+                        "SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"
+                    ))?
+                    .exists([column])?;
+                if present {
+                    return Ok(());
+                }
+                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))
+            }
+        }
+    }
+}
+
+/// The schema version this build writes.
+pub(crate) const LATEST: u32 = MIGRATIONS.len() as u32;
 
 /// Open `path` (creating its folder), set WAL and the busy timeout, and
 /// bring the tables up to date.
 pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
-    let conn = if path.as_os_str() == ":memory:" {
+    let mut conn = if path.as_os_str() == ":memory:" {
         Connection::open_in_memory()?
     } else {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -58,13 +128,106 @@ pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
     };
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.busy_timeout(Duration::from_secs(5))?;
-    conn.execute_batch(TABLES)?;
-    // Added after the first release: updates point at their incident.
-    let has_update_of: bool = conn
-        .prepare("SELECT 1 FROM pragma_table_info('incidents') WHERE name = 'update_of'")?
-        .exists([])?;
-    if !has_update_of {
-        conn.execute_batch("ALTER TABLE incidents ADD COLUMN update_of TEXT")?;
-    }
+    migrate(&mut conn)?;
     Ok(conn)
+}
+
+/// The store's schema version.
+pub(super) fn version(conn: &Connection) -> Result<u32, StoreError> {
+    Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+}
+
+/// The version of a store from before versions were recorded: 1 if it
+/// has tables (the idempotent steps up to 4 then fill in what it lacks).
+fn unrecorded_version(conn: &Connection) -> Result<u32, StoreError> {
+    let has_tables = conn
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'incidents'")?
+        .exists([])?;
+    Ok(u32::from(has_tables))
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    // the write lock first: two processes opening one new store do not
+    // both migrate it
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut from = version(&tx)?;
+    if from > LATEST {
+        return Err(StoreError::TooNew {
+            found: from,
+            supported: LATEST,
+        });
+    }
+    if from == 0 {
+        from = unrecorded_version(&tx)?;
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(from as usize) {
+        step.apply(&tx).map_err(|source| StoreError::Migration {
+            version: i as u32 + 1,
+            source,
+        })?;
+    }
+    tx.pragma_update(None, "user_version", LATEST)?;
+    tx.commit()?;
+    if from > 0 && from < LATEST {
+        tracing::info!(from, to = LATEST, "store schema migrated");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_store_is_at_the_latest_version_and_reopens_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let conn = open(&path).unwrap();
+        assert_eq!(version(&conn).unwrap(), LATEST);
+        drop(conn);
+        let conn = open(&path).unwrap();
+        assert_eq!(version(&conn).unwrap(), LATEST);
+    }
+
+    #[test]
+    fn a_store_from_a_newer_version_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let conn = open(&path).unwrap();
+        conn.pragma_update(None, "user_version", LATEST + 1)
+            .unwrap();
+        drop(conn);
+        let err = open(&path).unwrap_err();
+        assert!(
+            err.to_string().contains(&format!("version {}", LATEST + 1)),
+            "{err}"
+        );
+        let raw = Connection::open(&path).unwrap();
+        assert_eq!(version(&raw).unwrap(), LATEST + 1);
+    }
+
+    #[test]
+    fn a_failed_migration_leaves_the_store_at_its_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let raw = Connection::open(&path).unwrap();
+        for step in &MIGRATIONS[..4] {
+            step.apply(&raw).unwrap();
+        }
+        // something already named like migration 5's index
+        raw.execute_batch("CREATE TABLE incidents_age (x); PRAGMA user_version = 4;")
+            .unwrap();
+        drop(raw);
+        let err = open(&path).unwrap_err();
+        assert!(err.to_string().contains("migration to version 5"), "{err}");
+        let raw = Connection::open(&path).unwrap();
+        assert_eq!(version(&raw).unwrap(), 4);
+        assert!(
+            !raw.prepare("SELECT 1 FROM sqlite_master WHERE name = 'outbox_age'")
+                .unwrap()
+                .exists([])
+                .unwrap(),
+            "half of migration 5 stayed"
+        );
+    }
 }

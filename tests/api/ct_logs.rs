@@ -88,6 +88,17 @@ async fn rfc6962_and_tiled_logs_are_read_once_and_resumed_without_gaps() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     app.stop().await;
+    // a graceful stop records what was read and sends it to stream clients
+    // before closing: wait until the client has taken in the last of it
+    let mut count = client.seen().len();
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = client.seen().len();
+        if now == count {
+            break;
+        }
+        count = now;
+    }
     let first_set = as_set(&client.seen());
     let rfc_done = first_set
         .iter()

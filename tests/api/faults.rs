@@ -24,7 +24,7 @@ const TLDS: &[&str] = &[
 ];
 const LOOKALIKES: &[&str] = &["paypa1", "app1e", "paypal-secure", "rnicrosoft"];
 
-fn free_addr() -> SocketAddr {
+pub(crate) fn free_addr() -> SocketAddr {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap()
 }
@@ -64,28 +64,28 @@ pub(crate) fn write_stream(path: &Path, n: usize) {
 }
 
 /// The dedup keys the offline back-test raises for `stream`.
-fn expected_keys(dir: &Path, stream: &Path) -> BTreeSet<String> {
+pub(crate) fn expected_keys(dir: &Path, stream: &Path) -> BTreeSet<String> {
     replay_incidents(stream, Some(&dir.join("list.json")))
         .iter()
         .map(|v| v["dedup_key"].as_str().unwrap().to_owned())
         .collect()
 }
 
-struct Service {
-    dir: PathBuf,
-    api: SocketAddr,
-    config: PathBuf,
+pub(crate) struct Service {
+    pub(crate) dir: PathBuf,
+    pub(crate) api: SocketAddr,
+    pub(crate) config: PathBuf,
 }
 
 impl Service {
     /// A service replaying `stream` at `rate` into a webhook at `sink_url`.
-    fn new(dir: &Path, stream: &Path, sink_url: &str, rate: u32) -> Service {
+    pub(crate) fn new(dir: &Path, stream: &Path, sink_url: &str, rate: u32) -> Service {
         let sinks = format!("[[sinks]]\nname = \"hook\"\nurl = \"{sink_url}\"\n");
         Service::with_sinks(dir, stream, &sinks, rate)
     }
 
     /// A service replaying `stream` at `rate` into the `[[sinks]]` of `sinks`.
-    fn with_sinks(dir: &Path, stream: &Path, sinks: &str, rate: u32) -> Service {
+    pub(crate) fn with_sinks(dir: &Path, stream: &Path, sinks: &str, rate: u32) -> Service {
         std::fs::write(dir.join("list.json"), TEST_LIST).unwrap();
         let api = free_addr();
         let config = dir.join("certsentry.toml");
@@ -122,7 +122,7 @@ poll_interval = "50ms"
         }
     }
 
-    fn start(&self) -> Child {
+    pub(crate) fn start(&self) -> Child {
         Command::new(env!("CARGO_BIN_EXE_certsentry"))
             .args(["serve", "--config"])
             .arg(&self.config)
@@ -134,7 +134,7 @@ poll_interval = "50ms"
             .unwrap()
     }
 
-    async fn status(&self) -> Option<Value> {
+    pub(crate) async fn status(&self) -> Option<Value> {
         let r = reqwest::get(format!("http://{}/v1/status", self.api))
             .await
             .ok()?;
@@ -142,7 +142,7 @@ poll_interval = "50ms"
     }
 
     /// Wait until the replay is finished and `incidents` are stored.
-    async fn wait_replayed(&self, incidents: usize) -> Value {
+    pub(crate) async fn wait_replayed(&self, incidents: usize) -> Value {
         let mut last = Value::Null;
         for _ in 0..600 {
             if let Some(s) = self.status().await {
@@ -159,7 +159,7 @@ poll_interval = "50ms"
 
 /// Delivered dedup keys, how often each arrived, checking each request's
 /// idempotency key is its body's dedup key.
-fn tally(receiver: &Receiver) -> BTreeMap<String, usize> {
+pub(crate) fn tally(receiver: &Receiver) -> BTreeMap<String, usize> {
     let mut seen = BTreeMap::new();
     for r in receiver.delivered("/hook") {
         let key = r.body["dedup_key"].as_str().unwrap().to_owned();
@@ -169,7 +169,7 @@ fn tally(receiver: &Receiver) -> BTreeMap<String, usize> {
     seen
 }
 
-async fn wait_all_delivered(receiver: &Receiver, expected: &BTreeSet<String>) {
+pub(crate) async fn wait_all_delivered(receiver: &Receiver, expected: &BTreeSet<String>) {
     let r = receiver.clone();
     let want = expected.clone();
     eventually(Duration::from_secs(60), "every incident delivered", || {
@@ -182,7 +182,7 @@ async fn wait_all_delivered(receiver: &Receiver, expected: &BTreeSet<String>) {
     .await;
 }
 
-fn report(what: &str, expected: &BTreeSet<String>, receiver: &Receiver) -> usize {
+pub(crate) fn report(what: &str, expected: &BTreeSet<String>, receiver: &Receiver) -> usize {
     let seen = tally(receiver);
     let delivered: BTreeSet<String> = seen.keys().cloned().collect();
     let lost = expected.difference(&delivered).count();

@@ -12,6 +12,7 @@ mod golden;
 mod helpers;
 mod http_api;
 mod layout;
+mod operations;
 mod properties;
 mod quality;
 mod sinks;

@@ -1,0 +1,333 @@
+//! Operations with the real binary (issue #20): SIGTERM mid-replay and a
+//! second signal, a delivery stuck past the shutdown timeout, a store of the
+//! first released schema, a backup taken while the service writes restored
+//! into a fresh instance, and a restore refused while a service runs.
+
+use crate::faults::{Service, expected_keys, report, wait_all_delivered, write_stream};
+use crate::helpers::*;
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+fn send(child: &Child, signal: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{signal} failed");
+}
+
+/// The child's exit status, polled, at most `limit` from now.
+async fn exit_within(child: &mut Child, limit: Duration) -> ExitStatus {
+    let until = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > until {
+            child.kill().unwrap();
+            panic!("did not exit within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Wait until the service's status satisfies `ok`.
+async fn status_until(service: &Service, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..600 {
+        if let Some(s) = service.status().await {
+            if ok(&s) {
+                return s;
+            }
+            last = s;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("status never showed {what}: {last}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_replay_exits_zero_and_the_next_start_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("stream.jsonl");
+    write_stream(&stream, 10_000);
+    let receiver = Receiver::start().await;
+    let service = Service::new(
+        dir.path(),
+        &stream,
+        &format!("{}/hook", receiver.base),
+        4000,
+    );
+    let expected = expected_keys(dir.path(), &stream);
+
+    let mut child = service.start();
+    let before = status_until(&service, "incidents stored", |s| {
+        s["incidents"].as_u64().unwrap_or(0) >= 10
+    })
+    .await;
+    assert_ne!(before["source"]["state"], "finished", "stop it mid-replay");
+    let sent = Instant::now();
+    send(&child, "TERM");
+    let status = exit_within(&mut child, Duration::from_secs(35)).await;
+    assert!(status.success(), "SIGTERM: {status:?}");
+    println!(
+        "SIGTERM after {} incidents: exit 0 in {:?}",
+        before["incidents"],
+        sent.elapsed()
+    );
+
+    // restarted: the replay runs to its end and every incident arrives
+    let mut child = service.start();
+    service.wait_replayed(expected.len()).await;
+    wait_all_delivered(&receiver, &expected).await;
+    send(&child, "TERM");
+    assert!(
+        exit_within(&mut child, Duration::from_secs(35))
+            .await
+            .success()
+    );
+    report("SIGTERM then restart", &expected, &receiver);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_delivery_bounds_the_shutdown_and_a_second_signal_exits_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("stream.jsonl");
+    write_stream(&stream, 2_000);
+    // accepts connections (the backlog does) and never answers
+    let black_hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let sinks = format!(
+        "request_timeout = \"60s\"\n[service]\nshutdown_timeout = \"2s\"\n\
+         [[sinks]]\nname = \"hook\"\nurl = \"http://{}/hook\"\n",
+        black_hole.local_addr().unwrap()
+    );
+    let service = Service::with_sinks(dir.path(), &stream, &sinks, 0);
+    let incidents = expected_keys(dir.path(), &stream).len() as u64;
+
+    let mut child = service.start();
+    service.wait_replayed(incidents as usize).await;
+    let sent = Instant::now();
+    send(&child, "TERM");
+    let status = exit_within(&mut child, Duration::from_secs(20)).await;
+    let took = sent.elapsed();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        took >= Duration::from_millis(1500),
+        "the delivery in progress was given the shutdown timeout: {took:?}"
+    );
+    println!("stuck delivery: exit 0 after {took:?} (shutdown_timeout 2s, request timeout 60s)");
+
+    let mut child = service.start();
+    let s = status_until(&service, "the stored incidents", |s| {
+        s["incidents"].as_u64() == Some(incidents)
+    })
+    .await;
+    // nothing was delivered, nothing dropped: every incident still queued
+    assert_eq!(s["sinks"][0]["pending"].as_u64(), Some(incidents), "{s}");
+    send(&child, "TERM");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = Instant::now();
+    send(&child, "TERM");
+    let status = exit_within(&mut child, Duration::from_secs(5)).await;
+    assert_eq!(status.code(), Some(130), "second signal: {status:?}");
+    println!("second signal: exit 130 in {:?}", second.elapsed());
+    drop(black_hole);
+}
+
+/// A store file built from the first released schema (the fixture).
+fn old_store(path: &Path) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(include_str!("../fixtures/store-v1.sql"))
+        .unwrap();
+}
+
+fn user_version(path: &Path) -> u32 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap()
+}
+
+fn certsentry(args: &[&str], dir: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_certsentry"))
+        .args(args)
+        .current_dir(dir)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_of_the_first_schema_opens_keeps_its_data_and_delivers_what_was_pending() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("certsentry.db");
+    old_store(&db);
+    assert_eq!(user_version(&db), 0);
+
+    let out = certsentry(
+        &["incidents", "export", "--db", db.to_str().unwrap()],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let exported: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ids: Vec<&str> = exported.iter().map(|i| i["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids.len(),
+        2,
+        "both incidents of the old store are there: {ids:?}"
+    );
+    assert!(ids.contains(&"01HF7YAT00YA1DTFNS3P837J4B"));
+    assert!(ids.contains(&"01HF7YAT00YA1DTFNS3P837J4D"));
+    let latest = user_version(&db);
+    assert!(latest >= 5, "migrated to the current version: {latest}");
+
+    // the service on it delivers the delivery that was pending, and only it
+    let receiver = Receiver::start().await;
+    let stream = dir.path().join("empty.jsonl");
+    std::fs::write(&stream, "").unwrap();
+    let service = Service::new(dir.path(), &stream, &format!("{}/hook", receiver.base), 0);
+    let mut child = service.start();
+    let r = receiver.clone();
+    eventually(Duration::from_secs(20), "the pending delivery", || {
+        let r = r.clone();
+        async move { !r.delivered("/hook").is_empty() }
+    })
+    .await;
+    let s = status_until(&service, "an empty outbox", |s| {
+        s["sinks"][0]["pending"] == 0
+    })
+    .await;
+    // the fixture's incidents are from 2023: store.retention (365 days) at
+    // start prunes the delivered one, and keeps the one still to deliver
+    // until it is delivered
+    assert_eq!(s["incidents"], 1, "{s}");
+    assert_eq!(s["counters"]["incidents_pruned"], 1, "{s}");
+    assert_eq!(s["store"]["schema_version"], latest);
+    send(&child, "TERM");
+    assert!(
+        exit_within(&mut child, Duration::from_secs(35))
+            .await
+            .success()
+    );
+    let delivered = receiver.delivered("/hook");
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].body["id"], "01HF7YAT00YA1DTFNS3P837J4B");
+    assert_eq!(delivered[0].body["domain"], "paypa1.com");
+
+    // a store from a newer certsentry is refused, and left as it was
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .pragma_update(None, "user_version", latest + 1)
+        .unwrap();
+    let out = certsentry(
+        &["incidents", "export", "--db", db.to_str().unwrap()],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("newer certsentry"), "{err}");
+    assert_eq!(user_version(&db), latest + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_while_writing_restores_into_a_fresh_instance_that_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("stream.jsonl");
+    write_stream(&stream, 10_000);
+    let receiver = Receiver::start().await;
+    let service = Service::new(
+        dir.path(),
+        &stream,
+        &format!("{}/hook", receiver.base),
+        4000,
+    );
+    let expected = expected_keys(dir.path(), &stream);
+    let db = dir.path().join("certsentry.db");
+    let backup = dir.path().join("backup.db");
+
+    let mut child = service.start();
+    status_until(&service, "incidents stored", |s| {
+        s["incidents"].as_u64().unwrap_or(0) >= 20
+    })
+    .await;
+    let out = certsentry(
+        &[
+            "backup",
+            "--db",
+            db.to_str().unwrap(),
+            "--output",
+            backup.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let in_backup = summary["incidents"].as_u64().unwrap();
+    assert!(in_backup >= 20, "{summary}");
+    println!("backup while writing: {summary}");
+
+    // restore is refused while the service runs on the store
+    let out = certsentry(
+        &[
+            "restore",
+            "--db",
+            db.to_str().unwrap(),
+            "--input",
+            backup.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is running on the store"), "{err}");
+    // then the machine is lost mid-replay
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = crate::faults::tally(&receiver).len();
+    assert!(before < expected.len(), "the first instance did not finish");
+
+    // a fresh instance from the backup
+    let fresh = tempfile::tempdir().unwrap();
+    let fresh_db = fresh.path().join("certsentry.db");
+    let out = certsentry(
+        &[
+            "restore",
+            "--db",
+            fresh_db.to_str().unwrap(),
+            "--input",
+            backup.to_str().unwrap(),
+        ],
+        fresh.path(),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let restored: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(restored["incidents"].as_u64(), Some(in_backup));
+    // the same SOAR: the rest arrives, what the backup had delivered is not
+    // sent again
+    let again = Service::new(fresh.path(), &stream, &format!("{}/hook", receiver.base), 0);
+    let mut child = again.start();
+    let s = again.wait_replayed(expected.len()).await;
+    println!("fresh instance: {s}");
+    wait_all_delivered(&receiver, &expected).await;
+    send(&child, "TERM");
+    assert!(
+        exit_within(&mut child, Duration::from_secs(35))
+            .await
+            .success()
+    );
+    println!("delivered before the loss: {before} of {}", expected.len());
+    report(
+        "restored from a backup taken mid-replay",
+        &expected,
+        &receiver,
+    );
+}
