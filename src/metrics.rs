@@ -7,7 +7,7 @@
 
 use crate::model::MatchKind;
 use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// One metric family that is not a counter of [`Metrics`]: a gauge, with
 /// one sample per label value (or one unlabelled sample).
@@ -56,6 +56,9 @@ pub struct Metrics {
     pub stream_clients: AtomicU64,
     pub stream_clients_dropped: AtomicU64,
     pub stream_messages: AtomicU64,
+    /// The store refuses writes (disk full, I/O error, locked): the
+    /// pipeline holds its input until it records again.
+    store_unavailable: AtomicBool,
 }
 
 fn inc(c: &AtomicU64, n: u64) {
@@ -65,6 +68,14 @@ fn inc(c: &AtomicU64, n: u64) {
 impl Metrics {
     pub fn add(&self, counter: &AtomicU64, n: u64) {
         inc(counter, n);
+    }
+
+    pub fn set_store_unavailable(&self, down: bool) {
+        self.store_unavailable.store(down, Ordering::Relaxed);
+    }
+
+    pub fn store_unavailable(&self) -> bool {
+        self.store_unavailable.load(Ordering::Relaxed)
     }
 
     pub fn count_match(&self, kind: MatchKind) {

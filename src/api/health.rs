@@ -15,13 +15,16 @@ pub(super) async fn healthz() -> Json<serde_json::Value> {
 pub(super) async fn readyz(State(state): State<AppState>) -> Response {
     let list = state.snapshots.status();
     let loaded = list.loaded_at.is_some();
+    let store_ok = !state.metrics.store_unavailable();
+    let ready = loaded && store_ok;
     let body = json!({
-        "ready": loaded,
+        "ready": ready,
         "list_loaded": loaded,
         "list_error": list.last_error,
-        "degraded": list.last_error.is_some(),
+        "store_writable": store_ok,
+        "degraded": list.last_error.is_some() || !store_ok,
     });
-    let status = if loaded {
+    let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -50,6 +53,11 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Result<Response, A
             name: "certsentry_deliveries_failed",
             help: "deliveries failed and kept",
             samples: per_sink(|c| c.failed),
+        },
+        Family {
+            name: "certsentry_store_unavailable",
+            help: "1 while the store refuses writes and intake is held",
+            samples: one(u64::from(state.metrics.store_unavailable())),
         },
         Family {
             name: "certsentry_store_bytes",

@@ -5,7 +5,9 @@
 //!
 //! [`Pipeline::process`] is synchronous and shared by the service's task
 //! ([`run`]) and `certsentry replay`, so a back-test decides exactly what the
-//! service would.
+//! service would. The task retries a certificate the store could not record
+//! until it can (taking nothing new meanwhile), so a CT position never moves
+//! past an unrecorded certificate.
 
 mod cert;
 mod recent;
@@ -67,6 +69,21 @@ impl Pipeline {
             self.metrics.add(&self.metrics.duplicate_certs, 1);
             return Ok(Vec::new());
         }
+        let result = self.match_and_record(matcher, cert, now);
+        if result.is_err()
+            && let Some(fp) = cert.fingerprint()
+        {
+            self.recent.forget(fp);
+        }
+        result
+    }
+
+    fn match_and_record(
+        &mut self,
+        matcher: &Matcher,
+        cert: Cert<'_>,
+        now: SystemTime,
+    ) -> Result<Vec<Incident>, RecordError> {
         let matched = match_cert(matcher, cert);
         self.metrics
             .add(&self.metrics.names_checked, matched.stats.checked);
@@ -115,6 +132,62 @@ impl Pipeline {
     }
 }
 
+/// The store failing to record: the pipeline holds the certificate it has
+/// and retries with backoff, so no position moves past it and nothing after
+/// it is taken; `/readyz` says not ready meanwhile, and the error is logged
+/// once a minute, not per certificate.
+struct StoreTrouble {
+    since: Option<Instant>,
+    logged: Option<Instant>,
+    backoff: Duration,
+}
+
+const TROUBLE_LOG_EVERY: Duration = Duration::from_secs(60);
+const TROUBLE_BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+impl StoreTrouble {
+    fn new() -> StoreTrouble {
+        StoreTrouble {
+            since: None,
+            logged: None,
+            backoff: Duration::from_millis(50),
+        }
+    }
+
+    /// A failed write: how long to wait before trying again.
+    fn failed(&mut self, metrics: &Metrics, what: &str, error: &RecordError) -> Duration {
+        metrics.add(&metrics.store_errors, 1);
+        let now = Instant::now();
+        if self.since.is_none() {
+            self.since = Some(now);
+            metrics.set_store_unavailable(true);
+        }
+        if self
+            .logged
+            .is_none_or(|t| now.duration_since(t) >= TROUBLE_LOG_EVERY)
+        {
+            self.logged = Some(now);
+            tracing::error!(
+                %error, what,
+                failing_for = ?self.since.map(|t| now.duration_since(t)),
+                "the store cannot record: intake is held until it can (retrying)"
+            );
+        }
+        let wait = self.backoff;
+        self.backoff = (self.backoff * 2).min(TROUBLE_BACKOFF_MAX);
+        wait
+    }
+
+    fn recovered(&mut self, metrics: &Metrics) {
+        if let Some(since) = self.since.take() {
+            metrics.set_store_unavailable(false);
+            tracing::warn!(after = ?since.elapsed(), "the store records again; intake resumes");
+        }
+        self.logged = None;
+        self.backoff = Duration::from_millis(50);
+    }
+}
+
 /// The pipeline task: waits for the first good list, then processes events
 /// until the source closes or shutdown.
 pub(crate) async fn run(
@@ -130,6 +203,7 @@ pub(crate) async fn run(
         _ = shutdown.cancelled() => return,
         r = snapshots.wait_for(|s| s.is_some()) => if r.is_err() { return },
     }
+    let mut trouble = StoreTrouble::new();
     loop {
         let item = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -138,45 +212,97 @@ pub(crate) async fn run(
                 None => return,
             },
         };
-        match item {
-            SourceItem::Event(event) => handle(
-                &mut pipeline,
-                &snapshots,
-                &wake,
-                &events_out,
-                Cert::Event(&event),
-            ),
-            SourceItem::Frame(frame) => handle(
-                &mut pipeline,
-                &snapshots,
-                &wake,
-                &events_out,
-                Cert::Frame(&frame),
-            ),
+        let mut stage = Stage {
+            pipeline: &mut pipeline,
+            snapshots: &snapshots,
+            wake: &wake,
+            events_out: &events_out,
+            trouble: &mut trouble,
+            shutdown: &shutdown,
+        };
+        let recorded = match &item {
+            SourceItem::Event(event) => stage.record(Cert::Event(event)).await,
+            SourceItem::Frame(frame) => stage.record(Cert::Frame(frame)).await,
             SourceItem::Batch {
                 events,
                 log,
                 next_index,
                 tree_size,
             } => {
-                for event in &events {
-                    handle(
-                        &mut pipeline,
-                        &snapshots,
-                        &wake,
-                        &events_out,
-                        Cert::Event(event),
-                    );
+                let mut all = true;
+                for event in events {
+                    if !stage.record(Cert::Event(event)).await {
+                        all = false;
+                        break;
+                    }
                 }
                 // every event above is recorded: the position may move
-                if let Err(e) = pipeline.recorder.commit_position(
-                    &log,
-                    next_index,
-                    tree_size,
-                    SystemTime::now(),
-                ) {
-                    pipeline.metrics.add(&pipeline.metrics.store_errors, 1);
-                    tracing::error!(error = %e, %log, "cannot store the CT log position");
+                all && stage.commit_position(log, *next_index, *tree_size).await
+            }
+        };
+        if !recorded {
+            return; // shut down while the store was failing: nothing moved
+        }
+    }
+}
+
+/// One item's way through the pipeline, retried while the store fails.
+struct Stage<'a> {
+    pipeline: &'a mut Pipeline,
+    snapshots: &'a watch::Receiver<Option<Arc<Matcher>>>,
+    wake: &'a [Arc<Notify>],
+    events_out: &'a Option<broadcast::Sender<Arc<CertEvent>>>,
+    trouble: &'a mut StoreTrouble,
+    shutdown: &'a CancellationToken,
+}
+
+impl Stage<'_> {
+    /// Match and record `cert`, as many times as it takes; false when shut
+    /// down before the store could record it.
+    async fn record(&mut self, cert: Cert<'_>) -> bool {
+        loop {
+            match handle(
+                self.pipeline,
+                self.snapshots,
+                self.wake,
+                self.events_out,
+                cert,
+            ) {
+                Ok(()) => {
+                    self.trouble.recovered(&self.pipeline.metrics);
+                    return true;
+                }
+                Err(e) => {
+                    let wait = self.trouble.failed(&self.pipeline.metrics, "incident", &e);
+                    tokio::select! {
+                        _ = self.shutdown.cancelled() => return false,
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn commit_position(&mut self, log: &str, next_index: u64, tree_size: u64) -> bool {
+        loop {
+            match self.pipeline.recorder.commit_position(
+                log,
+                next_index,
+                tree_size,
+                SystemTime::now(),
+            ) {
+                Ok(()) => {
+                    self.trouble.recovered(&self.pipeline.metrics);
+                    return true;
+                }
+                Err(e) => {
+                    let wait = self
+                        .trouble
+                        .failed(&self.pipeline.metrics, "CT log position", &e);
+                    tokio::select! {
+                        _ = self.shutdown.cancelled() => return false,
+                        _ = tokio::time::sleep(wait) => {}
+                    }
                 }
             }
         }
@@ -190,9 +316,9 @@ fn handle(
     wake: &[Arc<Notify>],
     events_out: &Option<broadcast::Sender<Arc<CertEvent>>>,
     cert: Cert<'_>,
-) {
+) -> Result<(), RecordError> {
     let Some(matcher) = snapshots.borrow().clone() else {
-        return;
+        return Ok(());
     };
     let span = tracing::debug_span!("match", source = cert.source(), names = cert.names().len());
     let enter = span.enter();
@@ -204,10 +330,7 @@ fn handle(
             }
         }
         Ok(_) => {}
-        Err(e) => {
-            pipeline.metrics.add(&pipeline.metrics.store_errors, 1);
-            tracing::error!(error = %e, "cannot record incident");
-        }
+        Err(e) => return Err(e),
     }
     drop(enter);
     if let Some(out) = events_out
@@ -215,4 +338,5 @@ fn handle(
     {
         let _ = out.send(Arc::new(cert.event_or_names(true).into_owned()));
     }
+    Ok(())
 }

@@ -47,6 +47,12 @@ impl RecentCerts {
         self.order.push_back((now, key.to_owned()));
         false
     }
+
+    /// Forget `key` (its certificate was not recorded: it must be matched
+    /// again when it comes back).
+    pub(super) fn forget(&mut self, key: &str) {
+        self.seen.remove(key);
+    }
 }
 
 #[cfg(test)]

@@ -331,3 +331,141 @@ async fn a_backup_taken_while_writing_restores_into_a_fresh_instance_that_loses_
         &receiver,
     );
 }
+
+/// A tmpfs of `size` mounted at `at`, unmounted when dropped; `None` where
+/// this machine cannot mount (not root, no CAP_SYS_ADMIN).
+struct SmallDisk {
+    at: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(at: &Path, size: &str) -> Option<SmallDisk> {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        ok.then(|| SmallDisk { at: at.to_owned() })
+    }
+
+    /// Fill what is left with a file; returns its path.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.at.join("filler");
+        let mut f = std::fs::File::create(&path).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while f.write_all(&block).is_ok() {}
+        let small = [0u8; 512];
+        while f.write_all(&small).is_ok() {}
+        let _ = f.sync_all();
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.at).status();
+    }
+}
+
+async fn metric(service: &Service, name: &str) -> Option<f64> {
+    let text = reqwest::get(format!("http://{}/metrics", service.api))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_holds_intake_reports_it_and_recovers_with_nothing_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(disk) = SmallDisk::mount(&dir.path().join("disk"), "48m") else {
+        eprintln!(
+            "SKIPPED: cannot mount a tmpfs here (needs root); the full-disk test did not run"
+        );
+        return;
+    };
+    let stream = dir.path().join("stream.jsonl");
+    write_stream(&stream, 10_000);
+    let receiver = Receiver::start().await;
+    let service = Service::new(
+        dir.path(),
+        &stream,
+        &format!("{}/hook", receiver.base),
+        2000,
+    );
+    // the store on the small disk
+    let config = std::fs::read_to_string(&service.config).unwrap().replace(
+        &format!("path = \"{}\"", dir.path().join("certsentry.db").display()),
+        &format!("path = \"{}\"", disk.at.join("certsentry.db").display()),
+    );
+    std::fs::write(&service.config, config).unwrap();
+    let expected = expected_keys(dir.path(), &stream);
+
+    let mut child = service.start();
+    status_until(&service, "incidents stored", |s| {
+        s["incidents"].as_u64().unwrap_or(0) >= 10
+    })
+    .await;
+    let filler = disk.fill();
+    let full = status_until(&service, "the store refusing writes", |s| {
+        s["counters"]["store_errors"].as_u64().unwrap_or(0) > 0
+    })
+    .await;
+    let ready = reqwest::get(format!("http://{}/readyz", service.api))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["store_writable"], false, "{body}");
+    assert_eq!(
+        metric(&service, "certsentry_store_unavailable").await,
+        Some(1.0)
+    );
+    // intake is held: no incident is stored, the replay does not run on
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let held = service.status().await.unwrap();
+    assert_eq!(held["incidents"], full["incidents"], "{held}");
+    assert_ne!(held["source"]["state"], "finished");
+    let frames = held["counters"]["frames"].as_u64().unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let later = service.status().await.unwrap();
+    assert_eq!(
+        later["counters"]["frames"].as_u64().unwrap(),
+        frames,
+        "the source waits for the pipeline"
+    );
+    println!(
+        "disk full after {} incidents: held at {frames} frames, store errors {}",
+        full["incidents"], later["counters"]["store_errors"]
+    );
+
+    // space comes back: it resumes by itself
+    std::fs::remove_file(&filler).unwrap();
+    service.wait_replayed(expected.len()).await;
+    let ready = reqwest::get(format!("http://{}/readyz", service.api))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(
+        metric(&service, "certsentry_store_unavailable").await,
+        Some(0.0)
+    );
+    wait_all_delivered(&receiver, &expected).await;
+    send(&child, "TERM");
+    assert!(
+        exit_within(&mut child, Duration::from_secs(35))
+            .await
+            .success()
+    );
+    report("disk full, then space freed", &expected, &receiver);
+    drop(disk);
+}
