@@ -16,5 +16,6 @@ mod operations;
 mod properties;
 mod quality;
 mod sinks;
+mod soak;
 mod stream_server;
 mod xsoar_content;
