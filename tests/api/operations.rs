@@ -50,19 +50,56 @@ async fn status_until(service: &Service, what: &str, ok: impl Fn(&Value) -> bool
     panic!("status never showed {what}: {last}");
 }
 
+/// A service replaying a stream of `n` messages at `rate` into a receiver,
+/// and the incidents the back-test says it must deliver.
+struct Replaying {
+    dir: tempfile::TempDir,
+    stream: std::path::PathBuf,
+    receiver: Receiver,
+    service: Service,
+    expected: std::collections::BTreeSet<String>,
+}
+
+impl Replaying {
+    async fn new(n: usize, rate: u32) -> Replaying {
+        let dir = tempfile::tempdir().unwrap();
+        let stream = dir.path().join("stream.jsonl");
+        write_stream(&stream, n);
+        let receiver = Receiver::start().await;
+        let service = Service::new(
+            dir.path(),
+            &stream,
+            &format!("{}/hook", receiver.base),
+            rate,
+        );
+        let expected = expected_keys(dir.path(), &stream);
+        Replaying {
+            dir,
+            stream,
+            receiver,
+            service,
+            expected,
+        }
+    }
+}
+
+/// SIGTERM, and the graceful exit (status 0) it must bring.
+async fn stop(child: &mut Child) {
+    send(child, "TERM");
+    let status = exit_within(child, Duration::from_secs(35)).await;
+    assert!(status.success(), "after SIGTERM: {status:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_replay_exits_zero_and_the_next_start_loses_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let stream = dir.path().join("stream.jsonl");
-    write_stream(&stream, 10_000);
-    let receiver = Receiver::start().await;
-    let service = Service::new(
-        dir.path(),
-        &stream,
-        &format!("{}/hook", receiver.base),
-        4000,
-    );
-    let expected = expected_keys(dir.path(), &stream);
+    // the folder lives as long as `_dir`
+    let Replaying {
+        dir: _dir,
+        stream: _,
+        receiver,
+        service,
+        expected,
+    } = Replaying::new(10_000, 4000).await;
 
     let mut child = service.start();
     let before = status_until(&service, "incidents stored", |s| {
@@ -84,12 +121,7 @@ async fn sigterm_mid_replay_exits_zero_and_the_next_start_loses_nothing() {
     let mut child = service.start();
     service.wait_replayed(expected.len()).await;
     wait_all_delivered(&receiver, &expected).await;
-    send(&child, "TERM");
-    assert!(
-        exit_within(&mut child, Duration::from_secs(35))
-            .await
-            .success()
-    );
+    stop(&mut child).await;
     report("SIGTERM then restart", &expected, &receiver);
 }
 
@@ -212,12 +244,7 @@ async fn a_store_of_the_first_schema_opens_keeps_its_data_and_delivers_what_was_
     assert_eq!(s["incidents"], 1, "{s}");
     assert_eq!(s["counters"]["incidents_pruned"], 1, "{s}");
     assert_eq!(s["store"]["schema_version"], latest);
-    send(&child, "TERM");
-    assert!(
-        exit_within(&mut child, Duration::from_secs(35))
-            .await
-            .success()
-    );
+    stop(&mut child).await;
     let delivered = receiver.delivered("/hook");
     assert_eq!(delivered.len(), 1);
     assert_eq!(delivered[0].body["id"], "01HF7YAT00YA1DTFNS3P837J4B");
@@ -240,17 +267,13 @@ async fn a_store_of_the_first_schema_opens_keeps_its_data_and_delivers_what_was_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_taken_while_writing_restores_into_a_fresh_instance_that_loses_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let stream = dir.path().join("stream.jsonl");
-    write_stream(&stream, 10_000);
-    let receiver = Receiver::start().await;
-    let service = Service::new(
-        dir.path(),
-        &stream,
-        &format!("{}/hook", receiver.base),
-        4000,
-    );
-    let expected = expected_keys(dir.path(), &stream);
+    let Replaying {
+        dir,
+        stream,
+        receiver,
+        service,
+        expected,
+    } = Replaying::new(10_000, 4000).await;
     let db = dir.path().join("certsentry.db");
     let backup = dir.path().join("backup.db");
 
@@ -318,12 +341,7 @@ async fn a_backup_taken_while_writing_restores_into_a_fresh_instance_that_loses_
     let s = again.wait_replayed(expected.len()).await;
     println!("fresh instance: {s}");
     wait_all_delivered(&receiver, &expected).await;
-    send(&child, "TERM");
-    assert!(
-        exit_within(&mut child, Duration::from_secs(35))
-            .await
-            .success()
-    );
+    stop(&mut child).await;
     println!("delivered before the loss: {before} of {}", expected.len());
     report(
         "restored from a backup taken mid-replay",
@@ -460,12 +478,7 @@ async fn a_full_disk_holds_intake_reports_it_and_recovers_with_nothing_lost() {
         Some(0.0)
     );
     wait_all_delivered(&receiver, &expected).await;
-    send(&child, "TERM");
-    assert!(
-        exit_within(&mut child, Duration::from_secs(35))
-            .await
-            .success()
-    );
+    stop(&mut child).await;
     report("disk full, then space freed", &expected, &receiver);
     drop(disk);
 }
