@@ -511,3 +511,116 @@ async fn wait_for_metric(app: &TestApp, name: &str, n: u64) {
     )
     .await;
 }
+
+/// The stored position of the log whose URL ends with `suffix`.
+async fn stored_position(app: &TestApp, suffix: &str) -> Option<u64> {
+    let s = app.get_json("/v1/status").await;
+    s["ct_logs"]
+        .as_array()?
+        .iter()
+        .find(|l| l["log"].as_str().is_some_and(|u| u.ends_with(suffix)))
+        .and_then(|l| l["next_index"].as_u64())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_holds_the_ct_positions_until_space_returns() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let Some(disk) = crate::operations::SmallDisk::mount(&dir.path().join("disk"), "32m") else {
+        eprintln!(
+            "SKIPPED: cannot mount a tmpfs here (needs root); the CT full-disk test did not run"
+        );
+        return;
+    };
+    let logs = FakeLogs::start(300).await;
+    let receiver = Receiver::start().await;
+    let mut settings = ct_settings(dir.path(), &logs, &receiver);
+    settings.store.path = disk.at.join("certsentry.db");
+    // real entries 18, 22, 25, 29 and 34 of the RFC 6962 log raise incidents
+    std::fs::write(
+        &settings.watchlist.path,
+        r#"{"brand-example.com": ["salings", "thekgba", "northkclaw", "alimentoscomso", "regngold"]}"#,
+    )
+    .unwrap();
+    let app = spawn_app_with(settings, dir.clone()).await;
+    let client = StreamClient::connect(app.stream_port.unwrap(), "/full-stream").await;
+    logs.grow(20, 0);
+    client.wait_for(20).await;
+    let mut at = None;
+    for _ in 0..200 {
+        at = stored_position(&app, "/rfc/").await;
+        if at == Some(20) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(at, Some(20));
+
+    // the disk fills, the logs grow: the positions stay where the store is
+    let filler = disk.fill();
+    logs.grow(40, 100);
+    let mut errors = 0;
+    for _ in 0..400 {
+        errors = app.get_json("/v1/status").await["counters"]["store_errors"]
+            .as_u64()
+            .unwrap_or(0);
+        if errors > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(errors > 0, "the store refused a write");
+    let held_rfc = stored_position(&app, "/rfc/").await;
+    let held_tiled = stored_position(&app, "/tiled/").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(stored_position(&app, "/rfc/").await, held_rfc);
+    assert_eq!(stored_position(&app, "/tiled/").await, held_tiled);
+    let ready = reqwest::get(format!("{}/readyz", app.address))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    println!("CT disk full: positions held at rfc {held_rfc:?}, tiled {held_tiled:?}");
+
+    // space returns: every entry once, positions at the end
+    std::fs::remove_file(&filler).unwrap();
+    let seen = client.wait_for(140).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(client.seen().len(), 140, "each entry once");
+    assert_eq!(as_set(&seen), expect(&logs, 0..40, 0..100));
+    let mut end = (None, None);
+    for _ in 0..200 {
+        end = (
+            stored_position(&app, "/rfc/").await,
+            stored_position(&app, "/tiled/").await,
+        );
+        if end == (Some(40), Some(100)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(end, (Some(40), Some(100)));
+    let ready = reqwest::get(format!("{}/readyz", app.address))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    // the incidents of the entries read while the disk was full are stored
+    let incidents = app.get_json("/v1/incidents?limit=100").await;
+    let domains: BTreeSet<&str> = incidents["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["registrable_domain"].as_str())
+        .collect();
+    assert_eq!(
+        domains,
+        BTreeSet::from([
+            "alimentoscomso.com",
+            "northkclaw.com",
+            "regngold.com",
+            "salings.com",
+            "thekgba.com"
+        ]),
+        "{incidents}"
+    );
+    app.stop().await;
+    drop(disk);
+}

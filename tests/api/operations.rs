@@ -352,12 +352,12 @@ async fn a_backup_taken_while_writing_restores_into_a_fresh_instance_that_loses_
 
 /// A tmpfs of `size` mounted at `at`, unmounted when dropped; `None` where
 /// this machine cannot mount (not root, no CAP_SYS_ADMIN).
-struct SmallDisk {
-    at: std::path::PathBuf,
+pub(crate) struct SmallDisk {
+    pub(crate) at: std::path::PathBuf,
 }
 
 impl SmallDisk {
-    fn mount(at: &Path, size: &str) -> Option<SmallDisk> {
+    pub(crate) fn mount(at: &Path, size: &str) -> Option<SmallDisk> {
         std::fs::create_dir_all(at).unwrap();
         let ok = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
@@ -370,7 +370,7 @@ impl SmallDisk {
     }
 
     /// Fill what is left with a file; returns its path.
-    fn fill(&self) -> std::path::PathBuf {
+    pub(crate) fn fill(&self) -> std::path::PathBuf {
         use std::io::Write;
         let path = self.at.join("filler");
         let mut f = std::fs::File::create(&path).unwrap();
