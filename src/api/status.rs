@@ -11,9 +11,10 @@ pub(super) async fn status(
     State(state): State<AppState>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let outbox = state.store.outbox_counts().await?;
-    let incidents = state.store.incident_count().await?;
     let positions = state.store.ct_positions().await?;
+    // one count of the incidents (`incidents` and `store.incidents`)
     let usage = state.store.usage().await?;
+    let incidents = usage.incidents;
     let ct_logs: Vec<serde_json::Value> = positions
         .into_iter()
         .map(|p| {

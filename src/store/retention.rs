@@ -96,32 +96,39 @@ impl Store {
         settings: &RetentionSettings,
         now: SystemTime,
     ) -> Result<Pruned, StoreError> {
-        let mut pruned = Pruned::default();
         let batch = settings.batch;
         let failed_before = cutoff(now, settings.failed);
         let incidents_before = cutoff(now, settings.incidents);
+        let failed_deliveries = self
+            .in_batches(batch, move |db| db.prune_failed(failed_before, batch))
+            .await?;
+        let incidents = self
+            .in_batches(batch, move |db| db.prune_incidents(incidents_before, batch))
+            .await?;
+        let pruned = Pruned {
+            incidents,
+            failed_deliveries,
+        };
+        Ok(pruned)
+    }
+
+    /// Run `delete` (one transaction of up to `batch` rows) until it
+    /// removes fewer; the rows removed.
+    async fn in_batches(
+        &self,
+        batch: usize,
+        delete: impl Fn(&Db) -> Result<u64, StoreError> + Clone + Send + 'static,
+    ) -> Result<u64, StoreError> {
+        let mut total = 0;
         loop {
-            let n = self
-                .call(move |db| db.prune_failed(failed_before, batch))
-                .await?;
-            pruned.failed_deliveries += n;
+            let n = self.call(delete.clone()).await?;
+            total += n;
             if (n as usize) < batch {
-                break;
+                return Ok(total);
             }
             // let the pipeline's writes in between batches
             tokio::task::yield_now().await;
         }
-        loop {
-            let n = self
-                .call(move |db| db.prune_incidents(incidents_before, batch))
-                .await?;
-            pruned.incidents += n;
-            if (n as usize) < batch {
-                break;
-            }
-            tokio::task::yield_now().await;
-        }
-        Ok(pruned)
     }
 
     /// Prune every `settings.interval` until cancelled; `on_pass` gets each
