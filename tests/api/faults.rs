@@ -141,6 +141,16 @@ poll_interval = "50ms"
         r.json().await.ok()
     }
 
+    /// `/readyz`'s status code and `store_writable`.
+    pub(crate) async fn readyz(&self) -> (u16, bool) {
+        let Ok(r) = reqwest::get(format!("http://{}/readyz", self.api)).await else {
+            return (0, true);
+        };
+        let code = r.status().as_u16();
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        (code, body["store_writable"].as_bool().unwrap_or(true))
+    }
+
     /// Wait until the replay is finished and `incidents` are stored.
     pub(crate) async fn wait_replayed(&self, incidents: usize) -> Value {
         let mut last = Value::Null;

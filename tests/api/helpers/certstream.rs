@@ -26,21 +26,32 @@ pub struct FakeCertstream {
     cmds: broadcast::Sender<ServerCmd>,
     pub connections: Arc<AtomicUsize>,
     pub pings: Arc<AtomicUsize>,
+    /// Connections closed because the client read too slowly and fell more
+    /// than the broadcast buffer behind (what a real certstream server does).
+    pub lagged: Arc<AtomicUsize>,
 }
 
 impl FakeCertstream {
     pub async fn start() -> FakeCertstream {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let (cmds, _) = broadcast::channel(1024);
+        // room for a minute of a 1,000/s stream before a slow client is cut off
+        let (cmds, _) = broadcast::channel(1 << 16);
         let connections = Arc::new(AtomicUsize::new(0));
         let pings = Arc::new(AtomicUsize::new(0));
-        let (tx, conns, pings2) = (cmds.clone(), connections.clone(), pings.clone());
+        let lagged = Arc::new(AtomicUsize::new(0));
+        let (tx, conns, pings2, lagged2) = (
+            cmds.clone(),
+            connections.clone(),
+            pings.clone(),
+            lagged.clone(),
+        );
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let mut rx = tx.subscribe();
                 let conns = conns.clone();
                 let pings = pings2.clone();
+                let lagged = lagged2.clone();
                 tokio::spawn(async move {
                     let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
                         return;
@@ -57,7 +68,11 @@ impl FakeCertstream {
                                     tokio::time::sleep(Duration::from_secs(3600)).await;
                                     return;
                                 }
-                                Err(_) => return,
+                                Err(broadcast::error::RecvError::Lagged(_)) => {
+                                    lagged.fetch_add(1, Ordering::SeqCst);
+                                    return;
+                                }
+                                Err(broadcast::error::RecvError::Closed) => return,
                             },
                             msg = ws.next() => match msg {
                                 Some(Ok(Message::Ping(_))) => { pings.fetch_add(1, Ordering::SeqCst); }
@@ -74,6 +89,7 @@ impl FakeCertstream {
             cmds,
             connections,
             pings,
+            lagged,
         }
     }
 
