@@ -87,6 +87,8 @@ pub(crate) const CSV_COLUMNS: &[&str] = &[
     "cert_link",
     "dedup_key",
     "update_of",
+    "triage_state",
+    "triage_assignee",
 ];
 
 /// RFC 4180 quoting: fields with a comma, quote or line break are quoted and
@@ -134,6 +136,14 @@ fn csv_row(i: &Incident) -> String {
         i.ct.cert_link.clone(),
         i.dedup_key.to_string(),
         i.update_of.map(|u| u.to_string()).unwrap_or_default(),
+        i.triage
+            .as_ref()
+            .map(|t| t.state.as_str().to_owned())
+            .unwrap_or_default(),
+        i.triage
+            .as_ref()
+            .and_then(|t| t.assignee.clone())
+            .unwrap_or_default(),
     ];
     let mut row = fields
         .iter()

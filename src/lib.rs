@@ -61,7 +61,8 @@ pub use matcher::{Matcher, MatcherConfig, MatcherSettings, RuleSettings, verdict
 pub use metrics::Metrics;
 pub use model::{
     CertEvent, Certificate, CtSource, DedupKey, DistinguishedName, Incident, IncidentId,
-    MatchDetail, MatchKind, Severity, Timestamp, UpdateType, Verdict,
+    MatchDetail, MatchKind, Severity, Timestamp, Triage, TriageChange, TriageState, UpdateType,
+    Verdict,
 };
 pub use pipeline::{Cert, DedupPolicy, IncidentSettings, Pipeline, Recorded, Recorder, match_cert};
 pub use relay::StreamServerSettings;

@@ -94,57 +94,24 @@ impl SnapshotHandle {
         lock(&self.inner.status).clone()
     }
 
+    /// Largest list accepted, in bytes (`watchlist.max_bytes`).
+    pub fn max_bytes(&self) -> usize {
+        self.inner.max_bytes
+    }
+
     /// Fetch, validate, compile and publish. On error the last good snapshot stays.
     pub async fn reload(&self) -> Result<ListStatus, LoadError> {
         let _guard = self.inner.reload_lock.lock().await;
         let started = Instant::now();
         let result = match self.inner.loader.fetch(self.inner.max_bytes).await {
-            Ok(text) => {
-                let max_bytes = self.inner.max_bytes;
-                let settings = self.inner.matcher.clone();
-                // parse + compile can take a while for big lists: off the runtime threads
-                tokio::task::spawn_blocking(move || {
-                    let list = Watchlist::parse(&text, max_bytes)?;
-                    drop(text);
-                    Ok::<_, ListError>(Matcher::compile_shared(Arc::new(list), &settings))
-                })
-                .await
-                .map_err(|e| LoadError::Internal(e.to_string()))
-                .and_then(|r| r.map_err(LoadError::Invalid))
-            }
+            Ok(text) => self.compile(text).await,
             Err(e) => Err(e),
         };
         let now = unix_now();
         let mut status = lock(&self.inner.status);
         status.last_attempt_at = Some(now);
         match result {
-            Ok(matcher) => {
-                status.brands = matcher.brand_count();
-                status.variants = matcher.variant_count();
-                status.loaded_at = Some(now);
-                status.last_error = None;
-                status.reloads_ok += 1;
-                status.last_load_ms = started.elapsed().as_millis() as u64;
-                status.narrowed = matcher.narrowed();
-                if !status.narrowed.is_empty() {
-                    let shown: Vec<String> = status
-                        .narrowed
-                        .iter()
-                        .take(20)
-                        .map(|n| format!("{} ({})", n.brand, n.reason))
-                        .collect();
-                    tracing::info!(count = status.narrowed.len(), brands = %shown.join("; "),
-                        "brands narrowed to the precise signals (see /v1/status)");
-                }
-                self.inner.snapshot_tx.send_replace(Some(Arc::new(matcher)));
-                tracing::info!(
-                    brands = status.brands,
-                    variants = status.variants,
-                    ms = status.last_load_ms,
-                    "watchlist loaded"
-                );
-                Ok(status.clone())
-            }
+            Ok(matcher) => Ok(self.publish(&mut status, matcher, started)),
             Err(e) => {
                 status.last_error = Some(e.to_string());
                 status.reloads_failed += 1;
@@ -152,6 +119,70 @@ impl SnapshotHandle {
                 Err(e)
             }
         }
+    }
+
+    /// Replace the list with `text` pushed through the API (`PUT
+    /// /v1/lists/current`): validated and compiled first, then kept where the
+    /// next reload reads it (the list file), then published. A list that is
+    /// refused changes nothing: the last good list stays, and the status
+    /// keeps describing it.
+    pub async fn replace(&self, text: String) -> Result<ListStatus, LoadError> {
+        let _guard = self.inner.reload_lock.lock().await;
+        let started = Instant::now();
+        if !matches!(self.inner.loader, ListLoader::File(_)) {
+            return Err(LoadError::NotKept(self.inner.loader.describe()));
+        }
+        let kept = text.clone();
+        let matcher = self.compile(text).await.inspect_err(|e| {
+            tracing::warn!(error = %e, "pushed list refused; keeping the last good list");
+        })?;
+        self.inner.loader.keep(&kept).await?;
+        drop(kept);
+        let mut status = lock(&self.inner.status);
+        status.last_attempt_at = Some(unix_now());
+        Ok(self.publish(&mut status, matcher, started))
+    }
+
+    /// Parse and compile off the runtime threads (big lists take a while).
+    async fn compile(&self, text: String) -> Result<Matcher, LoadError> {
+        let max_bytes = self.inner.max_bytes;
+        let settings = self.inner.matcher.clone();
+        tokio::task::spawn_blocking(move || {
+            let list = Watchlist::parse(&text, max_bytes)?;
+            drop(text);
+            Ok::<_, ListError>(Matcher::compile_shared(Arc::new(list), &settings))
+        })
+        .await
+        .map_err(|e| LoadError::Internal(e.to_string()))
+        .and_then(|r| r.map_err(LoadError::Invalid))
+    }
+
+    fn publish(&self, status: &mut ListStatus, matcher: Matcher, started: Instant) -> ListStatus {
+        status.brands = matcher.brand_count();
+        status.variants = matcher.variant_count();
+        status.loaded_at = status.last_attempt_at;
+        status.last_error = None;
+        status.reloads_ok += 1;
+        status.last_load_ms = started.elapsed().as_millis() as u64;
+        status.narrowed = matcher.narrowed();
+        if !status.narrowed.is_empty() {
+            let shown: Vec<String> = status
+                .narrowed
+                .iter()
+                .take(20)
+                .map(|n| format!("{} ({})", n.brand, n.reason))
+                .collect();
+            tracing::info!(count = status.narrowed.len(), brands = %shown.join("; "),
+                "brands narrowed to the precise signals (see /v1/status)");
+        }
+        self.inner.snapshot_tx.send_replace(Some(Arc::new(matcher)));
+        tracing::info!(
+            brands = status.brands,
+            variants = status.variants,
+            ms = status.last_load_ms,
+            "watchlist loaded"
+        );
+        status.clone()
     }
 
     /// Reload every `interval` until cancelled. The first load happens at once.

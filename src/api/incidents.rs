@@ -1,13 +1,15 @@
 //! `GET /v1/incidents` (the pull API: creation order, cursor, filters),
-//! `GET /v1/incidents/{id}` and `GET /v1/incidents/export` (JSON Lines or
+//! `GET /v1/incidents/{id}` (with its triage history), `PATCH
+//! /v1/incidents/{id}` (triage: state, assignee, comment; audited) and `GET /v1/incidents/export` (JSON Lines or
 //! CSV, streamed page by page).
 
-use super::extract::query;
+use super::extract::{json_body, query};
 use super::{ApiError, AppState, MAX_PAGE};
 use crate::export::ExportFormat;
-use crate::model::IncidentId;
+use crate::model::{IncidentId, Timestamp, TriageChange, TriageState};
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -120,6 +122,81 @@ pub(super) async fn get(
     let not_found = || ApiError::NotFound(format!("no incident {id}"));
     let parsed: IncidentId = id.parse().map_err(|_| not_found())?;
     let incident = state.store.incident(parsed).await?.ok_or_else(not_found)?;
+    let history = state.store.triage_history(parsed).await?;
+    let mut body = serde_json::to_value(incident).map_err(|e| ApiError::Internal(e.to_string()))?;
+    body["triage_history"] = json!(history);
+    Ok(Json(body))
+}
+
+/// Longest assignee or actor name.
+const MAX_NAME: usize = 200;
+/// Longest triage comment.
+const MAX_COMMENT: usize = 10_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TriageRequest {
+    state: Option<String>,
+    /// An empty string clears the assignee.
+    assignee: Option<String>,
+    comment: Option<String>,
+    /// Who made the change (the console's analyst, a SOAR user); "api" when absent.
+    actor: Option<String>,
+}
+
+/// `PATCH /v1/incidents/{id}`: change its triage; the change is audited.
+pub(super) async fn triage(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let req: TriageRequest = json_body(body)?;
+    let not_found = || ApiError::NotFound(format!("no incident {id}"));
+    let parsed: IncidentId = id.parse().map_err(|_| not_found())?;
+    let triage_state = match &req.state {
+        Some(s) => Some(s.parse::<TriageState>().map_err(ApiError::BadRequest)?),
+        None => None,
+    };
+    if triage_state.is_none() && req.assignee.is_none() && req.comment.is_none() {
+        return Err(ApiError::BadRequest(
+            "give at least one of state, assignee and comment".into(),
+        ));
+    }
+    let actor = req.actor.unwrap_or_else(|| "api".into());
+    for (what, value, max) in [
+        ("actor", Some(&actor), MAX_NAME),
+        ("assignee", req.assignee.as_ref(), MAX_NAME),
+        ("comment", req.comment.as_ref(), MAX_COMMENT),
+    ] {
+        if let Some(v) = value {
+            if v.chars().count() > max {
+                return Err(ApiError::BadRequest(format!(
+                    "{what} is longer than {max} characters"
+                )));
+            }
+            if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+                return Err(ApiError::BadRequest(format!(
+                    "{what} holds control characters"
+                )));
+            }
+        }
+    }
+    if actor.trim().is_empty() {
+        return Err(ApiError::BadRequest("actor must not be empty".into()));
+    }
+    let change = TriageChange {
+        at: Timestamp::now(),
+        actor,
+        state: triage_state,
+        assignee: req.assignee,
+        comment: req.comment.filter(|c| !c.trim().is_empty()),
+    };
+    let incident = state
+        .store
+        .triage(parsed, change)
+        .await?
+        .ok_or_else(not_found)?;
+    tracing::info!(incident = %parsed, triage = ?incident.triage, "incident triaged");
     Ok(Json(
         serde_json::to_value(incident).map_err(|e| ApiError::Internal(e.to_string()))?,
     ))

@@ -1,11 +1,12 @@
-//! `GET /v1/lists/current`, `POST /v1/lists/reload`, `POST
+//! `GET /v1/lists/current`, `PUT /v1/lists/current` (list sync from a SOAR),
+//! `POST /v1/lists/reload`, `POST
 //! /v1/lists/generate` (optionally saved as an XSOAR list) and `GET
 //! /v1/lists/generate/fuzzers`.
 
 use super::extract::json_body;
 use super::{ApiError, AppState};
 use crate::generate::{Format, Fuzzer, GenerateOptions};
-use crate::watchlist::{XSOAR_LIST_MAX_CHARS, save_xsoar_list};
+use crate::watchlist::{LoadError, XSOAR_LIST_MAX_CHARS, save_xsoar_list};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
@@ -28,6 +29,37 @@ pub(super) async fn current(
         .current_list()
         .ok_or_else(|| ApiError::Unavailable("no list loaded yet".into()))?;
     Ok(Json(list.to_json()))
+}
+
+/// `PUT /v1/lists/current`: the body is the list JSON, checked like a
+/// reload; kept in `watchlist.path` and published. The body limit is
+/// `watchlist.max_bytes` (set on the route).
+pub(super) async fn replace(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let body = body.map_err(|e| match e.status() {
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLargeFor(format!(
+            "the list is larger than watchlist.max_bytes ({} bytes)",
+            state.snapshots.max_bytes()
+        )),
+        _ => ApiError::BadRequest(e.body_text()),
+    })?;
+    let text = String::from_utf8(body.to_vec())
+        .map_err(|_| ApiError::BadRequest("the list must be UTF-8 JSON".into()))?;
+    drop(body);
+    match state.snapshots.replace(text).await {
+        Ok(status) => Ok(Json(json!({"replaced": true, "list": status}))),
+        Err(e @ LoadError::NotKept(_)) => Err(ApiError::Conflict(e.to_string())),
+        Err(e @ (LoadError::Invalid(_) | LoadError::TooLarge(_))) => Err(ApiError::Unprocessable {
+            error: "list refused; the last good list stays active".into(),
+            detail: e.to_string(),
+        }),
+        Err(e) => {
+            tracing::error!(error = %e, "pushed list could not be kept");
+            Err(ApiError::Internal(e.to_string()))
+        }
+    }
 }
 
 pub(super) async fn reload(

@@ -41,6 +41,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/metrics"),
     ("get", "/v1/status"),
     ("get", "/v1/lists/current"),
+    ("put", "/v1/lists/current"),
     ("post", "/v1/lists/reload"),
     ("post", "/v1/lists/generate"),
     ("get", "/v1/lists/generate/fuzzers"),
@@ -48,6 +49,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/incidents"),
     ("get", "/v1/incidents/export"),
     ("get", "/v1/incidents/{id}"),
+    ("patch", "/v1/incidents/{id}"),
     ("get", "/v1/deliveries"),
     ("post", "/v1/deliveries/{id}/retry"),
 ];
@@ -100,22 +102,31 @@ pub struct AppState {
 }
 
 pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
-    let v1 = Router::new()
-        .route("/status", get(status::status))
-        .route("/lists/current", get(lists::current))
-        .route("/lists/reload", post(lists::reload))
-        .route("/lists/generate", post(lists::generate))
-        .route("/lists/generate/fuzzers", get(lists::fuzzers))
-        .route("/match", post(matching::match_names))
-        .route("/incidents", get(incidents::list))
-        .route("/incidents/export", get(incidents::export))
-        .route("/incidents/{id}", get(incidents::get))
-        .route("/deliveries", get(deliveries::list))
-        .route("/deliveries/{id}/retry", post(deliveries::retry))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            require_token,
-        ));
+    let v1 =
+        Router::new()
+            .route("/status", get(status::status))
+            .route(
+                "/lists/current",
+                get(lists::current).put(lists::replace).layer(
+                    axum::extract::DefaultBodyLimit::max(state.snapshots.max_bytes()),
+                ),
+            )
+            .route("/lists/reload", post(lists::reload))
+            .route("/lists/generate", post(lists::generate))
+            .route("/lists/generate/fuzzers", get(lists::fuzzers))
+            .route("/match", post(matching::match_names))
+            .route("/incidents", get(incidents::list))
+            .route("/incidents/export", get(incidents::export))
+            .route(
+                "/incidents/{id}",
+                get(incidents::get).patch(incidents::triage),
+            )
+            .route("/deliveries", get(deliveries::list))
+            .route("/deliveries/{id}/retry", post(deliveries::retry))
+            .route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                require_token,
+            ));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

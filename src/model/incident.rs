@@ -98,6 +98,9 @@ pub struct Incident {
     /// (`incidents.send_updates`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_of: Option<IncidentId>,
+    /// The analysts' triage, once someone has triaged it (absent = new).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triage: Option<super::Triage>,
 }
 
 impl Incident {
@@ -135,6 +138,7 @@ impl Incident {
             ct: event.ct.clone(),
             enrichment: serde_json::Map::new(),
             update_of: None,
+            triage: None,
         }
     }
 }

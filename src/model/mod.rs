@@ -7,10 +7,12 @@
 mod cert;
 mod incident;
 mod time;
+mod triage;
 mod verdict;
 
 pub use cert::{CertEvent, Certificate, CtSource, DistinguishedName, UpdateType};
 pub use incident::{DedupKey, Incident, IncidentId};
 pub use time::Timestamp;
 pub(crate) use time::{rfc3339_seconds, unix_ms, unix_now};
+pub use triage::{Triage, TriageChange, TriageState};
 pub use verdict::{MatchDetail, MatchKind, Severity, Verdict};

@@ -16,6 +16,7 @@ mod incidents;
 mod outbox;
 mod retention;
 mod schema;
+mod triage;
 mod usage;
 
 pub use backup::{StoreLock, StoreSummary, backup, restore};
@@ -135,7 +136,7 @@ mod tests {
     use crate::pipeline::{DedupPolicy, Recorded, Recorder};
     use std::time::{Duration, SystemTime};
 
-    fn incident(domain: &str) -> Incident {
+    pub(crate) fn sample_incident(domain: &str) -> Incident {
         let name = crate::domain::Fqdn::parse(domain).unwrap();
         let v = Verdict {
             brand: "paypal.com".into(),
@@ -165,12 +166,12 @@ mod tests {
             send_updates: false,
         };
         let t0 = SystemTime::now();
-        let first = incident("paypa1.com");
+        let first = sample_incident("paypa1.com");
         assert_eq!(
             store.record(&first, &sinks, day, t0).unwrap(),
             Recorded::New
         );
-        let again = incident("www.paypa1.com");
+        let again = sample_incident("www.paypa1.com");
         let r = store
             .record(&again, &sinks, day, t0 + Duration::from_secs(60))
             .unwrap();
@@ -186,7 +187,7 @@ mod tests {
             2
         );
         // outside the window: a new incident
-        let later = incident("paypa1.com");
+        let later = sample_incident("paypa1.com");
         let r = store
             .record(&later, &sinks, day, t0 + Duration::from_secs(2 * 86400))
             .unwrap();

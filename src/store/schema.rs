@@ -82,6 +82,22 @@ const MIGRATIONS: &[Step] = &[
         "CREATE INDEX incidents_age ON incidents(last_seen_ms);
         CREATE INDEX outbox_age ON outbox(state, created_ms);",
     ),
+    // 6: the triage audit log (who changed what, when, why); it goes with
+    // its incident when retention prunes it
+    Step::Sql(
+        "CREATE TABLE triage_log (
+            id INTEGER PRIMARY KEY,
+            incident_id TEXT NOT NULL,
+            at_ms INTEGER NOT NULL,
+            actor TEXT NOT NULL,
+            state TEXT,
+            assignee TEXT,
+            comment TEXT
+        );
+        CREATE INDEX triage_log_incident ON triage_log(incident_id, id);
+        CREATE TRIGGER triage_log_pruned AFTER DELETE ON incidents
+        BEGIN DELETE FROM triage_log WHERE incident_id = OLD.id; END;",
+    ),
 ];
 
 impl Step {

@@ -22,6 +22,15 @@ pub enum LoadError {
     TooLarge(usize),
     #[error("{0}")]
     Invalid(#[from] super::ListError),
+    #[error(
+        "the list is read from {0}; certsentry keeps a pushed list only in a file (set watchlist.path)"
+    )]
+    NotKept(String),
+    #[error("cannot write list file {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -104,6 +113,33 @@ impl ListLoader {
                 settings.list_name
             ),
         }
+    }
+
+    /// Keep `text` (already validated) as the list the next fetch reads:
+    /// only a file source can; it is replaced atomically (temporary file,
+    /// fsync, rename), so a crash leaves the old list or the new one.
+    pub(crate) async fn keep(&self, text: &str) -> Result<(), LoadError> {
+        let ListLoader::File(path) = self else {
+            return Err(LoadError::NotKept(self.describe()));
+        };
+        let write_err = |source| LoadError::Write {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".pushed");
+        let tmp = PathBuf::from(tmp);
+        let (tmp2, text) = (tmp.clone(), text.to_owned());
+        tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp2)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()
+        })
+        .await
+        .map_err(|e| LoadError::Internal(e.to_string()))?
+        .map_err(write_err)?;
+        tokio::fs::rename(&tmp, path).await.map_err(write_err)
     }
 
     pub async fn fetch(&self, max_bytes: usize) -> Result<String, LoadError> {

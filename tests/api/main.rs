@@ -18,4 +18,5 @@ mod quality;
 mod sinks;
 mod soak;
 mod stream_server;
+mod triage_sync;
 mod xsoar_content;
