@@ -5,7 +5,8 @@
 //! named like the CertStream pack's fields, so layouts built for that pack
 //! show certsentry's incidents unchanged. `rawJSON` is the incident as a JSON
 //! string. `id`/`version` are never sent: that would update an incident.
-//! The `certsentry*` fields are defined in `xsoar/incidentfields-certsentry.json`.
+//! The `certsentry*` fields and the incident type are the XSOAR pack's
+//! (`xsoar/Packs/CertSentry`); the `certstream*` ones need the CertStream pack.
 
 use super::UnknownKeys;
 use super::evidence::similarity;
@@ -36,7 +37,7 @@ impl Default for XsoarRestSettings {
     fn default() -> Self {
         XsoarRestSettings {
             http: HttpSettings::default(),
-            incident_type: "CertStream Suspicious Domain".into(),
+            incident_type: "CertSentry Lookalike Domain".into(),
             xsoar_version: 6,
             api_key_id: String::new(),
             create_investigation: true,
@@ -85,8 +86,15 @@ impl HttpFormat for XsoarRestSettings {
                 "certstreamuserasset": incident.brand,
                 "certstreamcertificatesource": incident.ct.log_name,
                 "certstreamcertificateindex": incident.ct.cert_index,
-                "domain": incident.domain,
+                "domain": incident.registrable_domain,
                 "externallink": incident.ct.cert_link,
+                "certsentryincidentid": incident.id,
+                "certsentrybrand": incident.brand,
+                "certsentrylookalike": incident.domain_unicode,
+                "certsentryregistrabledomain": incident.registrable_domain,
+                "certsentrysightings": incident.sightings,
+                "certsentryctlog": incident.ct.log_name,
+                "certsentryctindex": incident.ct.cert_index,
                 "certsentryscore": incident.score,
                 "certsentrymatchkind": incident.detail.kind.as_str(),
                 "certsentryexplanation": incident.detail.explanation,

@@ -30,7 +30,7 @@ impl Default for XsoarWebhookSettings {
     fn default() -> Self {
         XsoarWebhookSettings {
             http: HttpSettings::default(),
-            incident_type: "CertStream Suspicious Domain".into(),
+            incident_type: "CertSentry Lookalike Domain".into(),
             raw_json_key: "both".into(),
             unknown: UnknownKeys::default(),
         }
@@ -106,7 +106,7 @@ mod tests {
         let mut s = XsoarWebhookSettings::default();
         let both = s.body(&incident);
         assert_eq!(both["name"], "Suspicious Domain Discovered - paypa1.com");
-        assert_eq!(both["type"], "CertStream Suspicious Domain");
+        assert_eq!(both["type"], "CertSentry Lookalike Domain");
         assert_eq!(both["occurred"], "2026-01-01T00:00:00.000Z");
         assert_eq!(both["raw_json"]["brand"], "paypal.com");
         assert_eq!(both["rawJson"]["brand"], "paypal.com");

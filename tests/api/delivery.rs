@@ -61,7 +61,7 @@ async fn a_lookalike_becomes_exactly_one_incident_with_every_certificate_field()
     // the XSOAR Generic Webhook request
     let x = &xsoar[0];
     assert_eq!(x.body["name"], "Suspicious Domain Discovered - paypa1.com");
-    assert_eq!(x.body["type"], "CertStream Suspicious Domain");
+    assert_eq!(x.body["type"], "CertSentry Lookalike Domain");
     assert_eq!(x.body["occurred"], body["first_seen"]);
     assert_eq!(x.body["raw_json"], *body);
     assert_eq!(x.body["rawJson"], *body);

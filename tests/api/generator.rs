@@ -1,7 +1,7 @@
 //! The generator: parity with the reference generator's default fuzzers
 //! (expectations derived here, independently, from the rules in
 //! reference/detection.md), validity of every output, the HTTP endpoint, the
-//! XSOAR push, and the playbook.
+//! XSOAR push.
 
 use crate::helpers::*;
 use certsentry::Secret;
@@ -592,87 +592,6 @@ async fn save_as_stores_the_list_in_xsoar_and_refuses_an_oversize_one() {
         "nothing truncated or sent"
     );
     app.stop().await;
-}
-
-// ---- the playbook -------------------------------------------------------------
-
-#[test]
-fn the_playbook_is_valid_xsoar_yaml_and_every_task_reference_resolves() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/playbooks/playbook-Create_list_for_PTH.yml"
-    ))
-    .unwrap();
-    let pb: Value = serde_norway::from_str(&text).unwrap();
-    for key in [
-        "id",
-        "version",
-        "name",
-        "starttaskid",
-        "tasks",
-        "inputs",
-        "outputs",
-    ] {
-        assert!(!pb[key].is_null(), "missing {key}");
-    }
-    assert_eq!(pb["version"], -1);
-    let tasks = pb["tasks"].as_object().unwrap();
-    let start = pb["starttaskid"].as_str().unwrap();
-    assert!(tasks.contains_key(start), "starttaskid {start}");
-    let mut commands = Vec::new();
-    for (id, task) in tasks {
-        assert_eq!(task["id"].as_str(), Some(id.as_str()), "task key = id");
-        assert!(
-            task["task"]["id"].is_string() && task["taskid"] == task["task"]["id"],
-            "task {id} ids"
-        );
-        if let Some(next) = task["nexttasks"].as_object() {
-            for (branch, targets) in next {
-                for t in targets.as_array().unwrap() {
-                    assert!(
-                        tasks.contains_key(t.as_str().unwrap()),
-                        "task {id} branch {branch} -> {t} does not exist"
-                    );
-                }
-            }
-        }
-        if let Some(script) = task["task"]["script"].as_str() {
-            commands.push(script.to_owned());
-        }
-    }
-    // reachable from the start, and it calls the generator, asks, and writes the list
-    let mut seen = BTreeSet::new();
-    let mut todo = vec![start.to_owned()];
-    while let Some(t) = todo.pop() {
-        if seen.insert(t.clone())
-            && let Some(next) = tasks[&t]["nexttasks"].as_object()
-        {
-            for targets in next.values() {
-                todo.extend(
-                    targets
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .map(|v| v.as_str().unwrap().to_owned()),
-                );
-            }
-        }
-    }
-    assert_eq!(seen.len(), tasks.len(), "every task reachable");
-    assert!(commands.iter().any(|c| c.contains("http")), "{commands:?}");
-    assert!(commands.iter().any(|c| c.contains("createList")));
-    assert!(commands.iter().any(|c| c.contains("setList")));
-    assert!(
-        tasks
-            .values()
-            .any(|t| t["type"] == "condition" && t["message"].is_object()),
-        "asks before overwriting"
-    );
-    let inputs = pb["inputs"].as_array().unwrap();
-    let list_name = inputs.iter().find(|i| i["key"] == "ListName").unwrap();
-    assert_eq!(list_name["value"]["simple"], "DomainsList");
-    assert!(inputs.iter().any(|i| i["key"] == "Domains"));
-    assert!(text.contains("/v1/lists/generate"));
 }
 
 #[test]

@@ -89,7 +89,7 @@ async fn xsoar_rest_creates_incidents_on_xsoar_6_and_8() {
     );
     let b = &r6.body;
     assert_eq!(b["name"], "Suspicious Domain Discovered - paypa1.com");
-    assert_eq!(b["type"], "CertStream Suspicious Domain");
+    assert_eq!(b["type"], "CertSentry Lookalike Domain");
     assert_eq!(b["severity"], 4, "critical is 4 on XSOAR's scale");
     assert_eq!(b["occurred"], incident["first_seen"]);
     assert_eq!(b["details"], incident["match"]["explanation"]);
