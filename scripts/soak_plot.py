@@ -16,6 +16,9 @@ panels = [
     ("SQLite store + WAL (MiB)", [int(r["store_bytes"]) / 2**20 for r in rows]),
     ("outbox pending", [int(r["outbox_pending"]) for r in rows]),
 ]
+if rows and "ct_rss_kib" in rows[0]:
+    panels.append(("CT reader RSS (MiB)", [int(r["ct_rss_kib"]) / 1024 for r in rows]))
+    panels.append(("CT entries read", [int(r["ct_entries"] or 0) if r["ct_entries"] != "null" else 0 for r in rows]))
 fig, axes = plt.subplots(len(panels), 1, figsize=(9, 10), sharex=True)
 for ax, (label, ys) in zip(axes, panels):
     ax.plot(t, ys)

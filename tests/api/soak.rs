@@ -1,10 +1,15 @@
 //! The soak (issue #20): `certsentry serve` for a given time at firehose
 //! rate, while the list is reloaded every minute, the receiver flaps
 //! between 200, 503 and 429, and the certstream upstream drops the
-//! connection every few minutes. Every 10 s it samples RSS, open file
-//! descriptors, the SQLite size and the outbox depth into a CSV; at the end
-//! it drains, stops the service with SIGTERM and checks that every stored
-//! incident was delivered. The service's log goes to soak.log.
+//! connection every few minutes. Beside it a second `certsentry serve`
+//! follows two CT logs on 127.0.0.1 (RFC 6962 and static-ct-api, signed
+//! tree heads): the tiled log grows by 3 entries/s and every 2 minutes both
+//! answer 503 and 429 for a while. Every 10 s it samples RSS, open file
+//! descriptors, the SQLite size and the outbox depth (and the CT reader's
+//! RSS, fds and entries read) into a CSV; at the end it drains, stops both
+//! with SIGTERM and checks that every stored incident was delivered and
+//! every CT entry read exactly once. The logs go to soak.log and
+//! soak-ct.log.
 //!
 //! Off by default: `scripts/soak.sh 1h` (or `SOAK_SECONDS=3600 cargo test
 //! --release --test api soak -- --ignored --nocapture`); `SOAK_RATE`
@@ -74,6 +79,43 @@ async fn status(api: &str) -> Option<Value> {
         .ok()
 }
 
+/// A `certsentry serve` with `config`, its stderr in `log`.
+fn spawn_serve(config: &Path, dir: &Path, log: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_certsentry"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .current_dir(dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+/// SIGTERM, then the exit status (within 40 s).
+async fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let stopped = Instant::now();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    loop {
+        if let Some(e) = child.try_wait().unwrap() {
+            return e;
+        }
+        assert!(stopped.elapsed() < Duration::from_secs(40), "no exit");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Entries the tiled log shows `elapsed` seconds in: 256, then 3 a second.
+fn tiled_size(elapsed: u64, capacity: usize) -> usize {
+    (256 + 3 * elapsed as usize).min(capacity)
+}
+
 fn list_json(extra: bool) -> String {
     let mut m = serde_json::Map::new();
     for b in BRANDS {
@@ -132,17 +174,51 @@ url = "{hook}/hook"
         ),
     )
     .unwrap();
-    let mut child: Child = Command::new(env!("CARGO_BIN_EXE_certsentry"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .current_dir(dir.path())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(out.join("soak.log")).unwrap())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_serve(&config, dir.path(), &out.join("soak.log"));
     let pid = child.id();
     upstream.wait_for_connections(1).await;
+
+    // the CT reader: its own process and store, following the fake logs
+    let capacity = tiled_size(seconds + 60, usize::MAX);
+    let logs = FakeLogs::start(capacity).await;
+    {
+        let mut st = logs.state.lock().unwrap();
+        st.signer = Some(p256_key());
+        st.max_batch = 64;
+    }
+    logs.grow(40, tiled_size(0, capacity));
+    let ct_api = free_addr().to_string();
+    let ct_db = dir.path().join("ct.db");
+    let ct_config = dir.path().join("ct.toml");
+    std::fs::write(
+        &ct_config,
+        format!(
+            r#"
+[api]
+listen = "{ct_api}"
+[source]
+kind = "ct"
+[ct]
+log_list_url = "{base}/loglist.json"
+start = "beginning"
+poll_interval = "2s"
+batch_size = 64
+backoff_initial = "200ms"
+backoff_max = "10s"
+[watchlist]
+path = "{list}"
+reload_interval = "60s"
+[store]
+path = "{db}"
+"#,
+            base = logs.base,
+            list = list.display(),
+            db = ct_db.display(),
+        ),
+    )
+    .unwrap();
+    let mut ct_child = spawn_serve(&ct_config, dir.path(), &out.join("soak-ct.log"));
+    let ct_pid = ct_child.id();
 
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicU64::new(0));
@@ -223,6 +299,29 @@ url = "{hook}/hook"
         })
     };
 
+    // the CT logs grow, and every 2 minutes answer 503 (5 times) and 429
+    let ct_scripted = Arc::new(AtomicU64::new(0));
+    let grower = {
+        let (logs, stop, ct_scripted) = (logs.clone(), stop.clone(), ct_scripted.clone());
+        tokio::spawn(async move {
+            let mut ticks = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                ticks += 1;
+                logs.grow(40, tiled_size(started.elapsed().as_secs(), capacity));
+                let mut st = logs.state.lock().unwrap();
+                // keep only the recent requests: the log of a long soak
+                let keep = st.requests.len().saturating_sub(10_000);
+                st.requests.drain(..keep);
+                if ticks.is_multiple_of(12) {
+                    st.script.extend([(503, None); 5]);
+                    st.script.push_back((429, Some("1")));
+                    ct_scripted.fetch_add(6, Ordering::Relaxed);
+                }
+            }
+        })
+    };
+
     // the list changes every minute (a brand in, then out)
     let reloader = {
         let (list, stop) = (list.clone(), stop.clone());
@@ -240,26 +339,29 @@ url = "{hook}/hook"
     let mut csv = std::fs::File::create(&csv_path).unwrap();
     writeln!(
         csv,
-        "seconds,rss_kib,fds,store_bytes,outbox_pending,incidents,frames,reconnects,list_reloads"
+        "seconds,rss_kib,fds,store_bytes,outbox_pending,incidents,frames,reconnects,list_reloads,ct_rss_kib,ct_fds,ct_entries"
     )
     .unwrap();
     let mut samples: Vec<(f64, f64, f64)> = Vec::new(); // (s, rss MiB, fds)
+    let mut ct_samples: Vec<(f64, f64, f64)> = Vec::new();
     let mut max_outbox = 0u64;
-    let sample = |csv: &mut std::fs::File, s: &Value, at: f64| {
+    let sample = |csv: &mut std::fs::File, s: &Value, ct: &Value, at: f64| {
         let (rss, fds) = process_sample(pid);
+        let (ct_rss, ct_fds) = process_sample(ct_pid);
         let store_bytes = file_size(&db) + file_size(&dir.path().join("certsentry.db-wal"));
         let pending = s["sinks"][0]["pending"].as_u64().unwrap_or(0);
         writeln!(
             csv,
-            "{at:.0},{rss},{fds},{store_bytes},{pending},{},{},{},{}",
+            "{at:.0},{rss},{fds},{store_bytes},{pending},{},{},{},{},{ct_rss},{ct_fds},{}",
             s["incidents"],
             s["counters"]["frames"],
             s["counters"]["reconnects"],
-            s["list"]["reloads_ok"]
+            s["list"]["reloads_ok"],
+            ct["counters"]["ct_entries"],
         )
         .unwrap();
         csv.flush().unwrap();
-        (rss, fds, pending)
+        (rss, fds, pending, ct_rss, ct_fds)
     };
     while Instant::now() < until {
         tokio::time::sleep(Duration::from_secs(10)).await;
@@ -267,18 +369,33 @@ url = "{hook}/hook"
             child.try_wait().unwrap().is_none(),
             "certsentry exited during the soak"
         );
+        assert!(
+            ct_child.try_wait().unwrap().is_none(),
+            "the CT reader exited during the soak"
+        );
         let Some(s) = status(&api).await else {
             continue;
         };
+        let ct = status(&ct_api).await.unwrap_or(Value::Null);
         let at = started.elapsed().as_secs_f64();
-        let (rss, fds, pending) = sample(&mut csv, &s, at);
+        let (rss, fds, pending, ct_rss, ct_fds) = sample(&mut csv, &s, &ct, at);
         max_outbox = max_outbox.max(pending);
         samples.push((at, rss as f64 / 1024.0, fds as f64));
+        ct_samples.push((at, ct_rss as f64 / 1024.0, ct_fds as f64));
     }
     stop.store(true, Ordering::Relaxed);
     feeder.await.unwrap();
     flapper.await.unwrap();
+    grower.await.unwrap();
     reloader.abort();
+    let (ct_expected, ct_faults) = {
+        let st = logs.state.lock().unwrap();
+        let unserved = st.script.len() as u64;
+        (
+            (st.rfc_visible + st.tiled_visible) as u64,
+            ct_scripted.load(Ordering::Relaxed).saturating_sub(unserved),
+        )
+    };
     let total_sent = sent.load(Ordering::Relaxed);
 
     // drain: every certificate taken in, every delivery made
@@ -295,23 +412,22 @@ url = "{hook}/hook"
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let at = started.elapsed().as_secs_f64();
-    sample(&mut csv, &last, at);
-    let stopped = Instant::now();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let exit = loop {
-        if let Some(e) = child.try_wait().unwrap() {
-            break e;
+    // the CT reader catches up with both logs
+    let mut ct_last = Value::Null;
+    while drained.elapsed() < Duration::from_secs(420) {
+        if let Some(s) = status(&ct_api).await {
+            let done = s["counters"]["ct_entries"].as_u64().unwrap_or(0) >= ct_expected;
+            ct_last = s;
+            if done {
+                break;
+            }
         }
-        assert!(stopped.elapsed() < Duration::from_secs(40), "no exit");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let at = started.elapsed().as_secs_f64();
+    sample(&mut csv, &last, &ct_last, at);
+    let exit = terminate(&mut child).await;
+    let ct_exit = terminate(&mut ct_child).await;
 
     // every stored incident delivered, each under one idempotency key
     let export = Command::new(env!("CARGO_BIN_EXE_certsentry"))
@@ -333,6 +449,9 @@ url = "{hook}/hook"
     let lost = stored.difference(&delivered).count();
     let (xs, rss): (Vec<f64>, Vec<f64>) = samples.iter().map(|(x, r, _)| (*x, *r)).unzip();
     let half = xs.len() / 2;
+    let (ct_xs, ct_rss): (Vec<f64>, Vec<f64>) = ct_samples.iter().map(|(x, r, _)| (*x, *r)).unzip();
+    let ct_half = ct_xs.len() / 2;
+    let ct = &ct_last["counters"];
     let summary = json!({
         "seconds": seconds,
         "rate": rate,
@@ -357,6 +476,17 @@ url = "{hook}/hook"
         "outbox_pending_max": max_outbox,
         "store_bytes_end": file_size(&db) + file_size(&dir.path().join("certsentry.db-wal")),
         "exit": exit.code(),
+        "ct_entries_expected": ct_expected,
+        "ct_entries_read": ct["ct_entries"],
+        "ct_faults_served": ct_faults,
+        "ct_request_errors": ct["ct_request_errors"],
+        "ct_tree_checks": ct["ct_tree_checks"],
+        "ct_tree_mismatches": ct["ct_tree_mismatches"],
+        "ct_rss_mib_start": ct_samples.first().map(|s| s.1),
+        "ct_rss_mib_end": ct_samples.last().map(|s| s.1),
+        "ct_rss_mib_per_hour_second_half": slope(&ct_xs[ct_half..], &ct_rss[ct_half..]) * 3600.0,
+        "ct_fds_max": ct_samples.iter().map(|s| s.2).fold(0.0, f64::max),
+        "ct_exit": ct_exit.code(),
     });
     std::fs::write(
         out.join("summary.json"),
@@ -365,6 +495,20 @@ url = "{hook}/hook"
     .unwrap();
     println!("soak summary: {summary:#}");
     assert!(exit.success(), "exit after SIGTERM: {exit:?}");
+    assert!(
+        ct_exit.success(),
+        "CT reader exit after SIGTERM: {ct_exit:?}"
+    );
+    assert_eq!(
+        ct["ct_entries"].as_u64(),
+        Some(ct_expected),
+        "every CT entry read exactly once"
+    );
+    assert_eq!(ct["ct_tree_mismatches"], 0, "CT tree mismatches");
+    assert!(
+        ct_faults > 0,
+        "the CT logs answered 503/429 during the soak"
+    );
     assert_eq!(lost, 0, "stored incidents never delivered");
     assert_eq!(
         upstream.lagged.load(Ordering::SeqCst),
