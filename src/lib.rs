@@ -61,8 +61,8 @@ pub use matcher::{Matcher, MatcherConfig, MatcherSettings, RuleSettings, verdict
 pub use metrics::Metrics;
 pub use model::{
     CertEvent, Certificate, CtSource, DedupKey, DistinguishedName, Incident, IncidentId,
-    MatchDetail, MatchKind, Severity, Timestamp, Triage, TriageChange, TriageState, UpdateType,
-    Verdict,
+    MatchDetail, MatchKind, Severity, Suppression, Suppressions, Timestamp, Triage, TriageChange,
+    TriageState, UpdateType, Verdict,
 };
 pub use pipeline::{Cert, DedupPolicy, IncidentSettings, Pipeline, Recorded, Recorder, match_cert};
 pub use relay::StreamServerSettings;
@@ -75,8 +75,8 @@ pub use source::{
     Frame, FrameCert, FrameError, SourceKind, SourceSettings, SourceState, parse_frame, scan_frame,
 };
 pub use store::{
-    IncidentFilter, Pruned, RetentionSettings, Store, StoreLock, StoreSettings, StoreSummary,
-    StoreUsage,
+    IncidentFilter, NewSuppression, Pruned, RetentionSettings, Store, StoreLock, StoreSettings,
+    StoreSummary, StoreUsage,
 };
 /// Online backup and restore of a store file.
 pub mod backup {

@@ -41,6 +41,8 @@ pub struct Metrics {
     pub incidents_new: AtomicU64,
     pub incidents_repeated: AtomicU64,
     pub incidents_updates: AtomicU64,
+    /// Verdicts dropped because analysts suppressed them.
+    pub incidents_suppressed: AtomicU64,
     pub deliveries_ok: AtomicU64,
     pub deliveries_retried: AtomicU64,
     pub deliveries_failed: AtomicU64,
@@ -90,7 +92,7 @@ impl Metrics {
 
     /// Every counter, in the order `/metrics` shows them.
     pub fn counters(&self) -> Vec<Counter> {
-        let table: [(&'static str, &'static str, &'static str, &AtomicU64); 25] = [
+        let table: [(&'static str, &'static str, &'static str, &AtomicU64); 26] = [
             (
                 "certsentry_frames_total",
                 "frames",
@@ -150,6 +152,12 @@ impl Metrics {
                 "incidents_repeated",
                 "repeat sightings folded into an incident",
                 &self.incidents_repeated,
+            ),
+            (
+                "certsentry_incidents_suppressed_total",
+                "incidents_suppressed",
+                "verdicts not raised: the domain is suppressed for the brand (triage)",
+                &self.incidents_suppressed,
             ),
             (
                 "certsentry_ct_entries_total",

@@ -142,6 +142,10 @@ struct TriageRequest {
     comment: Option<String>,
     /// Who made the change (the console's analyst, a SOAR user); "api" when absent.
     actor: Option<String>,
+    /// With a false-positive or brand-owned verdict: stop alerting on this
+    /// registrable domain for this brand (`brand`) or for every brand
+    /// (`domain`).
+    suppress: Option<String>,
 }
 
 /// `PATCH /v1/incidents/{id}`: change its triage; the change is audited.
@@ -157,6 +161,14 @@ pub(super) async fn triage(
         Some(s) => Some(s.parse::<TriageState>().map_err(ApiError::BadRequest)?),
         None => None,
     };
+    if let Some(how) = &req.suppress
+        && how != "brand"
+        && how != "domain"
+    {
+        return Err(ApiError::BadRequest(format!(
+            "suppress must be brand (this brand only) or domain (every brand), not {how:?}"
+        )));
+    }
     if triage_state.is_none() && req.assignee.is_none() && req.comment.is_none() {
         return Err(ApiError::BadRequest(
             "give at least one of state, assignee and comment".into(),
@@ -184,12 +196,26 @@ pub(super) async fn triage(
     if actor.trim().is_empty() {
         return Err(ApiError::BadRequest("actor must not be empty".into()));
     }
+    // a suppression needs a verdict that says the lookalike is harmless
+    let before = state.store.incident(parsed).await?.ok_or_else(not_found)?;
+    let verdict = triage_state.or(before.triage.as_ref().map(|t| t.state));
+    if req.suppress.is_some()
+        && !matches!(
+            verdict,
+            Some(TriageState::FalsePositive | TriageState::BrandOwned)
+        )
+    {
+        return Err(ApiError::BadRequest(
+            "suppress goes with the state false_positive or brand_owned".into(),
+        ));
+    }
+    let comment = req.comment.filter(|c| !c.trim().is_empty());
     let change = TriageChange {
         at: Timestamp::now(),
-        actor,
+        actor: actor.clone(),
         state: triage_state,
         assignee: req.assignee,
-        comment: req.comment.filter(|c| !c.trim().is_empty()),
+        comment: comment.clone(),
     };
     let incident = state
         .store
@@ -197,7 +223,22 @@ pub(super) async fn triage(
         .await?
         .ok_or_else(not_found)?;
     tracing::info!(incident = %parsed, triage = ?incident.triage, "incident triaged");
-    Ok(Json(
-        serde_json::to_value(incident).map_err(|e| ApiError::Internal(e.to_string()))?,
-    ))
+    let mut body =
+        serde_json::to_value(&incident).map_err(|e| ApiError::Internal(e.to_string()))?;
+    if let Some(how) = &req.suppress {
+        let verdict = verdict.map(|v| v.as_str()).unwrap_or("triage");
+        let reason = comment.unwrap_or_else(|| format!("triaged {verdict}"));
+        let brand = (how == "brand").then_some(incident.brand.as_str());
+        let added = super::suppressions::suppress(
+            &state,
+            &incident.registrable_domain,
+            brand,
+            reason,
+            actor,
+            Some(parsed),
+        )
+        .await?;
+        body["suppression"] = json!(added);
+    }
+    Ok(Json(body))
 }

@@ -40,7 +40,19 @@ pub(super) async fn match_names(
     let results: Vec<serde_json::Value> = req
         .names
         .iter()
-        .map(|raw| verdict_json(&matcher, raw))
+        .map(|raw| {
+            let mut v = verdict_json(&matcher, raw);
+            // a suppressed verdict raises no incident: say which suppression
+            let by = match (v["brand"].as_str(), v["registrable_domain"].as_str()) {
+                (Some(brand), Some(domain)) => state.suppressions.find(brand, domain),
+                _ => None,
+            };
+            if let Some(id) = by {
+                v["incident"] = json!(false);
+                v["suppressed_by"] = json!(id);
+            }
+            v
+        })
         .collect();
     Ok(Json(json!({"results": results})))
 }

@@ -15,6 +15,7 @@ mod incidents;
 mod lists;
 mod matching;
 mod status;
+mod suppressions;
 
 pub(crate) use error::ApiError;
 
@@ -50,6 +51,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/incidents/export"),
     ("get", "/v1/incidents/{id}"),
     ("patch", "/v1/incidents/{id}"),
+    ("get", "/v1/suppressions"),
+    ("post", "/v1/suppressions"),
+    ("delete", "/v1/suppressions/{id}"),
     ("get", "/v1/deliveries"),
     ("post", "/v1/deliveries/{id}/retry"),
 ];
@@ -99,6 +103,9 @@ pub struct AppState {
     pub client: reqwest::Client,
     /// One per sink worker, in `sinks` order: wakes it when work is queued.
     pub wakes: Vec<Arc<tokio::sync::Notify>>,
+    /// The analysts' suppressions the pipeline consults; replaced from the
+    /// store after each change.
+    pub suppressions: Arc<crate::model::Suppressions>,
 }
 
 pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
@@ -120,6 +127,14 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
             .route(
                 "/incidents/{id}",
                 get(incidents::get).patch(incidents::triage),
+            )
+            .route(
+                "/suppressions",
+                get(suppressions::list).post(suppressions::add),
+            )
+            .route(
+                "/suppressions/{id}",
+                axum::routing::delete(suppressions::remove),
             )
             .route("/deliveries", get(deliveries::list))
             .route("/deliveries/{id}/retry", post(deliveries::retry))

@@ -17,7 +17,7 @@ pub use settings::{Config, Settings};
 use crate::api::{self, AppState};
 use crate::config::ConfigError;
 use crate::metrics::Metrics;
-use crate::model::unix_now;
+use crate::model::{Suppressions, unix_now};
 use crate::pipeline::{self, DedupPolicy, Pipeline};
 use crate::relay::StreamServer;
 use crate::sink::{DeliveryWorker, Sink, SinkContext};
@@ -114,6 +114,8 @@ impl Application {
             Some(StoreLock::acquire(&settings.store.path)?)
         };
         let store = Store::open(&settings.store.path)?;
+        let suppressions = Arc::new(Suppressions::default());
+        suppressions.replace(&store.active_suppressions_now()?);
         let snapshots = SnapshotHandle::new(&settings.watchlist, &matcher, client.clone());
         let ctx = SinkContext {
             client: client.clone(),
@@ -134,6 +136,7 @@ impl Application {
             xsoar: settings.watchlist.xsoar.clone(),
             client,
             wakes: sinks.iter().map(|_| Arc::new(Notify::new())).collect(),
+            suppressions,
         };
         let token = CancellationToken::new();
         let stream = if settings.certstream_server.enabled {
@@ -251,6 +254,7 @@ impl Application {
             DedupPolicy::from_settings(&settings.incidents),
             settings.source.cert_dedup_window,
             state.metrics.clone(),
+            state.suppressions.clone(),
         );
         let mut pipeline_task = tokio::spawn(pipeline::run(
             pipeline,

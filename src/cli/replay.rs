@@ -114,6 +114,8 @@ fn backtest(
         DedupPolicy::from_settings(&settings.incidents),
         settings.source.cert_dedup_window,
         metrics.clone(),
+        // a back-test has no analysts' suppressions: it shows every verdict
+        Arc::new(certsentry::Suppressions::default()),
     );
     let mut s = BacktestSummary::default();
     let started = Instant::now();

@@ -19,7 +19,7 @@ pub use record::{DedupPolicy, IncidentSettings, Recorded, Recorder};
 
 use crate::matcher::Matcher;
 use crate::metrics::Metrics;
-use crate::model::{CertEvent, Incident};
+use crate::model::{CertEvent, Incident, Suppressions};
 use crate::source::SourceItem;
 use recent::RecentCerts;
 use std::sync::Arc;
@@ -35,6 +35,8 @@ pub struct Pipeline {
     metrics: Arc<Metrics>,
     ids: ulid::Generator,
     recent: RecentCerts,
+    /// What analysts suppressed: checked before a verdict becomes an incident.
+    suppressions: Arc<Suppressions>,
 }
 
 impl Pipeline {
@@ -44,6 +46,7 @@ impl Pipeline {
         dedup: DedupPolicy,
         cert_dedup_window: Duration,
         metrics: Arc<Metrics>,
+        suppressions: Arc<Suppressions>,
     ) -> Pipeline {
         Pipeline {
             recorder,
@@ -52,6 +55,7 @@ impl Pipeline {
             metrics,
             ids: ulid::Generator::new(),
             recent: RecentCerts::new(cert_dedup_window, 200_000),
+            suppressions,
         }
     }
 
@@ -96,6 +100,17 @@ impl Pipeline {
         let mut fresh = Vec::new();
         for verdict in matched.verdicts {
             self.metrics.count_match(verdict.detail.kind);
+            if let Some(by) = self
+                .suppressions
+                .find(&verdict.brand, &verdict.registrable_domain_ascii)
+            {
+                self.metrics.add(&self.metrics.incidents_suppressed, 1);
+                tracing::debug!(
+                    suppression = by, brand = %verdict.brand, domain = %verdict.domain,
+                    "suppressed by triage: no incident"
+                );
+                continue;
+            }
             let id = self
                 .ids
                 .generate_from_datetime(now)

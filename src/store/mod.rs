@@ -16,6 +16,7 @@ mod incidents;
 mod outbox;
 mod retention;
 mod schema;
+mod suppressions;
 mod triage;
 mod usage;
 
@@ -23,6 +24,7 @@ pub use backup::{StoreLock, StoreSummary, backup, restore};
 pub use incidents::IncidentFilter;
 pub(crate) use outbox::{OutboxCounts, OutboxItem, Requeue};
 pub use retention::{Pruned, RetentionSettings};
+pub use suppressions::NewSuppression;
 pub use usage::StoreUsage;
 
 use crate::config::ConfigError;

@@ -98,6 +98,22 @@ const MIGRATIONS: &[Step] = &[
         CREATE TRIGGER triage_log_pruned AFTER DELETE ON incidents
         BEGIN DELETE FROM triage_log WHERE incident_id = OLD.id; END;",
     ),
+    // 7: suppressions made by triage (false positive, brand-owned): kept
+    // when removed, for the audit
+    Step::Sql(
+        "CREATE TABLE suppressions (
+            id INTEGER PRIMARY KEY,
+            domain TEXT NOT NULL,
+            brand TEXT,
+            reason TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_ms INTEGER NOT NULL,
+            incident_id TEXT,
+            removed_ms INTEGER,
+            removed_by TEXT
+        );
+        CREATE INDEX suppressions_active ON suppressions(domain) WHERE removed_ms IS NULL;",
+    ),
 ];
 
 impl Step {

@@ -186,6 +186,7 @@ async fn openapi_yaml_describes_exactly_the_router() {
             "get" => app.client.get(&url),
             "put" => app.client.put(&url).json(&json!({"a.com": []})),
             "patch" => app.client.patch(&url).json(&json!({"comment": "x"})),
+            "delete" => app.client.delete(&url),
             _ => app.client.post(&url).json(&json!({"names": ["a.com"]})),
         }
         .send()

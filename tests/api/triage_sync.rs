@@ -172,3 +172,171 @@ async fn triage_is_audited_and_read_back_by_the_pull_api() {
     assert_eq!(again["triage_history"].as_array().unwrap().len(), 2);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_false_positive_suppresses_the_next_certificate_and_can_be_undone() {
+    let certstream = FakeCertstream::start().await;
+    let receiver = Receiver::start().await;
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let mut settings = test_settings(dir.path(), &certstream.url, &receiver);
+    // a new certificate of a known lookalike is delivered as an update
+    settings.incidents.send_updates = true;
+    let app = spawn_app_with(settings.clone(), dir.clone()).await;
+    certstream.wait_for_connections(1).await;
+    certstream.send_json(&cert_for(&["paypa1.com"], "s1"));
+    receiver.wait_delivered("/webhook", 1).await;
+    let id = app.incidents().await[0]["id"].as_str().unwrap().to_owned();
+    let url = format!("{}/v1/incidents/{id}", app.address);
+
+    // suppressing needs a harmless verdict
+    let resp = app
+        .client
+        .patch(&url)
+        .json(&json!({"state": "investigating", "suppress": "brand"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("false_positive or brand_owned")
+    );
+    let resp = app
+        .client
+        .patch(&url)
+        .json(&json!({"state": "false_positive", "suppress": "brand",
+                      "comment": "our partner's site", "actor": "ana"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    let sup = &body["suppression"];
+    assert_eq!(sup["domain"], "paypa1.com");
+    assert_eq!(sup["brand"], "paypal.com");
+    assert_eq!(sup["reason"], "our partner's site");
+    assert_eq!(sup["created_by"], "ana");
+    assert_eq!(sup["incident_id"], id.as_str());
+    let sup_id = sup["id"].as_i64().unwrap();
+    // "try a name" says it no longer raises an incident, and why
+    let m = app
+        .client
+        .post(format!("{}/v1/match", app.address))
+        .json(&json!({"names": ["www.paypa1.com"]}))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(m["results"][0]["matched"], true);
+    assert_eq!(m["results"][0]["incident"], false);
+    assert_eq!(m["results"][0]["suppressed_by"], sup_id);
+
+    // the next certificate for it raises nothing; another lookalike still does
+    certstream.send_json(&cert_for(&["www.paypa1.com"], "s2"));
+    certstream.send_json(&cert_for(&["app1e.com"], "s3"));
+    let r = receiver.clone();
+    eventually(Duration::from_secs(10), "app1e delivered", || {
+        let r = r.clone();
+        async move {
+            r.delivered("/webhook")
+                .iter()
+                .any(|d| d.body["domain"] == "app1e.com")
+        }
+    })
+    .await;
+    assert_eq!(app.metric("certsentry_incidents_suppressed_total").await, 1);
+    let paypal_deliveries = |r: &Receiver| {
+        r.delivered("/webhook")
+            .iter()
+            .filter(|d| d.body["registrable_domain"] == "paypa1.com")
+            .count()
+    };
+    assert_eq!(
+        paypal_deliveries(&receiver),
+        1,
+        "no update for a suppressed lookalike"
+    );
+
+    // listed, audited, and kept across a restart
+    let listed = app.get_json("/v1/suppressions").await;
+    assert_eq!(listed["suppressions"].as_array().unwrap().len(), 1);
+    app.stop().await;
+    let app = spawn_app_with(settings, dir).await;
+    certstream.wait_for_connections(2).await;
+    certstream.send_json(&cert_for(&["login.paypa1.com"], "s4"));
+    eventually(Duration::from_secs(10), "suppressed after restart", || {
+        let app = &app;
+        async move { app.metric("certsentry_incidents_suppressed_total").await == 1 }
+    })
+    .await;
+
+    // undone: removed (kept for the audit), and the lookalike alerts again
+    let resp = app
+        .client
+        .delete(format!("{}/v1/suppressions/{sup_id}?actor=bo", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let removed: Value = resp.json().await.unwrap();
+    assert_eq!(removed["suppression"]["removed_by"], "bo");
+    assert!(
+        app.get_json("/v1/suppressions").await["suppressions"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let audit = app.get_json("/v1/suppressions?removed=true").await;
+    assert_eq!(audit["suppressions"][0]["id"], sup_id);
+    certstream.send_json(&cert_for(&["shop.paypa1.com"], "s5"));
+    let r = receiver.clone();
+    eventually(Duration::from_secs(10), "update after removal", || {
+        let r = r.clone();
+        async move { paypal_deliveries(&r) == 2 }
+    })
+    .await;
+
+    // a domain for every brand, and bad requests
+    let add = |body: Value| {
+        app.client
+            .post(format!("{}/v1/suppressions", app.address))
+            .json(&body)
+            .send()
+    };
+    let resp = add(json!({"domain": "*.App1e.com", "reason": "a partner", "actor": "ana"}))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["suppression"]["domain"], "app1e.com");
+    assert!(body["suppression"]["brand"].is_null());
+    for (bad, says) in [
+        (
+            json!({"domain": "x.com", "brand": "nope.com", "reason": "r"}),
+            "not a protected domain",
+        ),
+        (
+            json!({"domain": "x.com", "reason": " "}),
+            "reason must not be empty",
+        ),
+        (json!({"domain": "not a name", "reason": "r"}), "domain"),
+        (json!({"domain": "x.com"}), "reason"),
+    ] {
+        let resp = add(bad.clone()).await.unwrap();
+        assert_eq!(resp.status(), 400, "{bad}");
+        let text = resp.text().await.unwrap();
+        assert!(text.contains(says), "{bad}: {text}");
+    }
+    let resp = app
+        .client
+        .delete(format!("{}/v1/suppressions/424242", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    app.stop().await;
+}

@@ -395,6 +395,13 @@ def test_triage_goes_back_to_certsentry(service):
     got = contents(run(params, "certsentry-incident-get", {"id": first["id"]}))
     assert got["Contents"]["triage"]["state"] == "confirmed_malicious"
     assert "Certificate" in got["HumanReadable"]
+    # a false positive, suppressed for its brand: certsentry stops alerting on it
+    fp = contents(run(params, "certsentry-incident-triage",
+                      {"id": first["id"], "state": "false_positive", "suppress": "brand", "actor": "ana"}))
+    assert fp["Contents"]["suppression"]["domain"] == first["registrable_domain"]
+    assert "no longer raises incidents for" in fp["HumanReadable"]
+    verdict = contents(run(params, "certsentry-match", {"names": first["domain"]}))["Contents"][0]
+    assert verdict["incident"] is False and verdict["suppressed_by"] == fp["Contents"]["suppression"]["id"]
     missing = run(params, "certsentry-incident-triage", {"id": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "state": "closed"})
     assert error_of(missing).startswith("certsentry answered HTTP 404")
 

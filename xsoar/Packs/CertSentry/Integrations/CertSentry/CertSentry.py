@@ -343,6 +343,11 @@ def incident_triage_command(client: Client, args: dict) -> CommandResults:
             body[key] = args[key]
     if not body:
         raise CertSentryError("give at least one of state, assignee and comment")
+    suppress = args.get("suppress")
+    if suppress:
+        if suppress not in ("brand", "domain"):
+            raise CertSentryError(f"suppress {suppress!r} is not brand or domain")
+        body["suppress"] = suppress
     body["actor"] = args.get("actor") or "xsoar"
     incident = client.triage(incident_id, body)
     triage = incident.get("triage") or {}
@@ -350,6 +355,10 @@ def incident_triage_command(client: Client, args: dict) -> CommandResults:
         "State": triage.get("state"), "Assignee": triage.get("assignee"), "By": triage.get("updated_by"),
         "At": triage.get("updated_at"), "Comments": triage.get("comments"),
     }], removeNull=True)
+    suppression = incident.get("suppression")
+    if suppression:
+        scope = f"for {suppression.get('brand')}" if suppression.get("brand") else "for every brand"
+        md += f"\n{suppression.get('domain')} no longer raises incidents {scope} (suppression {suppression.get('id')})."
     return CommandResults(outputs_prefix="CertSentry.Incident", outputs_key_field="id", outputs=incident,
                           readable_output=md, raw_response=incident)
 
