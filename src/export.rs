@@ -190,6 +190,7 @@ pub fn parse_filter(
         severity,
         kind,
         since_ms,
+        ..IncidentFilter::default()
     })
 }
 

@@ -28,17 +28,38 @@ pub(super) struct IncidentQuery {
     since: Option<String>,
     /// Export only: `jsonl` (default) or `csv`.
     format: Option<String>,
+    /// Triage state (`new` includes the never triaged).
+    triage: Option<String>,
+    /// Text in the domain or brand.
+    q: Option<String>,
+    /// `desc`: newest first, paged with `before` (the console's queue).
+    order: Option<String>,
+    before: Option<String>,
 }
 
 impl IncidentQuery {
     fn filter(&self) -> Result<crate::store::IncidentFilter, ApiError> {
-        crate::export::parse_filter(
+        let mut f = crate::export::parse_filter(
             self.brand.clone(),
             self.severity.clone(),
             self.kind.clone(),
             self.since.as_deref(),
         )
-        .map_err(ApiError::BadRequest)
+        .map_err(ApiError::BadRequest)?;
+        if let Some(t) = &self.triage {
+            let state: TriageState = t.parse().map_err(ApiError::BadRequest)?;
+            f.triage = Some(state.as_str().to_owned());
+        }
+        if let Some(q) = &self.q {
+            if q.chars().count() > 253 {
+                return Err(ApiError::BadRequest(
+                    "q is longer than 253 characters".into(),
+                ));
+            }
+            let q = q.trim().to_lowercase();
+            f.text = (!q.is_empty()).then_some(q);
+        }
+        Ok(f)
     }
 }
 
@@ -53,20 +74,42 @@ pub(super) async fn list(
             "limit must be 1 to {MAX_PAGE}"
         )));
     }
-    let after = match &q.after {
-        Some(after) => Some(
-            after
-                .parse::<IncidentId>()
-                .map_err(|_| ApiError::BadRequest("after must be an incident id".into()))?,
-        ),
-        None => None,
+    let id = |what: &str, v: &Option<String>| match v {
+        Some(v) => v
+            .parse::<IncidentId>()
+            .map(Some)
+            .map_err(|_| ApiError::BadRequest(format!("{what} must be an incident id"))),
+        None => Ok(None),
     };
+    let after = id("after", &q.after)?;
+    let before = id("before", &q.before)?;
     if q.format.is_some() {
         return Err(ApiError::BadRequest(
             "format is for /v1/incidents/export".into(),
         ));
     }
-    let page = state.store.incidents(q.filter()?, after, limit).await?;
+    let newest_first = match q.order.as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(o) => {
+            return Err(ApiError::BadRequest(format!(
+                "order must be asc or desc, not {o:?}"
+            )));
+        }
+    };
+    if newest_first && after.is_some() || !newest_first && before.is_some() {
+        return Err(ApiError::BadRequest(
+            "after pages oldest first, before pages newest first (order=desc)".into(),
+        ));
+    }
+    let page = if newest_first {
+        state
+            .store
+            .incidents_newest(q.filter()?, before, limit)
+            .await?
+    } else {
+        state.store.incidents(q.filter()?, after, limit).await?
+    };
     let next = if page.len() == limit {
         page.last().map(|i| i.id)
     } else {

@@ -7,6 +7,7 @@
 //! `/v1` routes take a bearer token when `api.token` is set. Errors are JSON
 //! `{"error": "...", "detail": ...}` ([`ApiError`]).
 
+mod console;
 mod deliveries;
 mod error;
 mod extract;
@@ -37,6 +38,9 @@ use std::sync::Arc;
 
 /// Every route the router serves: (method, path in OpenAPI syntax).
 pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/"),
+    ("get", "/console.js"),
+    ("get", "/console.css"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -143,6 +147,9 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
                 require_token,
             ));
     Router::new()
+        .route("/", get(console::index))
+        .route("/console.js", get(console::script))
+        .route("/console.css", get(console::style))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

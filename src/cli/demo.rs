@@ -141,8 +141,8 @@ async fn run_in(
     let lines = DEMO_STREAM.lines().count();
     println!(
         "certsentry demo: replaying {lines} bundled certstream messages (40 real CT entries + lookalikes) \
-         against the bundled example list\n  webhook receiver: http://{receiver_addr}/incidents\n  API: http://127.0.0.1:{}/v1/status\n",
-        app.port()
+         against the bundled example list\n  webhook receiver: http://{receiver_addr}/incidents\n  console: http://127.0.0.1:{port}/\n  API: http://127.0.0.1:{port}/v1/status\n",
+        port = app.port()
     );
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(app.run_until_stopped(async move {

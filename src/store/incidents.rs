@@ -15,6 +15,10 @@ pub struct IncidentFilter {
     pub kind: Option<String>,
     /// Unix milliseconds: incidents first seen at or after.
     pub since_ms: Option<i64>,
+    /// Triage state; `new` also matches incidents never triaged.
+    pub triage: Option<String>,
+    /// Lower-case text found in the domain (either form) or the brand.
+    pub text: Option<String>,
 }
 
 impl Db {
@@ -94,6 +98,46 @@ impl Db {
         })
     }
 
+    /// Like [`Db::incidents_where`], newest first, with ids before `before`.
+    fn incidents_newest(
+        &self,
+        filter: &IncidentFilter,
+        before: Option<IncidentId>,
+        limit: usize,
+    ) -> Result<Vec<Incident>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT body FROM incidents WHERE (?1 IS NULL OR id < ?1)
+               AND (?3 IS NULL OR json_extract(body, '$.brand') = ?3)
+               AND (?4 IS NULL OR json_extract(body, '$.severity') = ?4)
+               AND (?5 IS NULL OR json_extract(body, '$.match.kind') = ?5)
+               AND (?6 IS NULL OR first_seen_ms >= ?6)
+               AND (?7 IS NULL OR coalesce(json_extract(body, '$.triage.state'), 'new') = ?7)
+               AND (?8 IS NULL OR instr(lower(json_extract(body, '$.domain') || ' '
+                        || json_extract(body, '$.domain_unicode') || ' '
+                        || json_extract(body, '$.brand')), ?8) > 0)
+             ORDER BY id DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                before.map(|b| b.to_string()),
+                limit as i64,
+                filter.brand,
+                filter.severity,
+                filter.kind,
+                filter.since_ms,
+                filter.triage,
+                filter.text
+            ],
+            |r| r.get::<_, String>(0),
+        )?;
+        let mut out = Vec::new();
+        for body in rows {
+            out.push(serde_json::from_str(&body?)?);
+        }
+        Ok(out)
+    }
+
     fn incidents_where(
         &self,
         filter: &IncidentFilter,
@@ -107,6 +151,10 @@ impl Db {
                AND (?4 IS NULL OR json_extract(body, '$.severity') = ?4)
                AND (?5 IS NULL OR json_extract(body, '$.match.kind') = ?5)
                AND (?6 IS NULL OR first_seen_ms >= ?6)
+               AND (?7 IS NULL OR coalesce(json_extract(body, '$.triage.state'), 'new') = ?7)
+               AND (?8 IS NULL OR instr(lower(json_extract(body, '$.domain') || ' '
+                        || json_extract(body, '$.domain_unicode') || ' '
+                        || json_extract(body, '$.brand')), ?8) > 0)
              ORDER BY id LIMIT ?2",
         )?;
         let after = after.map(|a| a.to_string()).unwrap_or_default();
@@ -117,7 +165,9 @@ impl Db {
                 filter.brand,
                 filter.severity,
                 filter.kind,
-                filter.since_ms
+                filter.since_ms,
+                filter.triage,
+                filter.text
             ],
             |r| r.get::<_, String>(0),
         )?;
@@ -152,6 +202,18 @@ impl Db {
 }
 
 impl Store {
+    /// Incidents passing `filter`, newest first, with an id before `before`,
+    /// at most `limit` (the console's queue).
+    pub async fn incidents_newest(
+        &self,
+        filter: IncidentFilter,
+        before: Option<IncidentId>,
+        limit: usize,
+    ) -> Result<Vec<Incident>, StoreError> {
+        self.call(move |db| db.incidents_newest(&filter, before, limit))
+            .await
+    }
+
     /// Incidents passing `filter` with an id after `after`, at most `limit`.
     pub async fn incidents(
         &self,

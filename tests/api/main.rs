@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod cli;
+mod console;
 mod ct_golden;
 mod ct_logs;
 mod delivery;

@@ -1,0 +1,365 @@
+// certsentry's console: plain JS over the /v1 API, served by the binary.
+// Every value shown comes from certificates (attacker-controlled), so the
+// page is built with DOM nodes and text, never HTML strings.
+"use strict";
+
+const SEVERITIES = ["low", "medium", "high", "critical"];
+const KINDS = ["exact_variant", "homograph", "subdomain", "typo", "combosquat", "suffix_swap", "rule"];
+const TRIAGE = ["new", "investigating", "confirmed_malicious", "false_positive", "brand_owned",
+  "takedown_requested", "closed"];
+const PAGE = 50;
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "on") for (const [ev, fn] of Object.entries(v)) node.addEventListener(ev, fn);
+    else if (k === "class") node.className = v;
+    else if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+function select(id, options, value, blank) {
+  return el("select", { id },
+    blank === undefined ? null : el("option", { value: "" }, blank),
+    options.map((o) => el("option", { value: o, selected: o === value }, o)));
+}
+
+class ApiError extends Error {}
+
+async function api(path, options = {}) {
+  const headers = { Accept: "application/json", ...(options.headers || {}) };
+  const token = sessionStorage.getItem("certsentry-token");
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (options.json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(options.json);
+  }
+  const resp = await fetch(path, { ...options, headers });
+  if (resp.status === 401) {
+    document.getElementById("auth").hidden = false;
+    throw new ApiError("certsentry needs its API token: enter it above");
+  }
+  const body = await resp.json().catch(() => ({}));
+  if (!resp.ok) throw new ApiError(`${body.error || resp.status}${body.detail ? ": " + body.detail : ""}`);
+  return body;
+}
+
+function when(t) {
+  if (t === null || t === undefined || t === "") return "";
+  const d = typeof t === "number" ? new Date(t * 1000) : new Date(t);
+  return isNaN(d) ? String(t) : d.toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+}
+
+function severity(s) {
+  return el("span", { class: `sev-${s}` }, s);
+}
+
+function show(...nodes) {
+  const view = document.getElementById("view");
+  view.replaceChildren(...nodes);
+}
+
+function failure(e) {
+  return el("p", { class: "error" }, e.message || String(e));
+}
+
+// ------------------------------------------------------------------ queue
+
+let queue = { filters: {}, before: [], top: null, timer: null };
+
+function queueQuery(extra) {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries({ ...queue.filters, ...extra })) if (v) p.set(k, v);
+  return p.toString();
+}
+
+function incidentRow(i, fresh) {
+  const box = el("input", { type: "checkbox", "data-id": i.id });
+  const shown = i.domain_unicode !== i.domain ? `${i.domain_unicode} (${i.domain})` : i.domain;
+  return el("tr", { class: fresh ? "fresh" : "" },
+    el("td", {}, box),
+    el("td", {}, el("a", { href: `#/incident/${i.id}` }, shown)),
+    el("td", {}, i.brand),
+    el("td", {}, i.match ? i.match.kind : ""),
+    el("td", {}, String(i.score)),
+    el("td", {}, severity(i.severity)),
+    el("td", {}, i.triage ? i.triage.state : "new"),
+    el("td", {}, when(i.first_seen)),
+    el("td", {}, String(i.sightings)));
+}
+
+async function viewQueue() {
+  clearInterval(queue.timer);
+  const f = queue.filters;
+  let brands = [];
+  try { brands = Object.keys(await api("/v1/lists/current")); } catch (_) { /* no list yet */ }
+  const form = el("form", { class: "filters", on: { submit: (e) => {
+    e.preventDefault();
+    for (const k of ["brand", "severity", "kind", "triage", "q", "since"]) {
+      const v = document.getElementById(`f-${k}`).value.trim();
+      queue.filters[k] = k === "since" && v ? new Date(v).toISOString() : v;
+    }
+    queue.before = [];
+    viewQueue();
+  } } },
+    el("label", {}, "Brand ", select("f-brand", brands, f.brand, "any")),
+    el("label", {}, "Severity ", select("f-severity", SEVERITIES, f.severity, "any")),
+    el("label", {}, "Kind ", select("f-kind", KINDS, f.kind, "any")),
+    el("label", {}, "Triage ", select("f-triage", TRIAGE, f.triage, "any")),
+    el("label", {}, "Since ", el("input", { id: "f-since", type: "datetime-local" })),
+    el("label", {}, "Text ", el("input", { id: "f-q", value: f.q || "", placeholder: "domain or brand" })),
+    el("button", { type: "submit" }, "Filter"));
+  const tbody = el("tbody");
+  const table = el("table", {},
+    el("thead", {}, el("tr", {}, ["", "Lookalike", "Brand", "Kind", "Score", "Severity", "Triage", "First seen",
+      "Sightings"].map((h) => el("th", {}, h)))), tbody);
+  const bulk = el("div", { class: "filters" },
+    el("label", {}, "Selected: set triage ", select("bulk-state", TRIAGE, "investigating")),
+    el("button", { on: { click: bulkTriage } }, "Apply"));
+  const pager = el("div", { class: "filters" });
+  show(form, bulk, table, pager);
+  try {
+    const before = queue.before[queue.before.length - 1];
+    const page = await api(`/v1/incidents?${queueQuery({ order: "desc", limit: PAGE, before })}`);
+    for (const i of page.incidents) tbody.append(incidentRow(i, false));
+    if (!page.incidents.length) tbody.append(el("tr", {}, el("td", { colspan: 9, class: "muted" }, "No incidents.")));
+    if (!before) queue.top = page.incidents.length ? page.incidents[0].id : null;
+    if (queue.before.length) pager.append(el("button", { on: { click: () => { queue.before = []; viewQueue(); } } }, "Newest"));
+    if (page.next) pager.append(el("button", { on: { click: () => { queue.before.push(page.next); viewQueue(); } } }, "Older"));
+    if (!before) queue.timer = setInterval(() => pollNew(tbody), 5000);
+  } catch (e) {
+    show(form, failure(e));
+  }
+}
+
+// new incidents appear at the top without a reload
+async function pollNew(tbody) {
+  if (location.hash && location.hash !== "#/") return;
+  try {
+    const p = queueQuery({ limit: 1000, after: queue.top || undefined });
+    const page = await api(`/v1/incidents?${p}`);
+    for (const i of page.incidents) {
+      tbody.prepend(incidentRow(i, true));
+      queue.top = i.id;
+    }
+    document.getElementById("live").textContent = `live · checked ${when(new Date().toISOString())}`;
+  } catch (e) {
+    document.getElementById("live").textContent = e.message;
+  }
+}
+
+async function bulkTriage() {
+  const state = document.getElementById("bulk-state").value;
+  const ids = [...document.querySelectorAll("input[type=checkbox][data-id]:checked")].map((b) => b.dataset.id);
+  for (const id of ids) {
+    await api(`/v1/incidents/${id}`, { method: "PATCH", json: { state, actor: "console" } });
+  }
+  viewQueue();
+}
+
+// ------------------------------------------------------------------ incident
+
+function chars(unicode, skeleton) {
+  // each character; the ones outside ASCII are the lookalike's, highlighted with their code point
+  return el("span", { class: "mono" }, [...unicode].map((c) => {
+    const cp = c.codePointAt(0);
+    return cp > 127
+      ? el("span", { class: "diff", title: `U+${cp.toString(16).toUpperCase().padStart(4, "0")}` }, c)
+      : c;
+  }), skeleton ? el("span", { class: "muted" }, `  skeleton: ${skeleton}`) : null);
+}
+
+function dl(pairs) {
+  return el("dl", {}, pairs.filter(([, v]) => v !== undefined && v !== null && v !== "")
+    .map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+}
+
+async function viewIncident(id) {
+  let i;
+  try {
+    i = await api(`/v1/incidents/${encodeURIComponent(id)}`);
+  } catch (e) {
+    return show(failure(e));
+  }
+  const c = i.certificate || {}, m = i.match || {}, ct = i.ct || {};
+  const nonAscii = [...(i.domain_unicode || "")].filter((ch) => ch.codePointAt(0) > 127)
+    .map((ch) => `${ch} U+${ch.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}`);
+  const what = el("div", { class: "card" },
+    el("h2", {}, chars(i.domain_unicode || i.domain, null)),
+    dl([["Brand", i.brand], ["Punycode", i.domain], ["Registrable domain", i.registrable_domain],
+      ["Kind", m.kind], ["Score", String(i.score)], ["Severity", severity(i.severity)],
+      ["Why", m.explanation], ["Variant", m.variant], ["Skeleton", m.skeleton],
+      ["Characters outside ASCII", nonAscii.join(", ")],
+      ["First seen", when(i.first_seen)], ["Last seen", when(i.last_seen)], ["Sightings", String(i.sightings)]]));
+  const cert = el("div", { class: "card" }, el("h3", {}, "Certificate"),
+    dl([["Subject", (c.subject || {}).aggregated], ["Issuer", (c.issuer || {}).aggregated],
+      ["Names", (c.all_domains || []).join(", ")], ["Serial", c.serial_number], ["SHA-1", c.sha1],
+      ["SHA-256", c.sha256], ["Valid from", when(c.not_before)], ["Valid until", when(c.not_after)],
+      ["Entry", c.update_type], ["CT log", ct.log_name || ct.log_url], ["CT index", ct.cert_index],
+      ["Link", ct.cert_link ? el("a", { href: ct.cert_link, rel: "noreferrer noopener", target: "_blank" }, ct.cert_link) : null]]));
+  const enrichment = el("div", { class: "card" }, el("h3", {}, "Enrichment"),
+    i.enrichment && Object.keys(i.enrichment).length
+      ? el("pre", {}, JSON.stringify(i.enrichment, null, 2))
+      : el("p", { class: "muted" }, "not enriched"));
+  const deliveries = el("div", { class: "card" }, el("h3", {}, "Deliveries"), el("p", { class: "muted" }, "…"));
+  show(what, triageCard(i), cert, enrichment, deliveries);
+  try {
+    const page = await api("/v1/deliveries?limit=1000");
+    const mine = page.deliveries.filter((d) => d.incident_id === i.id);
+    deliveries.replaceChildren(el("h3", {}, "Deliveries"), mine.length
+      ? el("table", {}, el("tr", {}, ["Sink", "State", "Attempts", "Last error", ""].map((h) => el("th", {}, h))),
+        mine.map((d) => el("tr", {}, el("td", {}, d.sink), el("td", {}, d.state), el("td", {}, String(d.attempts)),
+          el("td", {}, d.last_error || ""), el("td", {}, d.state === "failed"
+            ? el("button", { on: { click: async () => { await api(`/v1/deliveries/${d.id}/retry`, { method: "POST" }); viewIncident(id); } } }, "Retry")
+            : ""))))
+      : el("p", { class: "muted" }, "Delivered to every sink (nothing pending or failed)."));
+  } catch (e) {
+    deliveries.append(failure(e));
+  }
+}
+
+function triageCard(i) {
+  const t = i.triage || {};
+  const msg = el("p");
+  const form = el("form", { class: "filters", on: { submit: async (e) => {
+    e.preventDefault();
+    const body = { state: document.getElementById("t-state").value, actor: document.getElementById("t-actor").value || "console" };
+    const assignee = document.getElementById("t-assignee").value;
+    if (assignee !== (t.assignee || "")) body.assignee = assignee;
+    const comment = document.getElementById("t-comment").value;
+    if (comment.trim()) body.comment = comment;
+    const suppress = document.getElementById("t-suppress").value;
+    if (suppress) body.suppress = suppress;
+    try {
+      await api(`/v1/incidents/${i.id}`, { method: "PATCH", json: body });
+      viewIncident(i.id);
+    } catch (err) {
+      msg.replaceChildren(failure(err));
+    }
+  } } },
+    el("label", {}, "State ", select("t-state", TRIAGE, t.state || "new")),
+    el("label", {}, "Assignee ", el("input", { id: "t-assignee", value: t.assignee || "" })),
+    el("label", {}, "Comment ", el("input", { id: "t-comment", size: 40 })),
+    el("label", {}, "With false positive / brand-owned: ",
+      el("select", { id: "t-suppress" }, el("option", { value: "" }, "keep alerting"),
+        el("option", { value: "brand" }, `stop alerting for ${i.brand}`),
+        el("option", { value: "domain" }, "allowlist the domain (every brand)"))),
+    el("label", {}, "You ", el("input", { id: "t-actor", placeholder: "your name" })),
+    el("button", { type: "submit" }, "Save"));
+  const history = (i.triage_history || []).map((h) =>
+    el("li", {}, `${when(h.at)} ${h.actor}: `, h.state ? `→ ${h.state} ` : "", h.assignee !== undefined && h.assignee !== null ? `assignee “${h.assignee}” ` : "", h.comment || ""));
+  return el("div", { class: "card" }, el("h3", {}, "Triage"), form, msg,
+    history.length ? el("ul", {}, history) : el("p", { class: "muted" }, "Not triaged yet."));
+}
+
+// ------------------------------------------------------------------ other views
+
+async function viewSuppressions() {
+  const removed = location.hash.includes("removed");
+  const msg = el("p");
+  const form = el("form", { class: "filters", on: { submit: async (e) => {
+    e.preventDefault();
+    const body = { domain: document.getElementById("s-domain").value, reason: document.getElementById("s-reason").value,
+      actor: document.getElementById("s-actor").value || "console" };
+    const brand = document.getElementById("s-brand").value;
+    if (brand) body.brand = brand;
+    try { await api("/v1/suppressions", { method: "POST", json: body }); viewSuppressions(); } catch (err) { msg.replaceChildren(failure(err)); }
+  } } },
+    el("label", {}, "Domain ", el("input", { id: "s-domain", required: true })),
+    el("label", {}, "Brand ", el("input", { id: "s-brand", placeholder: "every brand" })),
+    el("label", {}, "Why ", el("input", { id: "s-reason", required: true, size: 30 })),
+    el("label", {}, "You ", el("input", { id: "s-actor" })),
+    el("button", { type: "submit" }, "Suppress"));
+  try {
+    const list = (await api(removed ? "/v1/suppressions?removed=true" : "/v1/suppressions")).suppressions;
+    show(el("h2", {}, "Suppressions"), form, msg,
+      el("p", {}, el("a", { href: removed ? "#/suppressions" : "#/suppressions/removed" }, removed ? "Only those in force" : "With the removed ones (audit)")),
+      el("table", {}, el("tr", {}, ["Domain", "Brand", "Why", "By", "When", "Incident", ""].map((h) => el("th", {}, h))),
+        list.map((s) => el("tr", {}, el("td", {}, s.domain), el("td", {}, s.brand || "every brand"), el("td", {}, s.reason),
+          el("td", {}, s.created_by), el("td", {}, when(s.created_at)),
+          el("td", {}, s.incident_id ? el("a", { href: `#/incident/${s.incident_id}` }, "open") : ""),
+          el("td", {}, s.removed_at ? `removed ${when(s.removed_at)} by ${s.removed_by}` : el("button", { on: { click: async () => {
+            await api(`/v1/suppressions/${s.id}?actor=console`, { method: "DELETE" }); viewSuppressions();
+          } } }, "Remove"))))));
+  } catch (e) {
+    show(form, failure(e));
+  }
+}
+
+async function viewBrands() {
+  try {
+    const [list, status] = await Promise.all([api("/v1/lists/current"), api("/v1/status")]);
+    const narrowed = {};
+    for (const n of (status.list && status.list.narrowed) || []) narrowed[n.brand] = n;
+    show(el("h2", {}, "Brands"),
+      el("p", { class: "muted" }, `${status.list.brands} brands, ${status.list.variants} variants, from ${status.list.source}`,
+        status.list.last_error ? el("span", { class: "error" }, ` · last error: ${status.list.last_error}`) : null),
+      el("table", {}, el("tr", {}, ["Brand", "Listed variants", "Distinctiveness", "Why"].map((h) => el("th", {}, h))),
+        Object.entries(list).map(([b, v]) => el("tr", {}, el("td", {}, b), el("td", {}, String(v.length)),
+          el("td", {}, narrowed[b] ? narrowed[b].distinctiveness : "distinctive"),
+          el("td", {}, narrowed[b] ? narrowed[b].reason || "" : "")))));
+  } catch (e) {
+    show(failure(e));
+  }
+}
+
+function viewTry() {
+  const out = el("div");
+  const names = el("textarea", { id: "names", rows: 5, cols: 60, placeholder: "one name per line" });
+  show(el("h2", {}, "Try a name"), el("form", { on: { submit: async (e) => {
+    e.preventDefault();
+    try {
+      const list = names.value.split(/\s+/).filter(Boolean);
+      const { results } = await api("/v1/match", { method: "POST", json: { names: list } });
+      out.replaceChildren(el("table", {}, el("tr", {}, ["Name", "Verdict", "Brand", "Kind", "Score", "Why"].map((h) => el("th", {}, h))),
+        results.map((r) => el("tr", {}, el("td", {}, r.name),
+          el("td", {}, r.error ? "not a name" : r.own_domain ? "own domain" : r.suppressed_by ? `suppressed (#${r.suppressed_by})` : r.incident ? "incident" : r.matched ? "below min_score" : "no match"),
+          el("td", {}, r.brand || ""), el("td", {}, r.kind || ""), el("td", {}, r.score === null || r.score === undefined ? "" : String(r.score)),
+          el("td", {}, r.explanation || r.error || "")))));
+    } catch (err) {
+      out.replaceChildren(failure(err));
+    }
+  } } }, names, el("br"), el("button", { type: "submit" }, "Match")), out);
+}
+
+async function viewStatus() {
+  try {
+    const s = await api("/v1/status");
+    const counters = Object.entries(s.counters || {}).map(([k, v]) => el("tr", {}, el("td", {}, k), el("td", {}, String(v))));
+    show(el("h2", {}, "Status"),
+      el("div", { class: "card" }, dl([["Version", s.version], ["Source", JSON.stringify(s.source)],
+        ["List", `${s.list.brands} brands, ${s.list.variants} variants (${s.list.source})`], ["List error", s.list.last_error],
+        ["Incidents", String(s.incidents)]])),
+      el("div", { class: "card" }, el("h3", {}, "Sinks"), el("table", {}, el("tr", {}, ["Sink", "Pending", "Failed"].map((h) => el("th", {}, h))),
+        (s.sinks || []).map((k) => el("tr", {}, el("td", {}, k.name), el("td", {}, String(k.pending)), el("td", {}, String(k.failed)))))),
+      el("div", { class: "card" }, el("h3", {}, "Counters"), el("table", {}, counters)));
+  } catch (e) {
+    show(failure(e));
+  }
+}
+
+// ------------------------------------------------------------------ routing
+
+function route() {
+  const hash = location.hash || "#/";
+  if (hash.startsWith("#/incident/")) return viewIncident(hash.slice("#/incident/".length));
+  if (hash.startsWith("#/suppressions")) return viewSuppressions();
+  if (hash === "#/brands") return viewBrands();
+  if (hash === "#/try") return viewTry();
+  if (hash === "#/status") return viewStatus();
+  return viewQueue();
+}
+
+document.getElementById("auth-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  sessionStorage.setItem("certsentry-token", document.getElementById("token").value);
+  document.getElementById("auth").hidden = true;
+  route();
+});
+window.addEventListener("hashchange", route);
+route();

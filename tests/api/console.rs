@@ -1,0 +1,265 @@
+//! The console: served by the binary with a strict CSP, nothing from
+//! elsewhere, no HTML built from strings (certificate names are
+//! attacker-controlled), every API path it calls routed, and the queue's
+//! API (newest first, triage and text filters) behaving as it expects.
+
+use crate::helpers::*;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+
+const SCRIPT: &str = include_str!("../../src/api/console/console.js");
+const PAGE: &str = include_str!("../../src/api/console/index.html");
+const STYLE: &str = include_str!("../../src/api/console/console.css");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_is_served_from_the_binary_with_a_strict_policy() {
+    let (app, _certstream, _receiver) = spawn_app().await;
+    for (path, kind, body) in [
+        ("/", "text/html", PAGE),
+        ("/console.js", "text/javascript", SCRIPT),
+        ("/console.css", "text/css", STYLE),
+    ] {
+        let resp = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+        let h = resp.headers().clone();
+        assert!(
+            h["content-type"].to_str().unwrap().starts_with(kind),
+            "{path}"
+        );
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"));
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(resp.text().await.unwrap(), body);
+    }
+    assert!(PAGE.contains(r#"src="/console.js""#) && PAGE.contains(r#"href="/console.css""#));
+    app.stop().await;
+}
+
+#[test]
+fn the_console_loads_nothing_from_elsewhere_and_builds_no_html_from_strings() {
+    for (name, text) in [("page", PAGE), ("script", SCRIPT), ("style", STYLE)] {
+        for banned in ["http://", "https://", "//cdn", "@import"] {
+            assert!(!text.contains(banned), "{name} holds {banned}");
+        }
+    }
+    for banned in [
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+    ] {
+        assert!(!SCRIPT.contains(banned), "the script uses {banned}");
+    }
+}
+
+#[test]
+fn every_api_path_the_console_calls_is_routed() {
+    let routed: BTreeSet<String> = certsentry::ROUTES
+        .iter()
+        .map(|(_, p)| p.to_string())
+        .collect();
+    let mut called = BTreeSet::new();
+    for chunk in SCRIPT.split("api(").skip(1) {
+        let quote = chunk.chars().next().unwrap();
+        if !matches!(quote, '"' | '`') {
+            continue;
+        }
+        let literal: String = chunk[1..].chars().take_while(|c| *c != quote).collect();
+        // `${...}` segments are ids; the query string is not part of the route
+        let path = literal.split('?').next().unwrap();
+        let mut normal = String::new();
+        let mut rest = path;
+        while let Some(at) = rest.find("${") {
+            normal.push_str(&rest[..at]);
+            normal.push_str("{id}");
+            rest = &rest[at..];
+            rest = &rest[rest.find('}').unwrap() + 1..];
+        }
+        normal.push_str(rest);
+        called.insert(normal);
+    }
+    assert!(called.len() >= 8, "{called:?}");
+    for path in &called {
+        assert!(
+            routed.contains(path),
+            "the console calls {path}, which is not routed"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_pages_newest_first_and_filters_by_triage_and_text() {
+    let (app, certstream, receiver) = spawn_app().await;
+    for (i, name) in ["paypa1.com", "app1e.com", "xn--pypal-4ve.com"]
+        .iter()
+        .enumerate()
+    {
+        certstream.send_json(&cert_for(&[name], &format!("q{i}")));
+        receiver.wait_delivered("/webhook", i + 1).await;
+    }
+    let oldest_first: Vec<String> = app
+        .incidents()
+        .await
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(oldest_first.len(), 3);
+    let page = app.get_json("/v1/incidents?order=desc&limit=2").await;
+    let ids: Vec<&str> = page["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [oldest_first[2].as_str(), oldest_first[1].as_str()]);
+    let next = page["next"].as_str().unwrap();
+    let rest = app
+        .get_json(&format!("/v1/incidents?order=desc&limit=2&before={next}"))
+        .await;
+    assert_eq!(rest["incidents"][0]["id"], oldest_first[0].as_str());
+    assert!(rest["next"].is_null());
+
+    let resp = app
+        .client
+        .patch(format!("{}/v1/incidents/{}", app.address, oldest_first[1]))
+        .json(&json!({"state": "investigating"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let count = |v: Value| v["incidents"].as_array().unwrap().len();
+    assert_eq!(count(app.get_json("/v1/incidents?triage=new").await), 2);
+    assert_eq!(
+        count(app.get_json("/v1/incidents?triage=investigating").await),
+        1
+    );
+    assert_eq!(count(app.get_json("/v1/incidents?q=APP1E").await), 1);
+    // the Unicode form is searched too
+    assert_eq!(
+        count(app.get_json("/v1/incidents?q=p%D0%B0ypal&order=desc").await),
+        1
+    );
+    for bad in [
+        "/v1/incidents?triage=maybe",
+        "/v1/incidents?order=sideways",
+        "/v1/incidents?order=desc&after=01ARZ3NDEKTSV4RRFFQ69G5FAV",
+        "/v1/incidents?before=01ARZ3NDEKTSV4RRFFQ69G5FAV",
+    ] {
+        let resp = app
+            .client
+            .get(format!("{}{bad}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{bad}");
+    }
+    app.stop().await;
+}
+
+/// A headless Chromium to render the console with: `$CHROMIUM`, or
+/// Debian's `chromium-headless-shell` / `chromium` on the PATH.
+fn chromium() -> Option<String> {
+    if let Ok(c) = std::env::var("CHROMIUM") {
+        return Some(c);
+    }
+    ["chromium-headless-shell", "chromium"]
+        .into_iter()
+        .find_map(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|_| c.to_owned())
+        })
+}
+
+/// The DOM of `url` once its scripts have run (virtual time lets the
+/// page's fetches finish).
+async fn rendered(browser: &str, url: &str) -> String {
+    let out = tokio::process::Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=8000",
+            "--dump-dom",
+            url,
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_browser_renders_the_queue_an_incident_and_the_token_prompt() {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI installs chromium-headless-shell for this test"
+        );
+        eprintln!("skipped: no headless Chromium here (apt-get install chromium-headless-shell)");
+        return;
+    };
+    let (app, certstream, receiver) = spawn_app().await;
+    certstream.send_json(&cert_for(&["xn--pypal-4ve.com"], "b1"));
+    certstream.send_json(&cert_for(&["app1e.com"], "b2"));
+    receiver.wait_delivered("/webhook", 2).await;
+    let incidents = app.incidents().await;
+
+    let queue = rendered(&browser, &format!("{}/", app.address)).await;
+    assert!(queue.contains("pаypal.com (xn--pypal-4ve.com)"), "{queue}");
+    assert!(queue.contains("app1e.com"), "{queue}");
+    assert!(
+        queue.contains(r#"<section id="auth" hidden"#),
+        "no token needed"
+    );
+    // newest first
+    assert!(queue.find("app1e.com").unwrap() < queue.find("xn--pypal-4ve.com").unwrap());
+
+    let homograph = &incidents[0];
+    let id = homograph["id"].as_str().unwrap();
+    let page = rendered(&browser, &format!("{}/#/incident/{id}", app.address)).await;
+    let sha = homograph["certificate"]["sha256"].as_str().unwrap();
+    assert!(page.contains(sha), "the certificate is shown: {page}");
+    assert!(
+        page.contains(r#"<span class="diff" title="U+0430">а</span>"#),
+        "{page}"
+    );
+    assert!(page.contains("not enriched"));
+    assert!(page.contains("stop alerting for paypal.com"));
+    for (view, shows) in [
+        ("brands", "<td>paypal.com</td><td>2</td>"),
+        ("suppressions", "<h2>Suppressions</h2>"),
+        ("status", "<td>incidents_new</td><td>2</td>"),
+        ("try", "<h2>Try a name</h2>"),
+    ] {
+        let dom = rendered(&browser, &format!("{}/#/{view}", app.address)).await;
+        assert!(dom.contains(shows), "{view}: {dom}");
+        assert!(!dom.contains(r#"class="error""#), "{view}: {dom}");
+    }
+    app.stop().await;
+
+    // with a token, the page asks for it and shows no data
+    let certstream = FakeCertstream::start().await;
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let mut settings = test_settings(dir.path(), &certstream.url, &receiver);
+    settings.api.token = certsentry::Secret::new("console-t0ken");
+    let app = spawn_app_with(settings, dir).await;
+    let locked = rendered(&browser, &format!("{}/", app.address)).await;
+    assert!(locked.contains(r#"<section id="auth">"#), "{locked}");
+    assert!(locked.contains("needs its API token"), "{locked}");
+    app.stop().await;
+}
