@@ -10,6 +10,7 @@
 mod console;
 mod deliveries;
 mod error;
+mod events;
 mod extract;
 mod health;
 mod incidents;
@@ -55,6 +56,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/incidents/export"),
     ("get", "/v1/incidents/{id}"),
     ("patch", "/v1/incidents/{id}"),
+    ("get", "/v1/events"),
     ("get", "/v1/suppressions"),
     ("post", "/v1/suppressions"),
     ("delete", "/v1/suppressions/{id}"),
@@ -110,6 +112,10 @@ pub struct AppState {
     /// The analysts' suppressions the pipeline consults; replaced from the
     /// store after each change.
     pub suppressions: Arc<crate::model::Suppressions>,
+    /// Incidents as they are recorded, for `GET /v1/events`.
+    pub incident_feed: tokio::sync::broadcast::Sender<crate::model::Incident>,
+    /// Cancelled at shutdown: ends the event streams.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
@@ -140,6 +146,7 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
                 "/suppressions/{id}",
                 axum::routing::delete(suppressions::remove),
             )
+            .route("/events", get(events::events))
             .route("/deliveries", get(deliveries::list))
             .route("/deliveries/{id}/retry", post(deliveries::retry))
             .route_layer(axum::middleware::from_fn_with_state(

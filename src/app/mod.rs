@@ -125,6 +125,7 @@ impl Application {
             .iter()
             .map(|s| Sink::build(s, &ctx).map(Arc::new))
             .collect::<Result<_, _>>()?;
+        let token = CancellationToken::new();
         let state = AppState {
             store,
             snapshots,
@@ -137,8 +138,9 @@ impl Application {
             client,
             wakes: sinks.iter().map(|_| Arc::new(Notify::new())).collect(),
             suppressions,
+            incident_feed: tokio::sync::broadcast::channel(1024).0,
+            shutdown: token.clone(),
         };
-        let token = CancellationToken::new();
         let stream = if settings.certstream_server.enabled {
             let addr = settings.certstream_server.listen;
             Some(
@@ -255,7 +257,8 @@ impl Application {
             settings.source.cert_dedup_window,
             state.metrics.clone(),
             state.suppressions.clone(),
-        );
+        )
+        .with_feed(state.incident_feed.clone());
         let mut pipeline_task = tokio::spawn(pipeline::run(
             pipeline,
             rx,

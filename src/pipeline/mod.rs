@@ -37,6 +37,8 @@ pub struct Pipeline {
     recent: RecentCerts,
     /// What analysts suppressed: checked before a verdict becomes an incident.
     suppressions: Arc<Suppressions>,
+    /// New incidents and updates, once recorded (the console's live feed).
+    feed: Option<broadcast::Sender<Incident>>,
 }
 
 impl Pipeline {
@@ -56,6 +58,20 @@ impl Pipeline {
             ids: ulid::Generator::new(),
             recent: RecentCerts::new(cert_dedup_window, 200_000),
             suppressions,
+            feed: None,
+        }
+    }
+
+    /// Publish each incident recorded (new or update) on `feed`.
+    pub fn with_feed(mut self, feed: broadcast::Sender<Incident>) -> Pipeline {
+        self.feed = Some(feed);
+        self
+    }
+
+    fn publish(&self, incident: &Incident) {
+        if let Some(feed) = &self.feed {
+            // nobody listening is fine
+            let _ = feed.send(incident.clone());
         }
     }
 
@@ -127,6 +143,7 @@ impl Pipeline {
                         kind = incident.detail.kind.as_str(), score = incident.score,
                         "new incident"
                     );
+                    self.publish(&incident);
                     fresh.push(incident);
                 }
                 Recorded::Update { of, sightings } => {
@@ -135,6 +152,7 @@ impl Pipeline {
                         incident = %incident.id, update_of = %of, sightings, domain = %incident.domain,
                         "new certificate for a known lookalike: update queued"
                     );
+                    self.publish(&incident);
                     fresh.push(incident);
                 }
                 Recorded::Repeated { id, sightings } => {

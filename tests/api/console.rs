@@ -162,24 +162,6 @@ async fn the_queue_pages_newest_first_and_filters_by_triage_and_text() {
     app.stop().await;
 }
 
-/// A headless Chromium to render the console with: `$CHROMIUM`, or
-/// Debian's `chromium-headless-shell` / `chromium` on the PATH.
-fn chromium() -> Option<String> {
-    if let Ok(c) = std::env::var("CHROMIUM") {
-        return Some(c);
-    }
-    ["chromium-headless-shell", "chromium"]
-        .into_iter()
-        .find_map(|c| {
-            std::process::Command::new(c)
-                .arg("--version")
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
-                .map(|_| c.to_owned())
-        })
-}
-
 /// The DOM of `url` once its scripts have run (virtual time lets the
 /// page's fetches finish).
 async fn rendered(browser: &str, url: &str) -> String {
@@ -261,5 +243,187 @@ async fn a_real_browser_renders_the_queue_an_incident_and_the_token_prompt() {
     let locked = rendered(&browser, &format!("{}/", app.address)).await;
     assert!(locked.contains(r#"<section id="auth">"#), "{locked}");
     assert!(locked.contains("needs its API token"), "{locked}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_incidents_are_pushed_as_server_sent_events() {
+    let (app, certstream, _receiver) = spawn_app().await;
+    let mut resp = app
+        .client
+        .get(format!("{}/v1/events", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    certstream.send_json(&cert_for(&["paypa1.com"], "e1"));
+    let mut text = String::new();
+    let got = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while !text.contains("\n\n") || !text.contains("event: incident") {
+            let chunk = resp.chunk().await.unwrap().unwrap();
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await;
+    assert!(got.is_ok(), "no event: {text}");
+    let data = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+    let incident: Value = serde_json::from_str(data).unwrap();
+    assert_eq!(incident["domain"], "paypa1.com");
+    let id = text.lines().find_map(|l| l.strip_prefix("id: ")).unwrap();
+    assert_eq!(id, incident["id"].as_str().unwrap());
+    // the open stream does not hold up the shutdown
+    tokio::time::timeout(std::time::Duration::from_secs(10), app.stop())
+        .await
+        .expect("stopped with an event stream open");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browser_queue_shows_a_new_incident_without_a_reload() {
+    let Some(chrome) = chromium() else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI installs chromium-headless-shell"
+        );
+        eprintln!("skipped: no headless Chromium here");
+        return;
+    };
+    let (app, certstream, receiver) = spawn_app().await;
+    certstream.send_json(&cert_for(&["app1e.com"], "l1"));
+    receiver.wait_delivered("/webhook", 1).await;
+    let mut browser = Browser::start(&chrome).await;
+    browser.goto(&format!("{}/", app.address)).await;
+    browser
+        .wait_for(r#"document.getElementById("live").textContent === "live""#)
+        .await;
+    assert_eq!(
+        browser
+            .eval("document.querySelectorAll('tbody tr').length")
+            .await,
+        1
+    );
+    certstream.send_json(&cert_for(&["paypa1.com"], "l2"));
+    browser
+        .wait_for("document.querySelectorAll('tbody tr').length === 2")
+        .await;
+    let first = browser
+        .eval("document.querySelector('tbody tr').className + ' ' + document.querySelector('tbody tr a').textContent")
+        .await;
+    assert_eq!(first, "fresh paypa1.com", "the new incident on top, marked");
+    // a filter the pushed incident does not pass keeps it out
+    browser
+        .eval(r#"document.getElementById("f-q").value = "app1e"; document.querySelector("form.filters button").click(); true"#)
+        .await;
+    browser
+        .wait_for(r#"document.getElementById("live").textContent === "live" && document.querySelectorAll('tbody tr').length === 1"#)
+        .await;
+    certstream.send_json(&cert_for(&["micros0ft.com"], "l3"));
+    receiver.wait_delivered("/webhook", 3).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        browser
+            .eval("document.querySelectorAll('tbody tr').length")
+            .await,
+        1
+    );
+    browser.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_analyst_triages_suppresses_and_adds_a_brand_in_the_browser() {
+    let Some(chrome) = chromium() else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI installs chromium-headless-shell"
+        );
+        eprintln!("skipped: no headless Chromium here");
+        return;
+    };
+    let (app, certstream, receiver) = spawn_app().await;
+    certstream.send_json(&cert_for(&["paypa1.com"], "u1"));
+    receiver.wait_delivered("/webhook", 1).await;
+    let id = app.incidents().await[0]["id"].as_str().unwrap().to_owned();
+    let mut browser = Browser::start(&chrome).await;
+
+    // triage with "stop alerting for this brand"
+    browser
+        .goto(&format!("{}/#/incident/{id}", app.address))
+        .await;
+    browser
+        .wait_for(r#"document.getElementById("t-state") !== null"#)
+        .await;
+    browser
+        .eval(
+            r#"document.getElementById("t-state").value = "false_positive";
+               document.getElementById("t-suppress").value = "brand";
+               document.getElementById("t-comment").value = "our partner";
+               document.getElementById("t-actor").value = "ana";
+               document.querySelector("form.filters button[type=submit]").click(); true"#,
+        )
+        .await;
+    browser
+        .wait_for(r#"document.body.innerText.includes("ana: → false_positive our partner")"#)
+        .await;
+    let one = app.get_json(&format!("/v1/incidents/{id}")).await;
+    assert_eq!(one["triage"]["state"], "false_positive");
+    let sups = app.get_json("/v1/suppressions").await;
+    assert_eq!(sups["suppressions"][0]["brand"], "paypal.com");
+    assert_eq!(sups["suppressions"][0]["created_by"], "ana");
+
+    // the suppressions page lists it and removes it
+    browser
+        .goto(&format!("{}/#/suppressions", app.address))
+        .await;
+    browser
+        .wait_for(r#"document.querySelector("main h2")?.textContent === "Suppressions" && document.body.innerText.includes("our partner")"#)
+        .await;
+    browser
+        .eval(r#"[...document.querySelectorAll("button")].find(b => b.textContent === "Remove").click(); true"#)
+        .await;
+    browser
+        .wait_for(r#"!document.body.innerText.includes("our partner")"#)
+        .await;
+    assert!(
+        app.get_json("/v1/suppressions").await["suppressions"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // add a brand: preview its variants, then save the list
+    browser.goto(&format!("{}/#/brands", app.address)).await;
+    browser
+        .wait_for(r#"document.getElementById("b-domain") !== null && document.querySelector("main h2")?.textContent === "Brands""#)
+        .await;
+    browser
+        .eval(
+            r#"document.getElementById("b-domain").value = "northwindbank.com";
+               document.getElementById("b-limit").value = "20";
+               [...document.querySelectorAll("button")].find(b => b.textContent === "Preview").click(); true"#,
+        )
+        .await;
+    browser
+        .wait_for(r#"[...document.querySelectorAll("button")].some(b => b.textContent.startsWith("Save northwindbank.com"))"#)
+        .await;
+    browser
+        .eval(r#"[...document.querySelectorAll("button")].find(b => b.textContent.startsWith("Save")).click(); true"#)
+        .await;
+    browser
+        .wait_for(r#"[...document.querySelectorAll("td")].some(td => td.textContent === "northwindbank.com")"#)
+        .await;
+    let list = app.get_json("/v1/lists/current").await;
+    assert_eq!(
+        list["northwindbank.com"].as_array().unwrap().len(),
+        20,
+        "{list}"
+    );
+    assert!(list.get("paypal.com").is_some(), "the other brands stay");
+    browser.close().await;
     app.stop().await;
 }

@@ -194,6 +194,11 @@ async fn openapi_yaml_describes_exactly_the_router() {
         .unwrap();
         assert_ne!(resp.status(), 405, "{method} {path}");
         let status = resp.status();
+        if path == "/v1/events" {
+            // an event stream: it answers, and does not end
+            assert_eq!(status, 200);
+            continue;
+        }
         let body = resp.text().await.unwrap();
         assert!(
             !body.contains("no such route"),

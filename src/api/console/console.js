@@ -70,7 +70,7 @@ function failure(e) {
 
 // ------------------------------------------------------------------ queue
 
-let queue = { filters: {}, before: [], top: null, timer: null };
+let queue = { filters: {}, before: [], top: null, timer: null, stream: null };
 
 function queueQuery(extra) {
   const p = new URLSearchParams();
@@ -93,8 +93,14 @@ function incidentRow(i, fresh) {
     el("td", {}, String(i.sightings)));
 }
 
-async function viewQueue() {
+function stopLive() {
   clearInterval(queue.timer);
+  if (queue.stream) queue.stream.abort();
+  queue.stream = null;
+}
+
+async function viewQueue() {
+  stopLive();
   const f = queue.filters;
   let brands = [];
   try { brands = Object.keys(await api("/v1/lists/current")); } catch (_) { /* no list yet */ }
@@ -131,13 +137,70 @@ async function viewQueue() {
     if (!before) queue.top = page.incidents.length ? page.incidents[0].id : null;
     if (queue.before.length) pager.append(el("button", { on: { click: () => { queue.before = []; viewQueue(); } } }, "Newest"));
     if (page.next) pager.append(el("button", { on: { click: () => { queue.before.push(page.next); viewQueue(); } } }, "Older"));
-    if (!before) queue.timer = setInterval(() => pollNew(tbody), 5000);
+    if (!before) follow(tbody);
   } catch (e) {
     show(form, failure(e));
   }
 }
 
-// new incidents appear at the top without a reload
+// whether an incident pushed by the server passes the queue's filters
+function passes(i) {
+  const f = queue.filters;
+  if (f.brand && i.brand !== f.brand) return false;
+  if (f.severity && i.severity !== f.severity) return false;
+  if (f.kind && (!i.match || i.match.kind !== f.kind)) return false;
+  if (f.triage && (i.triage ? i.triage.state : "new") !== f.triage) return false;
+  if (f.since && new Date(i.first_seen) < new Date(f.since)) return false;
+  const text = `${i.domain} ${i.domain_unicode} ${i.brand}`.toLowerCase();
+  return !f.q || text.includes(f.q.toLowerCase());
+}
+
+// new incidents appear at the top without a reload: server-sent events
+// from /v1/events (read with fetch, which can send the token); polling if
+// the stream cannot be had
+async function follow(tbody) {
+  const ctrl = new AbortController();
+  queue.stream = ctrl;
+  const live = document.getElementById("live");
+  const headers = { Accept: "text/event-stream" };
+  const token = sessionStorage.getItem("certsentry-token");
+  if (token) headers.Authorization = `Bearer ${token}`;
+  try {
+    const resp = await fetch("/v1/events", { headers, signal: ctrl.signal });
+    if (!resp.ok || !resp.body) throw new Error(`events: HTTP ${resp.status}`);
+    live.textContent = "live";
+    const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        let kind = "message";
+        let data = "";
+        for (const line of block.split("\n")) {
+          if (line.startsWith("event:")) kind = line.slice(6).trim();
+          else if (line.startsWith("data:")) data += line.slice(5).trimStart();
+        }
+        if (kind === "incident") {
+          const i = JSON.parse(data);
+          queue.top = i.id;
+          if (passes(i)) tbody.prepend(incidentRow(i, true));
+        } else if (kind === "lagged") {
+          await pollNew(tbody);
+        }
+      }
+    }
+  } catch (e) {
+    if (ctrl.signal.aborted) return;
+    live.textContent = "polling";
+  }
+  if (queue.stream === ctrl) queue.timer = setInterval(() => pollNew(tbody), 5000);
+}
+
 async function pollNew(tbody) {
   if (location.hash && location.hash !== "#/") return;
   try {
@@ -291,18 +354,69 @@ async function viewSuppressions() {
   }
 }
 
+// the list is replaced whole (PUT /v1/lists/current): certsentry checks it
+// and keeps its current list when it refuses the new one
+async function saveList(list, msg) {
+  try {
+    await api("/v1/lists/current", { method: "PUT", json: list });
+    viewBrands();
+  } catch (e) {
+    msg.replaceChildren(failure(e));
+  }
+}
+
+function addBrandCard(list) {
+  const msg = el("div");
+  const preview = el("div");
+  const form = el("form", { class: "filters", on: { submit: async (e) => {
+    e.preventDefault();
+    const domain = document.getElementById("b-domain").value.trim();
+    const limit = Number(document.getElementById("b-limit").value) || 200;
+    msg.replaceChildren();
+    try {
+      const generated = await api("/v1/lists/generate?explain=true", { method: "POST", json: { domains: [domain], limit } });
+      const [key, variants] = Object.entries(generated)[0];
+      const byFuzzer = {};
+      for (const v of variants) byFuzzer[v.fuzzer] = (byFuzzer[v.fuzzer] || 0) + 1;
+      preview.replaceChildren(
+        el("p", {}, `${variants.length} variants of ${key}: `,
+          Object.entries(byFuzzer).map(([f, n]) => `${f} ${n}`).join(", ")),
+        el("button", { on: { click: () => saveList({ ...list, [key]: variants.map((v) => v.variant) }, msg) } },
+          `Save ${key} with these variants`),
+        el("table", {}, el("tr", {}, ["Variant", "Punycode", "Fuzzer"].map((h) => el("th", {}, h))),
+          variants.map((v) => el("tr", {}, el("td", {}, v.variant), el("td", { class: "mono" }, v.punycode || ""),
+            el("td", {}, v.fuzzer)))));
+    } catch (err) {
+      msg.replaceChildren(failure(err));
+    }
+  } } },
+    el("label", {}, "Protected domain ", el("input", { id: "b-domain", required: true, placeholder: "example.com" })),
+    el("label", {}, "Variants ", el("input", { id: "b-limit", type: "number", min: 1, max: 100000, value: 200 })),
+    el("button", { type: "submit" }, "Preview"));
+  return el("div", { class: "card" }, el("h3", {}, "Add a brand"), form, msg, preview);
+}
+
 async function viewBrands() {
   try {
     const [list, status] = await Promise.all([api("/v1/lists/current"), api("/v1/status")]);
     const narrowed = {};
     for (const n of (status.list && status.list.narrowed) || []) narrowed[n.brand] = n;
+    const msg = el("div");
     show(el("h2", {}, "Brands"),
       el("p", { class: "muted" }, `${status.list.brands} brands, ${status.list.variants} variants, from ${status.list.source}`,
         status.list.last_error ? el("span", { class: "error" }, ` · last error: ${status.list.last_error}`) : null),
-      el("table", {}, el("tr", {}, ["Brand", "Listed variants", "Distinctiveness", "Why"].map((h) => el("th", {}, h))),
+      msg,
+      el("table", {}, el("tr", {}, ["Brand", "Listed variants", "Distinctiveness", "Why", ""].map((h) => el("th", {}, h))),
         Object.entries(list).map(([b, v]) => el("tr", {}, el("td", {}, b), el("td", {}, String(v.length)),
           el("td", {}, narrowed[b] ? narrowed[b].distinctiveness : "distinctive"),
-          el("td", {}, narrowed[b] ? narrowed[b].reason || "" : "")))));
+          el("td", {}, narrowed[b] ? narrowed[b].reason || "" : ""),
+          el("td", {}, el("button", { on: { click: () => {
+            if (!window.confirm(`Stop protecting ${b}?`)) return;
+            const rest = { ...list };
+            delete rest[b];
+            saveList(rest, msg);
+          } } }, "Remove"))))),
+      addBrandCard(list));
   } catch (e) {
     show(failure(e));
   }
@@ -346,6 +460,7 @@ async function viewStatus() {
 // ------------------------------------------------------------------ routing
 
 function route() {
+  stopLive();
   const hash = location.hash || "#/";
   if (hash.startsWith("#/incident/")) return viewIncident(hash.slice("#/incident/".length));
   if (hash.startsWith("#/suppressions")) return viewSuppressions();

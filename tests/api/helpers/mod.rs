@@ -2,10 +2,11 @@
 //! list (`app`), a real certstream websocket server (`certstream`), a real
 //! HTTP receiver standing in for a SOAR (`receiver`), real CT logs
 //! (`ct_log`), a client of certsentry's certstream server
-//! (`stream_client`), real messages (`messages`) and the binary (`cli`),
-//! all on 127.0.0.1.
+//! (`stream_client`), real messages (`messages`), the binary (`cli`) and a
+//! real headless Chromium (`browser`), all on 127.0.0.1.
 
 mod app;
+mod browser;
 mod certstream;
 mod cli;
 mod ct_log;
@@ -14,6 +15,7 @@ mod receiver;
 mod stream_client;
 
 pub use app::*;
+pub use browser::*;
 pub use certstream::*;
 pub use cli::*;
 pub use ct_log::*;
