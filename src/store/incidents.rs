@@ -105,37 +105,15 @@ impl Db {
         before: Option<IncidentId>,
         limit: usize,
     ) -> Result<Vec<Incident>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT body FROM incidents WHERE (?1 IS NULL OR id < ?1)
-               AND (?3 IS NULL OR json_extract(body, '$.brand') = ?3)
-               AND (?4 IS NULL OR json_extract(body, '$.severity') = ?4)
-               AND (?5 IS NULL OR json_extract(body, '$.match.kind') = ?5)
-               AND (?6 IS NULL OR first_seen_ms >= ?6)
-               AND (?7 IS NULL OR coalesce(json_extract(body, '$.triage.state'), 'new') = ?7)
-               AND (?8 IS NULL OR instr(lower(json_extract(body, '$.domain') || ' '
-                        || json_extract(body, '$.domain_unicode') || ' '
-                        || json_extract(body, '$.brand')), ?8) > 0)
-             ORDER BY id DESC LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(
-            params![
-                before.map(|b| b.to_string()),
-                limit as i64,
-                filter.brand,
-                filter.severity,
-                filter.kind,
-                filter.since_ms,
-                filter.triage,
-                filter.text
-            ],
-            |r| r.get::<_, String>(0),
-        )?;
-        let mut out = Vec::new();
-        for body in rows {
-            out.push(serde_json::from_str(&body?)?);
-        }
-        Ok(out)
+        // every id sorts before "~" (ULIDs are Crockford base32)
+        let before = before.map_or_else(|| "~".to_owned(), |b| b.to_string());
+        self.page(
+            "SELECT body FROM incidents WHERE id < ?1 AND",
+            "ORDER BY id DESC LIMIT ?2",
+            filter,
+            before,
+            limit,
+        )
     }
 
     fn incidents_where(
@@ -144,23 +122,39 @@ impl Db {
         after: Option<IncidentId>,
         limit: usize,
     ) -> Result<Vec<Incident>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT body FROM incidents WHERE id > ?1
-               AND (?3 IS NULL OR json_extract(body, '$.brand') = ?3)
+        let after = after.map(|a| a.to_string()).unwrap_or_default();
+        self.page(
+            "SELECT body FROM incidents WHERE id > ?1 AND",
+            "ORDER BY id LIMIT ?2",
+            filter,
+            after,
+            limit,
+        )
+    }
+
+    /// One page of incidents passing `filter`: `?1` is the cursor, `?2` the
+    /// limit, the filters `?3`..`?8`.
+    fn page(
+        &self,
+        head: &str,
+        order: &str,
+        filter: &IncidentFilter,
+        cursor: String,
+        limit: usize,
+    ) -> Result<Vec<Incident>, StoreError> {
+        const FILTERS: &str = "(?3 IS NULL OR json_extract(body, '$.brand') = ?3)
                AND (?4 IS NULL OR json_extract(body, '$.severity') = ?4)
                AND (?5 IS NULL OR json_extract(body, '$.match.kind') = ?5)
                AND (?6 IS NULL OR first_seen_ms >= ?6)
                AND (?7 IS NULL OR coalesce(json_extract(body, '$.triage.state'), 'new') = ?7)
                AND (?8 IS NULL OR instr(lower(json_extract(body, '$.domain') || ' '
                         || json_extract(body, '$.domain_unicode') || ' '
-                        || json_extract(body, '$.brand')), ?8) > 0)
-             ORDER BY id LIMIT ?2",
-        )?;
-        let after = after.map(|a| a.to_string()).unwrap_or_default();
+                        || json_extract(body, '$.brand')), ?8) > 0)";
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!("{head} {FILTERS} {order}"))?;
         let rows = stmt.query_map(
             params![
-                after,
+                cursor,
                 limit as i64,
                 filter.brand,
                 filter.severity,
