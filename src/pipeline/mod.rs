@@ -69,8 +69,10 @@ impl Pipeline {
     }
 
     fn publish(&self, incident: &Incident) {
-        if let Some(feed) = &self.feed {
-            // nobody listening is fine
+        // no copy when nobody listens
+        if let Some(feed) = &self.feed
+            && feed.receiver_count() > 0
+        {
             let _ = feed.send(incident.clone());
         }
     }
