@@ -76,6 +76,8 @@ pub struct ApiSettings {
     pub token: Secret,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Listen beyond loopback without a token (refused unless set; logged).
+    pub allow_unauthenticated: bool,
 }
 
 impl Default for ApiSettings {
@@ -84,12 +86,35 @@ impl Default for ApiSettings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             token: Secret::default(),
             max_body_bytes: 1024 * 1024,
+            allow_unauthenticated: false,
         }
     }
 }
 
 impl ApiSettings {
+    /// The API is never open to the network without a token: a
+    /// non-loopback `listen` needs `token`, or an explicit
+    /// `allow_unauthenticated = true`.
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if self.token.is_empty() && !self.listen.ip().is_loopback() {
+            if !self.allow_unauthenticated {
+                return Err(crate::config::invalid(
+                    "api.token",
+                    format!(
+                        "api.listen = {} is reachable from the network: set api.token \
+                         (or api.allow_unauthenticated = true to run without one)",
+                        self.listen
+                    ),
+                ));
+            }
+            tracing::warn!(listen = %self.listen, "the API listens beyond loopback without a token (api.allow_unauthenticated)");
+        }
+        if self.max_body_bytes == 0 {
+            return Err(crate::config::invalid(
+                "api.max_body_bytes",
+                "must be at least 1",
+            ));
+        }
         Ok(())
     }
 }

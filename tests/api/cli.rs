@@ -91,6 +91,40 @@ fn a_bad_config_exits_64_with_one_line_naming_the_key() {
 }
 
 #[test]
+fn listening_beyond_loopback_without_a_token_is_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, "[api]\nlisten = \"0.0.0.0:8080\"\n").unwrap();
+    for cmd in ["check-config", "serve"] {
+        let out = certsentry()
+            .args([cmd, "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(64), "{cmd}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.trim().lines().count(), 1, "{cmd}: {err}");
+        assert!(
+            err.contains("api.token") && err.contains("0.0.0.0:8080"),
+            "{err}"
+        );
+    }
+    // with a token, or the explicit opt-out, the same address is accepted
+    run_ok(
+        certsentry()
+            .args(["check-config", "--config"])
+            .arg(&path)
+            .env("CERTSENTRY__API__TOKEN", "a-token"),
+    );
+    std::fs::write(
+        &path,
+        "[api]\nlisten = \"0.0.0.0:8080\"\nallow_unauthenticated = true\n",
+    )
+    .unwrap();
+    run_ok(certsentry().args(["check-config", "--config"]).arg(&path));
+}
+
+#[test]
 fn check_config_redacts_secrets() {
     let out = run_ok(
         certsentry()
