@@ -124,9 +124,10 @@ pub(super) async fn export(
     q: Result<Query<IncidentQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let q = query(q)?;
-    if q.after.is_some() || q.limit.is_some() {
+    if q.after.is_some() || q.limit.is_some() || q.before.is_some() || q.order.is_some() {
         return Err(ApiError::BadRequest(
-            "export takes no after/limit: it returns every matching incident".into(),
+            "export takes no after/before/limit/order: it returns every matching incident, oldest first"
+                .into(),
         ));
     }
     let format: ExportFormat = q

@@ -427,3 +427,61 @@ async fn an_analyst_triages_suppresses_and_adds_a_brand_in_the_browser() {
     browser.close().await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_delivery_is_retried_from_the_incident_page() {
+    let Some(chrome) = chromium() else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI installs chromium-headless-shell"
+        );
+        eprintln!("skipped: no headless Chromium here");
+        return;
+    };
+    let (app, certstream, receiver) = spawn_app().await;
+    // both sinks refuse the first delivery for good
+    receiver.answer_next_with(&[
+        Answer::new(400, r#"{"error": "bad field"}"#),
+        Answer::new(400, r#"{"error": "bad field"}"#),
+    ]);
+    certstream.send_json(&cert_for(&["paypa1.com"], "r1"));
+    let me = &app;
+    eventually(
+        std::time::Duration::from_secs(10),
+        "two failed deliveries",
+        || async move {
+            me.get_json("/v1/deliveries?state=failed").await["deliveries"]
+                .as_array()
+                .is_some_and(|d| d.len() == 2)
+        },
+    )
+    .await;
+    let id = app.incidents().await[0]["id"].as_str().unwrap().to_owned();
+    let mut browser = Browser::start(&chrome).await;
+    browser
+        .goto(&format!("{}/#/incident/{id}", app.address))
+        .await;
+    let retry_buttons =
+        r#"[...document.querySelectorAll("button")].filter(b => b.textContent === "Retry").length"#;
+    browser
+        .wait_for(&format!(
+            "{retry_buttons} === 2 && document.body.innerText.includes(\"bad field\")"
+        ))
+        .await;
+    browser
+        .eval(r#"[...document.querySelectorAll("button")].find(b => b.textContent === "Retry").click(); true"#)
+        .await;
+    browser.wait_for(&format!("{retry_buttons} === 1")).await;
+    eventually(
+        std::time::Duration::from_secs(10),
+        "one delivery left failed",
+        || async move {
+            me.get_json("/v1/deliveries?state=failed").await["deliveries"]
+                .as_array()
+                .is_some_and(|d| d.len() == 1)
+        },
+    )
+    .await;
+    browser.close().await;
+    app.stop().await;
+}
