@@ -19,7 +19,7 @@ pub(crate) use fold::{fold_skeleton_into, scripts_of};
 pub(crate) use glyphs::{ASCII_LOOKALIKES, ascii_lookalikes};
 pub use idn::normalise_label;
 pub(crate) use keyboard::neighbours as keyboard_neighbours;
-pub(crate) use words::{reads_as_words, word_frequency};
+pub(crate) use words::{made_of_words, reads_as_words, word_frequency};
 
 use idn::{check_ascii_hostname, decode_own_alabels, to_unicode_tolerant};
 

@@ -35,13 +35,25 @@ pub(crate) fn reads_as_words(label: &str) -> bool {
     if !s.iter().all(u8::is_ascii_lowercase) {
         return false;
     }
-    (0..=2.min(s.len())).any(|head| covers(&s, head, 0, if head > 0 { 3 } else { 4 }))
+    (0..=2.min(s.len())).any(|head| covers(&s, head, 0, if head > 0 { 3 } else { 4 }, 2))
+}
+
+/// Whether `label` is one to three dictionary words and nothing else (the
+/// first of four letters or more, the others of three or more), hyphens
+/// ignored, with at most one stray letter at an end: `gamestop`, `rolex`,
+/// not `aypapl` (`ay` + `pap` + `l`).
+pub(crate) fn made_of_words(label: &str) -> bool {
+    let s: Vec<u8> = label.bytes().filter(|b| *b != b'-').collect();
+    let words = |s: &[u8]| covers(s, 0, 0, 4, 0);
+    // one stray letter at either end still reads (`rolex`)
+    s.iter().all(u8::is_ascii_lowercase)
+        && (words(&s) || (s.len() >= 5 && (words(&s[1..]) || words(&s[..s.len() - 1]))))
 }
 
 /// Whether `s[i..]` is `3 - words` words at most (the first of
-/// `first_len`+ letters, the others of 3+), then a tail of ≤ 2.
-fn covers(s: &[u8], i: usize, words: usize, first_len: usize) -> bool {
-    if words > 0 && s.len() - i <= 2 {
+/// `first_len`+ letters, the others of 3+), then a tail of ≤ `tail`.
+fn covers(s: &[u8], i: usize, words: usize, first_len: usize, tail: usize) -> bool {
+    if words > 0 && s.len() - i <= tail {
         return true;
     }
     if words == 3 {
@@ -50,7 +62,7 @@ fn covers(s: &[u8], i: usize, words: usize, first_len: usize) -> bool {
     let shortest = if words == 0 { first_len } else { 3 };
     (i + shortest..=s.len()).rev().any(|j| {
         std::str::from_utf8(&s[i..j]).is_ok_and(|w| WORDS.contains_key(w))
-            && covers(s, j, words + 1, first_len)
+            && covers(s, j, words + 1, first_len, tail)
     })
 }
 
@@ -77,5 +89,7 @@ mod tests {
         ] {
             assert!(!reads_as_words(made_up), "{made_up}");
         }
+        assert!(made_of_words("gamestop") && made_of_words("sun-shine") && made_of_words("rolex"));
+        assert!(reads_as_words("aypapl") && !made_of_words("aypapl"));
     }
 }

@@ -12,7 +12,7 @@
 //! An everyday-word brand counts only next to phishing words: `apple-pie`,
 //! `pineapple` and `booking-engine` do not match.
 
-use super::distinct::Distinctiveness;
+use super::distinct::{Distinctiveness, is_real_word};
 use super::embedding::starts_with_suffix;
 use super::score::{Found, embedded};
 use super::settings::MatcherSettings;
@@ -120,8 +120,15 @@ impl Combosquats {
                     for b in hits {
                         let brand = brands.get(*b);
                         let len = brand.label.chars().count();
+                        // a plural no dictionary has: not `boxes` in `dropboxes`
+                        let plural = word == "es"
+                            && brand_part == head
+                            && !(0..token.len().saturating_sub(4))
+                                .any(|i| token.is_char_boundary(i) && is_real_word(&token[i..]));
                         let (score, how) = match brand.distinct {
                             Distinctiveness::Common => continue,
+                            // `netflixes`
+                            _ if plural => (62, "a plural ending"),
                             _ if strong && len >= self.embed_min_len => (60, "a phishing word"),
                             _ if strong => (58, "a phishing word"),
                             Distinctiveness::Distinctive if phishing => (55, "a phishing word"),

@@ -24,6 +24,8 @@ const DOMAIN_TOKENS: &[&str] = &[
     "www", "zone",
 ];
 
+/// The longest label that can be one of the commonest words.
+const COMMON_MAX_LEN: usize = 6;
 /// Zipf frequency × 10 from which a dictionary word is an everyday word.
 const WORD_FROM: u8 = 40;
 /// ... and from which it is one of the commonest.
@@ -50,7 +52,9 @@ impl Distinctiveness {
             );
         }
         match word_frequency(label) {
-            Some(z) if z >= COMMON_FROM => (
+            // a long word has few neighbours one edit away, however often it
+            // is written (`facebook`): it is an everyday word at most
+            Some(z) if z >= COMMON_FROM && label.len() <= COMMON_MAX_LEN => (
                 Distinctiveness::Common,
                 Some(format!("{label:?} is one of the commonest words")),
             ),
@@ -82,6 +86,7 @@ mod tests {
             ("live", Distinctiveness::Common),
             ("free", Distinctiveness::Common),
             ("apple", Distinctiveness::Word),
+            ("facebook", Distinctiveness::Word),
             ("target", Distinctiveness::Word),
             ("paypal", Distinctiveness::Distinctive),
             ("revolut", Distinctiveness::Distinctive),

@@ -34,6 +34,15 @@ const MIMICS: &[&str] = &[
     "us.org", "za.com",
 ];
 
+/// Country codes of the large markets, where brands keep country sites of
+/// their own (the 50 largest economies by GDP, IMF 2024, with `uk`).
+const MARKETS: &[&str] = &[
+    "ae", "ar", "at", "au", "bd", "be", "br", "ca", "ch", "cl", "cn", "co", "cz", "de", "dk", "eg",
+    "es", "fi", "fr", "gr", "hk", "id", "ie", "il", "in", "iq", "ir", "it", "jp", "kr", "kz", "mx",
+    "my", "ng", "nl", "no", "nz", "pe", "ph", "pk", "pl", "pt", "qa", "ro", "ru", "sa", "se", "sg",
+    "th", "tr", "tw", "ua", "uk", "us", "vn", "za",
+];
+
 const LEGACY: &[&str] = &["com", "net", "org", "biz"];
 
 /// TLDs nobody can register a lookalike under.
@@ -49,6 +58,7 @@ fn score(
     brand_suffix: &str,
     suffix: &str,
     private: bool,
+    siblings: bool,
 ) -> Option<(u8, &'static str)> {
     let word = brand.distinct == Distinctiveness::Word;
     let tld = suffix.rsplit('.').next().unwrap_or(suffix);
@@ -57,6 +67,18 @@ fn score(
     if RESTRICTED.contains(&tld) {
         // only accredited institutions and governments register these
         return None;
+    }
+    if brand.distinct == Distinctiveness::Common {
+        // the commonest words only where a lookalike is cheap to host
+        return if private {
+            Some((55, "a hosting platform's subdomain (a common word)"))
+        } else if MIMICS.contains(&suffix) {
+            Some((55, "a suffix made to pass for .com (a common word)"))
+        } else if suffix == tld && ABUSED.contains(&tld) {
+            Some((52, "a TLD cheap and common in phishing (a common word)"))
+        } else {
+            None
+        };
     }
     Some(if private {
         if word {
@@ -78,12 +100,21 @@ fn score(
         (45, "another suffix (an everyday word: weak)")
     } else if LEGACY.contains(&tld) && tld == suffix && LEGACY.contains(&brand_tld) {
         (55, "another generic TLD")
-    } else if tld.len() == 2 || tld.starts_with("xn--") {
+    } else if (tld.len() == 2 && MARKETS.contains(&tld)) || tld.starts_with("xn--") {
         // `paypal.de`, `paypal.com.br`: most are the brand's own country sites
         (
             45,
-            "a country-code suffix, where brands keep their own sites",
+            "a country-code suffix of a large market, where brands keep their own sites",
         )
+    } else if tld.len() == 2 && siblings {
+        // the list holds the label under other suffixes: a brand with
+        // country sites of its own
+        (
+            45,
+            "a country-code suffix, and the list names the brand's other country sites",
+        )
+    } else if tld.len() == 2 {
+        (50, "a country code of a small market (weak)")
     } else {
         (52, "another TLD")
     })
@@ -99,12 +130,16 @@ impl SuffixSwaps {
         for b in hits {
             let brand = brands.get(*b);
             let brand_suffix = brand.suffix_labels.join(".");
-            if brand_suffix == suffix || brand.distinct == Distinctiveness::Common {
+            if brand_suffix == suffix {
                 continue;
             }
-            let Some((score, what)) =
-                score(brand, &brand_suffix, suffix, name.has_private_suffix())
-            else {
+            let Some((score, what)) = score(
+                brand,
+                &brand_suffix,
+                suffix,
+                name.has_private_suffix(),
+                hits.len() > 1,
+            ) else {
                 continue;
             };
             found.offer(embedded(

@@ -19,7 +19,7 @@ use super::score::{Found, verdict};
 use super::settings::MatcherSettings;
 use super::typo_index::TypoIndex;
 use super::{Brands, Scratch};
-use crate::domain::{Fqdn, keyboard_neighbours, reads_as_words, word_frequency};
+use crate::domain::{Fqdn, keyboard_neighbours, made_of_words, reads_as_words, word_frequency};
 use crate::model::{MatchDetail, MatchKind};
 use crate::watchlist::Watchlist;
 use rustc_hash::FxHashSet as HashSet;
@@ -219,14 +219,18 @@ impl Typos {
         }
         if d == 1 {
             if distinct == Distinctiveness::Common {
-                return (45, Some("the brand label is a common word"));
+                if made_of_words(label) && !hyphenated_or_doubled(label, target) {
+                    return (45, Some("the brand label is a common word"));
+                }
+                // `offlce`: a misspelling of a common word that is no word
+                return (55, Some("the brand label is a common word"));
             }
             if self.ignore_first_char && only_first_char_differs(label, target) {
                 return (45, Some("only the first character differs"));
             }
             return (80, None);
         }
-        if reads_as_words(label) && !reads_as_words(target) {
+        if made_of_words(label) && !reads_as_words(target) {
             return (40, Some("two edits, and it reads as words"));
         }
         if !two_slips(label, target) {
@@ -434,7 +438,8 @@ fn only_first_char_differs(label: &str, target: &str) -> bool {
     }
     let written: Vec<char> = label.chars().collect();
     let bit = (x as u32 ^ y as u32).is_power_of_two();
-    !(bit || slip(x, y, &written, 0))
+    // a digit for the first letter starts no other name (`3evolut`)
+    !(bit || slip(x, y, &written, 0) || x.is_ascii_digit())
 }
 
 /// `latimes` for `nytimes`, `lexpress` for `aliexpress`: the names share a

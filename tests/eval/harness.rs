@@ -256,7 +256,7 @@ pub const CLASSES: &[Class] = &[
         name: "typos, labels of 5+ (1 and 2 edits)",
         classes: &["typo1", "typo2"],
         goal: 97.0,
-        floor: 95.0,
+        floor: 97.0,
     },
     Class {
         name: "typos, labels of 3-4 (1 edit)",
@@ -268,14 +268,14 @@ pub const CLASSES: &[Class] = &[
         name: "embedding, combosquat, suffix swaps",
         classes: &["embedding", "combosquat", "suffix"],
         goal: 95.0,
-        floor: 92.0,
+        floor: 95.0,
     },
 ];
 
 /// False-positive ceilings (% of the popular domains not in the list):
 /// (brands, goal, ceiling `cargo test` holds).
 pub const FP_40: (f64, f64) = (0.05, 0.05);
-pub const FP_1000: (f64, f64) = (0.3, 0.95);
+pub const FP_1000: (f64, f64) = (0.3, 1.05);
 
 /// The 40 brands of the small-list measurements: every fifth brand.
 pub fn forty(brands: &[String]) -> Vec<String> {
