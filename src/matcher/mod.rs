@@ -550,6 +550,32 @@ mod tests {
     }
 
     #[test]
+    fn common_words_country_sites_and_plurals() {
+        let m = matcher(
+            r#"{"office.com": [], "uber.com": [], "netflix.com": [], "dropbox.com": [],
+                "nytimes.com": [], "olx.in": [], "olx.pl": [], "facebook.com": []}"#,
+        );
+        let kind = |n: &str| kind_of(&m, n);
+        // a common word keeps the typos that read as no word, and abused TLDs
+        assert_eq!(kind("offixe.com"), Some(MatchKind::Typo));
+        assert_eq!(kind("off-ice.com"), Some(MatchKind::Typo));
+        assert_eq!(kind("uber.tk"), Some(MatchKind::SuffixSwap));
+        assert_eq!(kind("uber.de"), None);
+        // a long frequent word is not one of the commonest
+        assert_eq!(kind("faceboook.com"), Some(MatchKind::Typo));
+        // a small market's country code alerts, a large one's does not, nor
+        // one of a brand the list names under several country codes
+        assert_eq!(kind("nytimes.sy"), Some(MatchKind::SuffixSwap));
+        assert_eq!(kind("nytimes.de"), None);
+        assert_eq!(kind("olx.com.ve"), None);
+        // plurals no dictionary has, not dictionary ones
+        assert_eq!(kind("netflixes.com"), Some(MatchKind::Combosquat));
+        assert_eq!(kind("dropboxes.com"), None);
+        // a digit for the first letter
+        assert_eq!(kind("3etflix.com"), Some(MatchKind::Typo));
+    }
+
+    #[test]
     fn own_and_unrelated_names_do_not_match() {
         let m = matcher(LIST);
         for name in [
