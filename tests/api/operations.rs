@@ -239,10 +239,12 @@ async fn a_store_of_the_first_schema_opens_keeps_its_data_and_delivers_what_was_
     })
     .await;
     // the fixture's incidents are from 2023: store.retention (365 days) at
-    // start prunes the delivered one, and keeps the one still to deliver
-    // until it is delivered
-    assert_eq!(s["incidents"], 1, "{s}");
-    assert_eq!(s["counters"]["incidents_pruned"], 1, "{s}");
+    // start prunes the delivered one, and the one still to deliver too when
+    // its delivery wins the race with that pass (never before it is
+    // delivered: the retention unit test holds that)
+    let pruned = s["counters"]["incidents_pruned"].as_u64().unwrap_or(0);
+    assert!((1..=2).contains(&pruned), "{s}");
+    assert_eq!(s["incidents"].as_u64(), Some(2 - pruned), "{s}");
     assert_eq!(s["store"]["schema_version"], latest);
     stop(&mut child).await;
     let delivered = receiver.delivered("/hook");
