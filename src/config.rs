@@ -93,8 +93,50 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
+/// Durations in config files: read as humantime (`30s`, `5m`, `365d`),
+/// written back in whole days when they are (`365days`, where humantime
+/// writes `11months 30days 3h 50m 24s`). `#[serde(with = "crate::config::duration")]`.
+pub(crate) mod duration {
+    use serde::{Deserializer, Serializer};
+    use std::time::Duration;
+
+    const DAY: u64 = 24 * 3600;
+
+    /// How `d` is written: whole days as days, anything else as humantime.
+    pub(crate) fn display(d: Duration) -> String {
+        let secs = d.as_secs();
+        if secs >= DAY && secs.is_multiple_of(DAY) && d.subsec_nanos() == 0 {
+            let days = secs / DAY;
+            format!("{days}day{}", if days == 1 { "" } else { "s" })
+        } else {
+            humantime::format_duration(d).to_string()
+        }
+    }
+
+    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&display(*d))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        humantime_serde::deserialize(d)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn durations_are_written_in_days_when_whole_and_read_back() {
+        use std::time::Duration;
+        for (d, shown) in [
+            (Duration::from_secs(365 * 86_400), "365days"),
+            (Duration::from_secs(86_400), "1day"),
+            (Duration::from_secs(90), "1m 30s"),
+        ] {
+            assert_eq!(super::duration::display(d), shown);
+            assert_eq!(humantime::parse_duration(shown).ok(), Some(d));
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -42,7 +42,7 @@ pub struct ServiceSettings {
     /// After SIGTERM or Ctrl-C: how long intake may take to stop, in-flight
     /// certificates to be recorded and delivery attempts to finish before
     /// the process exits anyway (what is left is in the store).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration")]
     pub shutdown_timeout: Duration,
 }
 

@@ -74,7 +74,7 @@ pub trait Recorder: Send + Sync {
 pub struct IncidentSettings {
     /// Later sightings of the same (brand, registrable domain) within this
     /// window update the incident and are not sent again.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration")]
     pub dedup_window: Duration,
     /// Send an update (a new incident carrying `update_of`) when a known
     /// lookalike gets a new certificate within the window, instead of

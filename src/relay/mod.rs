@@ -38,7 +38,7 @@ pub struct StreamServerSettings {
     pub enabled: bool,
     pub listen: SocketAddr,
     /// Websocket ping period.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration")]
     pub ping_interval: Duration,
     /// Messages a client may fall behind before it is dropped.
     pub client_buffer: usize,

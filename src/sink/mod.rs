@@ -234,19 +234,19 @@ impl Sink {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DeliverySettings {
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration")]
     pub initial_backoff: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration")]
     pub max_backoff: Duration,
     /// A delivery still failing this long after the incident is marked failed.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration")]
     pub max_age: Duration,
     /// Requests in flight per sink.
     pub concurrency: usize,
     /// How often the outbox is polled when nothing wakes the worker.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration")]
     pub poll_interval: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration")]
     pub request_timeout: Duration,
 }
 

@@ -15,24 +15,24 @@ pub struct SourceSettings {
     pub url: String,
     /// JSONL file for `kind = "replay"`.
     pub path: PathBuf,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration")]
     pub ping_interval: Duration,
     /// No frame for this long means the connection is dead.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration")]
     pub idle_timeout: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration")]
     pub reconnect_initial: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration")]
     pub reconnect_max: Duration,
     /// A connection healthy for this long resets the backoff.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration")]
     pub healthy_after: Duration,
     /// Replay pace in messages per second; 0 means as fast as possible.
     pub replay_rate: u32,
     /// Capacity of the channel from the source to the matcher.
     pub channel_capacity: usize,
     /// Window for dropping the same certificate (by sha256) seen again.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration")]
     pub cert_dedup_window: Duration,
 }
 

@@ -16,13 +16,13 @@ use tokio_util::sync::CancellationToken;
 #[serde(default, deny_unknown_fields)]
 pub struct RetentionSettings {
     /// Incidents last seen longer ago than this are pruned.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration")]
     pub incidents: Duration,
     /// Failed deliveries (not retried) older than this are pruned.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration")]
     pub failed: Duration,
     /// How often pruning runs (and once at start).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration")]
     pub interval: Duration,
     /// Rows per transaction.
     pub batch: usize,

@@ -30,7 +30,7 @@ pub struct WatchlistSettings {
     pub auth_header: String,
     pub auth_value: Secret,
     pub xsoar: XsoarListSettings,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration")]
     pub reload_interval: Duration,
     /// Largest list accepted, in bytes.
     pub max_bytes: usize,

@@ -26,7 +26,7 @@ pub struct CtSettings {
     pub log_list_url: String,
     /// How often the log list is read again and the logs re-selected (new
     /// shards start being followed); 0 = only at start.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration")]
     pub log_list_refresh: Duration,
     /// Longest validity, in days, of a certificate being issued now. A log
     /// shard takes certificates by expiry date, so the shards followed are
@@ -41,16 +41,16 @@ pub struct CtSettings {
     /// RFC 6962 `get-entries` batch size asked for (servers may return fewer).
     pub batch_size: u64,
     /// How often a caught-up log is polled for a new tree size.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration")]
     pub poll_interval: Duration,
     /// Least time between two requests to one log (politeness; 0 = back to back).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration")]
     pub request_interval: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration")]
     pub backoff_initial: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration")]
     pub backoff_max: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration")]
     pub request_timeout: Duration,
     /// Put in the User-Agent so log operators can reach you (URL or e-mail).
     pub contact: String,
