@@ -35,6 +35,7 @@ mod api;
 mod app;
 mod config;
 mod domain;
+mod enrich;
 mod export;
 mod generate;
 mod http;
@@ -56,13 +57,14 @@ pub use api::{ApiSettings, AppState, ROUTES};
 pub use app::{Application, Config, Settings, StartError, http_client};
 pub use config::{ConfigError, Secret};
 pub use domain::{Fqdn, NameError, fold_skeleton, normalise_label};
+pub use enrich::{AsnSettings, DnsSettings, EnrichmentSettings, HttpProbeSettings};
 pub use export::{ExportFormat, chunks as export_chunks, parse_filter};
 pub use matcher::{Matcher, MatcherConfig, MatcherSettings, RuleSettings, verdict_json};
 pub use metrics::Metrics;
 pub use model::{
-    CertEvent, Certificate, CtSource, DedupKey, DistinguishedName, Incident, IncidentId,
-    MatchDetail, MatchKind, Severity, Suppression, Suppressions, Timestamp, Triage, TriageChange,
-    TriageState, UpdateType, Verdict,
+    CertEvent, Certificate, CtSource, DedupKey, DistinguishedName, EnrichmentUpdate, Incident,
+    IncidentId, MatchDetail, MatchKind, Severity, Suppression, Suppressions, Timestamp, Triage,
+    TriageChange, TriageState, UpdateType, Verdict,
 };
 pub use pipeline::{Cert, DedupPolicy, IncidentSettings, Pipeline, Recorded, Recorder, match_cert};
 pub use relay::StreamServerSettings;

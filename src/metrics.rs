@@ -55,6 +55,9 @@ pub struct Metrics {
     pub ct_tree_heads_refused: AtomicU64,
     pub ct_tree_mismatches: AtomicU64,
     pub ct_tree_checks: AtomicU64,
+    pub enrich_checks: AtomicU64,
+    pub enrich_updates: AtomicU64,
+    pub enrich_errors: AtomicU64,
     pub stream_clients: AtomicU64,
     pub stream_clients_dropped: AtomicU64,
     pub stream_messages: AtomicU64,
@@ -92,7 +95,7 @@ impl Metrics {
 
     /// Every counter, in the order `/metrics` shows them.
     pub fn counters(&self) -> Vec<Counter> {
-        let table: [(&'static str, &'static str, &'static str, &AtomicU64); 26] = [
+        let table: [(&'static str, &'static str, &'static str, &AtomicU64); 29] = [
             (
                 "certsentry_frames_total",
                 "frames",
@@ -212,6 +215,24 @@ impl Metrics {
                 "incidents_updates",
                 "updates queued for a known lookalike's new certificate",
                 &self.incidents_updates,
+            ),
+            (
+                "certsentry_enrichment_checks_total",
+                "enrichment_checks",
+                "enrichment checks of a lookalike completed",
+                &self.enrich_checks,
+            ),
+            (
+                "certsentry_enrichment_updates_total",
+                "enrichment_updates",
+                "updates queued because a lookalike's state changed",
+                &self.enrich_updates,
+            ),
+            (
+                "certsentry_enrichment_errors_total",
+                "enrichment_errors",
+                "enricher runs that failed (the check is kept and retried later)",
+                &self.enrich_errors,
             ),
             (
                 "certsentry_deliveries_ok_total",

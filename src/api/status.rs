@@ -1,5 +1,5 @@
 //! `GET /v1/status`: the source, the list, the incidents, each sink's
-//! outbox, the CT logs' positions and every counter.
+//! outbox, the CT logs' positions, the enrichment jobs and every counter.
 
 use super::{ApiError, AppState};
 use axum::Json;
@@ -12,6 +12,7 @@ pub(super) async fn status(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let outbox = state.store.outbox_counts().await?;
     let positions = state.store.ct_positions().await?;
+    let enrichment = state.store.enrich_counts().await?;
     // one count of the incidents (`incidents` and `store.incidents`)
     let usage = state.store.usage().await?;
     let incidents = usage.incidents;
@@ -52,6 +53,7 @@ pub(super) async fn status(
         "incidents": incidents,
         "sinks": sinks,
         "ct_logs": ct_logs,
+        "enrichment": enrichment,
         "store": usage,
         "counters": counters,
     })))

@@ -16,6 +16,7 @@ pub use settings::{Config, Settings};
 
 use crate::api::{self, AppState};
 use crate::config::ConfigError;
+use crate::enrich::Enrichment;
 use crate::metrics::Metrics;
 use crate::model::{Suppressions, unix_now};
 use crate::pipeline::{self, DedupPolicy, Pipeline};
@@ -45,6 +46,8 @@ pub enum StartError {
     Client(String),
     #[error(transparent)]
     Sink(#[from] crate::sink::SinkError),
+    #[error("{0}")]
+    Enrichment(String),
     #[error("API server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -72,6 +75,7 @@ pub struct Application {
     state: AppState,
     sinks: Vec<Arc<Sink>>,
     stream: Option<StreamServer>,
+    enrichment: Option<Enrichment>,
     token: CancellationToken,
     /// Held until the service has stopped.
     lock: Option<StoreLock>,
@@ -141,6 +145,15 @@ impl Application {
             incident_feed: tokio::sync::broadcast::channel(1024).0,
             shutdown: token.clone(),
         };
+        let enrichment = Enrichment::build(
+            &settings.enrichment,
+            crate::http::USER_AGENT,
+            state.store.clone(),
+            state.sinks.clone(),
+            state.metrics.clone(),
+            state.wakes.clone(),
+        )
+        .map_err(|e| StartError::Enrichment(e.to_string()))?;
         let stream = if settings.certstream_server.enabled {
             let addr = settings.certstream_server.listen;
             Some(
@@ -164,6 +177,7 @@ impl Application {
             state,
             sinks,
             stream,
+            enrichment,
             token,
             lock,
         })
@@ -196,6 +210,7 @@ impl Application {
             state,
             sinks,
             stream,
+            enrichment,
             token,
             lock,
             ..
@@ -267,6 +282,11 @@ impl Application {
             stream.as_ref().map(|s| s.events()),
             token.clone(),
         ));
+
+        // enrichment beside the pipeline: it reads what the store holds
+        if let Some(enrichment) = enrichment {
+            tasks.spawn(enrichment.run(token.clone()));
+        }
 
         for (sink, wake) in sinks.into_iter().zip(wakes) {
             let worker = DeliveryWorker {

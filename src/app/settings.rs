@@ -6,6 +6,7 @@
 
 use crate::api::ApiSettings;
 use crate::config::ConfigError;
+use crate::enrich::EnrichmentSettings;
 use crate::matcher::{MatcherConfig, MatcherSettings};
 use crate::pipeline::IncidentSettings;
 use crate::relay::StreamServerSettings;
@@ -33,6 +34,7 @@ pub struct Settings {
     pub sinks: Vec<SinkSettings>,
     pub ct: CtSettings,
     pub certstream_server: StreamServerSettings,
+    pub enrichment: EnrichmentSettings,
 }
 
 /// `[service]`: the process as a whole.
@@ -132,6 +134,7 @@ impl Settings {
         self.store.validate()?;
         self.delivery.validate()?;
         self.certstream_server.validate()?;
+        self.enrichment.validate()?;
         let sinks = crate::sink::validate(&mut self.sinks)?;
         Ok(Config {
             settings: self,

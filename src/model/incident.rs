@@ -71,6 +71,15 @@ impl std::fmt::Display for DedupKey {
     }
 }
 
+/// What an enrichment update says changed (`incident.enrichment_update`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrichmentUpdate {
+    /// `incident.enrichment.version` this update carries (1 = first check).
+    pub version: u64,
+    /// One line per change: `went live`, `MX appeared`, `login form appeared`.
+    pub changes: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
     pub id: IncidentId,
@@ -98,6 +107,10 @@ pub struct Incident {
     /// (`incidents.send_updates`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_of: Option<IncidentId>,
+    /// Set on an enrichment update: which version of the enrichment this
+    /// carries and what changed since the last one sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrichment_update: Option<EnrichmentUpdate>,
     /// The analysts' triage, once someone has triaged it (absent = new).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triage: Option<super::Triage>,
@@ -107,10 +120,12 @@ impl Incident {
     /// The key every sink sends for idempotency (`Idempotency-Key`,
     /// TheHive `sourceRef`, Splunk `source_data_identifier`): the dedup key,
     /// with the sighting number appended for an update.
+    /// An enrichment update's key is `<dedup_key>-enr-<version>`.
     pub fn idempotency_key(&self) -> String {
-        match self.update_of {
-            None => self.dedup_key.to_string(),
-            Some(_) => format!("{}-{}", self.dedup_key, self.sightings),
+        match (&self.update_of, &self.enrichment_update) {
+            (None, _) => self.dedup_key.to_string(),
+            (Some(_), Some(e)) => format!("{}-enr-{}", self.dedup_key, e.version),
+            (Some(_), None) => format!("{}-{}", self.dedup_key, self.sightings),
         }
     }
 
@@ -138,6 +153,7 @@ impl Incident {
             ct: event.ct.clone(),
             enrichment: serde_json::Map::new(),
             update_of: None,
+            enrichment_update: None,
             triage: None,
         }
     }

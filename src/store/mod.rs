@@ -12,6 +12,7 @@
 
 mod backup;
 mod checkpoints;
+mod enrichment;
 mod incidents;
 mod outbox;
 mod retention;
@@ -21,6 +22,7 @@ mod triage;
 mod usage;
 
 pub use backup::{StoreLock, StoreSummary, backup, restore};
+pub(crate) use enrichment::{EnrichJob, EnrichResult};
 pub use incidents::IncidentFilter;
 pub(crate) use outbox::{OutboxCounts, OutboxItem, Requeue};
 pub use retention::{Pruned, RetentionSettings};

@@ -1,5 +1,7 @@
 //! The delivery outbox: one row per (incident, sink) until the sink
-//! confirms; retries are rescheduled, refusals kept as `failed`.
+//! confirms; retries are rescheduled, refusals kept as `failed`. An update
+//! waits while its incident's own delivery to that sink is pending, so a
+//! SOAR never gets the update first.
 
 use super::{Db, Store, StoreError};
 use crate::model::{Incident, Timestamp};
@@ -55,6 +57,8 @@ impl Db {
             "SELECT o.id, o.sink, o.attempts, o.created_ms, i.body FROM outbox o
              JOIN incidents i ON i.id = o.incident_id
              WHERE o.sink = ?1 AND o.state = 'pending' AND o.next_attempt_ms <= ?2
+               AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.incident_id = i.update_of
+                               AND p.sink = o.sink AND p.state = 'pending')
              ORDER BY o.next_attempt_ms, o.id LIMIT ?3",
         )?;
         let rows = stmt.query_map(params![sink, now_ms, limit as i64], |r| {

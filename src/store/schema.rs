@@ -114,6 +114,25 @@ const MIGRATIONS: &[Step] = &[
         );
         CREATE INDEX suppressions_active ON suppressions(domain) WHERE removed_ms IS NULL;",
     ),
+    // 8: enrichment jobs, one per incident: when it is next checked, how
+    // many checks in a row changed nothing (the backoff), until when it is
+    // watched; `claimed` marks a check in progress (a restart resumes it)
+    Step::Sql(
+        "CREATE TABLE enrichment_jobs (
+            incident_id TEXT PRIMARY KEY,
+            state TEXT NOT NULL DEFAULT 'pending',
+            checks INTEGER NOT NULL DEFAULT 0,
+            unchanged INTEGER NOT NULL DEFAULT 0,
+            claimed INTEGER NOT NULL DEFAULT 0,
+            next_run_ms INTEGER NOT NULL,
+            created_ms INTEGER NOT NULL,
+            until_ms INTEGER NOT NULL,
+            last_error TEXT
+        );
+        CREATE INDEX enrichment_due ON enrichment_jobs(state, next_run_ms);
+        CREATE TRIGGER enrichment_jobs_pruned AFTER DELETE ON incidents
+        BEGIN DELETE FROM enrichment_jobs WHERE incident_id = OLD.id; END;",
+    ),
 ];
 
 impl Step {

@@ -23,6 +23,7 @@ const LAYERS: &[&str] = &[
     "pipeline",
     "store",
     "sink",
+    "enrich",
     "relay",
     "generate",
     "export",

@@ -7,6 +7,7 @@ mod console;
 mod ct_golden;
 mod ct_logs;
 mod delivery;
+mod enrichment;
 mod faults;
 mod generator;
 mod golden;

@@ -3,25 +3,30 @@
 //! HTTP receiver standing in for a SOAR (`receiver`), real CT logs
 //! (`ct_log`), a client of certsentry's certstream server
 //! (`stream_client`), real messages (`messages`), the binary (`cli`) and a
-//! real headless Chromium (`browser`), all on 127.0.0.1.
+//! real headless Chromium (`browser`), a real DNS server (`dns`) and the
+//! web pages lookalikes serve (`web`), all on 127.0.0.1.
 
 mod app;
 mod browser;
 mod certstream;
 mod cli;
 mod ct_log;
+mod dns;
 mod messages;
 mod receiver;
 mod stream_client;
+mod web;
 
 pub use app::*;
 pub use browser::*;
 pub use certstream::*;
 pub use cli::*;
 pub use ct_log::*;
+pub use dns::*;
 pub use messages::*;
 pub use receiver::*;
 pub use stream_client::*;
+pub use web::*;
 
 use std::future::Future;
 use std::time::Duration;

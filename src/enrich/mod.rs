@@ -1,0 +1,401 @@
+//! Enrichment, beside the pipeline: after an incident is stored and handed
+//! to its sinks, a worker pool checks the lookalike (DNS, the network
+//! behind it, its web page) and keeps re-checking it while it is watched.
+//! A check whose state differs from the last one sent (it went live, MX
+//! appeared, it now looks like the brand) is written into the incident and
+//! queued as an update of it for every sink, with its own idempotency key
+//! (`<dedup_key>-enr-<version>`); a check that changes nothing sends
+//! nothing. The evidence can raise the score, and the explanation says so.
+//!
+//! Jobs live in the store (`store::enrichment`), so a kill -9 loses none.
+//! Each enricher is one file plus one line in [`registry`]; each has its
+//! own section, timeout and on/off switch. Every address taken from a
+//! certificate name goes through [`guard::Guard`] before anything connects.
+
+mod asn;
+mod dns;
+mod guard;
+mod http;
+mod lifecycle;
+
+pub(crate) use asn::AsnError;
+pub use asn::AsnSettings;
+pub use dns::DnsSettings;
+pub use http::HttpProbeSettings;
+
+use crate::config::{ConfigError, invalid, require_positive};
+use crate::metrics::Metrics;
+use crate::model::{Incident, Timestamp};
+use crate::store::{EnrichJob, EnrichResult, Store, StoreError};
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+/// `[enrichment]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EnrichmentSettings {
+    /// Off by default: checking a lookalike connects to the attacker's
+    /// servers from this machine, which the operator decides.
+    pub enabled: bool,
+    /// Checks in flight.
+    pub concurrency: usize,
+    /// How often the job table is polled when nothing is due.
+    #[serde(with = "crate::config::duration")]
+    pub poll_interval: Duration,
+    /// Re-check a lookalike this long after a check; doubled after each
+    /// check that changed nothing, up to `max_recheck_interval`.
+    #[serde(with = "crate::config::duration")]
+    pub recheck_interval: Duration,
+    #[serde(with = "crate::config::duration")]
+    pub max_recheck_interval: Duration,
+    /// How long after it was first seen a lookalike is watched.
+    #[serde(with = "crate::config::duration")]
+    pub watch_for: Duration,
+    /// Private ranges that may be connected to anyway (for a lab, or tests).
+    pub allow_cidrs: Vec<IpNet>,
+    /// User-Agent of enrichment requests; empty means the service's.
+    pub user_agent: String,
+    pub dns: DnsSettings,
+    pub http: HttpProbeSettings,
+    pub asn: AsnSettings,
+}
+
+impl Default for EnrichmentSettings {
+    fn default() -> Self {
+        EnrichmentSettings {
+            enabled: false,
+            concurrency: 16,
+            poll_interval: Duration::from_secs(1),
+            recheck_interval: Duration::from_secs(30 * 60),
+            max_recheck_interval: Duration::from_secs(6 * 3600),
+            watch_for: Duration::from_secs(30 * 24 * 3600),
+            allow_cidrs: Vec::new(),
+            user_agent: String::new(),
+            dns: DnsSettings::default(),
+            http: HttpProbeSettings::default(),
+            asn: AsnSettings::default(),
+        }
+    }
+}
+
+impl EnrichmentSettings {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        require_positive(&[
+            ("enrichment.poll_interval", self.poll_interval),
+            ("enrichment.recheck_interval", self.recheck_interval),
+            ("enrichment.max_recheck_interval", self.max_recheck_interval),
+            ("enrichment.watch_for", self.watch_for),
+        ])?;
+        if self.concurrency == 0 || self.concurrency > 1024 {
+            return Err(invalid("enrichment.concurrency", "must be 1 to 1024"));
+        }
+        if self.max_recheck_interval < self.recheck_interval {
+            return Err(invalid(
+                "enrichment.max_recheck_interval",
+                "must not be shorter than enrichment.recheck_interval",
+            ));
+        }
+        self.dns.validate()?;
+        self.http.validate()?;
+        self.asn.validate()
+    }
+}
+
+/// What a check is about.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    /// The certificate name (ASCII), without `*.`.
+    pub(crate) host: String,
+    pub(crate) registrable: String,
+    pub(crate) brand: String,
+}
+
+impl Target {
+    fn of(incident: &Incident) -> Target {
+        Target {
+            host: incident.domain.trim_start_matches("*.").to_owned(),
+            registrable: incident.registrable_domain.clone(),
+            brand: incident.brand.clone(),
+        }
+    }
+}
+
+/// What earlier enrichers of the same check found, for later ones.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Findings {
+    pub(crate) ips: Vec<IpAddr>,
+    pub(crate) ns: Vec<String>,
+    pub(crate) resolves: bool,
+    pub(crate) mx: bool,
+    pub(crate) verdicts: Vec<String>,
+    pub(crate) page_hash: Option<String>,
+}
+
+/// How an enricher's run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Status {
+    Ok,
+    /// Nothing to do (no address, say); `error` says why.
+    Skipped,
+    Error,
+}
+
+/// One enricher's result: `incident.enrichment.<name>`.
+#[derive(Debug, Clone)]
+pub(crate) struct Finding {
+    pub(crate) status: Status,
+    pub(crate) data: Value,
+    pub(crate) error: Option<String>,
+}
+
+impl Finding {
+    pub(crate) fn ok(data: Value) -> Finding {
+        Finding {
+            status: Status::Ok,
+            data,
+            error: None,
+        }
+    }
+    pub(crate) fn skipped(data: Value, why: &str) -> Finding {
+        Finding {
+            status: Status::Skipped,
+            data,
+            error: Some(why.to_owned()),
+        }
+    }
+    pub(crate) fn error(e: String) -> Finding {
+        Finding {
+            status: Status::Error,
+            data: Value::Null,
+            error: Some(e),
+        }
+    }
+}
+
+/// One kind of evidence about a lookalike.
+pub(crate) trait Enricher: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Where the data comes from, as shown in `source`.
+    fn source(&self) -> String {
+        self.name().to_owned()
+    }
+    fn enrich<'a>(&'a self, target: &'a Target, found: &'a mut Findings) -> BoxFuture<'a, Finding>;
+}
+
+/// An enricher that cannot be built from its settings.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum EnrichError {
+    #[error("enrichment.dns: {0}")]
+    Resolver(String),
+    #[error(transparent)]
+    Asn(#[from] AsnError),
+}
+
+/// An enricher and its time limit.
+struct Registered {
+    enricher: Box<dyn Enricher>,
+    timeout: Duration,
+}
+
+/// The registry: the enabled enrichers in the order they run (later ones
+/// use what earlier ones found). A new enricher is one file and one line.
+fn registry(s: &EnrichmentSettings, user_agent: &str) -> Result<Vec<Registered>, EnrichError> {
+    let resolver = s.dns.resolver().map_err(EnrichError::Resolver)?;
+    let guard = guard::Guard::new(s.allow_cidrs.clone());
+    let ua = if s.user_agent.is_empty() {
+        user_agent
+    } else {
+        &s.user_agent
+    }
+    .to_owned();
+    let mut out: Vec<Registered> = Vec::new();
+    let mut add = |on: bool,
+                   timeout: Duration,
+                   make: &mut dyn FnMut() -> Result<Box<dyn Enricher>, EnrichError>|
+     -> Result<(), EnrichError> {
+        if on {
+            out.push(Registered {
+                enricher: make()?,
+                timeout,
+            });
+        }
+        Ok(())
+    };
+    add(s.dns.enabled, s.dns.timeout * 4, &mut || {
+        Ok(Box::new(dns::Dns::new(resolver.clone())))
+    })?;
+    add(
+        !s.asn.tsv.as_os_str().is_empty(),
+        Duration::from_secs(5),
+        &mut || Ok(Box::new(asn::AsnTable::load(&s.asn.tsv)?)),
+    )?;
+    add(
+        s.http.enabled,
+        s.http.timeout * 3 + Duration::from_secs(5),
+        &mut || {
+            Ok(Box::new(http::HttpProbe::new(
+                s.http.clone(),
+                resolver.clone(),
+                guard.clone(),
+                ua.clone(),
+            )))
+        },
+    )?;
+    Ok(out)
+}
+
+/// The enrichment worker pool.
+pub(crate) struct Enrichment {
+    settings: EnrichmentSettings,
+    enrichers: Arc<Vec<Registered>>,
+    store: Store,
+    sinks: Vec<String>,
+    metrics: Arc<Metrics>,
+    wakes: Vec<Arc<Notify>>,
+}
+
+impl Enrichment {
+    /// `None` when enrichment is off.
+    pub(crate) fn build(
+        settings: &EnrichmentSettings,
+        user_agent: &str,
+        store: Store,
+        sinks: Vec<String>,
+        metrics: Arc<Metrics>,
+        wakes: Vec<Arc<Notify>>,
+    ) -> Result<Option<Enrichment>, EnrichError> {
+        if !settings.enabled {
+            return Ok(None);
+        }
+        Ok(Some(Enrichment {
+            settings: settings.clone(),
+            enrichers: Arc::new(registry(settings, user_agent)?),
+            store,
+            sinks,
+            metrics,
+            wakes,
+        }))
+    }
+
+    /// Check until cancelled. Up to `concurrency` checks run at once; a
+    /// free slot takes the next due job at once, and new incidents are
+    /// taken up every `poll_interval`. A check cut off by the stop stays
+    /// claimed in the store and runs again at the next start.
+    pub(crate) async fn run(self, shutdown: CancellationToken) {
+        match self.store.enrich_resume().await {
+            Ok(n) if n > 0 => {
+                tracing::info!(checks = n, "enrichment resumes checks a stop cut off")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "enrichment could not resume its jobs"),
+        }
+        let poll = self.settings.poll_interval;
+        let mut cursor = String::new();
+        let mut running = futures_util::stream::FuturesUnordered::new();
+        let mut next_take = tokio::time::Instant::now();
+        loop {
+            if tokio::time::Instant::now() >= next_take {
+                next_take = tokio::time::Instant::now() + poll;
+                if let Err(e) = self.take_new(&mut cursor).await {
+                    self.store_failed(&e);
+                }
+            }
+            let free = self.settings.concurrency.saturating_sub(running.len());
+            if free > 0 {
+                match self.store.enrich_claim(free).await {
+                    Ok(jobs) => running.extend(jobs.into_iter().map(|job| self.check(job))),
+                    Err(e) => self.store_failed(&e),
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                Some(done) = running.next(), if !running.is_empty() => {
+                    if let Err(e) = done {
+                        self.store_failed(&e);
+                    }
+                }
+                _ = tokio::time::sleep_until(next_take) => {}
+            }
+        }
+    }
+
+    fn store_failed(&self, e: &StoreError) {
+        self.metrics.add(&self.metrics.store_errors, 1);
+        tracing::error!(error = %e, "enrichment could not read or write the store");
+    }
+
+    /// Give the incidents recorded since the last call their jobs.
+    async fn take_new(&self, cursor: &mut String) -> Result<(), StoreError> {
+        let from = SystemTime::now() - self.settings.watch_for;
+        if let Some(last) = self
+            .store
+            .enrich_take_new(cursor.clone(), from, self.settings.watch_for)
+            .await?
+        {
+            *cursor = last;
+        }
+        Ok(())
+    }
+
+    /// Run every enricher on one lookalike and save what changed.
+    async fn check(&self, job: EnrichJob) -> Result<(), StoreError> {
+        let span = tracing::info_span!("enrich", incident = %job.incident.id, domain = %job.incident.domain);
+        self.check_in_span(job).instrument(span).await
+    }
+
+    async fn check_in_span(&self, job: EnrichJob) -> Result<(), StoreError> {
+        let target = Target::of(&job.incident);
+        let mut found = Findings::default();
+        let mut results = Vec::new();
+        for r in self.enrichers.iter() {
+            let name = r.enricher.name();
+            let finding =
+                match tokio::time::timeout(r.timeout, r.enricher.enrich(&target, &mut found)).await
+                {
+                    Ok(f) => f,
+                    Err(_) => Finding::error(format!("timed out after {:?}", r.timeout)),
+                };
+            if finding.status == Status::Error {
+                self.metrics.add(&self.metrics.enrich_errors, 1);
+                tracing::warn!(enricher = name, error = ?finding.error, "enricher failed");
+            }
+            let at = Timestamp::from_system(SystemTime::now());
+            results.push((
+                name,
+                json!({
+                    "status": finding.status,
+                    "at": at,
+                    "source": r.enricher.source(),
+                    "data": finding.data,
+                    "error": finding.error,
+                }),
+            ));
+        }
+        let outcome = lifecycle::apply(&job, results, &found, &self.settings, SystemTime::now());
+        self.metrics.add(&self.metrics.enrich_checks, 1);
+        let queued = outcome.update.is_some();
+        if queued {
+            self.metrics.add(&self.metrics.enrich_updates, 1);
+        }
+        self.store.enrich_save(outcome, self.sinks.clone()).await?;
+        if queued {
+            for w in &self.wakes {
+                w.notify_one();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The result an enrichment round writes (what `lifecycle` decides).
+pub(crate) type Outcome = EnrichResult;

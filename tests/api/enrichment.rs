@@ -1,0 +1,340 @@
+//! Enrichment end to end: a real DNS server and real web pages on
+//! 127.0.0.1, the service matching certificates from a certstream server,
+//! and the updates its webhook sink delivers.
+
+use crate::helpers::*;
+use serde_json::Value;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::Duration;
+
+const LOOP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
+
+/// The brand's page: a login page long enough for a TLSH.
+fn brand_page() -> String {
+    let rows: String = (0..30)
+        .map(|i| format!("<div class=\"row r{i}\">Send and receive money, pay online and manage your wallet {i}</div>\n"))
+        .collect();
+    format!(
+        "<html><head><title>Log in to your PayPal account</title></head><body>{rows}\
+             <form action=/signin><input name=email><input type=\"password\" name=pw></form></body></html>"
+    )
+}
+
+fn parked_page() -> String {
+    "<html><head><title>app1e.com</title></head><body><h1>This domain is for sale!</h1>\
+     <p>Related searches: phones, laptops, music</p></body></html>"
+        .into()
+}
+
+fn unrelated_page() -> String {
+    let rows: String = (0..30)
+        .map(|i| format!("<p>Recipe {i}: tomatoes, basil, olive oil; bake for {} minutes at 180 degrees.</p>\n", i * 3))
+        .collect();
+    format!("<html><head><title>Grandma's kitchen</title></head><body>{rows}</body></html>")
+}
+
+/// A port nothing listens on.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Lab {
+    dns: FakeDns,
+    web: WebServer,
+}
+
+async fn lab() -> Lab {
+    let dns = FakeDns::start(vec![
+        Rr::A("paypal.com", LOOP),
+        Rr::A("www.paypal.com", LOOP),
+        Rr::A("paypa1.com", LOOP),
+        Rr::Mx("paypa1.com", "mx.paypa1.com"),
+        Rr::Txt("paypa1.com", "v=spf1 -all"),
+        Rr::A("app1e.com", LOOP),
+        Rr::A("paypal-login.com", LOOP),
+        Rr::A("paypall.com", LOOP),
+        Rr::A("paypal-support.com", LOOP),
+        Rr::A("internal.paypal-support.com", Ipv4Addr::new(10, 1, 2, 3)),
+        Rr::Mx("paypal-mail.com", "mail.paypal-mail.com"),
+        Rr::A("paypal-account.com", Ipv4Addr::new(10, 9, 9, 9)),
+    ])
+    .await;
+    let web = WebServer::start().await;
+    let port = web.port;
+    web.set("paypal.com", WebPage::Html(brand_page()));
+    web.set("www.paypal.com", WebPage::Html(brand_page()));
+    // a clone: the brand's page with a different form target
+    web.set(
+        "paypa1.com",
+        WebPage::Html(brand_page().replace("/signin", "https://collect.example/p.php")),
+    );
+    web.set("app1e.com", WebPage::Html(parked_page()));
+    web.set(
+        "paypal-login.com",
+        WebPage::Redirect(format!("http://www.paypal.com:{port}/signin")),
+    );
+    web.set(
+        "paypal-support.com",
+        WebPage::Redirect(format!("http://internal.paypal-support.com:{port}/")),
+    );
+    Lab { dns, web }
+}
+
+async fn enriching_app(lab: &Lab, allow_loopback: bool) -> (TestApp, FakeCertstream, Receiver) {
+    let certstream = FakeCertstream::start().await;
+    let receiver = Receiver::start().await;
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let mut s = test_settings(dir.path(), &certstream.url, &receiver);
+    s.sinks.truncate(1);
+    let e = &mut s.enrichment;
+    e.enabled = true;
+    e.poll_interval = Duration::from_millis(50);
+    e.recheck_interval = Duration::from_millis(300);
+    e.max_recheck_interval = Duration::from_millis(300);
+    e.dns.servers = vec![lab.dns.addr];
+    e.dns.timeout = Duration::from_secs(2);
+    e.http.http_port = lab.web.port;
+    // nothing listens for TLS there: the probe falls back to HTTP
+    e.http.https_port = closed_port();
+    e.http.timeout = Duration::from_secs(3);
+    if allow_loopback {
+        e.allow_cidrs = vec!["127.0.0.1/32".parse().unwrap()];
+    }
+    let app = spawn_app_with(s, dir).await;
+    certstream.wait_for_connections(1).await;
+    (app, certstream, receiver)
+}
+
+/// The webhook deliveries for `domain`, in arrival order.
+fn deliveries(receiver: &Receiver, domain: &str) -> Vec<Value> {
+    receiver
+        .delivered("/webhook")
+        .into_iter()
+        .map(|r| r.body)
+        .filter(|b| b["domain"] == domain)
+        .collect()
+}
+
+async fn wait_updates(receiver: &Receiver, domain: &str, n: usize) -> Vec<Value> {
+    eventually(
+        Duration::from_secs(20),
+        &format!("{n} updates for {domain}"),
+        || async {
+            deliveries(receiver, domain)
+                .iter()
+                .filter(|b| !b["enrichment_update"].is_null())
+                .count()
+                >= n
+        },
+    )
+    .await;
+    deliveries(receiver, domain)
+}
+
+fn verdicts(update: &Value) -> Vec<String> {
+    update["enrichment"]["http"]["data"]["verdicts"]
+        .as_array()
+        .map(|v| {
+            v.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn lookalikes_are_enriched_after_delivery_and_updated_once_per_change() {
+    let lab = lab().await;
+    let (app, certstream, receiver) = enriching_app(&lab, true).await;
+    for (i, name) in [
+        "paypa1.com",
+        "app1e.com",
+        "paypal-login.com",
+        "paypall.com",
+        "paypal-mail.com",
+    ]
+    .iter()
+    .enumerate()
+    {
+        certstream.send_json(&cert_for(&[name], &format!("enrich-{i}")));
+    }
+
+    // the clone: first the incident, then one update with what was found
+    let clone = wait_updates(&receiver, "paypa1.com", 1).await;
+    assert!(
+        clone[0]["enrichment_update"].is_null(),
+        "the first delivery is the incident itself"
+    );
+    assert!(
+        clone[0]["enrichment"].as_object().unwrap().is_empty(),
+        "delivered before enrichment"
+    );
+    let update = &clone[1];
+    assert_eq!(update["enrichment_update"]["version"], 1);
+    assert_eq!(update["update_of"], clone[0]["id"]);
+    let v = verdicts(update);
+    for want in ["live", "login_form", "similar_to_brand"] {
+        assert!(v.contains(&want.to_owned()), "clone verdicts {v:?}");
+    }
+    let dns = &update["enrichment"]["dns"];
+    assert_eq!(dns["status"], "ok", "{dns}");
+    assert_eq!(dns["data"]["a"][0], "127.0.0.1");
+    assert_eq!(dns["data"]["mx"][0], "mx.paypa1.com");
+    assert_eq!(dns["data"]["spf"][0], "v=spf1 -all");
+    let http = &update["enrichment"]["http"]["data"];
+    assert_eq!(http["title"], "Log in to your PayPal account");
+    assert_eq!(http["status"], 200);
+    // live, a login form and the brand's look raise the score
+    assert!(
+        update["score"].as_u64() > clone[0]["score"].as_u64(),
+        "{} vs {}",
+        update["score"],
+        clone[0]["score"]
+    );
+    assert!(
+        update["match"]["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("raised"),
+        "{}",
+        update["match"]["explanation"]
+    );
+    assert!(
+        update["enrichment_update"]["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "first check"),
+        "{}",
+        update["enrichment_update"]
+    );
+
+    // parked (the page's phrases), not like the brand
+    let parked = wait_updates(&receiver, "app1e.com", 1).await;
+    let v = verdicts(&parked[1]);
+    assert!(
+        v.contains(&"parked".to_owned()) && !v.contains(&"similar_to_brand".to_owned()),
+        "{v:?} {}",
+        parked[1]["enrichment"]
+    );
+
+    // a redirect to the brand's own site
+    let redirect = wait_updates(&receiver, "paypal-login.com", 1).await;
+    let v = verdicts(&redirect[1]);
+    assert!(
+        v.contains(&"redirects_to_brand".to_owned()),
+        "{v:?} {}",
+        redirect[1]["enrichment"]["http"]
+    );
+    assert_eq!(
+        redirect[1]["enrichment"]["http"]["data"]["redirects"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // MX without A: takes mail, has no site
+    let mail = wait_updates(&receiver, "paypal-mail.com", 1).await;
+    assert_eq!(mail[1]["enrichment"]["state"]["mx"], true);
+    assert_eq!(mail[1]["enrichment"]["state"]["resolves"], false);
+    assert!(verdicts(&mail[1]).contains(&"down".to_owned()));
+
+    // not live yet: one update for the first check; a page appears: one
+    // more ("went live"); later checks change nothing and send nothing
+    let later = wait_updates(&receiver, "paypall.com", 1).await;
+    assert!(
+        verdicts(&later[1]).contains(&"down".to_owned()),
+        "{:?}",
+        verdicts(&later[1])
+    );
+    lab.web.set("paypall.com", WebPage::Html(unrelated_page()));
+    let later = wait_updates(&receiver, "paypall.com", 2).await;
+    let went_live = &later[2]["enrichment_update"];
+    assert_eq!(went_live["version"], 2);
+    assert!(
+        went_live["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "went live"),
+        "{went_live}"
+    );
+    assert!(
+        !verdicts(&later[2]).contains(&"similar_to_brand".to_owned()),
+        "an unrelated page is not the brand's"
+    );
+    let checks = app.metric("certsentry_enrichment_checks_total").await;
+    eventually(Duration::from_secs(10), "three more checks", || async {
+        app.metric("certsentry_enrichment_checks_total").await >= checks + 15
+    })
+    .await;
+    assert_eq!(
+        deliveries(&receiver, "paypall.com").len(),
+        3,
+        "unchanged re-checks sent something"
+    );
+    assert_eq!(
+        deliveries(&receiver, "paypa1.com").len(),
+        2,
+        "unchanged re-checks sent something"
+    );
+
+    // the incident itself shows the latest enrichment
+    let id = clone[0]["id"].as_str().unwrap();
+    let stored = app.get_json(&format!("/v1/incidents/{id}")).await;
+    assert!(
+        stored["enrichment"]["version"].as_u64() >= Some(1),
+        "{}",
+        stored["enrichment"]
+    );
+    let status = app.get_json("/v1/status").await;
+    assert!(
+        status["enrichment"]["watching"].as_u64() >= Some(1),
+        "{}",
+        status["enrichment"]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn names_on_private_addresses_are_never_fetched() {
+    let lab = lab().await;
+    // without allow_cidrs, 127.0.0.1 is as private as 10.x
+    let (app, certstream, receiver) = enriching_app(&lab, false).await;
+    certstream.send_json(&cert_for(&["paypa1.com"], "private-1"));
+    certstream.send_json(&cert_for(&["paypal-account.com"], "private-2"));
+    let a = wait_updates(&receiver, "paypa1.com", 1).await;
+    let b = wait_updates(&receiver, "paypal-account.com", 1).await;
+    for u in [&a[1], &b[1]] {
+        let http = &u["enrichment"]["http"];
+        assert_eq!(http["status"], "skipped", "{http}");
+        assert!(
+            http["error"].as_str().unwrap().contains("private"),
+            "{http}"
+        );
+    }
+    assert!(lab.web.hosts().is_empty(), "fetched {:?}", lab.web.hosts());
+    app.stop().await;
+
+    // with loopback allowed, a redirect into 10.x is still refused
+    let (app, certstream, receiver) = enriching_app(&lab, true).await;
+    certstream.send_json(&cert_for(&["paypal-support.com"], "private-3"));
+    let c = wait_updates(&receiver, "paypal-support.com", 1).await;
+    let http = &c[1]["enrichment"]["http"];
+    assert_eq!(http["status"], "skipped", "{http}");
+    assert_eq!(
+        http["data"]["blocked_host"], "internal.paypal-support.com",
+        "{http}"
+    );
+    assert_eq!(
+        lab.web.hosts(),
+        vec!["paypal-support.com".to_owned(); lab.web.hosts().len()]
+    );
+    app.stop().await;
+}
