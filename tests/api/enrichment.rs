@@ -338,3 +338,75 @@ async fn names_on_private_addresses_are_never_fetched() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkill_during_enrichment_loses_no_check() {
+    use crate::faults::Service;
+    let lab = lab().await;
+    let names = ["paypa1.com", "paypall.com", "app1e.com"];
+    for n in names {
+        lab.web.set(
+            n,
+            WebPage::Slow(Duration::from_millis(1500), unrelated_page()),
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("list.json"), TEST_LIST).unwrap();
+    let stream = dir.path().join("stream.jsonl");
+    let lines: Vec<String> = names
+        .iter()
+        .map(|n| cert_for(&[n], "kill").to_string())
+        .collect();
+    std::fs::write(&stream, lines.join("\n") + "\n").unwrap();
+    let receiver = Receiver::start().await;
+    let sinks = format!(
+        "[[sinks]]\nname = \"hook\"\nurl = \"{}/hook\"\n\n[enrichment]\nenabled = true\n\
+         poll_interval = \"50ms\"\nallow_cidrs = [\"127.0.0.1/32\"]\n\
+         [enrichment.dns]\nservers = [\"{}\"]\n[enrichment.http]\nhttp_port = {}\nhttps_port = {}\n",
+        receiver.base,
+        lab.dns.addr,
+        lab.web.port,
+        closed_port()
+    );
+    let service = Service::with_sinks(dir.path(), &stream, &sinks, 100);
+
+    let mut child = service.start();
+    eventually(Duration::from_secs(20), "checks in progress", || async {
+        names.iter().all(|n| lab.web.hosts().iter().any(|h| h == n))
+    })
+    .await;
+    child.kill().unwrap(); // SIGKILL, with every check waiting for its page
+    child.wait().unwrap();
+    let fetched_before = lab.web.hosts().len();
+    let updates = || {
+        receiver
+            .delivered("/hook")
+            .into_iter()
+            .filter(|r| !r.body["enrichment_update"].is_null())
+            .count()
+    };
+    assert_eq!(updates(), 0, "a check finished before the kill");
+
+    let mut child = service.start();
+    eventually(
+        Duration::from_secs(30),
+        "every lookalike's first check",
+        || async { updates() >= names.len() },
+    )
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        lab.web.hosts().len() > fetched_before,
+        "the restart did not check again"
+    );
+    let mut checked: Vec<String> = receiver
+        .delivered("/hook")
+        .into_iter()
+        .filter(|r| r.body["enrichment_update"]["version"] == 1)
+        .map(|r| r.body["domain"].as_str().unwrap().to_owned())
+        .collect();
+    checked.sort();
+    checked.dedup();
+    assert_eq!(checked, ["app1e.com", "paypa1.com", "paypall.com"]);
+}

@@ -11,6 +11,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub enum WebPage {
     Html(String),
     Redirect(String),
+    /// The page, after a pause (a check in progress long enough to kill).
+    Slow(std::time::Duration, String),
 }
 
 #[derive(Clone, Default)]
@@ -54,8 +56,15 @@ impl WebServer {
                         .to_owned();
                     s.hosts.lock().unwrap().push(host.clone());
                     let page = s.pages.lock().unwrap().get(&host).cloned();
+                    let page = match page {
+                        Some(WebPage::Slow(pause, body)) => {
+                            tokio::time::sleep(pause).await;
+                            Some(WebPage::Html(body))
+                        }
+                        other => other,
+                    };
                     let reply = match page {
-                        None => return,
+                        None | Some(WebPage::Slow(..)) => return,
                         Some(WebPage::Html(body)) => format!(
                             "HTTP/1.1 200 OK\r\nServer: fake\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                             body.len()
