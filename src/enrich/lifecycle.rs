@@ -2,9 +2,9 @@
 //! the page's verdicts and content), whether that differs from the state
 //! last sent, the score the evidence supports, and when to look again.
 
-use super::{EnrichmentSettings, Findings, Outcome, http::tlsh_distance};
+use super::{EnrichmentSettings, Findings, http::tlsh_distance};
 use crate::model::{EnrichmentUpdate, Incident, IncidentId, Severity};
-use crate::store::EnrichJob;
+use crate::store::{EnrichJob, EnrichResult};
 use serde_json::{Value, json};
 use std::time::SystemTime;
 
@@ -121,7 +121,7 @@ pub(super) fn apply(
     found: &Findings,
     settings: &EnrichmentSettings,
     now: SystemTime,
-) -> Outcome {
+) -> EnrichResult {
     let mut incident = job.incident.clone();
     let old_state: Option<State> = incident
         .enrichment
@@ -214,7 +214,7 @@ pub(super) fn apply(
     if !changed.is_empty() {
         tracing::info!(version, changes = ?changed, score, "lookalike changed; update queued");
     }
-    Outcome {
+    EnrichResult {
         incident,
         update,
         next_run_ms,

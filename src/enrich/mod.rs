@@ -26,7 +26,7 @@ pub use http::HttpProbeSettings;
 use crate::config::{ConfigError, invalid, require_positive};
 use crate::metrics::Metrics;
 use crate::model::{Incident, Timestamp};
-use crate::store::{EnrichJob, EnrichResult, Store, StoreError};
+use crate::store::{EnrichJob, Store, StoreError};
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use ipnet::IpNet;
@@ -396,6 +396,3 @@ impl Enrichment {
         Ok(())
     }
 }
-
-/// The result an enrichment round writes (what `lifecycle` decides).
-pub(crate) type Outcome = EnrichResult;

@@ -6,7 +6,7 @@
 //! crash is claimed again at the next start ([`Store::enrich_resume`]).
 
 use super::{Db, Store, StoreError};
-use crate::model::{Incident, IncidentId, unix_ms};
+use crate::model::{Incident, unix_ms};
 use rusqlite::{OptionalExtension, params};
 use std::time::SystemTime;
 
@@ -14,7 +14,6 @@ use std::time::SystemTime;
 #[derive(Debug, Clone)]
 pub struct EnrichJob {
     pub incident: Incident,
-    pub checks: u32,
     pub unchanged: u32,
     pub until_ms: i64,
 }
@@ -71,27 +70,26 @@ impl Db {
     fn enrich_claim(&self, now_ms: i64, limit: usize) -> Result<Vec<EnrichJob>, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let rows: Vec<(String, u32, u32, i64, String)> = {
+        let rows: Vec<(String, u32, i64, String)> = {
             let mut stmt = tx.prepare_cached(
-                "SELECT j.incident_id, j.checks, j.unchanged, j.until_ms, i.body
+                "SELECT j.incident_id, j.unchanged, j.until_ms, i.body
                  FROM enrichment_jobs j JOIN incidents i ON i.id = j.incident_id
                  WHERE j.state = 'pending' AND j.claimed = 0 AND j.next_run_ms <= ?1
                  ORDER BY j.next_run_ms LIMIT ?2",
             )?;
             stmt.query_map(params![now_ms, limit as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })?
             .collect::<Result<_, _>>()?
         };
         let mut out = Vec::with_capacity(rows.len());
-        for (id, checks, unchanged, until_ms, body) in rows {
+        for (id, unchanged, until_ms, body) in rows {
             tx.execute(
                 "UPDATE enrichment_jobs SET claimed = 1 WHERE incident_id = ?1",
                 params![id],
             )?;
             out.push(EnrichJob {
                 incident: serde_json::from_str(&body)?,
-                checks,
                 unchanged,
                 until_ms,
             });
@@ -114,25 +112,7 @@ impl Db {
             params![id, serde_json::to_string(&r.incident)?],
         )?;
         if let Some(update) = &r.update {
-            let uid = update.id.to_string();
-            tx.execute(
-                "INSERT INTO incidents (id, dedup_key, first_seen_ms, last_seen_ms, sightings, body, update_of)
-                 VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
-                params![
-                    uid,
-                    update.dedup_key.as_str(),
-                    now_ms,
-                    update.sightings as i64,
-                    serde_json::to_string(update)?,
-                    id,
-                ],
-            )?;
-            for sink in sinks {
-                tx.execute(
-                    "INSERT INTO outbox (incident_id, sink, next_attempt_ms, created_ms) VALUES (?1, ?2, ?3, ?3)",
-                    params![uid, sink, now_ms],
-                )?;
-            }
+            super::incidents::insert_queued(&tx, update, sinks, now_ms)?;
         }
         tx.execute(
             "UPDATE enrichment_jobs SET claimed = 0, checks = checks + 1, unchanged = ?2,
@@ -220,20 +200,5 @@ impl Store {
     pub async fn enrich_counts(&self) -> Result<EnrichCounts, StoreError> {
         let now_ms = unix_ms(SystemTime::now());
         self.call(move |db| db.enrich_counts(now_ms)).await
-    }
-
-    /// The job of one incident: (state, checks), when it has one.
-    pub async fn enrich_job(&self, id: IncidentId) -> Result<Option<(String, u32)>, StoreError> {
-        self.call(move |db| {
-            Ok(db
-                .conn()
-                .query_row(
-                    "SELECT state, checks FROM enrichment_jobs WHERE incident_id = ?1",
-                    params![id.to_string()],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?)
-        })
-        .await
     }
 }

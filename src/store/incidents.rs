@@ -21,6 +21,36 @@ pub struct IncidentFilter {
     pub text: Option<String>,
 }
 
+/// Insert `row` (an incident, or an update when `update_of` is set) with
+/// one outbox row per sink, inside the caller's transaction.
+pub(super) fn insert_queued(
+    tx: &rusqlite::Transaction<'_>,
+    row: &Incident,
+    sinks: &[String],
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let id = row.id.to_string();
+    tx.execute(
+        "INSERT INTO incidents (id, dedup_key, first_seen_ms, last_seen_ms, sightings, body, update_of)
+         VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
+        params![
+            id,
+            row.dedup_key.as_str(),
+            now_ms,
+            row.sightings as i64,
+            serde_json::to_string(row)?,
+            row.update_of.map(|u| u.to_string()),
+        ],
+    )?;
+    for sink in sinks {
+        tx.execute(
+            "INSERT INTO outbox (incident_id, sink, next_attempt_ms, created_ms) VALUES (?1, ?2, ?3, ?3)",
+            params![id, sink, now_ms],
+        )?;
+    }
+    Ok(())
+}
+
 impl Db {
     fn record(
         &self,
@@ -72,25 +102,7 @@ impl Db {
             row.update_of = Some(of);
             row.sightings = sightings;
         }
-        let id = row.id.to_string();
-        tx.execute(
-            "INSERT INTO incidents (id, dedup_key, first_seen_ms, last_seen_ms, sightings, body, update_of)
-             VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
-            params![
-                id,
-                row.dedup_key.as_str(),
-                now_ms,
-                row.sightings as i64,
-                serde_json::to_string(&row)?,
-                row.update_of.map(|u| u.to_string()),
-            ],
-        )?;
-        for sink in sinks {
-            tx.execute(
-                "INSERT INTO outbox (incident_id, sink, next_attempt_ms, created_ms) VALUES (?1, ?2, ?3, ?3)",
-                params![id, sink, now_ms],
-            )?;
-        }
+        insert_queued(&tx, &row, sinks, now_ms)?;
         tx.commit()?;
         Ok(match update_of {
             None => Recorded::New,
