@@ -35,7 +35,8 @@ const MIMICS: &[&str] = &[
 ];
 
 /// Country codes of the large markets, where brands keep country sites of
-/// their own (the 50 largest economies by GDP, IMF 2024, with `uk`).
+/// their own: 56 codes, roughly the largest economies by GDP, written as
+/// their ccTLDs (`uk`, not `gb`).
 const MARKETS: &[&str] = &[
     "ae", "ar", "at", "au", "bd", "be", "br", "ca", "ch", "cl", "cn", "co", "cz", "de", "dk", "eg",
     "es", "fi", "fr", "gr", "hk", "id", "ie", "il", "in", "iq", "ir", "it", "jp", "kr", "kz", "mx",

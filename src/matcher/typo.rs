@@ -222,7 +222,7 @@ impl Typos {
                 if made_of_words(label) && !hyphenated_or_doubled(label, target) {
                     return (45, Some("the brand label is a common word"));
                 }
-                // `offlce`: a misspelling of a common word that is no word
+                // `offixe`: a misspelling of a common word that is no word
                 return (55, Some("the brand label is a common word"));
             }
             if self.ignore_first_char && only_first_char_differs(label, target) {
