@@ -58,6 +58,7 @@ pub struct Metrics {
     pub enrich_checks: AtomicU64,
     pub enrich_updates: AtomicU64,
     pub enrich_errors: AtomicU64,
+    pub enrich_rate_limited: AtomicU64,
     pub stream_clients: AtomicU64,
     pub stream_clients_dropped: AtomicU64,
     pub stream_messages: AtomicU64,
@@ -95,7 +96,7 @@ impl Metrics {
 
     /// Every counter, in the order `/metrics` shows them.
     pub fn counters(&self) -> Vec<Counter> {
-        let table: [(&'static str, &'static str, &'static str, &AtomicU64); 29] = [
+        let table: [(&'static str, &'static str, &'static str, &AtomicU64); 30] = [
             (
                 "certsentry_frames_total",
                 "frames",
@@ -233,6 +234,12 @@ impl Metrics {
                 "enrichment_errors",
                 "enricher runs that failed (the check is kept and retried later)",
                 &self.enrich_errors,
+            ),
+            (
+                "certsentry_enrichment_rate_limited_total",
+                "enrichment_rate_limited",
+                "enricher runs a 429 or a server's hold deferred (left pending)",
+                &self.enrich_rate_limited,
             ),
             (
                 "certsentry_deliveries_ok_total",

@@ -2,7 +2,7 @@
 //! the page's verdicts and content), whether that differs from the state
 //! last sent, the score the evidence supports, and when to look again.
 
-use super::{EnrichmentSettings, Findings, http::tlsh_distance};
+use super::{EnrichmentSettings, Findings, NOT_FOUND, http::tlsh_distance};
 use crate::model::{EnrichmentUpdate, Incident, IncidentId, Severity};
 use crate::store::{EnrichJob, EnrichResult};
 use serde_json::{Value, json};
@@ -18,6 +18,10 @@ struct State {
     mx: bool,
     verdicts: Vec<String>,
     page_tlsh: Option<String>,
+    /// What the registry said, once it answered: the creation date,
+    /// `registered` (no date given) or `not found`.
+    #[serde(default)]
+    registration: Option<String>,
 }
 
 impl State {
@@ -30,6 +34,7 @@ impl State {
             mx: found.mx,
             verdicts,
             page_tlsh: found.page_hash.clone(),
+            registration: found.registration.clone(),
         }
     }
 
@@ -82,6 +87,12 @@ fn changes(old: Option<&State>, new: &State) -> Vec<String> {
     ] {
         flag(&mut out, old.has(v), new.has(v), on, off);
     }
+    match (old.registration.as_deref(), new.registration.as_deref()) {
+        (None, Some(NOT_FOUND)) => out.push("the registry has no record yet".into()),
+        (None | Some(NOT_FOUND), Some(_)) => out.push("registration data found".into()),
+        (Some(a), Some(b)) if a != b => out.push("registration changed".into()),
+        _ => {}
+    }
     if old.has("live") && new.has("live") {
         let moved = match (&old.page_tlsh, &new.page_tlsh) {
             (Some(a), Some(b)) => tlsh_distance(a, b).is_none_or(|d| d > CONTENT_CHANGED_ABOVE),
@@ -96,7 +107,7 @@ fn changes(old: Option<&State>, new: &State) -> Vec<String> {
 }
 
 /// Points the evidence adds to the matcher's score, with the reasons.
-fn evidence(state: &State) -> (u8, Vec<&'static str>) {
+fn evidence(state: &State, now: SystemTime) -> (u8, Vec<&'static str>) {
     let mut points = 0;
     let mut why = Vec::new();
     if state.has("live") && state.has("login_form") && !state.has("redirects_to_brand") {
@@ -110,6 +121,15 @@ fn evidence(state: &State) -> (u8, Vec<&'static str>) {
     if state.mx && !state.resolves {
         points += 5;
         why.push("takes mail but serves no website (MX without A)");
+    }
+    let age = state
+        .registration
+        .as_deref()
+        .and_then(|d| humantime::parse_rfc3339_weak(d.trim_end_matches('Z')).ok())
+        .and_then(|at| now.duration_since(at).ok());
+    if age.is_some_and(|a| a < std::time::Duration::from_secs(30 * 24 * 3600)) {
+        points += 5;
+        why.push("registered in the last 30 days");
     }
     (points, why)
 }
@@ -153,7 +173,7 @@ pub(super) fn apply(
 
     let state = State::of(found);
     let changed = changes(old_state.as_ref(), &state);
-    let (points, why) = evidence(&state);
+    let (points, why) = evidence(&state, now);
     let score = base_score.saturating_add(points).min(100);
     let errors: Vec<String> = results
         .iter()

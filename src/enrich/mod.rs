@@ -17,11 +17,16 @@ mod dns;
 mod guard;
 mod http;
 mod lifecycle;
+mod rdap;
+
+/// [`Findings::registration`] when the registry has no such domain.
+pub(crate) const NOT_FOUND: &str = "not found";
 
 pub(crate) use asn::AsnError;
 pub use asn::AsnSettings;
 pub use dns::DnsSettings;
 pub use http::HttpProbeSettings;
+pub use rdap::RdapSettings;
 
 use crate::config::{ConfigError, invalid, require_positive};
 use crate::metrics::Metrics;
@@ -66,6 +71,7 @@ pub struct EnrichmentSettings {
     pub user_agent: String,
     pub dns: DnsSettings,
     pub http: HttpProbeSettings,
+    pub rdap: RdapSettings,
     pub asn: AsnSettings,
 }
 
@@ -82,6 +88,7 @@ impl Default for EnrichmentSettings {
             user_agent: String::new(),
             dns: DnsSettings::default(),
             http: HttpProbeSettings::default(),
+            rdap: RdapSettings::default(),
             asn: AsnSettings::default(),
         }
     }
@@ -106,6 +113,7 @@ impl EnrichmentSettings {
         }
         self.dns.validate()?;
         self.http.validate()?;
+        self.rdap.validate()?;
         self.asn.validate()
     }
 }
@@ -138,6 +146,9 @@ pub(crate) struct Findings {
     pub(crate) mx: bool,
     pub(crate) verdicts: Vec<String>,
     pub(crate) page_hash: Option<String>,
+    /// What the registry said (see [`lifecycle`]'s state): the creation
+    /// date, `registered` without one, or [`NOT_FOUND`].
+    pub(crate) registration: Option<String>,
 }
 
 /// How an enricher's run ended.
@@ -147,6 +158,8 @@ pub(crate) enum Status {
     Ok,
     /// Nothing to do (no address, say); `error` says why.
     Skipped,
+    /// Deferred by a rate limit; tried again at the next check.
+    Pending,
     Error,
 }
 
@@ -170,6 +183,13 @@ impl Finding {
         Finding {
             status: Status::Skipped,
             data,
+            error: Some(why.to_owned()),
+        }
+    }
+    pub(crate) fn pending(why: &str) -> Finding {
+        Finding {
+            status: Status::Pending,
+            data: Value::Null,
             error: Some(why.to_owned()),
         }
     }
@@ -199,6 +219,8 @@ pub(crate) enum EnrichError {
     Resolver(String),
     #[error(transparent)]
     Asn(#[from] AsnError),
+    #[error("enrichment.rdap: {0}")]
+    Rdap(String),
 }
 
 /// An enricher and its time limit.
@@ -239,6 +261,11 @@ fn registry(s: &EnrichmentSettings, user_agent: &str) -> Result<Vec<Registered>,
         Duration::from_secs(5),
         &mut || Ok(Box::new(asn::AsnTable::load(&s.asn.tsv)?)),
     )?;
+    add(s.rdap.enabled, s.rdap.timeout * 2, &mut || {
+        Ok(Box::new(
+            rdap::Rdap::new(s.rdap.clone(), &ua).map_err(EnrichError::Rdap)?,
+        ))
+    })?;
     add(
         s.http.enabled,
         s.http.timeout * 3 + Duration::from_secs(5),
@@ -365,9 +392,13 @@ impl Enrichment {
                     Ok(f) => f,
                     Err(_) => Finding::error(format!("timed out after {:?}", r.timeout)),
                 };
-            if finding.status == Status::Error {
-                self.metrics.add(&self.metrics.enrich_errors, 1);
-                tracing::warn!(enricher = name, error = ?finding.error, "enricher failed");
+            match finding.status {
+                Status::Error => {
+                    self.metrics.add(&self.metrics.enrich_errors, 1);
+                    tracing::warn!(enricher = name, error = ?finding.error, "enricher failed");
+                }
+                Status::Pending => self.metrics.add(&self.metrics.enrich_rate_limited, 1),
+                Status::Ok | Status::Skipped => {}
             }
             let at = Timestamp::from_system(SystemTime::now());
             results.push((

@@ -86,6 +86,14 @@ async fn lab() -> Lab {
 }
 
 async fn enriching_app(lab: &Lab, allow_loopback: bool) -> (TestApp, FakeCertstream, Receiver) {
+    enriching_app_with(lab, allow_loopback, |_| {}).await
+}
+
+async fn enriching_app_with(
+    lab: &Lab,
+    allow_loopback: bool,
+    tune: impl FnOnce(&mut certsentry::EnrichmentSettings),
+) -> (TestApp, FakeCertstream, Receiver) {
     let certstream = FakeCertstream::start().await;
     let receiver = Receiver::start().await;
     let dir = Arc::new(tempfile::tempdir().unwrap());
@@ -102,9 +110,12 @@ async fn enriching_app(lab: &Lab, allow_loopback: bool) -> (TestApp, FakeCertstr
     // nothing listens for TLS there: the probe falls back to HTTP
     e.http.https_port = closed_port();
     e.http.timeout = Duration::from_secs(3);
+    // no registry here; the RDAP test points it at its own
+    e.rdap.enabled = false;
     if allow_loopback {
         e.allow_cidrs = vec!["127.0.0.1/32".parse().unwrap()];
     }
+    tune(&mut s.enrichment);
     let app = spawn_app_with(s, dir).await;
     certstream.wait_for_connections(1).await;
     (app, certstream, receiver)
@@ -409,4 +420,101 @@ async fn a_sigkill_during_enrichment_loses_no_check() {
     checked.sort();
     checked.dedup();
     assert_eq!(checked, ["app1e.com", "paypa1.com", "paypall.com"]);
+}
+
+/// An RDAP domain object as a registry sends it (RFC 9083).
+fn rdap_domain(name: &str, registered: &str) -> Value {
+    serde_json::json!({
+        "objectClassName": "domain", "ldhName": name.to_uppercase(),
+        "status": ["client transfer prohibited"],
+        "events": [{"eventAction": "registration", "eventDate": registered},
+                   {"eventAction": "expiration", "eventDate": "2027-11-30T10:00:00Z"}],
+        "entities": [{"objectClassName": "entity", "roles": ["registrar"],
+            "publicIds": [{"type": "IANA Registrar ID", "identifier": "1068"}],
+            "vcardArray": ["vcard", [["version", {}, "text", "4.0"], ["fn", {}, "text", "NameCheap, Inc."]]],
+            "entities": [{"objectClassName": "entity", "roles": ["abuse"],
+                "vcardArray": ["vcard", [["version", {}, "text", "4.0"],
+                                         ["email", {}, "text", "abuse@namecheap.com"]]]}]}]
+    })
+}
+
+#[tokio::test]
+async fn rdap_gives_registration_data_waits_out_rate_limits_and_caches() {
+    let lab = lab().await;
+    // one registry per TLD, found through a bootstrap file (RFC 9224)
+    let (com, org, bootstrap) = (
+        Receiver::start().await,
+        Receiver::start().await,
+        Receiver::start().await,
+    );
+    bootstrap.serve_get(
+        "/dns.json",
+        serde_json::json!({"version": "1.0", "services": [
+            [["com"], [format!("{}/rdap/", com.base)]],
+            [["org", "info"], [format!("{}/", org.base)]],
+        ]}),
+    );
+    let two_days_ago = humantime::format_rfc3339_seconds(
+        std::time::SystemTime::now() - Duration::from_secs(2 * 24 * 3600),
+    )
+    .to_string();
+    com.serve_get(
+        "/rdap/domain/paypa1.com",
+        rdap_domain("paypa1.com", &two_days_ago),
+    );
+    // the .org registry is busy at first, then has no such domain
+    org.answer_next_with(&[Answer::new(429, "{}").header("Retry-After", "1")]);
+    org.set_default(404);
+
+    let url = format!("{}/dns.json", bootstrap.base);
+    let (_app, certstream, receiver) = enriching_app_with(&lab, true, |e| {
+        e.rdap.enabled = true;
+        e.rdap.bootstrap_url = url;
+        e.rdap.timeout = Duration::from_secs(3);
+    })
+    .await;
+    certstream.send_json(&cert_for(&["paypa1.com"], "rdap-1"));
+    certstream.send_json(&cert_for(&["paypal.org"], "rdap-2"));
+    certstream.send_json(&cert_for(&["paypal.net"], "rdap-3"));
+
+    let clone = wait_updates(&receiver, "paypa1.com", 1).await;
+    let rdap = &clone[1]["enrichment"]["rdap"];
+    assert_eq!(rdap["status"], "ok", "{rdap}");
+    assert_eq!(rdap["data"]["registrar"], "NameCheap, Inc.");
+    assert_eq!(rdap["data"]["registrar_iana_id"], "1068");
+    assert_eq!(rdap["data"]["abuse_email"], "abuse@namecheap.com");
+    assert_eq!(rdap["data"]["created"], two_days_ago.as_str());
+    let explanation = clone[1]["match"]["explanation"].as_str().unwrap();
+    assert!(
+        explanation.contains("registered in the last 30 days"),
+        "{explanation}"
+    );
+
+    // rate limited: pending, never an error; the next check after the
+    // registry's Retry-After gets the answer and sends it as an update
+    let busy = wait_updates(&receiver, "paypal.org", 1).await;
+    let first = &busy[1]["enrichment"]["rdap"];
+    assert_eq!(first["status"], "pending", "{first}");
+    assert!(first["error"].as_str().unwrap().contains("429"), "{first}");
+    let busy = wait_updates(&receiver, "paypal.org", 2).await;
+    let later = &busy[2]["enrichment"]["rdap"];
+    assert_eq!(later["status"], "ok", "{later}");
+    assert_eq!(later["data"]["found"], false);
+
+    // no RDAP service for the TLD: skipped, and says why
+    let net = wait_updates(&receiver, "paypal.net", 1).await;
+    let skipped = &net[1]["enrichment"]["rdap"];
+    assert_eq!(skipped["status"], "skipped", "{skipped}");
+    assert!(skipped["error"].as_str().unwrap().contains(".net"));
+
+    // re-checks use the cache: one bootstrap read, one lookup per domain
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let lookups = |r: &Receiver, path: &str| r.requests().iter().filter(|q| q.path == path).count();
+    assert_eq!(lookups(&com, "/rdap/domain/paypa1.com"), 1);
+    assert_eq!(lookups(&bootstrap, "/dns.json"), 1);
+    assert_eq!(
+        lookups(&org, "/domain/paypal.org"),
+        2,
+        "the 429, then the answer"
+    );
 }

@@ -1,0 +1,351 @@
+//! `rdap`: who registered the lookalike's registrable domain, and when.
+//! The RDAP server of its TLD comes from the IANA bootstrap file
+//! (`enrichment.rdap.bootstrap_url`, re-read every `bootstrap_refresh`);
+//! answers are kept per domain for `cache_for`. A 429 (or 509) puts that
+//! server on hold for its `Retry-After` (60 s when it gives none) and
+//! leaves the result `pending`, retried at the next check: a rate limit
+//! never fails the incident. TLDs without RDAP are `skipped` (there is no
+//! port-43 WHOIS fallback).
+
+use super::{Finding, Findings, Target};
+use crate::config::{ConfigError, require_http_url, require_positive};
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// `[enrichment.rdap]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RdapSettings {
+    pub enabled: bool,
+    /// IANA's RDAP bootstrap file for domains (RFC 9224).
+    pub bootstrap_url: String,
+    #[serde(with = "crate::config::duration")]
+    pub bootstrap_refresh: Duration,
+    /// How long a domain's answer is kept.
+    #[serde(with = "crate::config::duration")]
+    pub cache_for: Duration,
+    #[serde(with = "crate::config::duration")]
+    pub timeout: Duration,
+}
+
+impl Default for RdapSettings {
+    fn default() -> Self {
+        RdapSettings {
+            enabled: true,
+            bootstrap_url: "https://data.iana.org/rdap/dns.json".into(),
+            bootstrap_refresh: Duration::from_secs(24 * 3600),
+            cache_for: Duration::from_secs(24 * 3600),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RdapSettings {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        require_http_url("enrichment.rdap.bootstrap_url", &self.bootstrap_url, false)?;
+        require_positive(&[
+            ("enrichment.rdap.bootstrap_refresh", self.bootstrap_refresh),
+            ("enrichment.rdap.cache_for", self.cache_for),
+            ("enrichment.rdap.timeout", self.timeout),
+        ])
+    }
+}
+
+/// TLD → RDAP base URLs.
+type Bootstrap = std::sync::Arc<HashMap<String, Vec<String>>>;
+
+#[derive(Default)]
+struct Cache {
+    bootstrap: Option<(Bootstrap, Instant)>,
+    domains: HashMap<String, (Value, Instant)>,
+    /// Servers that answered 429, until when.
+    held: HashMap<String, Instant>,
+}
+
+pub(super) struct Rdap {
+    settings: RdapSettings,
+    client: reqwest::Client,
+    cache: Mutex<Cache>,
+    /// Held while the bootstrap file is fetched: one fetch, however many
+    /// checks need it at once.
+    fetching: tokio::sync::Mutex<()>,
+}
+
+/// Why a lookup has no answer yet.
+enum Miss {
+    Limited(String),
+    Failed(String),
+}
+
+impl Rdap {
+    pub(super) fn new(settings: RdapSettings, user_agent: &str) -> Result<Rdap, String> {
+        let client = reqwest::Client::builder()
+            .user_agent(user_agent)
+            .timeout(settings.timeout)
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Rdap {
+            settings,
+            client,
+            cache: Mutex::new(Cache::default()),
+            fetching: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn cached_bootstrap(&self) -> Option<Bootstrap> {
+        self.lock()
+            .bootstrap
+            .as_ref()
+            .filter(|(_, at)| at.elapsed() < self.settings.bootstrap_refresh)
+            .map(|(b, _)| b.clone())
+    }
+
+    async fn bootstrap(&self) -> Result<Bootstrap, Miss> {
+        if let Some(b) = self.cached_bootstrap() {
+            return Ok(b);
+        }
+        let _one = self.fetching.lock().await;
+        if let Some(b) = self.cached_bootstrap() {
+            return Ok(b);
+        }
+        let doc: Value = self.get(&self.settings.bootstrap_url).await?;
+        let mut map = HashMap::new();
+        for service in doc["services"].as_array().into_iter().flatten() {
+            let tlds = service[0].as_array().into_iter().flatten();
+            let urls: Vec<String> = service[1]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect();
+            // prefer HTTPS servers
+            let mut urls = urls;
+            urls.sort_by_key(|u| !u.starts_with("https://"));
+            for tld in tlds.filter_map(Value::as_str) {
+                map.insert(tld.to_ascii_lowercase(), urls.clone());
+            }
+        }
+        if map.is_empty() {
+            return Err(Miss::Failed(
+                "the RDAP bootstrap file lists no services".into(),
+            ));
+        }
+        let map = Bootstrap::new(map);
+        self.lock().bootstrap = Some((map.clone(), Instant::now()));
+        Ok(map)
+    }
+
+    async fn get(&self, url: &str) -> Result<Value, Miss> {
+        let host = reqwest::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        if let Some(until) = self.lock().held.get(&host)
+            && Instant::now() < *until
+        {
+            return Err(Miss::Limited(format!("{host} asked to wait")));
+        }
+        let resp = self
+            .client
+            .get(url)
+            .header(
+                reqwest::header::ACCEPT,
+                "application/rdap+json, application/json",
+            )
+            .send()
+            .await
+            .map_err(|e| Miss::Failed(format!("{url}: {e}")))?;
+        let status = resp.status().as_u16();
+        if status == 429 || status == 509 {
+            let wait = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map_or(Duration::from_secs(60), Duration::from_secs)
+                .min(Duration::from_secs(3600));
+            self.lock().held.insert(host.clone(), Instant::now() + wait);
+            return Err(Miss::Limited(format!("{host} answered {status}")));
+        }
+        if status == 404 {
+            return Ok(Value::Null);
+        }
+        if !resp.status().is_success() {
+            return Err(Miss::Failed(format!("{url}: HTTP {status}")));
+        }
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| Miss::Failed(format!("{url}: {e}")))?;
+        if bytes.len() > 1024 * 1024 {
+            return Err(Miss::Failed(format!("{url}: answer over 1 MiB")));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| Miss::Failed(format!("{url}: not JSON: {e}")))
+    }
+}
+
+/// A vCard property's value (`fn`, `email`) from an entity's `vcardArray`.
+fn vcard(entity: &Value, prop: &str) -> Option<String> {
+    entity["vcardArray"][1]
+        .as_array()?
+        .iter()
+        .find(|p| p[0] == prop)
+        .and_then(|p| p[3].as_str())
+        .map(str::to_owned)
+}
+
+fn has_role(entity: &Value, role: &str) -> bool {
+    entity["roles"]
+        .as_array()
+        .is_some_and(|r| r.iter().any(|x| x == role))
+}
+
+/// The fields analysts look at, from a domain object (RFC 9083).
+pub(super) fn summarise(obj: &Value) -> Value {
+    let event = |action: &str| {
+        obj["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["eventAction"] == action)
+            .and_then(|e| e["eventDate"].as_str())
+            .map(str::to_owned)
+    };
+    let entities: Vec<&Value> = obj["entities"].as_array().into_iter().flatten().collect();
+    let registrar = entities.iter().find(|e| has_role(e, "registrar"));
+    let abuse = entities
+        .iter()
+        .copied()
+        .chain(
+            registrar
+                .into_iter()
+                .flat_map(|r| r["entities"].as_array().into_iter().flatten()),
+        )
+        .find(|e| has_role(e, "abuse"))
+        .and_then(|e| vcard(e, "email"));
+    let iana_id = registrar.and_then(|r| {
+        r["publicIds"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["type"] == "IANA Registrar ID")
+            .and_then(|p| p["identifier"].as_str())
+            .map(str::to_owned)
+    });
+    json!({
+        "found": true,
+        "handle": obj["handle"],
+        "registrar": registrar.and_then(|r| vcard(r, "fn")),
+        "registrar_iana_id": iana_id,
+        "created": event("registration"),
+        "updated": event("last changed"),
+        "expires": event("expiration"),
+        "status": obj["status"],
+        "abuse_email": abuse,
+        "nameservers": obj["nameservers"].as_array().into_iter().flatten()
+            .filter_map(|n| n["ldhName"].as_str()).map(str::to_ascii_lowercase).collect::<Vec<_>>(),
+    })
+}
+
+impl super::Enricher for Rdap {
+    fn name(&self) -> &'static str {
+        "rdap"
+    }
+
+    fn enrich<'a>(&'a self, target: &'a Target, found: &'a mut Findings) -> BoxFuture<'a, Finding> {
+        Box::pin(async move {
+            let domain = target.registrable.to_ascii_lowercase();
+            let cached = {
+                let c = self.lock();
+                c.domains
+                    .get(&domain)
+                    .filter(|(_, at)| at.elapsed() < self.settings.cache_for)
+                    .map(|(v, _)| v.clone())
+            };
+            let data = match cached {
+                Some(v) => v,
+                None => {
+                    let looked_up = async {
+                        let bootstrap = self.bootstrap().await?;
+                        let tld = domain.rsplit('.').next().unwrap_or_default();
+                        let Some(base) = bootstrap.get(tld).and_then(|u| u.first()) else {
+                            return Ok(None);
+                        };
+                        let url = format!("{}/domain/{domain}", base.trim_end_matches('/'));
+                        let obj = self.get(&url).await?;
+                        Ok(Some(if obj.is_null() {
+                            json!({"found": false, "url": url})
+                        } else {
+                            let mut s = summarise(&obj);
+                            s["url"] = json!(url);
+                            s
+                        }))
+                    };
+                    match looked_up.await {
+                        Ok(Some(v)) => {
+                            self.lock()
+                                .domains
+                                .insert(domain.clone(), (v.clone(), Instant::now()));
+                            v
+                        }
+                        Ok(None) => {
+                            let tld = domain.rsplit('.').next().unwrap_or_default();
+                            return Finding::skipped(
+                                Value::Null,
+                                &format!("no RDAP service for .{tld}"),
+                            );
+                        }
+                        Err(Miss::Limited(why)) => return Finding::pending(&why),
+                        Err(Miss::Failed(e)) => return Finding::error(e),
+                    }
+                }
+            };
+            found.registration = Some(match data["created"].as_str() {
+                _ if data["found"] == false => super::NOT_FOUND.to_owned(),
+                Some(date) => date.to_owned(),
+                None => "registered".to_owned(),
+            });
+            Finding::ok(data)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_domain_object_gives_registrar_dates_and_abuse_contact() {
+        let obj = json!({
+            "objectClassName": "domain", "handle": "2336799_DOMAIN_COM-VRSN", "ldhName": "PAYPA1.COM",
+            "status": ["client transfer prohibited"],
+            "events": [
+                {"eventAction": "registration", "eventDate": "2026-11-30T10:00:00Z"},
+                {"eventAction": "expiration", "eventDate": "2027-11-30T10:00:00Z"},
+                {"eventAction": "last changed", "eventDate": "2026-12-01T10:00:00Z"}],
+            "entities": [{"objectClassName": "entity", "roles": ["registrar"],
+                "publicIds": [{"type": "IANA Registrar ID", "identifier": "1068"}],
+                "vcardArray": ["vcard", [["version", {}, "text", "4.0"], ["fn", {}, "text", "NameCheap, Inc."]]],
+                "entities": [{"objectClassName": "entity", "roles": ["abuse"],
+                    "vcardArray": ["vcard", [["version", {}, "text", "4.0"], ["email", {}, "text", "abuse@namecheap.com"]]]}]}],
+            "nameservers": [{"objectClassName": "nameserver", "ldhName": "DNS1.REGISTRAR-SERVERS.COM"}]
+        });
+        let s = summarise(&obj);
+        assert_eq!(s["registrar"], "NameCheap, Inc.");
+        assert_eq!(s["registrar_iana_id"], "1068");
+        assert_eq!(s["created"], "2026-11-30T10:00:00Z");
+        assert_eq!(s["expires"], "2027-11-30T10:00:00Z");
+        assert_eq!(s["abuse_email"], "abuse@namecheap.com");
+        assert_eq!(s["nameservers"][0], "dns1.registrar-servers.com");
+        assert_eq!(summarise(&json!({}))["registrar"], Value::Null);
+    }
+}
