@@ -53,7 +53,7 @@ mod source;
 mod store;
 mod watchlist;
 
-pub use api::{ApiSettings, AppState, ROUTES};
+pub use api::{ApiSettings, AppState, ROUTES, Role, TokenSettings};
 pub use app::{Application, Config, Settings, StartError, http_client};
 pub use config::{ConfigError, Secret};
 pub use domain::{Fqdn, NameError, fold_skeleton, normalise_label};
@@ -77,8 +77,8 @@ pub use source::{
     Frame, FrameCert, FrameError, SourceKind, SourceSettings, SourceState, parse_frame, scan_frame,
 };
 pub use store::{
-    IncidentFilter, NewSuppression, Pruned, RetentionSettings, Store, StoreLock, StoreSettings,
-    StoreSummary, StoreUsage,
+    AuditEntry, IncidentFilter, NewAuditEntry, NewSuppression, Pruned, RetentionSettings, Store,
+    StoreLock, StoreSettings, StoreSummary, StoreUsage,
 };
 /// Online backup and restore of a store file.
 pub mod backup {

@@ -4,9 +4,11 @@
 //! `openapi.yaml` describes exactly [`ROUTES`]; a test keeps the three
 //! (spec, table, router) equal.
 //!
-//! `/v1` routes take a bearer token when `api.token` is set. Errors are JSON
+//! `/v1` routes take a bearer token or a session when tokens are set, and
+//! check the caller's role ([`auth`]). Errors are JSON
 //! `{"error": "...", "detail": ...}` ([`ApiError`]).
 
+mod auth;
 mod console;
 mod deliveries;
 mod error;
@@ -19,6 +21,8 @@ mod matching;
 mod status;
 mod suppressions;
 
+pub(crate) use auth::Auth;
+pub use auth::{Role, TokenSettings};
 pub(crate) use error::ApiError;
 
 use crate::config::{ConfigError, Secret};
@@ -28,10 +32,6 @@ use crate::source::SourceState;
 use crate::store::Store;
 use crate::watchlist::XsoarListSettings;
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::header;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -62,6 +62,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/suppressions/{id}"),
     ("get", "/v1/deliveries"),
     ("post", "/v1/deliveries/{id}/retry"),
+    ("post", "/v1/session"),
+    ("get", "/v1/session"),
+    ("delete", "/v1/session"),
+    ("get", "/v1/audit"),
 ];
 
 /// Largest page of `GET /v1/incidents` and `GET /v1/deliveries`.
@@ -72,8 +76,17 @@ pub(crate) const MAX_PAGE: usize = 1000;
 #[serde(default, deny_unknown_fields)]
 pub struct ApiSettings {
     pub listen: SocketAddr,
-    /// Bearer token required on `/v1` routes when not empty.
+    /// An admin token named `token` (kept for older configs; prefer `tokens`).
     pub token: Secret,
+    /// The callers: a name, a token and a role each.
+    pub tokens: Vec<TokenSettings>,
+    /// How long a console session lasts.
+    #[serde(with = "crate::config::duration")]
+    pub session_ttl: std::time::Duration,
+    /// Failed sign-ins one address may make per minute.
+    pub sign_in_attempts: u32,
+    /// Mark the session cookie `Secure` even without `X-Forwarded-Proto: https`.
+    pub secure_cookies: bool,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Listen beyond loopback without a token (refused unless set; logged).
@@ -85,6 +98,10 @@ impl Default for ApiSettings {
         ApiSettings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             token: Secret::default(),
+            tokens: Vec::new(),
+            session_ttl: std::time::Duration::from_secs(12 * 3600),
+            sign_in_attempts: 5,
+            secure_cookies: false,
             max_body_bytes: 1024 * 1024,
             allow_unauthenticated: false,
         }
@@ -96,12 +113,20 @@ impl ApiSettings {
     /// non-loopback `listen` needs `token`, or an explicit
     /// `allow_unauthenticated = true`.
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        if self.token.is_empty() && !self.listen.ip().is_loopback() {
+        auth::validate(&self.tokens, &self.token)?;
+        crate::config::require_positive(&[("api.session_ttl", self.session_ttl)])?;
+        if self.sign_in_attempts == 0 {
+            return Err(crate::config::invalid(
+                "api.sign_in_attempts",
+                "must be at least 1",
+            ));
+        }
+        if self.token.is_empty() && self.tokens.is_empty() && !self.listen.ip().is_loopback() {
             if !self.allow_unauthenticated {
                 return Err(crate::config::invalid(
-                    "api.token",
+                    "api.tokens",
                     format!(
-                        "api.listen = {} is reachable from the network: set api.token \
+                        "api.listen = {} is reachable from the network: set api.tokens \
                          (or api.allow_unauthenticated = true to run without one)",
                         self.listen
                     ),
@@ -127,7 +152,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub source: SourceState,
     pub sinks: Vec<String>,
-    pub token: Secret,
+    /// The callers and their sessions.
+    pub(crate) auth: Arc<auth::Auth>,
     pub started_at: u64,
     /// Where `save_as` stores generated lists (the list source's XSOAR).
     pub xsoar: XsoarListSettings,
@@ -174,9 +200,14 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
             .route("/events", get(events::events))
             .route("/deliveries", get(deliveries::list))
             .route("/deliveries/{id}/retry", post(deliveries::retry))
+            .route(
+                "/session",
+                post(auth::sign_in).get(auth::whoami).delete(auth::sign_out),
+            )
+            .route("/audit", get(auth::audit_log))
             .route_layer(axum::middleware::from_fn_with_state(
                 state.clone(),
-                require_token,
+                auth::authorize,
             ));
     Router::new()
         .route("/", get(console::index))
@@ -189,28 +220,4 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
-}
-
-async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if state.token.is_empty() {
-        return next.run(req).await;
-    }
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if constant_time_eq(given.as_bytes(), state.token.expose().as_bytes()) {
-        next.run(req).await
-    } else {
-        ApiError::Unauthorized.into_response()
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -136,7 +136,7 @@ impl Application {
             metrics: Arc::new(Metrics::default()),
             source: source::initial_state(&settings.source),
             sinks: sinks.iter().map(|s| s.name.clone()).collect(),
-            token: settings.api.token.clone(),
+            auth: Arc::new(api::Auth::new(&settings.api)),
             started_at: unix_now(),
             xsoar: settings.watchlist.xsoar.clone(),
             client,
@@ -311,9 +311,12 @@ impl Application {
         let router = api::router(state, settings.api.max_body_bytes);
         let serve_token = token.clone();
         let mut server = tokio::spawn(
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move { serve_token.cancelled().await })
-                .into_future(),
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { serve_token.cancelled().await })
+            .into_future(),
         );
 
         let mut result = Ok(());

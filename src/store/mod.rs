@@ -10,6 +10,7 @@
 //! pool, so callers never block the runtime; the pipeline records through
 //! the synchronous [`crate::pipeline::Recorder`] it implements.
 
+mod audit;
 mod backup;
 mod checkpoints;
 mod enrichment;
@@ -21,6 +22,7 @@ mod suppressions;
 mod triage;
 mod usage;
 
+pub use audit::{AuditEntry, NewAuditEntry};
 pub use backup::{StoreLock, StoreSummary, backup, restore};
 pub(crate) use enrichment::{EnrichJob, EnrichResult};
 pub use incidents::IncidentFilter;

@@ -133,6 +133,19 @@ const MIGRATIONS: &[Step] = &[
         CREATE TRIGGER enrichment_jobs_pruned AFTER DELETE ON incidents
         BEGIN DELETE FROM enrichment_jobs WHERE incident_id = OLD.id; END;",
     ),
+    // 9: the audit log: every change made through the API, who made it
+    // (the token's name) and with which role, and how it ended
+    Step::Sql(
+        "CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            at_ms INTEGER NOT NULL,
+            actor TEXT NOT NULL,
+            role TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT NOT NULL,
+            status INTEGER NOT NULL
+        );",
+    ),
 ];
 
 impl Step {

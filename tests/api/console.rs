@@ -234,7 +234,7 @@ async fn a_real_browser_renders_the_queue_an_incident_and_the_token_prompt() {
     }
     app.stop().await;
 
-    // with a token, the page asks for it and shows no data
+    // with tokens, the page asks to sign in and shows no data
     let certstream = FakeCertstream::start().await;
     let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
     let mut settings = test_settings(dir.path(), &certstream.url, &receiver);
@@ -242,7 +242,77 @@ async fn a_real_browser_renders_the_queue_an_incident_and_the_token_prompt() {
     let app = spawn_app_with(settings, dir).await;
     let locked = rendered(&browser, &format!("{}/", app.address)).await;
     assert!(locked.contains(r#"<section id="auth">"#), "{locked}");
-    assert!(locked.contains("needs its API token"), "{locked}");
+    assert!(locked.contains("Sign in to see the queue"), "{locked}");
+    assert!(!locked.contains("<tbody>"), "{locked}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_signs_in_sees_the_queue_and_is_refused_triage() {
+    let Some(chrome) = chromium() else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI installs chromium-headless-shell"
+        );
+        return;
+    };
+    let certstream = FakeCertstream::start().await;
+    let receiver = Receiver::start().await;
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let mut settings = test_settings(dir.path(), &certstream.url, &receiver);
+    settings.api.tokens = vec![certsentry::TokenSettings {
+        name: "vic".into(),
+        token: certsentry::Secret::new("viewer-t0ken-123"),
+        role: certsentry::Role::Viewer,
+    }];
+    let app = spawn_app_with(settings, dir).await;
+    certstream.wait_for_connections(1).await;
+    certstream.send_json(&cert_for(&["paypa1.com"], "v1"));
+    receiver.wait_delivered("/webhook", 1).await;
+
+    let mut browser = Browser::start(&chrome).await;
+    browser.goto(&format!("{}/", app.address)).await;
+    browser
+        .wait_for(r#"!document.getElementById("auth").hidden"#)
+        .await;
+    // a wrong token: said so, still signed out
+    browser
+        .eval(r##"document.getElementById("token").value = "nope"; document.querySelector("form#auth-form button").click(); true"##)
+        .await;
+    browser
+        .wait_for(r#"document.getElementById("auth-error").textContent.includes("unauthorized")"#)
+        .await;
+    browser
+        .eval(r##"document.getElementById("token").value = "viewer-t0ken-123"; document.querySelector("form#auth-form button").click(); true"##)
+        .await;
+    browser
+        .wait_for(r#"document.getElementById("who").textContent.startsWith("vic (viewer)") && document.querySelectorAll("tbody tr").length === 1"#)
+        .await;
+    // the script cannot read the session cookie
+    assert_eq!(browser.eval("document.cookie").await, "");
+    let id = app.incidents().await;
+    let id = id[0]["id"].as_str().unwrap();
+    browser
+        .goto(&format!("{}/#/incident/{id}", app.address))
+        .await;
+    browser
+        .wait_for(r#"document.getElementById("t-state") !== null"#)
+        .await;
+    browser
+        .eval(
+            r#"document.getElementById("t-state").value = "false_positive";
+               document.querySelector("form.filters button[type=submit]").click(); true"#,
+        )
+        .await;
+    browser
+        .wait_for(r#"document.body.innerText.includes("needs the analyst role")"#)
+        .await;
+    browser.close().await;
+    let one = app.get_json(&format!("/v1/incidents/{id}")).await;
+    assert_ne!(
+        one["triage"]["state"], "false_positive",
+        "nothing changed: {one}"
+    );
     app.stop().await;
 }
 

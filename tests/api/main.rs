@@ -2,6 +2,7 @@
 // Tests: an unwrap that fails is a failed test; helpers are `pub` for the test modules.
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
+mod access;
 mod cli;
 mod console;
 mod ct_golden;

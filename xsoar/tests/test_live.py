@@ -209,7 +209,7 @@ def test_test_module_says_ok_or_exactly_what_is_wrong(service):
 
     wrong = params_for(service, credentials={"identifier": "", "password": "not-the-token"})
     assert error_of(run(wrong, "test-module")) == (
-        "certsentry refused the API token (HTTP 401): set the instance's API token to certsentry's api.token")
+        "certsentry refused the API token (HTTP 401): set the instance's API token to one of certsentry's api.tokens")
 
     port = free_port()
     unreachable = params_for(service, url=f"http://127.0.0.1:{port}")

@@ -31,19 +31,27 @@ function select(id, options, value, blank) {
 
 class ApiError extends Error {}
 
+// the signed-in caller ({name, role, csrf_token}) once known; the session
+// itself is an HttpOnly cookie the script never sees
+const session = { who: null };
+
 async function api(path, options = {}) {
   const headers = { Accept: "application/json", ...(options.headers || {}) };
-  const token = sessionStorage.getItem("certsentry-token");
-  if (token) headers.Authorization = `Bearer ${token}`;
+  const method = (options.method || "GET").toUpperCase();
+  if (method !== "GET" && session.who && session.who.csrf_token) {
+    headers["X-CSRF-Token"] = session.who.csrf_token;
+  }
   if (options.json !== undefined) {
     headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(options.json);
   }
-  const resp = await fetch(path, { ...options, headers });
-  if (resp.status === 401) {
-    document.getElementById("auth").hidden = false;
-    throw new ApiError("certsentry needs its API token: enter it above");
+  const resp = await fetch(path, { ...options, headers, credentials: "same-origin" });
+  if (resp.status === 401 && path !== "/v1/session") {
+    session.who = null;
+    signedIn();
+    throw new ApiError("certsentry needs you to sign in with an API token: enter it above");
   }
+  if (resp.status === 204) return {};
   const body = await resp.json().catch(() => ({}));
   if (!resp.ok) throw new ApiError(`${body.error || resp.status}${body.detail ? ": " + body.detail : ""}`);
   return body;
@@ -156,17 +164,15 @@ function passes(i) {
 }
 
 // new incidents appear at the top without a reload: server-sent events
-// from /v1/events (read with fetch, which can send the token); polling if
+// from /v1/events (read with fetch, with the session cookie); polling if
 // the stream cannot be had
 async function follow(tbody) {
   const ctrl = new AbortController();
   queue.stream = ctrl;
   const live = document.getElementById("live");
   const headers = { Accept: "text/event-stream" };
-  const token = sessionStorage.getItem("certsentry-token");
-  if (token) headers.Authorization = `Bearer ${token}`;
   try {
-    const resp = await fetch("/v1/events", { headers, signal: ctrl.signal });
+    const resp = await fetch("/v1/events", { headers, signal: ctrl.signal, credentials: "same-origin" });
     if (!resp.ok || !resp.body) throw new Error(`events: HTTP ${resp.status}`);
     live.textContent = "live";
     const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -470,11 +476,63 @@ function route() {
   return viewQueue();
 }
 
-document.getElementById("auth-form").addEventListener("submit", (e) => {
+// ------------------------------------------------------------------ sign-in
+
+// show who is signed in (and the sign-in form when nobody is)
+function signedIn() {
+  const who = session.who;
+  document.getElementById("auth").hidden = who !== null;
+  const badge = document.getElementById("who");
+  badge.replaceChildren();
+  if (who) {
+    badge.append(`${who.name} (${who.role})`);
+    if (who.csrf_token) {
+      const out = el("button", { type: "button", id: "sign-out" }, "Sign out");
+      out.addEventListener("click", signOut);
+      badge.append(" ", out);
+    }
+  }
+}
+
+async function signOut() {
+  try {
+    await api("/v1/session", { method: "DELETE" });
+  } catch (e) {
+    show(failure(e));
+  }
+  session.who = null;
+  signedIn();
+  stopLive();
+  show(el("p", { class: "muted" }, "Signed out."));
+}
+
+document.getElementById("auth-form").addEventListener("submit", async (e) => {
   e.preventDefault();
-  sessionStorage.setItem("certsentry-token", document.getElementById("token").value);
-  document.getElementById("auth").hidden = true;
-  route();
+  const field = document.getElementById("token");
+  const note = document.getElementById("auth-error");
+  note.textContent = "";
+  try {
+    session.who = await api("/v1/session", { method: "POST", json: { token: field.value } });
+    field.value = "";
+    signedIn();
+    route();
+  } catch (err) {
+    note.textContent = err.message;
+  }
 });
-window.addEventListener("hashchange", route);
-route();
+
+async function start() {
+  try {
+    session.who = await api("/v1/session");
+  } catch (e) {
+    session.who = null;
+  }
+  signedIn();
+  if (session.who) route();
+  else show(el("p", { class: "muted" }, "Sign in to see the queue."));
+}
+
+window.addEventListener("hashchange", () => {
+  if (session.who) route();
+});
+start();

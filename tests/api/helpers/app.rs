@@ -21,6 +21,8 @@ pub struct TestApp {
     /// The certstream-compatible server's port, when enabled.
     pub stream_port: Option<u16>,
     pub client: reqwest::Client,
+    /// The most powerful token the settings name, sent by `get_json`.
+    bearer: Option<String>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<()>>,
 }
@@ -90,6 +92,14 @@ pub fn http(url: String, token: &str) -> HttpSettings {
 
 pub async fn spawn_app_with(settings: Settings, dir: Arc<tempfile::TempDir>) -> TestApp {
     let list_path = settings.watchlist.path.clone();
+    let bearer = std::iter::once(settings.api.token.expose().to_owned())
+        .filter(|t| !t.is_empty())
+        .chain({
+            let mut tokens = settings.api.tokens.clone();
+            tokens.sort_by_key(|t| std::cmp::Reverse(t.role));
+            tokens.into_iter().map(|t| t.token.expose().to_owned())
+        })
+        .next();
     if !list_path.as_os_str().is_empty() && !list_path.exists() {
         std::fs::write(&list_path, TEST_LIST).unwrap();
     }
@@ -111,6 +121,7 @@ pub async fn spawn_app_with(settings: Settings, dir: Arc<tempfile::TempDir>) -> 
         list_path,
         stream_port,
         client: reqwest::Client::new(),
+        bearer,
         stop: Some(stop),
         handle: Some(handle),
     };
@@ -141,14 +152,11 @@ impl TestApp {
     }
 
     pub async fn get_json(&self, path: &str) -> Value {
-        self.client
-            .get(format!("{}{path}", self.address))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        let mut req = self.client.get(format!("{}{path}", self.address));
+        if let Some(t) = &self.bearer {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap().json().await.unwrap()
     }
 
     pub async fn metric(&self, name: &str) -> u64 {

@@ -49,7 +49,7 @@ class Client(BaseClient):
             raise CertSentryError(f"Cannot reach certsentry at {self._base_url}: {e}") from None
         if resp.status_code == 401:
             raise CertSentryError(
-                "certsentry refused the API token (HTTP 401): set the instance's API token to certsentry's api.token"
+                "certsentry refused the API token (HTTP 401): set the instance's API token to one of certsentry's api.tokens"
             )
         if resp.status_code >= 400:
             try:
