@@ -78,7 +78,7 @@ pub use source::{
 };
 pub use store::{
     AuditEntry, IncidentFilter, NewAuditEntry, NewSuppression, Pruned, RetentionSettings, Store,
-    StoreLock, StoreSettings, StoreSummary, StoreUsage,
+    StoreLock, StoreSettings, StoreSummary, StoreUsage, StoredRule,
 };
 /// Online backup and restore of a store file.
 pub mod backup {

@@ -6,7 +6,8 @@
 //! A list that fails to load or validate never replaces the last good one; the
 //! error is kept for `/readyz` and `/v1/status`.
 
-use crate::matcher::{Matcher, MatcherConfig, Narrowed};
+use crate::config::ConfigError;
+use crate::matcher::{Matcher, MatcherConfig, Narrowed, RuleSettings};
 use crate::model::unix_now;
 use crate::watchlist::{ListError, ListLoader, LoadError, Watchlist, WatchlistSettings};
 use serde::Serialize;
@@ -44,7 +45,10 @@ pub struct SnapshotHandle {
 
 struct Inner {
     loader: ListLoader,
-    matcher: MatcherConfig,
+    /// `[matcher]` as configured.
+    base: MatcherConfig,
+    /// ... with the console's rules: what lists are compiled with.
+    matcher: Mutex<MatcherConfig>,
     snapshot_tx: watch::Sender<Option<Arc<Matcher>>>,
     status: Mutex<ListStatus>,
     /// One reload at a time: the timer and `POST /v1/lists/reload` may race.
@@ -67,7 +71,8 @@ impl SnapshotHandle {
                     ..ListStatus::default()
                 }),
                 loader,
-                matcher: matcher.clone(),
+                base: matcher.clone(),
+                matcher: Mutex::new(matcher.clone()),
                 snapshot_tx,
                 reload_lock: tokio::sync::Mutex::new(()),
                 max_bytes: settings.max_bytes,
@@ -143,10 +148,45 @@ impl SnapshotHandle {
         Ok(self.publish(&mut status, matcher, started))
     }
 
+    /// The configured `[matcher]` with `extra` rules (the console's) after
+    /// its own: an error names what is wrong with them.
+    pub fn with_rules(&self, extra: &[RuleSettings]) -> Result<MatcherConfig, ConfigError> {
+        self.inner.base.with_rules(extra)
+    }
+
+    /// The rules of `[[matcher.rules]]`.
+    pub fn configured_rules(&self) -> Vec<RuleSettings> {
+        self.inner.base.settings.rules.clone()
+    }
+
+    /// Compile lists with `config` (from [`Self::with_rules`]) from now on;
+    /// the current list is compiled again with it and published, so the
+    /// change applies to the next certificate without a reload.
+    pub async fn use_config(&self, config: MatcherConfig) -> Result<(), LoadError> {
+        let _guard = self.inner.reload_lock.lock().await;
+        *lock(&self.inner.matcher) = config.clone();
+        let Some(list) = self.current_list() else {
+            return Ok(()); // the first load will use it
+        };
+        let started = Instant::now();
+        let matcher = tokio::task::spawn_blocking(move || Matcher::compile_shared(list, &config))
+            .await
+            .map_err(|e| LoadError::Internal(e.to_string()))?;
+        let mut status = lock(&self.inner.status);
+        status.last_attempt_at = Some(unix_now());
+        self.publish(&mut status, matcher, started);
+        Ok(())
+    }
+
+    /// Use `config` before the first load (at start).
+    pub fn use_config_now(&self, config: MatcherConfig) {
+        *lock(&self.inner.matcher) = config;
+    }
+
     /// Parse and compile off the runtime threads (big lists take a while).
     async fn compile(&self, text: String) -> Result<Matcher, LoadError> {
         let max_bytes = self.inner.max_bytes;
-        let settings = self.inner.matcher.clone();
+        let settings = lock(&self.inner.matcher).clone();
         tokio::task::spawn_blocking(move || {
             let list = Watchlist::parse(&text, max_bytes)?;
             drop(text);

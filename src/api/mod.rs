@@ -18,6 +18,7 @@ mod health;
 mod incidents;
 mod lists;
 mod matching;
+mod rules;
 mod status;
 mod suppressions;
 
@@ -62,6 +63,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/suppressions/{id}"),
     ("get", "/v1/deliveries"),
     ("post", "/v1/deliveries/{id}/retry"),
+    ("get", "/v1/rules"),
+    ("post", "/v1/rules"),
+    ("delete", "/v1/rules/{id}"),
     ("post", "/v1/session"),
     ("get", "/v1/session"),
     ("delete", "/v1/session"),
@@ -205,6 +209,8 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
                 post(auth::sign_in).get(auth::whoami).delete(auth::sign_out),
             )
             .route("/audit", get(auth::audit_log))
+            .route("/rules", get(rules::list).post(rules::add))
+            .route("/rules/{id}", axum::routing::delete(rules::remove))
             .route_layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 auth::authorize,

@@ -121,6 +121,13 @@ impl Application {
         let suppressions = Arc::new(Suppressions::default());
         suppressions.replace(&store.active_suppressions_now()?);
         let snapshots = SnapshotHandle::new(&settings.watchlist, &matcher, client.clone());
+        let console_rules: Vec<_> = store.rules_now()?.into_iter().map(|r| r.rule).collect();
+        match snapshots.with_rules(&console_rules) {
+            Ok(config) => snapshots.use_config_now(config),
+            // a configured rule took the name of one added in the console:
+            // the service starts with the configured rules and says so
+            Err(e) => tracing::error!(error = %e, "the console's rules are not used"),
+        }
         let ctx = SinkContext {
             client: client.clone(),
             delivery: settings.delivery.clone(),

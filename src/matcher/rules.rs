@@ -10,7 +10,7 @@ use crate::domain::Fqdn;
 use crate::model::{MatchDetail, MatchKind, Severity};
 use std::sync::Arc;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Rule {
     name: String,
     /// The incident's brand: the rule's `brand`, else `rule:<name>`.
@@ -45,7 +45,7 @@ impl Rules {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum RuleKind {
     Regex(regex::Regex),
     Keywords {

@@ -64,6 +64,48 @@ pub struct RuleSettings {
     pub threshold: usize,
 }
 
+impl RuleSettings {
+    /// Check the rule (`key` names it in errors; `names` are the names
+    /// taken so far) and compile it.
+    pub(crate) fn compile(
+        &self,
+        key: &str,
+        names: &mut std::collections::HashSet<String>,
+    ) -> Result<Rule, ConfigError> {
+        let field = |k: &str| format!("{key}.{k}");
+        if self.name.trim().is_empty() {
+            return Err(invalid(field("name"), "is required"));
+        }
+        if !names.insert(self.name.clone()) {
+            return Err(invalid(
+                field("name"),
+                format!("duplicate rule name {:?}", self.name),
+            ));
+        }
+        match (self.regex.is_empty(), self.keywords.is_empty()) {
+            (false, false) | (true, true) => {
+                return Err(invalid(key, "set exactly one of regex and keywords"));
+            }
+            (true, false) => {
+                if self.threshold == 0 || self.threshold > self.keywords.len() {
+                    return Err(invalid(
+                        field("threshold"),
+                        format!(
+                            "must be 1 to {} (the number of keywords)",
+                            self.keywords.len()
+                        ),
+                    ));
+                }
+                if self.keywords.iter().any(|k| k.trim().is_empty()) {
+                    return Err(invalid(field("keywords"), "must not hold empty keywords"));
+                }
+            }
+            (false, true) => {}
+        }
+        Rule::compile(self).map_err(|e| invalid(field("regex"), e))
+    }
+}
+
 impl Default for RuleSettings {
     fn default() -> Self {
         RuleSettings {
@@ -106,6 +148,26 @@ pub struct MatcherConfig {
     pub(super) allowlist: Arc<[Fqdn]>,
 }
 
+impl MatcherConfig {
+    /// This configuration with `extra` rules (the console's) after the
+    /// configured ones; names stay unique across both.
+    pub fn with_rules(&self, extra: &[RuleSettings]) -> Result<MatcherConfig, ConfigError> {
+        let mut names: std::collections::HashSet<String> =
+            self.settings.rules.iter().map(|r| r.name.clone()).collect();
+        // `self.rules` may already hold extra rules: keep the configured ones
+        let mut all: Vec<Rule> =
+            self.rules[..self.settings.rules.len().min(self.rules.len())].to_vec();
+        for (i, r) in extra.iter().enumerate() {
+            all.push(r.compile(&format!("rules[{i}]"), &mut names)?);
+        }
+        Ok(MatcherConfig {
+            settings: self.settings.clone(),
+            rules: all.into(),
+            allowlist: self.allowlist.clone(),
+        })
+    }
+}
+
 impl Default for MatcherConfig {
     fn default() -> Self {
         MatcherConfig {
@@ -135,40 +197,12 @@ impl MatcherSettings {
             return Err(invalid("matcher.embed_min_len", "must be at least 3"));
         }
         let mut names = std::collections::HashSet::new();
-        let mut rules = Vec::with_capacity(self.rules.len());
-        for (i, r) in self.rules.iter().enumerate() {
-            let key = |k: &str| format!("matcher.rules[{i}].{k}");
-            if r.name.trim().is_empty() {
-                return Err(invalid(key("name"), "is required"));
-            }
-            if !names.insert(r.name.clone()) {
-                return Err(invalid(
-                    key("name"),
-                    format!("duplicate rule name {:?}", r.name),
-                ));
-            }
-            match (r.regex.is_empty(), r.keywords.is_empty()) {
-                (false, false) | (true, true) => {
-                    return Err(invalid(
-                        format!("matcher.rules[{i}]"),
-                        "set exactly one of regex and keywords",
-                    ));
-                }
-                (true, false) => {
-                    if r.threshold == 0 || r.threshold > r.keywords.len() {
-                        return Err(invalid(
-                            key("threshold"),
-                            format!("must be 1 to {} (the number of keywords)", r.keywords.len()),
-                        ));
-                    }
-                    if r.keywords.iter().any(|k| k.trim().is_empty()) {
-                        return Err(invalid(key("keywords"), "must not hold empty keywords"));
-                    }
-                }
-                (false, true) => {}
-            }
-            rules.push(Rule::compile(r).map_err(|e| invalid(key("regex"), e))?);
-        }
+        let rules = self
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| r.compile(&format!("matcher.rules[{i}]"), &mut names))
+            .collect::<Result<Vec<_>, _>>()?;
         let allowlist = self
             .allowlist
             .iter()

@@ -17,6 +17,7 @@ mod enrichment;
 mod incidents;
 mod outbox;
 mod retention;
+mod rules;
 mod schema;
 mod suppressions;
 mod triage;
@@ -28,6 +29,7 @@ pub(crate) use enrichment::{EnrichJob, EnrichResult};
 pub use incidents::IncidentFilter;
 pub(crate) use outbox::{OutboxCounts, OutboxItem, Requeue};
 pub use retention::{Pruned, RetentionSettings};
+pub use rules::StoredRule;
 pub use suppressions::NewSuppression;
 pub use usage::StoreUsage;
 

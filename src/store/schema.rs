@@ -146,6 +146,17 @@ const MIGRATIONS: &[Step] = &[
             status INTEGER NOT NULL
         );",
     ),
+    // 10: regex and keyword rules added in the console, merged after the
+    // configured ones into every matcher snapshot
+    Step::Sql(
+        "CREATE TABLE rules (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            settings TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_ms INTEGER NOT NULL
+        );",
+    ),
 ];
 
 impl Step {

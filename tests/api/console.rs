@@ -227,6 +227,7 @@ async fn a_real_browser_renders_the_queue_an_incident_and_the_token_prompt() {
         ("suppressions", "<h2>Suppressions</h2>"),
         ("status", "<td>incidents_new</td><td>2</td>"),
         ("try", "<h2>Try a name</h2>"),
+        ("rules", "<h3>From the config file</h3>"),
     ] {
         let dom = rendered(&browser, &format!("{}/#/{view}", app.address)).await;
         assert!(dom.contains(shows), "{view}: {dom}");

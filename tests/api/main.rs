@@ -18,6 +18,7 @@ mod layout;
 mod operations;
 mod properties;
 mod quality;
+mod rules;
 mod sinks;
 mod soak;
 mod stream_server;

@@ -447,6 +447,61 @@ function viewTry() {
   } } }, names, el("br"), el("button", { type: "submit" }, "Match")), out);
 }
 
+// regex and keyword rules: the configured ones read-only, the console's
+// added and removed here (kept in the store, applied at once)
+async function viewRules() {
+  try {
+    const { configured, console: stored } = await api("/v1/rules");
+    const what = (r) => (r.regex ? `regex /${r.regex}/` : `${r.threshold} of keywords: ${(r.keywords || []).join(", ")}`);
+    const head = (...h) => el("tr", {}, h.map((x) => el("th", {}, x)));
+    const out = el("div");
+    const name = el("input", { id: "r-name", required: true });
+    const brand = el("input", { id: "r-brand", placeholder: "rule:<name>" });
+    const sev = select("r-severity", ["low", "medium", "high", "critical"], "medium");
+    const kind = select("r-kind", ["keywords", "regex"], "keywords");
+    const pattern = el("input", { id: "r-pattern", size: 40, placeholder: "login, verify, account  or  ^secure-.*bank" });
+    const threshold = el("input", { id: "r-threshold", type: "number", min: 1, value: 1 });
+    const form = el("form", { class: "filters", on: { submit: async (e) => {
+      e.preventDefault();
+      const rule = { name: name.value, brand: brand.value, severity: sev.value };
+      if (kind.value === "regex") rule.regex = pattern.value;
+      else {
+        rule.keywords = pattern.value.split(",").map((k) => k.trim()).filter(Boolean);
+        rule.threshold = Number(threshold.value);
+      }
+      try {
+        await api("/v1/rules", { method: "POST", json: rule });
+        viewRules();
+      } catch (err) {
+        out.replaceChildren(failure(err));
+      }
+    } } },
+      el("label", {}, "Name ", name), el("label", {}, "Brand ", brand), el("label", {}, "Severity ", sev),
+      el("label", {}, "Kind ", kind), el("label", {}, "Keywords or regex ", pattern), el("label", {}, "Threshold ", threshold),
+      el("button", { type: "submit" }, "Add rule"));
+    const remove = (r) => el("button", { type: "button", on: { click: async () => {
+      try {
+        await api(`/v1/rules/${r.id}`, { method: "DELETE" });
+        viewRules();
+      } catch (err) {
+        out.replaceChildren(failure(err));
+      }
+    } } }, "Remove");
+    show(el("h2", {}, "Rules"),
+      el("div", { class: "card" }, el("h3", {}, "Added here"),
+        el("table", {}, head("Name", "Brand", "Severity", "Matches", "By", "Since", ""),
+          stored.map((r) => el("tr", {}, el("td", {}, r.name), el("td", {}, r.brand || `rule:${r.name}`), el("td", {}, severity(r.severity)),
+            el("td", {}, what(r)), el("td", {}, r.created_by), el("td", {}, when(r.created_at)), el("td", {}, remove(r)))))),
+      el("div", { class: "card" }, el("h3", {}, "Add a rule"), form, out),
+      el("div", { class: "card" }, el("h3", {}, "From the config file"),
+        el("p", { class: "muted" }, "[[matcher.rules]] in certsentry's config; edit them there."),
+        el("table", {}, head("Name", "Brand", "Severity", "Matches"),
+          configured.map((r) => el("tr", {}, el("td", {}, r.name), el("td", {}, r.brand || `rule:${r.name}`), el("td", {}, severity(r.severity)), el("td", {}, what(r)))))));
+  } catch (e) {
+    show(failure(e));
+  }
+}
+
 async function viewStatus() {
   try {
     const s = await api("/v1/status");
@@ -472,6 +527,7 @@ function route() {
   if (hash.startsWith("#/suppressions")) return viewSuppressions();
   if (hash === "#/brands") return viewBrands();
   if (hash === "#/try") return viewTry();
+  if (hash === "#/rules") return viewRules();
   if (hash === "#/status") return viewStatus();
   return viewQueue();
 }
