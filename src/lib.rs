@@ -77,8 +77,8 @@ pub use source::{
     Frame, FrameCert, FrameError, SourceKind, SourceSettings, SourceState, parse_frame, scan_frame,
 };
 pub use store::{
-    AuditEntry, IncidentFilter, NewAuditEntry, NewSuppression, Pruned, RetentionSettings, Store,
-    StoreLock, StoreSettings, StoreSummary, StoreUsage, StoredRule,
+    AuditEntry, History, IncidentFilter, NewAuditEntry, NewSuppression, Pruned, RetentionSettings,
+    Store, StoreLock, StoreSettings, StoreSummary, StoreUsage, StoredRule,
 };
 /// Online backup and restore of a store file.
 pub mod backup {

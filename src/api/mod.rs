@@ -47,6 +47,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/readyz"),
     ("get", "/metrics"),
     ("get", "/v1/status"),
+    ("get", "/v1/status/history"),
     ("get", "/v1/lists/current"),
     ("put", "/v1/lists/current"),
     ("post", "/v1/lists/reload"),
@@ -177,6 +178,7 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
     let v1 =
         Router::new()
             .route("/status", get(status::status))
+            .route("/status/history", get(status::history))
             .route(
                 "/lists/current",
                 get(lists::current).put(lists::replace).layer(

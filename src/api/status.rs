@@ -1,9 +1,11 @@
 //! `GET /v1/status`: the source, the list, the incidents, each sink's
 //! outbox, the CT logs' positions, the enrichment jobs and every counter.
+//! `GET /v1/status/history`: incidents per hour and names per second.
 
 use super::{ApiError, AppState};
 use axum::Json;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use serde_json::json;
 use std::sync::atomic::Ordering;
 
@@ -57,4 +59,27 @@ pub(super) async fn status(
         "store": usage,
         "counters": counters,
     })))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct HistoryQuery {
+    hours: Option<u32>,
+}
+
+/// `GET /v1/status/history?hours=24` (1 to 48).
+pub(super) async fn history(
+    State(state): State<AppState>,
+    q: Result<Query<HistoryQuery>, QueryRejection>,
+) -> Result<Json<crate::store::History>, ApiError> {
+    let q = super::extract::query(q)?;
+    let hours = q.hours.unwrap_or(24);
+    if !(1..=48).contains(&hours) {
+        return Err(ApiError::BadRequest("hours must be 1 to 48".into()));
+    }
+    let h = state
+        .store
+        .history(crate::model::Timestamp::now(), hours)
+        .await?;
+    Ok(Json(h))
 }

@@ -271,6 +271,13 @@ impl Application {
             token.clone(),
         ));
 
+        tasks.spawn(sample_throughput(
+            state.store.clone(),
+            state.metrics.clone(),
+            settings.store.history_sample,
+            token.clone(),
+        ));
+
         let wakes = state.wakes.clone();
         let pipeline = Pipeline::new(
             Arc::new(state.store.clone()),
@@ -372,5 +379,47 @@ impl Application {
         tracing::info!("stopped");
         drop(lock);
         result
+    }
+}
+
+/// Every `every`, add the names matched since the last sample to the
+/// store's per-minute history (and once more at shutdown).
+async fn sample_throughput(
+    store: Store,
+    metrics: Arc<Metrics>,
+    every: std::time::Duration,
+    shutdown: CancellationToken,
+) {
+    let read = || {
+        metrics
+            .names_checked
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let mut last = read();
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        let stopping = tokio::select! {
+            _ = shutdown.cancelled() => true,
+            _ = ticker.tick() => false,
+        };
+        let now = read();
+        let names = now.saturating_sub(last);
+        if names > 0 {
+            match store
+                .record_throughput(crate::model::Timestamp::now(), names)
+                .await
+            {
+                Ok(()) => last = now,
+                Err(e) => {
+                    metrics.add(&metrics.store_errors, 1);
+                    tracing::warn!(error = %e, "could not keep the throughput history");
+                }
+            }
+        }
+        if stopping {
+            return;
+        }
     }
 }

@@ -14,6 +14,7 @@ mod audit;
 mod backup;
 mod checkpoints;
 mod enrichment;
+mod history;
 mod incidents;
 mod outbox;
 mod retention;
@@ -26,6 +27,7 @@ mod usage;
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use backup::{StoreLock, StoreSummary, backup, restore};
 pub(crate) use enrichment::{EnrichJob, EnrichResult};
+pub use history::History;
 pub use incidents::IncidentFilter;
 pub(crate) use outbox::{OutboxCounts, OutboxItem, Requeue};
 pub use retention::{Pruned, RetentionSettings};
@@ -78,6 +80,9 @@ pub enum StoreError {
 pub struct StoreSettings {
     pub path: PathBuf,
     pub retention: RetentionSettings,
+    /// How often the names matched are added to the per-minute history.
+    #[serde(with = "crate::config::duration")]
+    pub history_sample: std::time::Duration,
 }
 
 impl Default for StoreSettings {
@@ -85,12 +90,20 @@ impl Default for StoreSettings {
         StoreSettings {
             path: PathBuf::from("data/certsentry.db"),
             retention: RetentionSettings::default(),
+            history_sample: std::time::Duration::from_secs(60),
         }
     }
 }
 
 impl StoreSettings {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        crate::config::require_positive(&[("store.history_sample", self.history_sample)])?;
+        if self.history_sample > std::time::Duration::from_secs(3600) {
+            return Err(crate::config::invalid(
+                "store.history_sample",
+                "must be at most 1h",
+            ));
+        }
         self.retention.validate()
     }
 }

@@ -157,6 +157,13 @@ const MIGRATIONS: &[Step] = &[
             created_ms INTEGER NOT NULL
         );",
     ),
+    // 11: names matched per minute, for the console's 24-hour chart
+    Step::Sql(
+        "CREATE TABLE throughput (
+            minute INTEGER PRIMARY KEY,
+            names INTEGER NOT NULL
+        );",
+    ),
 ];
 
 impl Step {

@@ -226,6 +226,10 @@ async fn a_real_browser_renders_the_queue_an_incident_and_the_token_prompt() {
         ("brands", "<td>paypal.com</td><td>2</td>"),
         ("suppressions", "<h2>Suppressions</h2>"),
         ("status", "<td>incidents_new</td><td>2</td>"),
+        (
+            "status",
+            "<figcaption>New incidents per hour, last 24 h: peak 2 incidents</figcaption>",
+        ),
         ("try", "<h2>Try a name</h2>"),
         ("rules", "<h3>From the config file</h3>"),
     ] {

@@ -312,3 +312,73 @@ async fn incidents_can_be_filtered_and_exported() {
     assert_eq!(export("limit=5").await.0, 400);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_history_counts_incidents_per_hour_and_names_per_second() {
+    let certstream = FakeCertstream::start().await;
+    let receiver = Receiver::start().await;
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let mut settings = test_settings(dir.path(), &certstream.url, &receiver);
+    settings.store.history_sample = std::time::Duration::from_millis(100);
+    let app = spawn_app_with(settings, dir).await;
+    certstream.wait_for_connections(1).await;
+    certstream.send_json(&cert_for(&["paypa1.com", "www.example.org"], "h1"));
+    certstream.send_json(&cert_for(&["app1e.com"], "h2"));
+    receiver.wait_delivered("/webhook", 2).await;
+    let url = format!("{}/v1/status/history?hours=3", app.address);
+    eventually(
+        std::time::Duration::from_secs(10),
+        "names in the history",
+        || async {
+            let h: Value = app
+                .client
+                .get(&url)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let names: f64 = h["names_per_second"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p[1].as_f64().unwrap() * 60.0)
+                .sum();
+            (names - 3.0).abs() < 1e-6
+        },
+    )
+    .await;
+    let h: Value = app
+        .client
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hours = h["incidents_per_hour"].as_array().unwrap();
+    assert_eq!(hours.len(), 3);
+    assert_eq!(hours[2][1], 2, "{h}");
+    assert_eq!(hours[0][1], 0);
+    let minutes = h["names_per_second"].as_array().unwrap();
+    assert_eq!(minutes.len(), 180);
+    // the buckets end now
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let last = minutes[179][0].as_i64().unwrap();
+    assert!(now_ms - last < 60_000 && now_ms >= last);
+    for bad in ["hours=0", "hours=49", "hours=x", "days=1"] {
+        let r = app
+            .client
+            .get(format!("{}/v1/status/history?{bad}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+    }
+    app.stop().await;
+}

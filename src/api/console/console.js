@@ -502,9 +502,43 @@ async function viewRules() {
   }
 }
 
+// a bar chart of [time ms, value] points, drawn as SVG elements (no HTML
+// from strings, no inline style: the page's CSP allows neither)
+function chart(id, title, points, unit) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svgEl = (tag, attrs, ...kids) => {
+    const n = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, String(v));
+    for (const k of kids) n.append(k);
+    return n;
+  };
+  const [w, h, pad] = [720, 150, 18];
+  const max = Math.max(0, ...points.map((p) => p[1]));
+  const fmt = (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
+  const summary = `${title}: peak ${fmt(max)} ${unit}, over ${points.length} buckets`;
+  const bw = (w - 2 * pad) / Math.max(1, points.length);
+  const bars = points.map(([t, v], i) => {
+    const bh = max > 0 ? ((h - 2 * pad) * v) / max : 0;
+    return svgEl("rect", { class: "bar", x: (pad + i * bw).toFixed(2), y: (h - pad - bh).toFixed(2),
+      width: Math.max(0.5, bw - 0.5).toFixed(2), height: bh.toFixed(2) },
+    svgEl("title", {}, `${when(t)}: ${fmt(v)} ${unit}`));
+  });
+  const label = (x, y, text, anchor) => svgEl("text", { x, y, "text-anchor": anchor || "start", class: "axis" }, text);
+  const first = points.length ? when(points[0][0]) : "";
+  return el("figure", { id, class: "card" },
+    svgEl("svg", { viewBox: `0 0 ${w} ${h}`, width: "100%", role: "img", "aria-label": summary },
+      svgEl("title", {}, summary),
+      svgEl("line", { class: "axis", x1: pad, y1: h - pad, x2: w - pad, y2: h - pad }),
+      ...bars,
+      label(pad, 12, `max ${fmt(max)} ${unit}`),
+      label(pad, h - 4, first),
+      label(w - pad, h - 4, "now", "end")),
+    el("figcaption", {}, `${title}: peak ${fmt(max)} ${unit}`));
+}
+
 async function viewStatus() {
   try {
-    const s = await api("/v1/status");
+    const [s, history] = await Promise.all([api("/v1/status"), api("/v1/status/history?hours=24")]);
     const counters = Object.entries(s.counters || {}).map(([k, v]) => el("tr", {}, el("td", {}, k), el("td", {}, String(v))));
     show(el("h2", {}, "Status"),
       el("div", { class: "card" }, dl([["Version", s.version], ["Source", JSON.stringify(s.source)],
@@ -512,6 +546,8 @@ async function viewStatus() {
         ["Incidents", String(s.incidents)]])),
       el("div", { class: "card" }, el("h3", {}, "Sinks"), el("table", {}, el("tr", {}, ["Sink", "Pending", "Failed"].map((h) => el("th", {}, h))),
         (s.sinks || []).map((k) => el("tr", {}, el("td", {}, k.name), el("td", {}, String(k.pending)), el("td", {}, String(k.failed)))))),
+      chart("chart-incidents", "New incidents per hour, last 24 h", history.incidents_per_hour, "incidents"),
+      chart("chart-names", "Names matched per second, last 24 h (per minute)", history.names_per_second, "names/s"),
       el("div", { class: "card" }, el("h3", {}, "Counters"), el("table", {}, counters)));
   } catch (e) {
     show(failure(e));
