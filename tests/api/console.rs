@@ -43,6 +43,8 @@ async fn the_console_is_served_from_the_binary_with_a_strict_policy() {
 #[test]
 fn the_console_loads_nothing_from_elsewhere_and_builds_no_html_from_strings() {
     for (name, text) in [("page", PAGE), ("script", SCRIPT), ("style", STYLE)] {
+        // the SVG namespace is a name, not something fetched
+        let text = text.replace("\"http://www.w3.org/2000/svg\"", "");
         for banned in ["http://", "https://", "//cdn", "@import"] {
             assert!(!text.contains(banned), "{name} holds {banned}");
         }
@@ -312,6 +314,21 @@ async fn a_viewer_signs_in_sees_the_queue_and_is_refused_triage() {
     browser
         .wait_for(r#"document.body.innerText.includes("needs the analyst role")"#)
         .await;
+    // nor may it add a rule (an admin's work)
+    browser.goto(&format!("{}/#/rules", app.address)).await;
+    browser
+        .wait_for(r#"document.getElementById("r-name") !== null"#)
+        .await;
+    browser
+        .eval(
+            r#"document.getElementById("r-name").value = "mine";
+               document.getElementById("r-pattern").value = "wallet";
+               [...document.querySelectorAll("button")].find(b => b.textContent === "Add rule").click(); true"#,
+        )
+        .await;
+    browser
+        .wait_for(r#"document.body.innerText.includes("needs the admin role")"#)
+        .await;
     browser.close().await;
     let one = app.get_json(&format!("/v1/incidents/{id}")).await;
     assert_ne!(
@@ -450,6 +467,21 @@ async fn an_analyst_triages_suppresses_and_adds_a_brand_in_the_browser() {
     let sups = app.get_json("/v1/suppressions").await;
     assert_eq!(sups["suppressions"][0]["brand"], "paypal.com");
     assert_eq!(sups["suppressions"][0]["created_by"], "ana");
+    // the same certificate again, and another for the same name: no alert
+    certstream.send_json(&cert_for(&["paypa1.com"], "u1"));
+    certstream.send_json(&cert_for(&["paypa1.com", "www.paypa1.com"], "u1-again"));
+    let me = &app;
+    eventually(
+        std::time::Duration::from_secs(10),
+        "the new certificate suppressed",
+        || async move { me.metric("certsentry_incidents_suppressed_total").await >= 1 },
+    )
+    .await;
+    assert_eq!(
+        receiver.delivered("/webhook").len(),
+        1,
+        "nothing more delivered"
+    );
 
     // the suppressions page lists it and removes it
     browser
@@ -499,6 +531,15 @@ async fn an_analyst_triages_suppresses_and_adds_a_brand_in_the_browser() {
         "{list}"
     );
     assert!(list.get("paypal.com").is_some(), "the other brands stay");
+    // a lookalike of the new brand appears live in the queue
+    browser.goto(&format!("{}/#/", app.address)).await;
+    browser
+        .wait_for(r#"document.getElementById("live").textContent === "live""#)
+        .await;
+    certstream.send_json(&cert_for(&["northwindbank-secure-login.com"], "u3"));
+    browser
+        .wait_for(r#"document.querySelector("tbody tr.fresh a")?.textContent === "northwindbank-secure-login.com""#)
+        .await;
     browser.close().await;
     app.stop().await;
 }
@@ -559,4 +600,114 @@ async fn a_failed_delivery_is_retried_from_the_incident_page() {
     .await;
     browser.close().await;
     app.stop().await;
+}
+
+/// axe-core's script, fetched by `tests/fetch-axe-core.sh` (CI runs it).
+fn axe_core() -> Option<String> {
+    let path = std::env::var("AXE_CORE_JS").map_or_else(
+        |_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/axe-core/axe.min.js"),
+        std::path::PathBuf::from,
+    );
+    std::fs::read_to_string(path).ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_passes_axe_core_and_is_screenshotted() {
+    let Some(chrome) = chromium() else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI installs chromium-headless-shell"
+        );
+        eprintln!("skipped: no headless Chromium here");
+        return;
+    };
+    let Some(axe) = axe_core() else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI runs tests/fetch-axe-core.sh"
+        );
+        eprintln!("skipped: no axe-core here (tests/fetch-axe-core.sh)");
+        return;
+    };
+    let (app, certstream, receiver) = spawn_app().await;
+    certstream.send_json(&cert_for(&["xn--pypal-4ve.com"], "a1"));
+    certstream.send_json(&cert_for(&["app1e.com", "www.app1e.com"], "a2"));
+    certstream.send_json(&cert_for(&["paypal-login-secure.top"], "a3"));
+    receiver.wait_delivered("/webhook", 3).await;
+    let incidents = app.incidents().await;
+    let id = incidents
+        .iter()
+        .find(|i| i["domain"] == "xn--pypal-4ve.com")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut browser = Browser::start(&chrome).await;
+    let mut problems = Vec::new();
+    for (page, hash, ready) in [
+        (
+            "queue",
+            "#/",
+            r#"document.querySelectorAll("tbody tr").length === 3"#,
+        ),
+        (
+            "incident",
+            &format!("#/incident/{id}") as &str,
+            r#"document.getElementById("t-state") !== null"#,
+        ),
+        (
+            "brands",
+            "#/brands",
+            r#"document.getElementById("b-domain") !== null"#,
+        ),
+        (
+            "suppressions",
+            "#/suppressions",
+            r#"document.querySelector("main h2")?.textContent === "Suppressions""#,
+        ),
+        (
+            "rules",
+            "#/rules",
+            r#"document.querySelector("main h2")?.textContent === "Rules""#,
+        ),
+        (
+            "try",
+            "#/try",
+            r#"document.querySelector("main h2")?.textContent === "Try a name""#,
+        ),
+        (
+            "status",
+            "#/status",
+            r#"document.getElementById("chart-names") !== null"#,
+        ),
+    ] {
+        browser.goto(&format!("{}/{hash}", app.address)).await;
+        browser.wait_for(ready).await;
+        let shot = browser.screenshot(&format!("console-{page}")).await;
+        assert!(std::fs::metadata(&shot).unwrap().len() > 1000, "{page}");
+        for v in browser.accessibility_violations(&axe).await {
+            problems.push(format!("{page}: {v}"));
+        }
+    }
+    browser.close().await;
+    app.stop().await;
+
+    // the sign-in page of a service with tokens
+    let certstream = FakeCertstream::start().await;
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let mut settings = test_settings(dir.path(), &certstream.url, &receiver);
+    settings.api.token = certsentry::Secret::new("axe-t0ken");
+    let app = spawn_app_with(settings, dir).await;
+    let mut browser = Browser::start(&chrome).await;
+    browser.goto(&format!("{}/", app.address)).await;
+    browser
+        .wait_for(r#"!document.getElementById("auth").hidden"#)
+        .await;
+    browser.screenshot("console-sign-in").await;
+    for v in browser.accessibility_violations(&axe).await {
+        problems.push(format!("sign-in: {v}"));
+    }
+    browser.close().await;
+    app.stop().await;
+    assert!(problems.is_empty(), "axe-core: {problems:#?}");
 }

@@ -87,7 +87,7 @@ function queueQuery(extra) {
 }
 
 function incidentRow(i, fresh) {
-  const box = el("input", { type: "checkbox", "data-id": i.id });
+  const box = el("input", { type: "checkbox", "data-id": i.id, "aria-label": `select ${i.domain_unicode || i.domain}` });
   const shown = i.domain_unicode !== i.domain ? `${i.domain_unicode} (${i.domain})` : i.domain;
   return el("tr", { class: fresh ? "fresh" : "" },
     el("td", {}, box),
@@ -318,7 +318,8 @@ function triageCard(i) {
       el("select", { id: "t-suppress" }, el("option", { value: "" }, "keep alerting"),
         el("option", { value: "brand" }, `stop alerting for ${i.brand}`),
         el("option", { value: "domain" }, "allowlist the domain (every brand)"))),
-    el("label", {}, "You ", el("input", { id: "t-actor", placeholder: "your name" })),
+    el("label", {}, "You ", el("input", { id: "t-actor", placeholder: "your name",
+      value: session.who && session.who.name !== "anonymous" ? session.who.name : undefined })),
     el("button", { type: "submit" }, "Save"));
   const history = (i.triage_history || []).map((h) =>
     el("li", {}, `${when(h.at)} ${h.actor}: `, h.state ? `→ ${h.state} ` : "", h.assignee !== undefined && h.assignee !== null ? `assignee “${h.assignee}” ` : "", h.comment || ""));

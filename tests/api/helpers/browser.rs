@@ -141,6 +141,49 @@ impl Browser {
         panic!("never true in the page: {expression}\n{body}");
     }
 
+    /// Write a PNG of the page (the whole page, not only the window) to
+    /// `target/console-screenshots/<name>.png`; its path.
+    pub async fn screenshot(&mut self, name: &str) -> std::path::PathBuf {
+        use base64::Engine as _;
+        let r = self
+            .call(
+                "Page.captureScreenshot",
+                json!({"format": "png", "captureBeyondViewport": true}),
+            )
+            .await;
+        let data = r["result"]["data"].as_str().expect("a screenshot");
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .unwrap();
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/console-screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).unwrap();
+        path
+    }
+
+    /// Run axe-core (`source`, its `axe.min.js`) on the page: the serious
+    /// and critical violations, each as `rule (impact): help [nodes]`.
+    pub async fn accessibility_violations(&mut self, source: &str) -> Vec<String> {
+        if self.eval("typeof axe").await != "object" {
+            self.eval(&format!("{source}\n;true")).await;
+        }
+        let found = self
+            .eval(
+                r#"axe.run(document).then(r => r.violations
+                    .filter(v => v.impact === "serious" || v.impact === "critical")
+                    .map(v => `${v.id} (${v.impact}): ${v.help} [${v.nodes.map(n => n.target.join(" ")).join("; ")}]`))"#,
+            )
+            .await;
+        found
+            .as_array()
+            .unwrap_or_else(|| panic!("axe ran: {found}"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    }
+
     /// Close the browser the way it closes itself, so its helper
     /// processes end with it.
     pub async fn close(mut self) {
