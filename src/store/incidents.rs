@@ -119,13 +119,7 @@ impl Db {
     ) -> Result<Vec<Incident>, StoreError> {
         // every id sorts before "~" (ULIDs are Crockford base32)
         let before = before.map_or_else(|| "~".to_owned(), |b| b.to_string());
-        self.page(
-            "SELECT body FROM incidents WHERE id < ?1 AND",
-            "ORDER BY id DESC LIMIT ?2",
-            filter,
-            before,
-            limit,
-        )
+        self.page("x.id < ?", "ORDER BY x.id DESC", filter, before, limit)
     }
 
     fn incidents_where(
@@ -135,48 +129,52 @@ impl Db {
         limit: usize,
     ) -> Result<Vec<Incident>, StoreError> {
         let after = after.map(|a| a.to_string()).unwrap_or_default();
-        self.page(
-            "SELECT body FROM incidents WHERE id > ?1 AND",
-            "ORDER BY id LIMIT ?2",
-            filter,
-            after,
-            limit,
-        )
+        self.page("x.id > ?", "ORDER BY x.id", filter, after, limit)
     }
 
-    /// One page of incidents passing `filter`: `?1` is the cursor, `?2` the
-    /// limit, the filters `?3`..`?8`.
+    /// One page of incidents passing `filter`, through `incident_index`
+    /// (migration 12): only the filters given are in the query, so SQLite
+    /// can walk the index of a selective one in id order.
     fn page(
         &self,
-        head: &str,
+        cursor_cond: &str,
         order: &str,
         filter: &IncidentFilter,
         cursor: String,
         limit: usize,
     ) -> Result<Vec<Incident>, StoreError> {
-        const FILTERS: &str = "(?3 IS NULL OR json_extract(body, '$.brand') = ?3)
-               AND (?4 IS NULL OR json_extract(body, '$.severity') = ?4)
-               AND (?5 IS NULL OR json_extract(body, '$.match.kind') = ?5)
-               AND (?6 IS NULL OR first_seen_ms >= ?6)
-               AND (?7 IS NULL OR coalesce(json_extract(body, '$.triage.state'), 'new') = ?7)
-               AND (?8 IS NULL OR instr(lower(json_extract(body, '$.domain') || ' '
-                        || json_extract(body, '$.domain_unicode') || ' '
-                        || json_extract(body, '$.brand')), ?8) > 0)";
+        let mut sql = format!(
+            "SELECT i.body FROM incident_index x JOIN incidents i ON i.id = x.id WHERE {cursor_cond}"
+        );
+        let mut args: Vec<rusqlite::types::Value> = vec![cursor.into()];
+        let mut and = |cond: &str, v: rusqlite::types::Value| {
+            sql.push_str(" AND ");
+            sql.push_str(cond);
+            args.push(v);
+        };
+        if let Some(b) = &filter.brand {
+            and("x.brand = ?", b.clone().into());
+        }
+        if let Some(s) = &filter.severity {
+            and("x.severity = ?", s.clone().into());
+        }
+        if let Some(k) = &filter.kind {
+            and("x.kind = ?", k.clone().into());
+        }
+        if let Some(ms) = filter.since_ms {
+            and("x.first_seen_ms >= ?", ms.into());
+        }
+        if let Some(t) = &filter.triage {
+            and("x.triage = ?", t.clone().into());
+        }
+        if let Some(t) = &filter.text {
+            and("instr(x.search, ?) > 0", t.clone().into());
+        }
+        sql.push_str(&format!(" {order} LIMIT ?"));
+        args.push((limit as i64).into());
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!("{head} {FILTERS} {order}"))?;
-        let rows = stmt.query_map(
-            params![
-                cursor,
-                limit as i64,
-                filter.brand,
-                filter.severity,
-                filter.kind,
-                filter.since_ms,
-                filter.triage,
-                filter.text
-            ],
-            |r| r.get::<_, String>(0),
-        )?;
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(0))?;
         let mut out = Vec::new();
         for body in rows {
             out.push(serde_json::from_str(&body?)?);

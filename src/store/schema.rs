@@ -164,6 +164,52 @@ const MIGRATIONS: &[Step] = &[
             names INTEGER NOT NULL
         );",
     ),
+    // 12: what the queue filters on, out of the JSON bodies: a narrow table
+    // kept by triggers, indexed per filter with the id (newest first), so a
+    // selective filter is an index range and a text search scans small rows
+    Step::Sql(
+        "CREATE TABLE incident_index (
+            id TEXT PRIMARY KEY,
+            brand TEXT,
+            severity TEXT,
+            kind TEXT,
+            triage TEXT NOT NULL,
+            first_seen_ms INTEGER NOT NULL,
+            search TEXT NOT NULL
+        ) WITHOUT ROWID;
+        INSERT INTO incident_index
+            SELECT id, json_extract(body, '$.brand'), json_extract(body, '$.severity'),
+                json_extract(body, '$.match.kind'),
+                coalesce(json_extract(body, '$.triage.state'), 'new'), first_seen_ms,
+                lower(coalesce(json_extract(body, '$.domain'), '') || ' '
+                    || coalesce(json_extract(body, '$.domain_unicode'), '') || ' '
+                    || coalesce(json_extract(body, '$.brand'), ''))
+            FROM incidents;
+        CREATE INDEX incident_index_brand ON incident_index(brand, id);
+        CREATE INDEX incident_index_severity ON incident_index(severity, id);
+        CREATE INDEX incident_index_kind ON incident_index(kind, id);
+        CREATE INDEX incident_index_triage ON incident_index(triage, id);
+        CREATE TRIGGER incident_index_added AFTER INSERT ON incidents
+        BEGIN
+            INSERT OR REPLACE INTO incident_index VALUES (NEW.id, json_extract(NEW.body, '$.brand'), json_extract(NEW.body, '$.severity'),
+                json_extract(NEW.body, '$.match.kind'),
+                coalesce(json_extract(NEW.body, '$.triage.state'), 'new'), NEW.first_seen_ms,
+                lower(coalesce(json_extract(NEW.body, '$.domain'), '') || ' '
+                    || coalesce(json_extract(NEW.body, '$.domain_unicode'), '') || ' '
+                    || coalesce(json_extract(NEW.body, '$.brand'), '')));
+        END;
+        CREATE TRIGGER incident_index_changed AFTER UPDATE OF body ON incidents
+        BEGIN
+            INSERT OR REPLACE INTO incident_index VALUES (NEW.id, json_extract(NEW.body, '$.brand'), json_extract(NEW.body, '$.severity'),
+                json_extract(NEW.body, '$.match.kind'),
+                coalesce(json_extract(NEW.body, '$.triage.state'), 'new'), NEW.first_seen_ms,
+                lower(coalesce(json_extract(NEW.body, '$.domain'), '') || ' '
+                    || coalesce(json_extract(NEW.body, '$.domain_unicode'), '') || ' '
+                    || coalesce(json_extract(NEW.body, '$.brand'), '')));
+        END;
+        CREATE TRIGGER incident_index_pruned AFTER DELETE ON incidents
+        BEGIN DELETE FROM incident_index WHERE id = OLD.id; END;",
+    ),
 ];
 
 impl Step {

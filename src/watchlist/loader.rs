@@ -117,7 +117,8 @@ impl ListLoader {
 
     /// Keep `text` (already validated) as the list the next fetch reads:
     /// only a file source can; it is replaced atomically (temporary file,
-    /// fsync, rename), so a crash leaves the old list or the new one.
+    /// fsync, rename), so a crash leaves the old list or the new one, and
+    /// the version it replaces is kept as `<path>.previous`.
     pub(crate) async fn keep(&self, text: &str) -> Result<(), LoadError> {
         let ListLoader::File(path) = self else {
             return Err(LoadError::NotKept(self.describe()));
@@ -129,12 +130,20 @@ impl ListLoader {
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".pushed");
         let tmp = PathBuf::from(tmp);
-        let (tmp2, text) = (tmp.clone(), text.to_owned());
+        let mut previous = path.as_os_str().to_owned();
+        previous.push(".previous");
+        let (tmp2, text, current) = (tmp.clone(), text.to_owned(), path.clone());
         tokio::task::spawn_blocking(move || {
             use std::io::Write;
             let mut f = std::fs::File::create(&tmp2)?;
             f.write_all(text.as_bytes())?;
-            f.sync_all()
+            f.sync_all()?;
+            // the version being replaced stays beside it, for a rollback
+            match std::fs::copy(&current, PathBuf::from(previous)) {
+                Ok(_) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(e),
+            }
         })
         .await
         .map_err(|e| LoadError::Internal(e.to_string()))?

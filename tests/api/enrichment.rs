@@ -225,6 +225,34 @@ async fn lookalikes_are_enriched_after_delivery_and_updated_once_per_change() {
         update["enrichment_update"]
     );
 
+    // the console shows what was found, enricher by enricher
+    if let Some(chrome) = chromium() {
+        let mut browser = Browser::start(&chrome).await;
+        let id = clone[0]["id"].as_str().unwrap();
+        browser
+            .goto(&format!("{}/#/incident/{id}", app.address))
+            .await;
+        browser
+            .wait_for(r#"document.getElementById("enrichment")?.innerText.includes("http: ok")"#)
+            .await;
+        let text = browser
+            .eval(r#"document.getElementById("enrichment").innerText"#)
+            .await;
+        let text = text.as_str().unwrap();
+        for want in [
+            "dns: ok",
+            "127.0.0.1",
+            "mx.paypa1.com",
+            "Log in to your PayPal account",
+            "login_form",
+            "Score raised by",
+        ] {
+            assert!(text.contains(want), "{want} in {text}");
+        }
+        browser.screenshot("console-incident-enriched").await;
+        browser.close().await;
+    }
+
     // parked (the page's phrases), not like the brand
     let parked = wait_updates(&receiver, "app1e.com", 1).await;
     let v = verdicts(&parked[1]);

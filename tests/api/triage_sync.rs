@@ -33,6 +33,10 @@ async fn a_pushed_list_is_kept_and_matched_and_a_refused_one_changes_nothing() {
     assert_eq!(body["replaced"], true);
     assert_eq!(body["list"]["brands"], 2, "{body}");
     assert_eq!(std::fs::read_to_string(&app.list_path).unwrap(), pushed);
+    // written through a temporary file and a rename; the old list kept beside it
+    let mut previous = app.list_path.clone().into_os_string();
+    previous.push(".previous");
+    assert_eq!(std::fs::read_to_string(previous).unwrap(), TEST_LIST);
     let current = app.get_json("/v1/lists/current").await;
     assert!(current.get("barclays.co.uk").is_some(), "{current}");
     assert!(current.get("apple.com").is_none(), "{current}");

@@ -248,6 +248,40 @@ function dl(pairs) {
     .map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
 }
 
+// what each enricher found, the lines an analyst reads first, then the raw JSON
+function enrichmentCard(e) {
+  const card = el("div", { class: "card", id: "enrichment" }, el("h3", {}, "Enrichment"));
+  if (!e || !Object.keys(e).length) {
+    card.append(el("p", { class: "muted" }, "not enriched"));
+    return card;
+  }
+  const list = (v) => (Array.isArray(v) ? v.join(", ") : v);
+  const lines = {
+    dns: (d) => [["Addresses", list([...(d.a || []), ...(d.aaaa || [])])], ["CNAME", list(d.cname)],
+      ["NS", list(d.ns)], ["MX", list(d.mx)], ["SPF", list(d.spf)], ["DMARC", list(d.dmarc)],
+      ["Exists", d.exists === false ? "no (NXDOMAIN)" : undefined]],
+    rdap: (d) => (d.found === false ? [["Registry", "no record"]] : [["Registrar", d.registrar],
+      ["Registered", d.created], ["Expires", d.expires], ["Status", list(d.status)], ["Abuse contact", d.abuse_email]]),
+    asn: (d) => (d.networks || []).map((n) => [n.ip, n.asn ? `AS${n.asn} ${n.as_name || ""} (${n.country || "?"}) ${n.range || ""}` : "unknown"]),
+    http: (d) => [["Verdicts", list(d.verdicts)], ["Status", d.status === undefined ? undefined : String(d.status)],
+      ["Title", d.title], ["Final URL", d.final_url], ["Redirects", list(d.redirects)], ["Server", d.server],
+      ["TLS valid", d.tls_valid === undefined || d.tls_valid === null ? undefined : String(d.tls_valid)],
+      ["Distance to the brand's page", d.brand_distance === undefined || d.brand_distance === null ? undefined : String(d.brand_distance)],
+      ["Not fetched", d.blocked_host ? `${d.blocked_host}: private address` : undefined]],
+  };
+  const facts = [["Checks", e.version === undefined ? undefined : String(e.version)]];
+  if (e.evidence && e.evidence.raised_by) facts.push(["Score raised by", list(e.evidence.raised_by)]);
+  card.append(dl(facts));
+  for (const [name, r] of Object.entries(e)) {
+    if (!r || typeof r !== "object" || r.status === undefined) continue;
+    const head = el("h4", {}, `${name}: ${r.status}`, r.at ? el("span", { class: "muted" }, ` at ${when(r.at)}`) : null);
+    const rows = lines[name] && r.data ? lines[name](r.data) : [];
+    card.append(head, dl([...rows, ["Note", r.error]]));
+  }
+  card.append(el("details", {}, el("summary", {}, "Raw enrichment"), el("pre", {}, JSON.stringify(e, null, 2))));
+  return card;
+}
+
 async function viewIncident(id) {
   let i;
   try {
@@ -271,10 +305,7 @@ async function viewIncident(id) {
       ["SHA-256", c.sha256], ["Valid from", when(c.not_before)], ["Valid until", when(c.not_after)],
       ["Entry", c.update_type], ["CT log", ct.log_name || ct.log_url], ["CT index", ct.cert_index],
       ["Link", ct.cert_link ? el("a", { href: ct.cert_link, rel: "noreferrer noopener", target: "_blank" }, ct.cert_link) : null]]));
-  const enrichment = el("div", { class: "card" }, el("h3", {}, "Enrichment"),
-    i.enrichment && Object.keys(i.enrichment).length
-      ? el("pre", {}, JSON.stringify(i.enrichment, null, 2))
-      : el("p", { class: "muted" }, "not enriched"));
+  const enrichment = enrichmentCard(i.enrichment);
   const deliveries = el("div", { class: "card" }, el("h3", {}, "Deliveries"), el("p", { class: "muted" }, "…"));
   show(what, triageCard(i), cert, enrichment, deliveries);
   try {
