@@ -219,7 +219,7 @@ async fn a_real_browser_renders_the_queue_an_incident_and_the_token_prompt() {
     let sha = homograph["certificate"]["sha256"].as_str().unwrap();
     assert!(page.contains(sha), "the certificate is shown: {page}");
     assert!(
-        page.contains(r#"<span class="diff" title="U+0430">а</span>"#),
+        page.contains(r#"<span class="diff" title="U+0430 Cyrillic">а</span>"#),
         "{page}"
     );
     assert!(page.contains("not enriched"));

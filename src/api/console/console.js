@@ -233,12 +233,19 @@ async function bulkTriage() {
 
 // ------------------------------------------------------------------ incident
 
+// the Unicode script of a character (the ones lookalikes borrow from)
+const SCRIPTS = ["Latin", "Cyrillic", "Greek", "Armenian", "Georgian", "Cherokee", "Hebrew", "Arabic",
+  "Devanagari", "Thai", "Han", "Hiragana", "Katakana", "Hangul", "Common", "Inherited"];
+function scriptOf(ch) {
+  return SCRIPTS.find((s) => new RegExp(`^\\p{Script=${s}}$`, "u").test(ch)) || "other script";
+}
+
 function chars(unicode, skeleton) {
   // each character; the ones outside ASCII are the lookalike's, highlighted with their code point
   return el("span", { class: "mono" }, [...unicode].map((c) => {
     const cp = c.codePointAt(0);
     return cp > 127
-      ? el("span", { class: "diff", title: `U+${cp.toString(16).toUpperCase().padStart(4, "0")}` }, c)
+      ? el("span", { class: "diff", title: `U+${cp.toString(16).toUpperCase().padStart(4, "0")} ${scriptOf(c)}` }, c)
       : c;
   }), skeleton ? el("span", { class: "muted" }, `  skeleton: ${skeleton}`) : null);
 }
@@ -291,7 +298,7 @@ async function viewIncident(id) {
   }
   const c = i.certificate || {}, m = i.match || {}, ct = i.ct || {};
   const nonAscii = [...(i.domain_unicode || "")].filter((ch) => ch.codePointAt(0) > 127)
-    .map((ch) => `${ch} U+${ch.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}`);
+    .map((ch) => `${ch} U+${ch.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")} ${scriptOf(ch)}`);
   const what = el("div", { class: "card" },
     el("h2", {}, chars(i.domain_unicode || i.domain, null)),
     dl([["Brand", i.brand], ["Punycode", i.domain], ["Registrable domain", i.registrable_domain],
