@@ -1,15 +1,11 @@
-//! A real headless Chromium driven over the DevTools protocol: open a page,
-//! evaluate JavaScript in it, while real time passes (so a page holding an
-//! event stream open can be watched receiving events).
+//! A real headless Chromium driven through chromiumoxide (the DevTools
+//! protocol): open a page, evaluate JavaScript in it, while real time
+//! passes (so a page holding an event stream open can be watched receiving
+//! events), screenshot it, run axe-core in it.
 
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
-use std::process::Stdio;
+use futures_util::StreamExt;
+use serde_json::Value;
 use std::time::Duration;
-use tokio_tungstenite::tungstenite::Message;
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// The browser to use: `$CHROMIUM`, or Debian's `chromium-headless-shell`
 /// or `chromium` on the PATH.
@@ -30,103 +26,65 @@ pub fn chromium() -> Option<String> {
 }
 
 pub struct Browser {
-    child: tokio::process::Child,
-    ws: Ws,
-    next_id: u64,
+    browser: chromiumoxide::Browser,
+    page: chromiumoxide::Page,
+    events: tokio::task::JoinHandle<()>,
     _profile: tempfile::TempDir,
 }
 
 impl Browser {
-    /// Start `browser` headless with a fresh profile, attached to its page.
+    /// Start `browser` headless with a fresh profile, through chromiumoxide
+    /// (a maintained DevTools-protocol driver), on a blank page.
     pub async fn start(browser: &str) -> Browser {
         let profile = tempfile::tempdir().unwrap();
-        let mut child = tokio::process::Command::new(browser)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--remote-debugging-port=0",
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .arg("about:blank")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
+        // the driver wants a path, not a name to look up
+        let exe = std::env::var_os("PATH")
+            .and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|d| d.join(browser))
+                    .find(|p| p.is_file())
+            })
+            .unwrap_or_else(|| std::path::PathBuf::from(browser));
+        let config = chromiumoxide::BrowserConfig::builder()
+            .chrome_executable(exe)
+            .user_data_dir(profile.path())
+            .no_sandbox()
+            .arg("--disable-gpu")
+            .window_size(1280, 900)
+            .build()
             .unwrap();
-        // the port the browser chose is written to DevToolsActivePort
-        let port_file = profile.path().join("DevToolsActivePort");
-        let mut port = None;
-        for _ in 0..200 {
-            if let Ok(text) = std::fs::read_to_string(&port_file)
-                && let Some(p) = text
-                    .lines()
-                    .next()
-                    .and_then(|l| l.trim().parse::<u16>().ok())
-            {
-                port = Some(p);
-                break;
-            }
-            assert!(child.try_wait().unwrap().is_none(), "the browser exited");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let port = port.expect("the browser opened no DevTools port");
-        let pages: Value = reqwest::get(format!("http://127.0.0.1:{port}/json/list"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let url = pages
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["type"] == "page")
-            .and_then(|p| p["webSocketDebuggerUrl"].as_str())
-            .unwrap()
-            .to_owned();
-        let (ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        let (browser, mut handler) = chromiumoxide::Browser::launch(config).await.unwrap();
+        // the driver's event loop: it must be polled for anything to happen
+        let events = tokio::spawn(async move { while handler.next().await.is_some() {} });
+        let page = browser.new_page("about:blank").await.unwrap();
         Browser {
-            child,
-            ws,
-            next_id: 0,
+            browser,
+            page,
+            events,
             _profile: profile,
         }
     }
 
-    async fn call(&mut self, method: &str, params: Value) -> Value {
-        self.next_id += 1;
-        let id = self.next_id;
-        let msg = json!({"id": id, "method": method, "params": params}).to_string();
-        self.ws.send(Message::text(msg)).await.unwrap();
-        loop {
-            let frame = tokio::time::timeout(Duration::from_secs(20), self.ws.next())
-                .await
-                .expect("the browser answers")
-                .unwrap()
-                .unwrap();
-            if let Message::Text(t) = frame {
-                let v: Value = serde_json::from_str(&t).unwrap();
-                if v["id"] == id {
-                    return v;
-                }
-            }
-        }
-    }
-
+    /// Navigate the way a link does, without waiting for a load (a change
+    /// of `#hash` has none; the driver's own navigation waits for one).
     pub async fn goto(&mut self, url: &str) {
-        self.call("Page.navigate", json!({"url": url})).await;
+        let url = serde_json::to_string(url).unwrap();
+        self.eval(&format!("location.assign({url}); true")).await;
     }
 
-    /// The value of `expression` in the page.
+    /// The value of `expression` in the page (promises awaited).
     pub async fn eval(&mut self, expression: &str) -> Value {
-        let r = self
-            .call(
-                "Runtime.evaluate",
-                json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
-            )
-            .await;
-        r["result"]["result"]["value"].clone()
+        let params = chromiumoxide::cdp::js_protocol::runtime::EvaluateParams::builder()
+            .expression(expression)
+            .await_promise(true)
+            .return_by_value(true)
+            .build()
+            .unwrap();
+        match self.page.evaluate_expression(params).await {
+            Ok(r) => r.value().cloned().unwrap_or(Value::Null),
+            // an exception in the page (the page being replaced, say)
+            Err(_) => Value::Null,
+        }
     }
 
     /// Wait until `expression` is true in the page (at most 15 s).
@@ -144,16 +102,14 @@ impl Browser {
     /// Write a PNG of the page (the whole page, not only the window) to
     /// `target/console-screenshots/<name>.png`; its path.
     pub async fn screenshot(&mut self, name: &str) -> std::path::PathBuf {
-        use base64::Engine as _;
-        let r = self
-            .call(
-                "Page.captureScreenshot",
-                json!({"format": "png", "captureBeyondViewport": true}),
+        let png = self
+            .page
+            .screenshot(
+                chromiumoxide::page::ScreenshotParams::builder()
+                    .full_page(true)
+                    .build(),
             )
-            .await;
-        let data = r["result"]["data"].as_str().expect("a screenshot");
-        let png = base64::engine::general_purpose::STANDARD
-            .decode(data)
+            .await
             .unwrap();
         let dir =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/console-screenshots");
@@ -184,17 +140,15 @@ impl Browser {
             .collect()
     }
 
-    /// Close the browser the way it closes itself, so its helper
-    /// processes end with it.
+    /// Close the browser and wait for its processes to end.
     pub async fn close(mut self) {
-        self.next_id += 1;
-        let msg = json!({"id": self.next_id, "method": "Browser.close"}).to_string();
-        let _ = self.ws.send(Message::text(msg)).await;
-        if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+        let _ = self.browser.close().await;
+        if tokio::time::timeout(Duration::from_secs(10), self.browser.wait())
             .await
             .is_err()
         {
-            let _ = self.child.kill().await;
+            let _ = self.browser.kill().await;
         }
+        self.events.abort();
     }
 }
