@@ -711,3 +711,81 @@ async fn every_page_passes_axe_core_and_is_screenshotted() {
     app.stop().await;
     assert!(problems.is_empty(), "axe-core: {problems:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_serves_its_incidents_in_the_console() {
+    use tokio::io::AsyncBufReadExt;
+    let mut demo = tokio::process::Command::new(env!("CARGO_BIN_EXE_certsentry"))
+        .args([
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--rate",
+            "400",
+            "--keep-running",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(demo.stdout.take().unwrap()).lines();
+    let mut console = None;
+    let done = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(url) = line.trim().strip_prefix("console: ") {
+                console = Some(url.to_owned());
+            }
+            if line.contains("replay done; API still up") {
+                return;
+            }
+        }
+        panic!("the demo ended early");
+    })
+    .await;
+    assert!(done.is_ok(), "the demo finished its replay");
+    let console = console.expect("the demo prints the console's URL");
+    let incidents: Value = reqwest::get(format!("{console}v1/incidents?limit=1000"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let count = incidents["incidents"].as_array().unwrap().len();
+    assert!(count >= 5, "{incidents}");
+
+    if let Some(chrome) = chromium() {
+        let mut browser = Browser::start(&chrome).await;
+        browser.goto(&console).await;
+        browser
+            .wait_for(&format!(
+                "document.querySelectorAll('tbody tr').length === {}",
+                count.min(50)
+            ))
+            .await;
+        // filter to one brand's lookalikes, then open the first
+        browser
+            .eval(r#"document.getElementById("f-q").value = "paypal"; document.querySelector("form.filters button").click(); true"#)
+            .await;
+        browser
+            .wait_for(r#"[...document.querySelectorAll("tbody tr")].length > 0 && [...document.querySelectorAll("tbody tr")].every(r => r.innerText.toLowerCase().includes("paypal"))"#)
+            .await;
+        browser
+            .eval(r#"document.querySelector("tbody tr a").click(); true"#)
+            .await;
+        browser
+            .wait_for(r#"document.getElementById("t-state") !== null && document.body.innerText.includes("Certificate")"#)
+            .await;
+        browser.screenshot("console-demo-incident").await;
+        browser.close().await;
+    }
+    let pid = demo.id().unwrap().to_string();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    let status = tokio::time::timeout(std::time::Duration::from_secs(20), demo.wait())
+        .await
+        .expect("the demo stops on SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status}");
+}
