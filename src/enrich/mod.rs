@@ -263,7 +263,7 @@ fn registry(s: &EnrichmentSettings, user_agent: &str) -> Result<Vec<Registered>,
     )?;
     add(s.rdap.enabled, s.rdap.timeout * 2, &mut || {
         Ok(Box::new(
-            rdap::Rdap::new(s.rdap.clone(), &ua).map_err(EnrichError::Rdap)?,
+            rdap::Rdap::new(s.rdap.clone(), guard.clone(), &ua).map_err(EnrichError::Rdap)?,
         ))
     })?;
     add(

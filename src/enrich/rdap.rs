@@ -1,7 +1,11 @@
-//! `rdap`: who registered the lookalike's registrable domain, and when.
-//! The RDAP server of its TLD comes from the IANA bootstrap file
-//! (`enrichment.rdap.bootstrap_url`, re-read every `bootstrap_refresh`);
-//! answers are kept per domain for `cache_for`. A 429 (or 509) puts that
+//! `rdap`: who registered the lookalike's registrable domain, and when;
+//! and for each address DNS found, the network it is in (range, name,
+//! country, holder, abuse e-mail), as scanhost reports it. The RDAP server
+//! of the TLD, or of the address's range, comes from IANA's bootstrap
+//! files (`enrichment.rdap.bootstrap_url`, `ipv4_bootstrap_url`,
+//! `ipv6_bootstrap_url`, re-read every `bootstrap_refresh`); answers are
+//! kept per domain and per address for `cache_for`. Only addresses the
+//! guard permits are looked up (a private address has no registry). A 429 (or 509) puts that
 //! server on hold for its `Retry-After` (60 s when it gives none) and
 //! leaves the result `pending`, retried at the next check: a rate limit
 //! never fails the incident. TLDs without RDAP are `skipped` (there is no
@@ -13,6 +17,7 @@ use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -23,6 +28,9 @@ pub struct RdapSettings {
     pub enabled: bool,
     /// IANA's RDAP bootstrap file for domains (RFC 9224).
     pub bootstrap_url: String,
+    /// ... and for IPv4 and IPv6 ranges; empty: no address lookups.
+    pub ipv4_bootstrap_url: String,
+    pub ipv6_bootstrap_url: String,
     #[serde(with = "crate::config::duration")]
     pub bootstrap_refresh: Duration,
     /// How long a domain's answer is kept.
@@ -37,6 +45,8 @@ impl Default for RdapSettings {
         RdapSettings {
             enabled: true,
             bootstrap_url: "https://data.iana.org/rdap/dns.json".into(),
+            ipv4_bootstrap_url: "https://data.iana.org/rdap/ipv4.json".into(),
+            ipv6_bootstrap_url: "https://data.iana.org/rdap/ipv6.json".into(),
             bootstrap_refresh: Duration::from_secs(24 * 3600),
             cache_for: Duration::from_secs(24 * 3600),
             timeout: Duration::from_secs(10),
@@ -47,6 +57,16 @@ impl Default for RdapSettings {
 impl RdapSettings {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         require_http_url("enrichment.rdap.bootstrap_url", &self.bootstrap_url, false)?;
+        require_http_url(
+            "enrichment.rdap.ipv4_bootstrap_url",
+            &self.ipv4_bootstrap_url,
+            true,
+        )?;
+        require_http_url(
+            "enrichment.rdap.ipv6_bootstrap_url",
+            &self.ipv6_bootstrap_url,
+            true,
+        )?;
         require_positive(&[
             ("enrichment.rdap.bootstrap_refresh", self.bootstrap_refresh),
             ("enrichment.rdap.cache_for", self.cache_for),
@@ -58,9 +78,14 @@ impl RdapSettings {
 /// TLD → RDAP base URLs.
 type Bootstrap = std::sync::Arc<HashMap<String, Vec<String>>>;
 
+/// Address ranges → RDAP base URLs.
+type RangeBootstrap = std::sync::Arc<Vec<(ipnet::IpNet, String)>>;
+
 #[derive(Default)]
 struct Cache {
     bootstrap: Option<(Bootstrap, Instant)>,
+    ranges: HashMap<&'static str, (RangeBootstrap, Instant)>,
+    addresses: HashMap<IpAddr, (Value, Instant)>,
     domains: HashMap<String, (Value, Instant)>,
     /// Servers that answered 429, until when.
     held: HashMap<String, Instant>,
@@ -68,6 +93,7 @@ struct Cache {
 
 pub(super) struct Rdap {
     settings: RdapSettings,
+    guard: super::guard::Guard,
     client: reqwest::Client,
     cache: Mutex<Cache>,
     /// Held while the bootstrap file is fetched: one fetch, however many
@@ -82,7 +108,11 @@ enum Miss {
 }
 
 impl Rdap {
-    pub(super) fn new(settings: RdapSettings, user_agent: &str) -> Result<Rdap, String> {
+    pub(super) fn new(
+        settings: RdapSettings,
+        guard: super::guard::Guard,
+        user_agent: &str,
+    ) -> Result<Rdap, String> {
         let client = reqwest::Client::builder()
             .user_agent(user_agent)
             .timeout(settings.timeout)
@@ -90,6 +120,7 @@ impl Rdap {
             .map_err(|e| e.to_string())?;
         Ok(Rdap {
             settings,
+            guard,
             client,
             cache: Mutex::new(Cache::default()),
             fetching: tokio::sync::Mutex::new(()),
@@ -142,6 +173,85 @@ impl Rdap {
         let map = Bootstrap::new(map);
         self.lock().bootstrap = Some((map.clone(), Instant::now()));
         Ok(map)
+    }
+
+    /// The ranges of `family` (`ipv4` or `ipv6`) and their servers.
+    async fn ranges(&self, family: &'static str) -> Result<RangeBootstrap, Miss> {
+        let fresh = |c: &Cache| {
+            c.ranges
+                .get(family)
+                .filter(|(_, at)| at.elapsed() < self.settings.bootstrap_refresh)
+                .map(|(r, _)| r.clone())
+        };
+        if let Some(r) = fresh(&self.lock()) {
+            return Ok(r);
+        }
+        let _one = self.fetching.lock().await;
+        if let Some(r) = fresh(&self.lock()) {
+            return Ok(r);
+        }
+        let url = if family == "ipv4" {
+            &self.settings.ipv4_bootstrap_url
+        } else {
+            &self.settings.ipv6_bootstrap_url
+        };
+        let doc = self.get(url).await?;
+        let mut ranges = Vec::new();
+        for service in doc["services"].as_array().into_iter().flatten() {
+            let mut urls: Vec<&str> = service[1]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            urls.sort_by_key(|u| !u.starts_with("https://"));
+            let Some(base) = urls.first() else { continue };
+            for range in service[0]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                if let Ok(net) = range.parse::<ipnet::IpNet>() {
+                    ranges.push((net, (*base).to_owned()));
+                }
+            }
+        }
+        // the most specific range first
+        ranges.sort_by_key(|(n, _)| std::cmp::Reverse(n.prefix_len()));
+        let ranges = RangeBootstrap::new(ranges);
+        self.lock()
+            .ranges
+            .insert(family, (ranges.clone(), Instant::now()));
+        Ok(ranges)
+    }
+
+    /// The network `ip` is in, from its registry (cached).
+    async fn address(&self, ip: IpAddr) -> Result<Value, Miss> {
+        if let Some((v, at)) = self.lock().addresses.get(&ip)
+            && at.elapsed() < self.settings.cache_for
+        {
+            return Ok(v.clone());
+        }
+        let family = if ip.is_ipv4() { "ipv4" } else { "ipv6" };
+        let ranges = self.ranges(family).await?;
+        let Some((_, base)) = ranges.iter().find(|(n, _)| n.contains(&ip)) else {
+            return Ok(json!({"ip": ip, "found": false, "why": "no RDAP service for this range"}));
+        };
+        let url = format!("{}/ip/{ip}", base.trim_end_matches('/'));
+        let obj = self.get(&url).await?;
+        let v = if obj.is_null() {
+            json!({"ip": ip, "found": false, "url": url})
+        } else {
+            let mut n = summarise_network(&obj);
+            n["ip"] = json!(ip);
+            n["url"] = json!(url);
+            n
+        };
+        self.lock()
+            .addresses
+            .insert(ip, (v.clone(), Instant::now()));
+        Ok(v)
     }
 
     async fn get(&self, url: &str) -> Result<Value, Miss> {
@@ -256,6 +366,47 @@ pub(super) fn summarise(obj: &Value) -> Value {
     })
 }
 
+/// The fields scanhost reports, from an IP network object (RFC 9083 §5.4).
+pub(super) fn summarise_network(obj: &Value) -> Value {
+    let entities: Vec<&Value> = obj["entities"].as_array().into_iter().flatten().collect();
+    let nested = || {
+        entities.iter().copied().chain(
+            entities
+                .iter()
+                .flat_map(|e| e["entities"].as_array().into_iter().flatten()),
+        )
+    };
+    let holder = nested()
+        .find(|e| has_role(e, "registrant"))
+        .and_then(|e| vcard(e, "fn"));
+    let abuse = nested()
+        .find(|e| has_role(e, "abuse"))
+        .and_then(|e| vcard(e, "email"));
+    let cidrs: Vec<String> = obj["cidr0_cidrs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            let prefix = c["v4prefix"].as_str().or_else(|| c["v6prefix"].as_str())?;
+            Some(format!("{prefix}/{}", c["length"].as_u64()?))
+        })
+        .collect();
+    json!({
+        "found": true,
+        "handle": obj["handle"],
+        "name": obj["name"],
+        "range": match (obj["startAddress"].as_str(), obj["endAddress"].as_str()) {
+            (Some(a), Some(b)) => json!(format!("{a} - {b}")),
+            _ => Value::Null,
+        },
+        "cidrs": cidrs,
+        "country": obj["country"],
+        "type": obj["type"],
+        "holder": holder,
+        "abuse_email": abuse,
+    })
+}
+
 impl super::Enricher for Rdap {
     fn name(&self) -> &'static str {
         "rdap"
@@ -309,11 +460,43 @@ impl super::Enricher for Rdap {
                     }
                 }
             };
+            let mut data = data;
+            let mut networks = Vec::new();
+            let mut pending = None;
+            for ip in found
+                .ips
+                .iter()
+                .copied()
+                .filter(|ip| self.guard.permits(*ip))
+            {
+                let family_off = if ip.is_ipv4() {
+                    self.settings.ipv4_bootstrap_url.is_empty()
+                } else {
+                    self.settings.ipv6_bootstrap_url.is_empty()
+                };
+                if family_off {
+                    continue;
+                }
+                match self.address(ip).await {
+                    Ok(n) => networks.push(n),
+                    Err(Miss::Limited(why)) => pending = Some(why),
+                    Err(Miss::Failed(e)) => networks.push(json!({"ip": ip, "error": e})),
+                }
+            }
+            if !networks.is_empty() {
+                data["networks"] = json!(networks);
+            }
             found.registration = Some(match data["created"].as_str() {
                 _ if data["found"] == false => super::NOT_FOUND.to_owned(),
                 Some(date) => date.to_owned(),
                 None => "registered".to_owned(),
             });
+            if let Some(why) = pending {
+                // what was found stays; the rest comes at the next check
+                let mut f = Finding::pending(&why);
+                f.data = data;
+                return f;
+            }
             Finding::ok(data)
         })
     }

@@ -490,6 +490,29 @@ async fn rdap_gives_registration_data_waits_out_rate_limits_and_caches() {
         "/rdap/domain/paypa1.com",
         rdap_domain("paypa1.com", &two_days_ago),
     );
+    // the registry of 127.0.0.0/8 (here: the .com one) and its network
+    bootstrap.serve_get(
+        "/ipv4.json",
+        serde_json::json!({"version": "1.0", "services": [
+            [["10.0.0.0/8"], ["https://elsewhere.invalid/"]],
+            [["127.0.0.0/8"], [format!("{}/rdap/", com.base)]],
+        ]}),
+    );
+    com.serve_get(
+        "/rdap/ip/127.0.0.1",
+        serde_json::json!({
+            "objectClassName": "ip network", "handle": "NET-127-0-0-0-1",
+            "startAddress": "127.0.0.0", "endAddress": "127.255.255.255",
+            "cidr0_cidrs": [{"v4prefix": "127.0.0.0", "length": 8}],
+            "name": "LOOPBACK", "type": "RESERVED", "country": "ZZ",
+            "entities": [
+                {"objectClassName": "entity", "roles": ["registrant"],
+                 "vcardArray": ["vcard", [["version", {}, "text", "4.0"], ["fn", {}, "text", "Loopback Holder Inc."]]],
+                 "entities": [{"objectClassName": "entity", "roles": ["abuse"],
+                     "vcardArray": ["vcard", [["version", {}, "text", "4.0"], ["email", {}, "text", "abuse@loopback.example"]]]}]}
+            ]
+        }),
+    );
     // the .org registry is busy at first, then has no such domain
     org.answer_next_with(&[Answer::new(429, "{}").header("Retry-After", "1")]);
     org.set_default(404);
@@ -497,6 +520,8 @@ async fn rdap_gives_registration_data_waits_out_rate_limits_and_caches() {
     let url = format!("{}/dns.json", bootstrap.base);
     let (_app, certstream, receiver) = enriching_app_with(&lab, true, |e| {
         e.rdap.enabled = true;
+        e.rdap.ipv4_bootstrap_url = url.replace("dns.json", "ipv4.json");
+        e.rdap.ipv6_bootstrap_url = String::new();
         e.rdap.bootstrap_url = url;
         e.rdap.timeout = Duration::from_secs(3);
     })
@@ -512,6 +537,15 @@ async fn rdap_gives_registration_data_waits_out_rate_limits_and_caches() {
     assert_eq!(rdap["data"]["registrar_iana_id"], "1068");
     assert_eq!(rdap["data"]["abuse_email"], "abuse@namecheap.com");
     assert_eq!(rdap["data"]["created"], two_days_ago.as_str());
+    // the address's network, as scanhost reports it
+    let net = &rdap["data"]["networks"][0];
+    assert_eq!(net["ip"], "127.0.0.1", "{rdap}");
+    assert_eq!(net["cidrs"][0], "127.0.0.0/8");
+    assert_eq!(net["range"], "127.0.0.0 - 127.255.255.255");
+    assert_eq!(net["name"], "LOOPBACK");
+    assert_eq!(net["country"], "ZZ");
+    assert_eq!(net["holder"], "Loopback Holder Inc.");
+    assert_eq!(net["abuse_email"], "abuse@loopback.example");
     let explanation = clone[1]["match"]["explanation"].as_str().unwrap();
     assert!(
         explanation.contains("registered in the last 30 days"),
@@ -540,6 +574,8 @@ async fn rdap_gives_registration_data_waits_out_rate_limits_and_caches() {
     let lookups = |r: &Receiver, path: &str| r.requests().iter().filter(|q| q.path == path).count();
     assert_eq!(lookups(&com, "/rdap/domain/paypa1.com"), 1);
     assert_eq!(lookups(&bootstrap, "/dns.json"), 1);
+    assert_eq!(lookups(&bootstrap, "/ipv4.json"), 1);
+    assert_eq!(lookups(&com, "/rdap/ip/127.0.0.1"), 1, "kept per address");
     assert_eq!(
         lookups(&org, "/domain/paypal.org"),
         2,
