@@ -270,7 +270,7 @@ function enrichmentCard(e) {
     rdap: (d) => (d.found === false ? [["Registry", "no record"]] : [["Registrar", d.registrar],
       ["Registered", d.created], ["Expires", d.expires], ["Status", list(d.status)], ["Abuse contact", d.abuse_email]])
       .concat((d.networks || []).map((n) => [`Network of ${n.ip}`, n.found === false ? "no record"
-        : `${list(n.cidrs) || n.range || ""} ${n.name || ""} ${n.country || ""} ${n.holder || ""} ${n.abuse_email ? "abuse: " + n.abuse_email : ""}`]))),
+        : `${list(n.cidrs) || n.range || ""} ${n.name || ""} ${n.country || ""} ${n.holder || ""} ${n.abuse_email ? "abuse: " + n.abuse_email : ""}`])),
     asn: (d) => (d.networks || []).map((n) => [n.ip, n.asn ? `AS${n.asn} ${n.as_name || ""} (${n.country || "?"}) ${n.range || ""}` : "unknown"]),
     http: (d) => [["Verdicts", list(d.verdicts)], ["Status", d.status === undefined ? undefined : String(d.status)],
       ["Title", d.title], ["Final URL", d.final_url], ["Redirects", list(d.redirects)], ["Server", d.server],
