@@ -35,6 +35,8 @@ pub struct Metrics {
     pub dns_entries: AtomicU64,
     pub duplicate_certs: AtomicU64,
     pub reconnects: AtomicU64,
+    /// Certificates the pipeline finished with (duplicates included).
+    pub certs_processed: AtomicU64,
     pub names_checked: AtomicU64,
     pub names_invalid: AtomicU64,
     matches: [AtomicU64; MatchKind::ALL.len()],
@@ -96,7 +98,7 @@ impl Metrics {
 
     /// Every counter, in the order `/metrics` shows them.
     pub fn counters(&self) -> Vec<Counter> {
-        let table: [(&'static str, &'static str, &'static str, &AtomicU64); 30] = [
+        let table: [(&'static str, &'static str, &'static str, &AtomicU64); 31] = [
             (
                 "certsentry_frames_total",
                 "frames",
@@ -132,6 +134,12 @@ impl Metrics {
                 "reconnects",
                 "source reconnections",
                 &self.reconnects,
+            ),
+            (
+                "certsentry_certs_processed_total",
+                "certs_processed",
+                "certificates the pipeline finished with, duplicates included",
+                &self.certs_processed,
             ),
             (
                 "certsentry_names_checked_total",

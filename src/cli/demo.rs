@@ -162,7 +162,14 @@ async fn run_in(
             .await
             .map(|c| c.iter().map(|c| c.pending).sum())
             .unwrap_or(1);
-        if finished && pending == 0 && get(&m.deliveries_ok) >= get(&m.incidents_new) {
+        // every certificate the replay handed over has been through the
+        // pipeline (which waits for the list): only then is "no more
+        // incidents" true
+        let handed_over = get(&m.frames)
+            .saturating_sub(get(&m.heartbeats))
+            .saturating_sub(get(&m.bad_frames));
+        let processed = get(&m.certs_processed) >= handed_over;
+        if finished && processed && pending == 0 && get(&m.deliveries_ok) >= get(&m.incidents_new) {
             break;
         }
         if started.elapsed() > limit {

@@ -89,13 +89,18 @@ impl Pipeline {
             && self.recent.check_and_insert(fp, Instant::now())
         {
             self.metrics.add(&self.metrics.duplicate_certs, 1);
+            self.metrics.add(&self.metrics.certs_processed, 1);
             return Ok(Vec::new());
         }
         let result = self.match_and_record(matcher, cert, now);
-        if result.is_err()
-            && let Some(fp) = cert.fingerprint()
-        {
-            self.recent.forget(fp);
+        match &result {
+            Ok(_) => self.metrics.add(&self.metrics.certs_processed, 1),
+            // tried again: counted when it is recorded
+            Err(_) => {
+                if let Some(fp) = cert.fingerprint() {
+                    self.recent.forget(fp);
+                }
+            }
         }
         result
     }

@@ -731,8 +731,10 @@ async fn the_demo_serves_its_incidents_in_the_console() {
         .unwrap();
     let mut lines = tokio::io::BufReader::new(demo.stdout.take().unwrap()).lines();
     let mut console = None;
+    let mut said = Vec::new();
     let done = tokio::time::timeout(std::time::Duration::from_secs(60), async {
         while let Some(line) = lines.next_line().await.unwrap() {
+            said.push(line.clone());
             if let Some(url) = line.trim().strip_prefix("console: ") {
                 console = Some(url.to_owned());
             }
@@ -752,7 +754,7 @@ async fn the_demo_serves_its_incidents_in_the_console() {
         .await
         .unwrap();
     let count = incidents["incidents"].as_array().unwrap().len();
-    assert!(count >= 5, "{incidents}");
+    assert!(count >= 5, "{incidents}\n{}", said.join("\n"));
 
     if let Some(chrome) = chromium() {
         let mut browser = Browser::start(&chrome).await;
