@@ -57,7 +57,10 @@ pub use api::{ApiSettings, AppState, ROUTES, Role, TokenSettings};
 pub use app::{Application, Config, Settings, StartError, http_client};
 pub use config::{ConfigError, Secret};
 pub use domain::{Fqdn, NameError, fold_skeleton, normalise_label};
-pub use enrich::{AsnSettings, DnsSettings, EnrichmentSettings, HttpProbeSettings, RdapSettings};
+pub use enrich::{
+    AsnSettings, DnsSettings, EnrichmentSettings, HttpProbeSettings, RdapSettings,
+    ScreenshotSettings,
+};
 pub use export::{ExportFormat, chunks as export_chunks, parse_filter};
 pub use matcher::{Matcher, MatcherConfig, MatcherSettings, RuleSettings, verdict_json};
 pub use metrics::Metrics;

@@ -152,8 +152,22 @@ impl Application {
             incident_feed: tokio::sync::broadcast::channel(1024).0,
             shutdown: token.clone(),
         };
+        let mut enrichment_settings = settings.enrichment.clone();
+        if enrichment_settings.screenshot.dir.as_os_str().is_empty() {
+            // beside the store
+            let folder = settings
+                .store
+                .path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map_or_else(
+                    || std::path::PathBuf::from("."),
+                    std::path::Path::to_path_buf,
+                );
+            enrichment_settings.screenshot.dir = folder.join("screenshots");
+        }
         let enrichment = Enrichment::build(
-            &settings.enrichment,
+            &enrichment_settings,
             crate::http::USER_AGENT,
             state.store.clone(),
             state.sinks.clone(),

@@ -117,11 +117,21 @@ struct Page {
     url: String,
     final_url: String,
     ip: Option<IpAddr>,
+    /// The address the last hop was fetched from.
+    final_ip: Option<IpAddr>,
     status: u16,
     redirects: Vec<String>,
     server: Option<String>,
     tls_valid: Option<bool>,
     body: Vec<u8>,
+}
+
+/// The brand's page, as kept for `brand_refresh`.
+#[derive(Debug, Clone, Default)]
+struct Baseline {
+    hash: Option<String>,
+    /// Final URL and the address it was fetched from.
+    at: Option<(String, IpAddr)>,
 }
 
 /// Why nothing was fetched.
@@ -140,7 +150,7 @@ pub(super) struct HttpProbe {
     guard: Guard,
     user_agent: String,
     /// The brands' own pages: TLSH and when fetched.
-    baselines: Mutex<HashMap<String, (Option<String>, Instant)>>,
+    baselines: Mutex<HashMap<String, (Baseline, Instant)>>,
 }
 
 impl HttpProbe {
@@ -219,6 +229,7 @@ impl HttpProbe {
                 .await
                 .map_err(|e| NoPage::Failed(error_chain(&e)))?;
             page.ip.get_or_insert(ip);
+            page.final_ip = Some(ip);
             if url.scheme() == "https" {
                 page.tls_valid = Some(verify_tls);
             }
@@ -274,22 +285,26 @@ impl HttpProbe {
     }
 
     /// The brand's own page's TLSH, fetched at most every `brand_refresh`.
-    async fn baseline(&self, brand: &str) -> Option<String> {
-        if let Some((hash, at)) = self.lock().get(brand)
+    /// The brand's own page: its TLSH and where it was fetched from.
+    async fn baseline(&self, brand: &str) -> Baseline {
+        if let Some((b, at)) = self.lock().get(brand)
             && at.elapsed() < self.settings.brand_refresh
         {
-            return hash.clone();
+            return b.clone();
         }
-        let hash = match self.probe(brand, &[]).await {
-            Ok(p) => tlsh(&p.body),
-            Err(_) => None,
+        let b = match self.probe(brand, &[]).await {
+            Ok(p) => Baseline {
+                hash: tlsh(&p.body),
+                at: p.final_ip.map(|ip| (p.final_url.clone(), ip)),
+            },
+            Err(_) => Baseline::default(),
         };
         self.lock()
-            .insert(brand.to_owned(), (hash.clone(), Instant::now()));
-        hash
+            .insert(brand.to_owned(), (b.clone(), Instant::now()));
+        b
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Option<String>, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Baseline, Instant)>> {
         self.baselines.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -423,15 +438,17 @@ impl super::Enricher for HttpProbe {
             }
             let hash = tlsh(&page.body);
             let mut distance = None;
-            if let Some(h) = &hash
-                && !verdicts.iter().any(|v| v == "redirects_to_brand")
-                && let Some(base) = self.baseline(&target.brand).await
-            {
-                distance = tlsh_distance(h, &base);
-                if distance.is_some_and(|d| d <= self.settings.similar_below) {
-                    verdicts.push("similar_to_brand".into());
+            if !verdicts.iter().any(|v| v == "redirects_to_brand") {
+                let base = self.baseline(&target.brand).await;
+                found.brand_page = base.at.clone();
+                if let (Some(h), Some(b)) = (&hash, &base.hash) {
+                    distance = tlsh_distance(h, b);
+                    if distance.is_some_and(|d| d <= self.settings.similar_below) {
+                        verdicts.push("similar_to_brand".into());
+                    }
                 }
             }
+            found.page = page.final_ip.map(|ip| (page.final_url.clone(), ip));
             found.verdicts.extend(verdicts.iter().cloned());
             found.page_hash = hash.clone();
             Finding::ok(json!({

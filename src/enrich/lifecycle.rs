@@ -84,6 +84,11 @@ fn changes(old: Option<&State>, new: &State) -> Vec<String> {
             "redirects to the brand",
             "no longer redirects to the brand",
         ),
+        (
+            "looks_like_brand",
+            "its screenshot looks like the brand's",
+            "its screenshot no longer looks like the brand's",
+        ),
     ] {
         flag(&mut out, old.has(v), new.has(v), on, off);
     }
@@ -114,7 +119,7 @@ fn evidence(state: &State, now: SystemTime) -> (u8, Vec<&'static str>) {
         points += 10;
         why.push("live with a login form");
     }
-    if state.has("similar_to_brand") {
+    if state.has("similar_to_brand") || state.has("looks_like_brand") {
         points += 15;
         why.push("its page looks like the brand's");
     }

@@ -18,6 +18,7 @@ mod guard;
 mod http;
 mod lifecycle;
 mod rdap;
+mod screenshot;
 
 /// [`Findings::registration`] when the registry has no such domain.
 pub(crate) const NOT_FOUND: &str = "not found";
@@ -27,6 +28,7 @@ pub use asn::AsnSettings;
 pub use dns::DnsSettings;
 pub use http::HttpProbeSettings;
 pub use rdap::RdapSettings;
+pub use screenshot::ScreenshotSettings;
 
 use crate::config::{ConfigError, invalid, require_positive};
 use crate::metrics::Metrics;
@@ -72,6 +74,7 @@ pub struct EnrichmentSettings {
     pub dns: DnsSettings,
     pub http: HttpProbeSettings,
     pub rdap: RdapSettings,
+    pub screenshot: ScreenshotSettings,
     pub asn: AsnSettings,
 }
 
@@ -89,6 +92,7 @@ impl Default for EnrichmentSettings {
             dns: DnsSettings::default(),
             http: HttpProbeSettings::default(),
             rdap: RdapSettings::default(),
+            screenshot: ScreenshotSettings::default(),
             asn: AsnSettings::default(),
         }
     }
@@ -114,6 +118,7 @@ impl EnrichmentSettings {
         self.dns.validate()?;
         self.http.validate()?;
         self.rdap.validate()?;
+        self.screenshot.validate()?;
         self.asn.validate()
     }
 }
@@ -146,6 +151,10 @@ pub(crate) struct Findings {
     pub(crate) mx: bool,
     pub(crate) verdicts: Vec<String>,
     pub(crate) page_hash: Option<String>,
+    /// The lookalike's page as fetched: final URL and the address checked.
+    pub(crate) page: Option<(String, IpAddr)>,
+    /// ... and the brand's own page.
+    pub(crate) brand_page: Option<(String, IpAddr)>,
     /// What the registry said (see [`lifecycle`]'s state): the creation
     /// date, `registered` without one, or [`NOT_FOUND`].
     pub(crate) registration: Option<String>,
@@ -275,6 +284,19 @@ fn registry(s: &EnrichmentSettings, user_agent: &str) -> Result<Vec<Registered>,
                 resolver.clone(),
                 guard.clone(),
                 ua.clone(),
+            )))
+        },
+    )?;
+    // after http: it shoots the page http found live (and the brand's twice, for its hash)
+    #[cfg(feature = "screenshots")]
+    add(
+        s.screenshot.enabled,
+        s.screenshot.timeout * 2 + Duration::from_secs(5),
+        &mut || {
+            Ok(Box::new(screenshot::Screenshot::new(
+                s.screenshot.clone(),
+                s.http.brand_refresh,
+                &ua,
             )))
         },
     )?;

@@ -582,3 +582,88 @@ async fn rdap_gives_registration_data_waits_out_rate_limits_and_caches() {
         "the 429, then the answer"
     );
 }
+
+/// Screenshots (cargo feature `screenshots`): the clone looks like the
+/// brand's page, an unrelated page does not, and the browser reaches no
+/// host but the one it was sent to.
+#[cfg(feature = "screenshots")]
+#[tokio::test]
+async fn screenshots_compare_the_page_with_the_brands_and_fetch_nothing_else() {
+    let Some(chrome) = chromium() else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI installs chromium-headless-shell"
+        );
+        return;
+    };
+    let dns = FakeDns::start(vec![
+        Rr::A("paypal.com", LOOP),
+        Rr::A("www.paypal.com", LOOP),
+        Rr::A("paypa1.com", LOOP),
+        Rr::A("paypal-support.com", LOOP),
+        Rr::A("internal.example", LOOP),
+    ])
+    .await;
+    let web = WebServer::start().await;
+    let port = web.port;
+    // the clone also asks for two things the browser must not fetch
+    let clone = brand_page().replace(
+        "</body>",
+        &format!("<img src=\"http://127.0.0.1:{port}/leak.png\"><img src=\"http://internal.example:{port}/x.png\"></body>"),
+    );
+    web.set("paypal.com", WebPage::Html(brand_page()));
+    web.set("www.paypal.com", WebPage::Html(brand_page()));
+    web.set("paypa1.com", WebPage::Html(clone));
+    // a page of another look: a dark banner, large type, a photo grid
+    let other = "<html><head><title>Gallery</title></head><body style=\"margin:0;background:#222;color:#eee\">\
+        <div style=\"height:300px;background:#c33\"><h1 style=\"font-size:80px;margin:0\">OUR GALLERY</h1></div>\
+        <div style=\"display:flex\"><div style=\"width:400px;height:400px;background:#3c3\"></div>\
+        <div style=\"width:400px;height:400px;background:#33c\"></div><div style=\"width:480px;height:400px;background:#cc3\"></div></div></body></html>";
+    web.set("paypal-support.com", WebPage::Html(other.to_owned()));
+    let lab = Lab { dns, web };
+    let shots = tempfile::tempdir().unwrap();
+    let dir = shots.path().to_owned();
+    let (_app, certstream, receiver) = enriching_app_with(&lab, true, |e| {
+        e.screenshot.enabled = true;
+        e.screenshot.chromium = chrome.into();
+        e.screenshot.dir = dir;
+        e.http.similar_below = 0; // only the screenshot decides here
+    })
+    .await;
+    certstream.send_json(&cert_for(&["paypa1.com"], "shot-1"));
+    certstream.send_json(&cert_for(&["paypal-support.com"], "shot-2"));
+    let clone = wait_updates(&receiver, "paypa1.com", 1).await;
+    let shot = &clone[1]["enrichment"]["screenshot"];
+    assert_eq!(shot["status"], "ok", "{shot}");
+    let path = shot["data"]["path"].as_str().unwrap();
+    assert!(path.starts_with(shots.path().to_str().unwrap()), "{path}");
+    let png = std::fs::read(path).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(
+        shot["data"]["brand_distance"].as_u64().unwrap() <= 10,
+        "{shot}"
+    );
+    assert!(
+        shot["data"]["verdicts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == "looks_like_brand"),
+        "{shot}"
+    );
+    let other = wait_updates(&receiver, "paypal-support.com", 1).await;
+    let shot = &other[1]["enrichment"]["screenshot"];
+    assert_eq!(shot["status"], "ok", "{shot}");
+    assert!(
+        shot["data"]["brand_distance"].as_u64().unwrap() > 10,
+        "{shot}"
+    );
+    // the browser asked for the pages it was sent to and nothing else
+    let hosts = lab.web.hosts();
+    assert!(
+        !hosts
+            .iter()
+            .any(|h| h == "127.0.0.1" || h == "internal.example"),
+        "{hosts:?}"
+    );
+}

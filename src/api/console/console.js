@@ -277,6 +277,8 @@ function enrichmentCard(e) {
       ["TLS valid", d.tls_valid === undefined || d.tls_valid === null ? undefined : String(d.tls_valid)],
       ["Distance to the brand's page", d.brand_distance === undefined || d.brand_distance === null ? undefined : String(d.brand_distance)],
       ["Not fetched", d.blocked_host ? `${d.blocked_host}: private address` : undefined]],
+    screenshot: (d) => [["Verdicts", list(d.verdicts)], ["File", d.path],
+      ["Distance to the brand's look", d.brand_distance === undefined || d.brand_distance === null ? undefined : `${d.brand_distance} of 256 bits`]],
   };
   const facts = [["Checks", e.version === undefined ? undefined : String(e.version)]];
   if (e.evidence && e.evidence.raised_by) facts.push(["Score raised by", list(e.evidence.raised_by)]);

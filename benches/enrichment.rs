@@ -1,0 +1,219 @@
+//! Enrichment throughput (issue #16): 64 checks at a time against local
+//! servers (a hickory DNS server with the lookalikes' zone, a web server
+//! serving each lookalike a login page), through the whole service
+//! (`Application`, as `serve` runs it: durable jobs in SQLite, DNS, HTTP
+//! with the guard, the brand baseline, the update written and queued).
+//! One iteration stores 256 new incidents and waits until all 256 have had
+//! their first check: jobs/s. Then matcher throughput (1,000 brands) on the
+//! bench thread, with the pool idle and with the pool busy.
+// A benchmark: unwrap on set-up failure is the right answer.
+#![allow(clippy::unwrap_used, unreachable_pub, dead_code)]
+
+#[path = "support/data.rs"]
+mod data;
+#[path = "../tests/api/helpers/dns.rs"]
+mod dns;
+#[path = "../tests/api/helpers/web.rs"]
+mod web;
+
+use certsentry::{
+    Application, DedupPolicy, Fqdn, Incident, MatchDetail, MatchKind, Matcher, MatcherConfig,
+    Recorder, Settings, Severity, SourceKind, Store, Verdict, Watchlist,
+};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant, SystemTime};
+
+const BATCH: usize = 256;
+const CONCURRENCY: usize = 64;
+
+fn page(i: usize) -> String {
+    let rows: String = (0..30)
+        .map(|r| format!("<div class=row>Sign in to manage your account {r} of {i}</div>\n"))
+        .collect();
+    format!(
+        "<html><head><title>Log in {i}</title></head><body>{rows}<form><input type=password></form></body></html>"
+    )
+}
+
+fn lookalike(i: usize) -> String {
+    format!("paypal-secure-{i}.com")
+}
+
+/// Store one new incident per lookalike name, for brand `round`.
+fn store_batch(store: &Store, round: usize) {
+    let policy = DedupPolicy {
+        window: Duration::from_secs(86400),
+        send_updates: false,
+    };
+    for i in 0..BATCH {
+        let d = lookalike(i);
+        let v = Verdict {
+            brand: format!("brand{round}.com"),
+            domain: d.clone(),
+            domain_unicode: d.clone(),
+            registrable_domain: d.clone(),
+            registrable_domain_ascii: d,
+            detail: MatchDetail {
+                kind: MatchKind::Combosquat,
+                ..MatchDetail::default()
+            },
+            score: 62,
+            severity: Severity::Medium,
+        };
+        let now = SystemTime::now();
+        let incident = Incident::new(v, &Default::default(), ulid::Ulid::generate(), now);
+        // the service writes the same file: wait out its transactions
+        let mut tries = 0;
+        while let Err(e) = store.record(&incident, &[], policy, now) {
+            tries += 1;
+            assert!(tries < 200, "{e}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+fn checks(metrics_text: &str) -> u64 {
+    metrics_text
+        .lines()
+        .find_map(|l| l.strip_prefix("certsentry_enrichment_checks_total "))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("certsentry.db");
+    let list = dir.path().join("list.json");
+    std::fs::write(&list, r#"{"paypal.com": []}"#).unwrap();
+    let (api, _dns, _web) = rt.block_on(async {
+        let records: Vec<dns::Rr> = (0..BATCH)
+            .map(|i| {
+                let name: &'static str = Box::leak(lookalike(i).into_boxed_str());
+                dns::Rr::A(name, Ipv4Addr::LOCALHOST)
+            })
+            .collect();
+        let dns = dns::FakeDns::start(records).await;
+        let web = web::WebServer::start().await;
+        for i in 0..BATCH {
+            web.set(&lookalike(i), web::WebPage::Html(page(i)));
+        }
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let https_port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let mut s = Settings::default();
+        s.api.listen = "127.0.0.1:0".parse().unwrap();
+        s.source.kind = SourceKind::None;
+        s.watchlist.path = list.clone();
+        s.store.path = db.clone();
+        s.sinks = Vec::new();
+        let e = &mut s.enrichment;
+        e.enabled = true;
+        e.concurrency = CONCURRENCY;
+        e.poll_interval = Duration::from_millis(20);
+        e.allow_cidrs = vec!["127.0.0.1/32".parse().unwrap()];
+        e.dns.servers = vec![dns.addr];
+        e.http.http_port = web.port;
+        e.http.https_port = https_port;
+        e.rdap.enabled = false;
+        let app = Application::build(s.validate().unwrap()).await.unwrap();
+        let api = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped(std::future::pending::<()>()));
+        (api, dns, web)
+    });
+    let store = Store::open(&db).unwrap();
+    let client = reqwest::Client::new();
+    let metrics = || {
+        rt.block_on(async {
+            client
+                .get(format!("{api}/metrics"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        })
+    };
+    let mut round = 0usize;
+    let mut rates = Vec::new();
+    let mut group = c.benchmark_group("enrichment");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.bench_function("first_checks_256_jobs_64_at_a_time", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                round += 1;
+                let before = checks(&metrics());
+                let start = Instant::now();
+                store_batch(&store, round);
+                while checks(&metrics()) < before + BATCH as u64 {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                let took = start.elapsed();
+                rates.push(BATCH as f64 / took.as_secs_f64());
+                total += took;
+            }
+            total
+        })
+    });
+    group.finish();
+    rates.sort_by(f64::total_cmp);
+    eprintln!(
+        "enrichment: {} rounds of {BATCH} jobs, {CONCURRENCY} at a time: median {:.0} jobs/s (min {:.0}, max {:.0})",
+        rates.len(),
+        rates[rates.len() / 2],
+        rates[0],
+        rates[rates.len() - 1]
+    );
+
+    // matching on this thread, with the pool idle, then busy
+    let brands = data::brands(1000);
+    let list = Watchlist::parse(&data::list_json(&brands, 1000), usize::MAX).unwrap();
+    let matcher = Matcher::compile(&list, &MatcherConfig::default());
+    let names: Vec<Fqdn> = data::names(100_000, &brands)
+        .iter()
+        .filter_map(|n| Fqdn::parse(n).ok())
+        .collect();
+    let rate = |matcher: &Matcher| {
+        let start = Instant::now();
+        let mut hits = 0;
+        for n in &names {
+            hits += matcher.match_name(n).len();
+        }
+        std::hint::black_box(hits);
+        names.len() as f64 / start.elapsed().as_secs_f64()
+    };
+    let mut idle = Vec::new();
+    let mut busy = Vec::new();
+    for _ in 0..5 {
+        idle.push(rate(&matcher));
+    }
+    // a backlog the pool works through while the matcher runs
+    let before = checks(&metrics());
+    for _ in 0..8 {
+        round += 1;
+        store_batch(&store, round);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    for _ in 0..5 {
+        busy.push(rate(&matcher));
+    }
+    let during = checks(&metrics()) - before;
+    idle.sort_by(f64::total_cmp);
+    busy.sort_by(f64::total_cmp);
+    eprintln!(
+        "matcher, 1000 brands, 100k names: idle median {:.0} names/s; while the pool ran {during} checks, median {:.0} names/s ({:+.1}%)",
+        idle[2],
+        busy[2],
+        100.0 * (busy[2] / idle[2] - 1.0)
+    );
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
