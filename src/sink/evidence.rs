@@ -6,6 +6,79 @@ use crate::domain::Fqdn;
 use crate::model::{Incident, rfc3339_seconds};
 use std::collections::BTreeSet;
 
+/// What enrichment found, for the formats that file it as observables or
+/// artifacts: addresses, mail exchangers, the final URL of a live page,
+/// verdicts and the registration. Empty until the first check.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct Enriched {
+    pub(super) ips: Vec<String>,
+    pub(super) mx: Vec<String>,
+    pub(super) live_url: Option<String>,
+    pub(super) verdicts: Vec<String>,
+    pub(super) registrar: Option<String>,
+    pub(super) registered: Option<String>,
+    pub(super) abuse_email: Option<String>,
+}
+
+impl Enriched {
+    pub(super) fn of(incident: &Incident) -> Enriched {
+        let e = &incident.enrichment;
+        let strings = |v: &serde_json::Value| -> Vec<String> {
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        };
+        let data = |name: &str| e.get(name).map(|f| &f["data"]);
+        let mut ips = Vec::new();
+        let mut mx = Vec::new();
+        if let Some(d) = data("dns") {
+            ips.extend(strings(&d["a"]));
+            ips.extend(strings(&d["aaaa"]));
+            // "10 mx.example.com" or "mx.example.com"
+            mx = strings(&d["mx"])
+                .into_iter()
+                .map(|m| {
+                    m.rsplit(' ')
+                        .next()
+                        .unwrap_or(&m)
+                        .trim_end_matches('.')
+                        .to_owned()
+                })
+                .collect();
+        }
+        let mut verdicts = Vec::new();
+        let mut live_url = None;
+        for name in ["http", "screenshot"] {
+            if let Some(d) = data(name) {
+                verdicts.extend(strings(&d["verdicts"]));
+            }
+        }
+        if let Some(d) = data("http")
+            && verdicts.iter().any(|v| v == "live")
+        {
+            live_url = d["final_url"].as_str().map(str::to_owned);
+        }
+        verdicts.dedup();
+        let rdap = data("rdap");
+        let text = |k: &str| rdap.and_then(|d| d[k].as_str()).map(str::to_owned);
+        Enriched {
+            ips,
+            mx,
+            live_url,
+            verdicts,
+            registrar: text("registrar"),
+            registered: text("created"),
+            abuse_email: text("abuse_email"),
+        }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        *self == Enriched::default()
+    }
+}
+
 /// Hex without colons, lower-case: `AB:CD` becomes `abcd` (hash observables).
 pub(super) fn plain_hex(colon_hex: &str) -> String {
     colon_hex
@@ -98,4 +171,54 @@ pub(super) fn markdown(incident: &Incident) -> String {
             .map_or_else(|| "-".to_owned(), |i| i.to_string()),
         link = incident.ct.cert_link,
     )
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use crate::model::{Incident, MatchDetail, MatchKind, Severity, Verdict};
+    use serde_json::json;
+
+    /// An incident of paypa1.com as its enrichment update carries it.
+    pub(crate) fn enriched_incident() -> Incident {
+        let v = Verdict {
+            brand: "paypal.com".into(),
+            domain: "paypa1.com".into(),
+            domain_unicode: "paypa1.com".into(),
+            registrable_domain: "paypa1.com".into(),
+            registrable_domain_ascii: "paypa1.com".into(),
+            detail: MatchDetail {
+                kind: MatchKind::ExactVariant,
+                ..MatchDetail::default()
+            },
+            score: 98,
+            severity: Severity::Critical,
+        };
+        let mut i = Incident::new(
+            v,
+            &Default::default(),
+            ulid::Ulid::generate(),
+            std::time::SystemTime::now(),
+        );
+        let e = json!({
+            "dns": {"status": "ok", "data": {"a": ["203.0.113.7"], "aaaa": ["2001:db8::7"], "mx": ["mx.paypa1.com"]}},
+            "http": {"status": "ok", "data": {"final_url": "https://paypa1.com/login", "verdicts": ["live", "login_form"]}},
+            "rdap": {"status": "ok", "data": {"registrar": "NameCheap, Inc.", "created": "2026-11-30T10:00:00Z",
+                                               "abuse_email": "abuse@namecheap.com"}},
+        });
+        i.enrichment = e.as_object().cloned().unwrap_or_default();
+        i
+    }
+
+    #[test]
+    fn enrichment_is_read_for_observables() {
+        let found = super::Enriched::of(&enriched_incident());
+        assert_eq!(found.ips, ["203.0.113.7", "2001:db8::7"]);
+        assert_eq!(found.mx, ["mx.paypa1.com"]);
+        assert_eq!(found.live_url.as_deref(), Some("https://paypa1.com/login"));
+        assert_eq!(found.verdicts, ["live", "login_form"]);
+        assert_eq!(found.registrar.as_deref(), Some("NameCheap, Inc."));
+        let mut bare = enriched_incident();
+        bare.enrichment.clear();
+        assert!(super::Enriched::of(&bare).is_empty());
+    }
 }

@@ -7,7 +7,7 @@
 //! lookalike domain and the certificate.
 
 use super::UnknownKeys;
-use super::evidence::{lookalike_names, plain_hex};
+use super::evidence::{Enriched, lookalike_names, plain_hex};
 use super::http::{HttpFormat, HttpSettings};
 use super::outcome::{Outcome, snippet};
 use crate::config::{ConfigError, invalid};
@@ -67,7 +67,7 @@ impl HttpFormat for SplunkSoarSettings {
         let key = incident.idempotency_key();
         let sev = severity(incident.severity);
         let names = lookalike_names(incident);
-        json!({
+        let mut container = json!({
             "name": incident.title(),
             "label": s.label,
             "severity": sev,
@@ -125,7 +125,39 @@ impl HttpFormat for SplunkSoarSettings {
                     "run_automation": true,
                 }
             ],
-        })
+        });
+        // once enriched (the update), a third artifact with what was found;
+        // the certificate's stays the last, the one that runs automation
+        let found = Enriched::of(incident);
+        if !found.is_empty()
+            && let Some(artifacts) = container["artifacts"].as_array_mut()
+        {
+            let enrichment = json!({
+                "name": "Enrichment",
+                "label": s.label,
+                "severity": sev,
+                "source_data_identifier": format!("{key}-enrichment"),
+                "cef": {
+                    "destinationAddress": found.ips.first(),
+                    "addresses": found.ips,
+                    "mailExchangers": found.mx,
+                    "requestURL": found.live_url,
+                    "verdicts": found.verdicts,
+                    "registrar": found.registrar,
+                    "registered": found.registered,
+                    "abuseEmail": found.abuse_email,
+                },
+                "cef_types": {
+                    "destinationAddress": ["ip"],
+                    "requestURL": ["url"],
+                    "mailExchangers": ["host name"],
+                    "abuseEmail": ["email"],
+                },
+                "run_automation": false,
+            });
+            artifacts.insert(artifacts.len() - 1, enrichment);
+        }
+        container
     }
 
     fn auth(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -190,5 +222,29 @@ fn refused(body: &str) -> Option<String> {
         )
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::evidence::tests::enriched_incident;
+
+    #[test]
+    fn an_enriched_container_gets_an_enrichment_artifact_before_the_certificate() {
+        let body = SplunkSoarSettings::default().body(&enriched_incident());
+        let artifacts = body["artifacts"].as_array().unwrap();
+        assert_eq!(artifacts.len(), 3, "{body}");
+        let e = &artifacts[1];
+        assert_eq!(e["name"], "Enrichment");
+        assert_eq!(e["cef"]["destinationAddress"], "203.0.113.7");
+        assert_eq!(e["cef"]["requestURL"], "https://paypa1.com/login");
+        assert_eq!(e["cef"]["mailExchangers"][0], "mx.paypa1.com");
+        assert_eq!(artifacts[2]["name"], "Certificate");
+        assert_eq!(artifacts[2]["run_automation"], true);
+        let mut bare = enriched_incident();
+        bare.enrichment.clear();
+        let body = SplunkSoarSettings::default().body(&bare);
+        assert_eq!(body["artifacts"].as_array().unwrap().len(), 2);
     }
 }

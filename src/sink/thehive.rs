@@ -4,10 +4,12 @@
 //! `type` + `source` + `sourceRef` is unique in TheHive, so `sourceRef` is the
 //! idempotency key and a duplicate answer ("already exists") means the alert
 //! was delivered before. Observables: the lookalike's registrable domain, the
-//! certificate's names under it, and the certificate's SHA-256, each once.
+//! certificate's names under it, and the certificate's SHA-256, each once;
+//! once enriched (the update), also its addresses, mail exchangers, live
+//! URL and the registrar's abuse e-mail, with the verdicts as tags.
 
 use super::UnknownKeys;
-use super::evidence::{lookalike_names, markdown, plain_hex};
+use super::evidence::{Enriched, lookalike_names, markdown, plain_hex};
 use super::http::{HttpFormat, HttpSettings};
 use super::outcome::Outcome;
 use crate::config::{ConfigError, invalid};
@@ -58,7 +60,7 @@ impl HttpFormat for TheHiveSettings {
     fn body(&self, incident: &Incident) -> serde_json::Value {
         let s = self;
         let c = &incident.certificate;
-        let mut tags = vec![
+        let mut tags: Vec<String> = vec![
             "certsentry".to_owned(),
             format!("brand:{}", incident.brand),
             format!("match:{}", incident.detail.kind.as_str()),
@@ -87,6 +89,21 @@ impl HttpFormat for TheHiveSettings {
             push("fqdn", name, "certificate name under the lookalike", true);
         }
         push("hash", plain_hex(&c.sha256), "certificate SHA-256", false);
+        // what enrichment found (an update carries it)
+        let found = Enriched::of(incident);
+        for ip in &found.ips {
+            push("ip", ip.clone(), "address the lookalike resolves to", true);
+        }
+        for mx in &found.mx {
+            push("fqdn", mx.clone(), "mail exchanger of the lookalike", true);
+        }
+        if let Some(url) = &found.live_url {
+            push("url", url.clone(), "the lookalike's live page", true);
+        }
+        if let Some(mail) = &found.abuse_email {
+            push("mail", mail.clone(), "the registrar's abuse contact", false);
+        }
+        tags.extend(found.verdicts.iter().map(|v| format!("verdict:{v}")));
         let mut alert = json!({
             "type": s.alert_type,
             "source": "certsentry",
@@ -144,4 +161,32 @@ fn duplicate(status: StatusCode, body: &str) -> bool {
     status == StatusCode::CONFLICT
         || (status == StatusCode::BAD_REQUEST
             && body.to_ascii_lowercase().contains("already exists"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::evidence::tests::enriched_incident;
+
+    #[test]
+    fn an_enriched_alert_carries_addresses_mail_exchangers_and_the_live_url() {
+        let body = TheHiveSettings::default().body(&enriched_incident());
+        let has = |t: &str, d: &str| {
+            body["observables"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|o| o["dataType"] == t && o["data"] == d)
+        };
+        assert!(
+            has("ip", "203.0.113.7") && has("ip", "2001:db8::7"),
+            "{body}"
+        );
+        assert!(has("fqdn", "mx.paypa1.com"));
+        assert!(has("url", "https://paypa1.com/login"));
+        assert!(has("mail", "abuse@namecheap.com"));
+        assert!(has("domain", "paypa1.com"));
+        let tags = body["tags"].as_array().unwrap();
+        assert!(tags.iter().any(|t| t == "verdict:login_form"), "{body}");
+    }
 }
