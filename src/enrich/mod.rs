@@ -349,7 +349,7 @@ impl Enrichment {
             Err(e) => tracing::error!(error = %e, "enrichment could not resume its jobs"),
         }
         let poll = self.settings.poll_interval;
-        let mut cursor = String::new();
+        let mut cursor = 0i64;
         let mut running = futures_util::stream::FuturesUnordered::new();
         let mut next_take = tokio::time::Instant::now();
         loop {
@@ -384,11 +384,11 @@ impl Enrichment {
     }
 
     /// Give the incidents recorded since the last call their jobs.
-    async fn take_new(&self, cursor: &mut String) -> Result<(), StoreError> {
+    async fn take_new(&self, cursor: &mut i64) -> Result<(), StoreError> {
         let from = SystemTime::now() - self.settings.watch_for;
         if let Some(last) = self
             .store
-            .enrich_take_new(cursor.clone(), from, self.settings.watch_for)
+            .enrich_take_new(*cursor, from, self.settings.watch_for)
             .await?
         {
             *cursor = last;

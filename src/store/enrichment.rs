@@ -45,23 +45,23 @@ pub struct EnrichCounts {
 impl Db {
     fn enrich_take_new(
         &self,
-        after: &str,
+        after: i64,
         from_ms: i64,
         watch_ms: i64,
         now_ms: i64,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<i64>, StoreError> {
         let conn = self.conn();
         conn.execute(
             "INSERT OR IGNORE INTO enrichment_jobs (incident_id, next_run_ms, created_ms, until_ms)
              SELECT id, ?3, ?3, first_seen_ms + ?4 FROM incidents
-             WHERE id > ?1 AND update_of IS NULL AND first_seen_ms >= ?2",
+             WHERE rowid > ?1 AND update_of IS NULL AND first_seen_ms >= ?2",
             params![after, from_ms, now_ms, watch_ms],
         )?;
         Ok(conn
             .query_row(
-                "SELECT MAX(id) FROM incidents WHERE id > ?1",
+                "SELECT MAX(rowid) FROM incidents WHERE rowid > ?1",
                 params![after],
-                |r| r.get::<_, Option<String>>(0),
+                |r| r.get::<_, Option<i64>>(0),
             )
             .optional()?
             .flatten())
@@ -153,18 +153,21 @@ impl Db {
 }
 
 impl Store {
-    /// Give every incident after `after` (an id; `""` for all) first seen
-    /// since `from` a job due now, watched for `watch`. Returns the last
-    /// incident id looked at, the cursor for the next call.
+    /// Give every incident stored after `after` (a rowid, the order rows
+    /// were committed in; 0 for all) first seen since `from` a job due now,
+    /// watched for `watch`. Returns the last rowid looked at, the cursor
+    /// for the next call. Not the incident id: ids are ULIDs made before
+    /// the write, so an incident made earlier can be committed after one
+    /// made later (an enrichment update), and a cursor on ids would pass it.
     pub async fn enrich_take_new(
         &self,
-        after: String,
+        after: i64,
         from: SystemTime,
         watch: std::time::Duration,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<i64>, StoreError> {
         let (from_ms, now_ms) = (unix_ms(from), unix_ms(SystemTime::now()));
         let watch_ms = watch.as_millis() as i64;
-        self.call(move |db| db.enrich_take_new(&after, from_ms, watch_ms, now_ms))
+        self.call(move |db| db.enrich_take_new(after, from_ms, watch_ms, now_ms))
             .await
     }
 

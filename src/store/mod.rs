@@ -178,6 +178,42 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn enrichment_takes_up_incidents_in_commit_order_not_id_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
+        let day = DedupPolicy {
+            window: Duration::from_secs(86400),
+            send_updates: false,
+        };
+        let now = SystemTime::now();
+        let early_id = sample_incident("paypa1.com");
+        let mut later = sample_incident("paypa2.com");
+        later.id =
+            crate::model::IncidentId::new(ulid::Ulid::from_datetime(now + Duration::from_secs(5)));
+        // the later id is committed first, the cursor moves past it ...
+        store.record(&later, &[], day, now).unwrap();
+        let from = now - Duration::from_secs(3600);
+        let watch = Duration::from_secs(86400);
+        let cursor = store
+            .enrich_take_new(0, from, watch)
+            .await
+            .unwrap()
+            .unwrap();
+        // ... and an incident whose id was made earlier is committed after
+        store.record(&early_id, &[], day, now).unwrap();
+        store.enrich_take_new(cursor, from, watch).await.unwrap();
+        let mut taken: Vec<String> = store
+            .enrich_claim(10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|j| j.incident.domain)
+            .collect();
+        taken.sort();
+        assert_eq!(taken, ["paypa1.com", "paypa2.com"]);
+    }
+
+    #[tokio::test]
     async fn record_dedups_within_window_and_queues_once_per_sink() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("sub/db.sqlite")).unwrap();
