@@ -435,12 +435,30 @@ impl Enrichment {
             ));
         }
         let outcome = lifecycle::apply(&job, results, &found, &self.settings, SystemTime::now());
-        self.metrics.add(&self.metrics.enrich_checks, 1);
         let queued = outcome.update.is_some();
+        // a store that fails for a moment (busy, disk) must not strand the
+        // check as claimed: try again, then let it go so it comes due again
+        let mut wait = Duration::from_millis(50);
+        let mut tries = 0;
+        while let Err(e) = self
+            .store
+            .enrich_save(outcome.clone(), self.sinks.clone())
+            .await
+        {
+            tries += 1;
+            self.store_failed(&e);
+            if tries == 5 {
+                let again = crate::model::unix_ms(SystemTime::now() + Duration::from_secs(60));
+                self.store.enrich_release(job.incident.id, again).await?;
+                return Err(e);
+            }
+            tokio::time::sleep(wait).await;
+            wait *= 2;
+        }
+        self.metrics.add(&self.metrics.enrich_checks, 1);
         if queued {
             self.metrics.add(&self.metrics.enrich_updates, 1);
         }
-        self.store.enrich_save(outcome, self.sinks.clone()).await?;
         if queued {
             for w in &self.wakes {
                 w.notify_one();

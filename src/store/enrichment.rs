@@ -6,6 +6,7 @@
 //! crash is claimed again at the next start ([`Store::enrich_resume`]).
 
 use super::{Db, Store, StoreError};
+use crate::model::IncidentId;
 use crate::model::{Incident, unix_ms};
 use rusqlite::{OptionalExtension, params};
 use std::time::SystemTime;
@@ -196,6 +197,23 @@ impl Store {
                 "UPDATE enrichment_jobs SET claimed = 0, next_run_ms = MIN(next_run_ms, ?1) WHERE claimed = 1",
                 params![now_ms],
             )?)
+        })
+        .await
+    }
+
+    /// Give up the claim on `incident`'s check (its result could not be
+    /// saved): it is due again at `next_run_ms`.
+    pub async fn enrich_release(
+        &self,
+        incident: IncidentId,
+        next_run_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.call(move |db| {
+            db.conn().execute(
+                "UPDATE enrichment_jobs SET claimed = 0, next_run_ms = ?2 WHERE incident_id = ?1",
+                params![incident.to_string(), next_run_ms],
+            )?;
+            Ok(())
         })
         .await
     }

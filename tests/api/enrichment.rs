@@ -667,3 +667,38 @@ async fn screenshots_compare_the_page_with_the_brands_and_fetch_nothing_else() {
         "{hosts:?}"
     );
 }
+
+#[tokio::test]
+async fn addresses_get_their_as_and_a_name_that_does_not_resolve_says_so() {
+    let lab = lab().await;
+    let files = tempfile::tempdir().unwrap();
+    let tsv = files.path().join("ip2asn.tsv");
+    std::fs::write(
+        &tsv,
+        "# start\tend\tasn\tcountry\tdescription\n\
+         1.0.0.0\t1.0.0.255\t13335\tUS\tCLOUDFLARENET\n\
+         127.0.0.0\t127.255.255.255\t64500\tZZ\tLOOPBACK-EXAMPLE-AS\n\
+         128.0.0.0\t128.0.0.255\t0\tNone\tNot routed\n",
+    )
+    .unwrap();
+    let (_app, certstream, receiver) = enriching_app_with(&lab, true, |e| e.asn.tsv = tsv).await;
+    certstream.send_json(&cert_for(&["paypa1.com"], "asn-1"));
+    certstream.send_json(&cert_for(&["paypal-secure.com"], "asn-2"));
+
+    let clone = wait_updates(&receiver, "paypa1.com", 1).await;
+    let asn = &clone[1]["enrichment"]["asn"];
+    assert_eq!(asn["status"], "ok", "{asn}");
+    let net = &asn["data"]["networks"][0];
+    assert_eq!(net["ip"], "127.0.0.1");
+    assert_eq!(net["asn"], 64500);
+    assert_eq!(net["as_name"], "LOOPBACK-EXAMPLE-AS");
+    assert_eq!(net["country"], "ZZ");
+    assert_eq!(net["range"], "127.0.0.0 - 127.255.255.255");
+
+    // no record at all: NXDOMAIN, nothing to look up or fetch
+    let gone = wait_updates(&receiver, "paypal-secure.com", 1).await;
+    let e = &gone[1]["enrichment"];
+    assert_eq!(e["dns"]["data"]["exists"], false, "{e}");
+    assert_eq!(e["asn"]["status"], "skipped", "{e}");
+    assert!(verdicts(&gone[1]).contains(&"down".to_owned()), "{e}");
+}
