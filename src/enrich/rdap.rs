@@ -38,6 +38,9 @@ pub struct RdapSettings {
     pub cache_for: Duration,
     #[serde(with = "crate::config::duration")]
     pub timeout: Duration,
+    /// Requests a second to any one RDAP server, at most (registries
+    /// publish limits of a few a second; a 429 holds the server anyway).
+    pub per_server_per_second: f64,
 }
 
 impl Default for RdapSettings {
@@ -50,6 +53,7 @@ impl Default for RdapSettings {
             bootstrap_refresh: Duration::from_secs(24 * 3600),
             cache_for: Duration::from_secs(24 * 3600),
             timeout: Duration::from_secs(10),
+            per_server_per_second: 5.0,
         }
     }
 }
@@ -71,7 +75,14 @@ impl RdapSettings {
             ("enrichment.rdap.bootstrap_refresh", self.bootstrap_refresh),
             ("enrichment.rdap.cache_for", self.cache_for),
             ("enrichment.rdap.timeout", self.timeout),
-        ])
+        ])?;
+        if !(self.per_server_per_second > 0.0 && self.per_server_per_second <= 1000.0) {
+            return Err(crate::config::invalid(
+                "enrichment.rdap.per_server_per_second",
+                "must be above 0 and at most 1000",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -89,6 +100,8 @@ struct Cache {
     domains: HashMap<String, (Value, Instant)>,
     /// Servers that answered 429, until when.
     held: HashMap<String, Instant>,
+    /// Per server, when its next request may go.
+    next_slot: HashMap<String, Instant>,
 }
 
 pub(super) struct Rdap {
@@ -264,6 +277,24 @@ impl Rdap {
         {
             return Err(Miss::Limited(format!("{host} asked to wait")));
         }
+        // pace the requests to one server; a wait longer than a request
+        // may take is left for the next check
+        let interval = Duration::from_secs_f64(1.0 / self.settings.per_server_per_second);
+        let slot = take_slot(
+            &mut self.lock().next_slot,
+            &host,
+            Instant::now(),
+            interval,
+            self.settings.timeout,
+        );
+        let Some(wait) = slot else {
+            return Err(Miss::Limited(format!(
+                "{host}: over enrichment.rdap.per_server_per_second"
+            )));
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
         let resp = self
             .client
             .get(url)
@@ -301,6 +332,24 @@ impl Rdap {
         }
         serde_json::from_slice(&bytes).map_err(|e| Miss::Failed(format!("{url}: not JSON: {e}")))
     }
+}
+
+/// Book the next request slot to `host`: how long to wait for it, or
+/// `None` (nothing booked) when that is longer than `longest`.
+fn take_slot(
+    slots: &mut HashMap<String, Instant>,
+    host: &str,
+    now: Instant,
+    interval: Duration,
+    longest: Duration,
+) -> Option<Duration> {
+    let at = slots.get(host).copied().filter(|t| *t > now).unwrap_or(now);
+    let wait = at - now;
+    if wait > longest {
+        return None;
+    }
+    slots.insert(host.to_owned(), at + interval);
+    Some(wait)
 }
 
 /// A vCard property's value (`fn`, `email`) from an entity's `vcardArray`.
@@ -505,6 +554,27 @@ impl super::Enricher for Rdap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_to_one_server_are_paced() {
+        let mut slots = HashMap::new();
+        let now = Instant::now();
+        let (i, max) = (Duration::from_millis(200), Duration::from_millis(500));
+        let mut take = |host: &str, at: Instant| take_slot(&mut slots, host, at, i, max);
+        assert_eq!(take("rdap.a", now), Some(Duration::ZERO));
+        assert_eq!(take("rdap.a", now), Some(i));
+        assert_eq!(take("rdap.a", now), Some(2 * i));
+        // the next slot is 600 ms away, over the longest wait: not booked
+        assert_eq!(take("rdap.a", now), None);
+        assert_eq!(
+            take("rdap.a", now + i),
+            Some(2 * i),
+            "600 ms booked, not 800"
+        );
+        assert_eq!(take("rdap.b", now), Some(Duration::ZERO), "another server");
+        // once the slots are past, no wait
+        assert_eq!(take("rdap.a", now + 10 * i), Some(Duration::ZERO));
+    }
 
     #[test]
     fn a_domain_object_gives_registrar_dates_and_abuse_contact() {
