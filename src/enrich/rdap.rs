@@ -268,9 +268,16 @@ impl Rdap {
     }
 
     async fn get(&self, url: &str) -> Result<Value, Miss> {
+        // a server is its host and port
         let host = reqwest::Url::parse(url)
             .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
+            .and_then(|u| {
+                let h = u.host_str()?.to_owned();
+                Some(match u.port() {
+                    Some(p) => format!("{h}:{p}"),
+                    None => h,
+                })
+            })
             .unwrap_or_default();
         if let Some(until) = self.lock().held.get(&host)
             && Instant::now() < *until
