@@ -359,38 +359,26 @@ pub(super) async fn authorize(State(state): State<AppState>, req: Request, next:
         }
         return ApiError::Unauthorized.into_response();
     };
+    // a refusal of a change is audited with who asked
+    let refused = |caller: &Caller| {
+        let (name, role) = (caller.name.clone(), caller.role.as_str());
+        let (state, method, route, target) = (&state, &method, &route, &target);
+        async move { audit(state, &name, role, method, route, target, 403).await }
+    };
     if changes && let Some(csrf) = &caller.csrf {
         let given = headers
             .get(CSRF_HEADER)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         if !constant_time_eq(given.as_bytes(), csrf.as_bytes()) {
-            audit(
-                &state,
-                &caller.name,
-                caller.role.as_str(),
-                &method,
-                &route,
-                &target,
-                403,
-            )
-            .await;
+            refused(&caller).await;
             return forbidden(format!("missing or wrong {CSRF_HEADER} header"));
         }
     }
     let needs = required(&method, &route);
     if caller.role < needs {
         if changes {
-            audit(
-                &state,
-                &caller.name,
-                caller.role.as_str(),
-                &method,
-                &route,
-                &target,
-                403,
-            )
-            .await;
+            refused(&caller).await;
         }
         return forbidden(format!(
             "{} is {}; this needs the {} role",

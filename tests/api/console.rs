@@ -189,12 +189,7 @@ async fn rendered(browser: &str, url: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_browser_renders_the_queue_an_incident_and_the_token_prompt() {
-    let Some(browser) = chromium() else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI installs chromium-headless-shell for this test"
-        );
-        eprintln!("skipped: no headless Chromium here (apt-get install chromium-headless-shell)");
+    let Some(browser) = chromium_for_test() else {
         return;
     };
     let (app, certstream, receiver) = spawn_app().await;
@@ -256,11 +251,7 @@ async fn a_real_browser_renders_the_queue_an_incident_and_the_token_prompt() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viewer_signs_in_sees_the_queue_and_is_refused_triage() {
-    let Some(chrome) = chromium() else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI installs chromium-headless-shell"
-        );
+    let Some(chrome) = chromium_for_test() else {
         return;
     };
     let certstream = FakeCertstream::start().await;
@@ -377,12 +368,7 @@ async fn new_incidents_are_pushed_as_server_sent_events() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_browser_queue_shows_a_new_incident_without_a_reload() {
-    let Some(chrome) = chromium() else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI installs chromium-headless-shell"
-        );
-        eprintln!("skipped: no headless Chromium here");
+    let Some(chrome) = chromium_for_test() else {
         return;
     };
     let (app, certstream, receiver) = spawn_app().await;
@@ -429,12 +415,7 @@ async fn the_browser_queue_shows_a_new_incident_without_a_reload() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_analyst_triages_suppresses_and_adds_a_brand_in_the_browser() {
-    let Some(chrome) = chromium() else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI installs chromium-headless-shell"
-        );
-        eprintln!("skipped: no headless Chromium here");
+    let Some(chrome) = chromium_for_test() else {
         return;
     };
     let (app, certstream, receiver) = spawn_app().await;
@@ -546,12 +527,7 @@ async fn an_analyst_triages_suppresses_and_adds_a_brand_in_the_browser() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_delivery_is_retried_from_the_incident_page() {
-    let Some(chrome) = chromium() else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI installs chromium-headless-shell"
-        );
-        eprintln!("skipped: no headless Chromium here");
+    let Some(chrome) = chromium_for_test() else {
         return;
     };
     let (app, certstream, receiver) = spawn_app().await;
@@ -613,12 +589,7 @@ fn axe_core() -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_passes_axe_core_and_is_screenshotted() {
-    let Some(chrome) = chromium() else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI installs chromium-headless-shell"
-        );
-        eprintln!("skipped: no headless Chromium here");
+    let Some(chrome) = chromium_for_test() else {
         return;
     };
     let Some(axe) = axe_core() else {

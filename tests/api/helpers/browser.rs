@@ -25,6 +25,20 @@ pub fn chromium() -> Option<String> {
         })
 }
 
+/// The browser for a test that needs one; `None` (the test skips, saying
+/// so) only outside CI, which installs `chromium-headless-shell`.
+pub fn chromium_for_test() -> Option<String> {
+    let found = chromium();
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI installs chromium-headless-shell for the browser tests"
+        );
+        eprintln!("skipped: no headless Chromium here (apt-get install chromium-headless-shell)");
+    }
+    found
+}
+
 pub struct Browser {
     browser: chromiumoxide::Browser,
     page: chromiumoxide::Page,
