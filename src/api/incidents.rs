@@ -32,6 +32,8 @@ pub(super) struct IncidentQuery {
     triage: Option<String>,
     /// Text in the domain or brand.
     q: Option<String>,
+    /// RFC 3339: incidents changed at or after (a mirroring SOAR's poll).
+    modified_since: Option<String>,
     /// `desc`: newest first, paged with `before` (the console's queue).
     order: Option<String>,
     before: Option<String>,
@@ -49,6 +51,14 @@ impl IncidentQuery {
         if let Some(t) = &self.triage {
             let state: TriageState = t.parse().map_err(ApiError::BadRequest)?;
             f.triage = Some(state.as_str().to_owned());
+        }
+        if let Some(t) = &self.modified_since {
+            let at = Timestamp::parse(t).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "modified_since must be an RFC 3339 time such as 2026-01-31T00:00:00Z, not {t:?}"
+                ))
+            })?;
+            f.modified_since_ms = Some(at.unix_ms());
         }
         if let Some(q) = &self.q {
             if q.chars().count() > 253 {

@@ -282,7 +282,11 @@ impl Writer {
 }
 
 impl Deliver for FileSink {
-    fn deliver<'a>(&'a self, incident: &'a Incident) -> BoxFuture<'a, Outcome> {
+    fn deliver<'a>(
+        &'a self,
+        incident: &'a Incident,
+        _record: Option<&'a str>,
+    ) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let writer = self.0.clone();
             let incident = incident.clone();

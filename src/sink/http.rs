@@ -136,6 +136,18 @@ pub(super) trait HttpFormat: Clone + Send + Sync + 'static {
     fn judge(&self, _status: StatusCode, _body: &str) -> Option<Outcome> {
         None
     }
+    /// The platform's id of the record a successful creation made, read
+    /// from its answer (needs [`HttpFormat::reads_success_body`]).
+    fn record_id(&self, _body: &str) -> Option<String> {
+        None
+    }
+    /// The requests that apply `incident`, an update, to `record` (the
+    /// platform's id of the incident it updates) in place. Empty when the
+    /// platform has no such update: the update is then sent as a record of
+    /// its own, carrying `update_of`.
+    fn update(&self, _incident: &Incident, _record: &str) -> Vec<Call> {
+        Vec::new()
+    }
 }
 
 impl<F: HttpFormat> SinkKind for F {
@@ -221,13 +233,22 @@ impl<F: HttpFormat> HttpSink<F> {
         })
     }
 
-    /// The exact request this sink sends for `incident`.
-    fn request(&self, incident: &Incident) -> reqwest::RequestBuilder {
+    /// The exact request this sink sends for `incident`: its creation, or
+    /// `call`, one request of an update in place.
+    fn request(&self, incident: &Incident, call: Option<&Call>) -> reqwest::RequestBuilder {
         let key = incident.idempotency_key();
-        let bytes = serde_json::to_vec(&self.format.body(incident)).unwrap_or_default();
+        let created;
+        let (method, url, body) = match call {
+            Some(c) => (c.method.clone(), c.url.clone(), &c.body),
+            None => {
+                created = self.format.body(incident);
+                (reqwest::Method::POST, self.format.url(), &created)
+            }
+        };
+        let bytes = serde_json::to_vec(body).unwrap_or_default();
         let mut req = self
             .client
-            .post(self.format.url())
+            .request(method, url)
             .header("Idempotency-Key", &key)
             .header(reqwest::header::CONTENT_TYPE, "application/json");
         req = self.format.auth(req);
@@ -246,30 +267,90 @@ impl<F: HttpFormat> HttpSink<F> {
         }
         req.body(bytes)
     }
+
+    /// Send one request; the outcome and, when it was read, the answer.
+    async fn send(&self, req: reqwest::RequestBuilder) -> (Outcome, String) {
+        let resp = match req.send().await {
+            Ok(resp) => resp,
+            Err(e) => {
+                let reason = crate::http::without_url(&e);
+                return (
+                    Outcome::Retry {
+                        after: None,
+                        reason,
+                    },
+                    String::new(),
+                );
+            }
+        };
+        let status = resp.status();
+        if status.is_success() && !self.format.reads_success_body() {
+            return (Outcome::Delivered, String::new());
+        }
+        let headers = resp.headers().clone();
+        let body = read_prefix(resp, MAX_ERROR_BODY).await;
+        let outcome = self
+            .format
+            .judge(status, &body)
+            .unwrap_or_else(|| classify(status, &headers, &body));
+        (outcome, body)
+    }
+}
+
+/// A record id from a platform's answer (a string or a number), kept only
+/// when it is plain enough to go into a URL path as it is.
+pub(super) fn record_id(v: &serde_json::Value) -> Option<String> {
+    let id = match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) if n.is_u64() => n.to_string(),
+        _ => return None,
+    };
+    let plain = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"~_-.".contains(&b));
+    (plain && id != "." && id != "..").then_some(id)
+}
+
+/// One request of an update in place (TheHive's PATCH of the alert, say).
+#[derive(Debug, Clone)]
+pub(super) struct Call {
+    pub(super) method: reqwest::Method,
+    pub(super) url: String,
+    pub(super) body: serde_json::Value,
 }
 
 impl<F: HttpFormat> Deliver for HttpSink<F> {
-    fn deliver<'a>(&'a self, incident: &'a Incident) -> BoxFuture<'a, Outcome> {
+    fn deliver<'a>(
+        &'a self,
+        incident: &'a Incident,
+        record: Option<&'a str>,
+    ) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            let resp = match self.request(incident).send().await {
-                Ok(resp) => resp,
-                Err(e) => {
-                    return Outcome::Retry {
-                        after: None,
-                        reason: crate::http::without_url(&e),
-                    };
+            let calls = match record {
+                Some(record) if incident.update_of.is_some() => {
+                    self.format.update(incident, record)
                 }
+                _ => Vec::new(),
             };
-            let status = resp.status();
-            if status.is_success() && !self.format.reads_success_body() {
-                return Outcome::Delivered;
+            if calls.is_empty() {
+                let (outcome, body) = self.send(self.request(incident, None)).await;
+                return match (outcome, self.format.record_id(&body)) {
+                    (Outcome::Delivered, Some(id)) => Outcome::Recorded(id),
+                    (outcome, _) => outcome,
+                };
             }
-            let headers = resp.headers().clone();
-            let body = read_prefix(resp, MAX_ERROR_BODY).await;
-            if let Some(outcome) = self.format.judge(status, &body) {
-                return outcome;
+            // every call is idempotent (a PATCH to the same values, an
+            // observable or artifact the platform already has counts as
+            // delivered), so a retry sends them all again
+            for call in &calls {
+                match self.send(self.request(incident, Some(call))).await.0 {
+                    Outcome::Delivered | Outcome::Recorded(_) => {}
+                    other => return other,
+                }
             }
-            classify(status, &headers, &body)
+            Outcome::Delivered
         })
     }
 }
@@ -277,6 +358,25 @@ impl<F: HttpFormat> Deliver for HttpSink<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn record_ids_are_kept_only_when_they_fit_a_url_path_as_they_are() {
+        use serde_json::json;
+        assert_eq!(record_id(&json!("~41")).as_deref(), Some("~41"));
+        assert_eq!(record_id(&json!(7)).as_deref(), Some("7"));
+        for bad in [
+            json!("../admin"),
+            json!("a/b"),
+            json!("x?y"),
+            json!(""),
+            json!(-1),
+            json!(".."),
+            json!(null),
+        ] {
+            assert_eq!(record_id(&bad), None, "{bad}");
+        }
+        assert_eq!(record_id(&json!("a".repeat(129))), None);
+    }
 
     /// The example of the Standard Webhooks specification.
     #[test]

@@ -44,7 +44,13 @@ pub enum SinkError {
 
 /// Sends one incident to one destination.
 pub(crate) trait Deliver: Send + Sync {
-    fn deliver<'a>(&'a self, incident: &'a Incident) -> BoxFuture<'a, Outcome>;
+    /// `record`: for an update, the sink's own id of the record the
+    /// updated incident became there, when it named one.
+    fn deliver<'a>(
+        &'a self,
+        incident: &'a Incident,
+        record: Option<&'a str>,
+    ) -> BoxFuture<'a, Outcome>;
 }
 
 /// What building a sink may use.
@@ -225,8 +231,8 @@ impl Sink {
         })
     }
 
-    pub async fn deliver(&self, incident: &Incident) -> Outcome {
-        self.deliver.deliver(incident).await
+    pub async fn deliver(&self, incident: &Incident, record: Option<&str>) -> Outcome {
+        self.deliver.deliver(incident, record).await
     }
 }
 

@@ -8,6 +8,9 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Delivered,
+    /// Delivered, and the platform named the record it made (an alert or
+    /// container id), which the incident's updates are then applied to.
+    Recorded(String),
     /// Try again later; `after` is the server's `Retry-After` when it sent one.
     Retry {
         after: Option<Duration>,

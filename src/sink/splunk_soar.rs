@@ -4,11 +4,16 @@
 //! The container's `source_data_identifier` is the idempotency key; Splunk
 //! SOAR answers a duplicate with `existing_container_id`, which counts as
 //! delivered. Two inline artifacts carry the evidence in CEF fields: the
-//! lookalike domain and the certificate.
+//! lookalike domain and the certificate (and a third, once enriched).
+//!
+//! An update goes to the container the first delivery made (its `id` or
+//! `existing_container_id`, kept per sink): `POST /rest/container/<id>`
+//! with the severity and description, then `POST /rest/artifact` into it
+//! with the enrichment (or the new certificate of a repeat sighting).
 
 use super::UnknownKeys;
 use super::evidence::{Enriched, lookalike_names, plain_hex};
-use super::http::{HttpFormat, HttpSettings};
+use super::http::{Call, HttpFormat, HttpSettings, record_id};
 use super::outcome::{Outcome, snippet};
 use crate::config::{ConfigError, invalid};
 use crate::model::{Incident, Severity};
@@ -62,102 +67,57 @@ impl HttpFormat for SplunkSoarSettings {
     }
 
     fn body(&self, incident: &Incident) -> serde_json::Value {
-        let s = self;
-        let c = &incident.certificate;
         let key = incident.idempotency_key();
-        let sev = severity(incident.severity);
-        let names = lookalike_names(incident);
-        let mut container = json!({
+        // the certificate's artifact stays the last, the one that runs automation
+        let mut artifacts = vec![self.domain_artifact(incident, &key)];
+        artifacts.extend(self.enrichment_artifact(incident, &key));
+        artifacts.push(self.certificate_artifact(incident, &key));
+        json!({
             "name": incident.title(),
-            "label": s.label,
-            "severity": sev,
-            "sensitivity": sensitivity(s.tlp),
+            "label": self.label,
+            "severity": severity(incident.severity),
+            "sensitivity": sensitivity(self.tlp),
             "status": "new",
             "source_data_identifier": key,
             "description": incident.detail.explanation,
-            "tags": s.tags,
+            "tags": self.tags,
             "data": incident,
-            "artifacts": [
-                {
-                    "name": "Lookalike domain",
-                    "label": s.label,
-                    "severity": sev,
-                    "source_data_identifier": format!("{key}-domain"),
-                    "cef": {
-                        "destinationDnsDomain": incident.registrable_domain,
-                        "destinationHostName": incident.domain,
-                        "lookalikeNames": names,
-                        "brand": incident.brand,
-                        "matchKind": incident.detail.kind.as_str(),
-                        "score": incident.score,
-                        "explanation": incident.detail.explanation,
-                    },
-                    "cef_types": {
-                        "destinationDnsDomain": ["domain"],
-                        "destinationHostName": ["host name", "domain"],
-                        "brand": ["domain"],
-                    },
-                    "run_automation": false,
-                },
-                {
-                    "name": "Certificate",
-                    "label": s.label,
-                    "severity": sev,
-                    "source_data_identifier": format!("{key}-certificate"),
-                    "cef": {
-                        "fileHashSha256": plain_hex(&c.sha256),
-                        "fileHashSha1": plain_hex(&c.sha1),
-                        "certificateSerialNumber": c.serial_number,
-                        "certificateSubject": c.subject.aggregated,
-                        "certificateIssuer": c.issuer.aggregated,
-                        "certificateNotBefore": c.not_before,
-                        "certificateNotAfter": c.not_after,
-                        "certificateNames": c.all_domains,
-                        "ctLog": incident.ct.log_name,
-                        "ctIndex": incident.ct.cert_index,
-                        "ctLink": incident.ct.cert_link,
-                    },
-                    "cef_types": {
-                        "fileHashSha256": ["sha256", "hash"],
-                        "fileHashSha1": ["sha1", "hash"],
-                        "ctLink": ["url"],
-                    },
-                    "run_automation": true,
-                }
-            ],
-        });
-        // once enriched (the update), a third artifact with what was found;
-        // the certificate's stays the last, the one that runs automation
-        let found = Enriched::of(incident);
-        if !found.is_empty()
-            && let Some(artifacts) = container["artifacts"].as_array_mut()
-        {
-            let enrichment = json!({
-                "name": "Enrichment",
-                "label": s.label,
-                "severity": sev,
-                "source_data_identifier": format!("{key}-enrichment"),
-                "cef": {
-                    "destinationAddress": found.ips.first(),
-                    "addresses": found.ips,
-                    "mailExchangers": found.mx,
-                    "requestURL": found.live_url,
-                    "verdicts": found.verdicts,
-                    "registrar": found.registrar,
-                    "registered": found.registered,
-                    "abuseEmail": found.abuse_email,
-                },
-                "cef_types": {
-                    "destinationAddress": ["ip"],
-                    "requestURL": ["url"],
-                    "mailExchangers": ["host name"],
-                    "abuseEmail": ["email"],
-                },
-                "run_automation": false,
-            });
-            artifacts.insert(artifacts.len() - 1, enrichment);
-        }
-        container
+            "artifacts": artifacts,
+        })
+    }
+
+    /// In place: the container's severity and description, then one
+    /// artifact with what changed: the enrichment, or the new certificate
+    /// of a repeat sighting. Its `source_data_identifier` is the update's
+    /// key, so a second attempt names the artifact that exists.
+    fn update(&self, incident: &Incident, record: &str) -> Vec<Call> {
+        let base = self.http.url.trim_end_matches('/');
+        let key = incident.idempotency_key();
+        let mut artifact = match self.enrichment_artifact(incident, &key) {
+            Some(enrichment) if incident.enrichment_update.is_some() => enrichment,
+            _ => self.certificate_artifact(incident, &key),
+        };
+        artifact["container_id"] = json!(
+            record
+                .parse::<u64>()
+                .map(|n| json!(n))
+                .unwrap_or(json!(record))
+        );
+        vec![
+            Call {
+                method: reqwest::Method::POST,
+                url: format!("{base}/rest/container/{record}"),
+                body: json!({
+                    "severity": severity(incident.severity),
+                    "description": incident.detail.explanation,
+                }),
+            },
+            Call {
+                method: reqwest::Method::POST,
+                url: format!("{base}/rest/artifact"),
+                body: artifact,
+            },
+        ]
     }
 
     fn auth(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -187,6 +147,14 @@ impl HttpFormat for SplunkSoarSettings {
         true
     }
 
+    /// The container's `id`, or the one that had this key already.
+    fn record_id(&self, body: &str) -> Option<String> {
+        let v: serde_json::Value = serde_json::from_str(body).ok()?;
+        ["id", "existing_container_id"]
+            .iter()
+            .find_map(|k| v.get(*k).and_then(record_id))
+    }
+
     fn judge(&self, status: StatusCode, body: &str) -> Option<Outcome> {
         if duplicate(body) && !status.is_server_error() {
             return Some(Outcome::Delivered);
@@ -201,13 +169,101 @@ impl HttpFormat for SplunkSoarSettings {
     }
 }
 
-/// Splunk SOAR names the container that already has this
+impl SplunkSoarSettings {
+    fn domain_artifact(&self, incident: &Incident, key: &str) -> serde_json::Value {
+        json!({
+            "name": "Lookalike domain",
+            "label": self.label,
+            "severity": severity(incident.severity),
+            "source_data_identifier": format!("{key}-domain"),
+            "cef": {
+                "destinationDnsDomain": incident.registrable_domain,
+                "destinationHostName": incident.domain,
+                "lookalikeNames": lookalike_names(incident),
+                "brand": incident.brand,
+                "matchKind": incident.detail.kind.as_str(),
+                "score": incident.score,
+                "explanation": incident.detail.explanation,
+            },
+            "cef_types": {
+                "destinationDnsDomain": ["domain"],
+                "destinationHostName": ["host name", "domain"],
+                "brand": ["domain"],
+            },
+            "run_automation": false,
+        })
+    }
+
+    fn certificate_artifact(&self, incident: &Incident, key: &str) -> serde_json::Value {
+        let c = &incident.certificate;
+        json!({
+            "name": "Certificate",
+            "label": self.label,
+            "severity": severity(incident.severity),
+            "source_data_identifier": format!("{key}-certificate"),
+            "cef": {
+                "fileHashSha256": plain_hex(&c.sha256),
+                "fileHashSha1": plain_hex(&c.sha1),
+                "certificateSerialNumber": c.serial_number,
+                "certificateSubject": c.subject.aggregated,
+                "certificateIssuer": c.issuer.aggregated,
+                "certificateNotBefore": c.not_before,
+                "certificateNotAfter": c.not_after,
+                "certificateNames": c.all_domains,
+                "ctLog": incident.ct.log_name,
+                "ctIndex": incident.ct.cert_index,
+                "ctLink": incident.ct.cert_link,
+            },
+            "cef_types": {
+                "fileHashSha256": ["sha256", "hash"],
+                "fileHashSha1": ["sha1", "hash"],
+                "ctLink": ["url"],
+            },
+            "run_automation": true,
+        })
+    }
+
+    /// What enrichment found, once it has found anything.
+    fn enrichment_artifact(&self, incident: &Incident, key: &str) -> Option<serde_json::Value> {
+        let found = Enriched::of(incident);
+        if found.is_empty() {
+            return None;
+        }
+        Some(json!({
+            "name": "Enrichment",
+            "label": self.label,
+            "severity": severity(incident.severity),
+            "source_data_identifier": format!("{key}-enrichment"),
+            "cef": {
+                "destinationAddress": found.ips.first(),
+                "addresses": found.ips,
+                "mailExchangers": found.mx,
+                "requestURL": found.live_url,
+                "verdicts": found.verdicts,
+                "registrar": found.registrar,
+                "registered": found.registered,
+                "abuseEmail": found.abuse_email,
+            },
+            "cef_types": {
+                "destinationAddress": ["ip"],
+                "requestURL": ["url"],
+                "mailExchangers": ["host name"],
+                "abuseEmail": ["email"],
+            },
+            "run_automation": false,
+        }))
+    }
+}
+
+/// Splunk SOAR names the container (or artifact) that already has this
 /// `source_data_identifier`: delivered before.
 fn duplicate(body: &str) -> bool {
-    serde_json::from_str::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v.get("existing_container_id").cloned())
-        .is_some_and(|id| !id.is_null())
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else {
+        return false;
+    };
+    ["existing_container_id", "existing_artifact_id"]
+        .iter()
+        .any(|k| v.get(*k).is_some_and(|id| !id.is_null()))
 }
 
 /// A 2xx that says `"failed": true` without naming a container.

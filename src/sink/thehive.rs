@@ -5,12 +5,18 @@
 //! idempotency key and a duplicate answer ("already exists") means the alert
 //! was delivered before. Observables: the lookalike's registrable domain, the
 //! certificate's names under it, and the certificate's SHA-256, each once;
-//! once enriched (the update), also its addresses, mail exchangers, live
-//! URL and the registrar's abuse e-mail, with the verdicts as tags.
+//! once enriched, also its addresses, mail exchangers, live URL and the
+//! registrar's abuse e-mail, with the verdicts as tags.
+//!
+//! An update goes to the alert the first delivery made (its `_id`, kept
+//! per sink): `PATCH /api/v1/alert/<id>` (title, description, severity,
+//! tags), then `POST /api/v1/alert/<id>/observable` for each observable
+//! enrichment found. An incident delivered without an `_id` in the answer
+//! (an "already exists") gets its updates as alerts of their own.
 
 use super::UnknownKeys;
 use super::evidence::{Enriched, lookalike_names, markdown, plain_hex};
-use super::http::{HttpFormat, HttpSettings};
+use super::http::{Call, HttpFormat, HttpSettings, record_id};
 use super::outcome::Outcome;
 use crate::config::{ConfigError, invalid};
 use crate::model::Incident;
@@ -58,69 +64,62 @@ impl HttpFormat for TheHiveSettings {
     }
 
     fn body(&self, incident: &Incident) -> serde_json::Value {
-        let s = self;
-        let c = &incident.certificate;
-        let mut tags: Vec<String> = vec![
-            "certsentry".to_owned(),
-            format!("brand:{}", incident.brand),
-            format!("match:{}", incident.detail.kind.as_str()),
-        ];
-        tags.extend(s.tags.iter().cloned());
-        let mut seen = HashSet::new();
-        let mut observables = Vec::new();
-        let mut push = |data_type: &str, data: String, message: &str, ioc: bool| {
-            if !data.is_empty() && seen.insert(data.clone()) {
-                observables.push(json!({
-                    "dataType": data_type,
-                    "data": data,
-                    "ioc": ioc,
-                    "tags": ["certsentry", format!("brand:{}", incident.brand)],
-                    "message": message,
-                }));
-            }
-        };
-        push(
-            "domain",
-            incident.registrable_domain.clone(),
-            "registrable domain of the lookalike",
-            true,
-        );
-        for name in lookalike_names(incident) {
-            push("fqdn", name, "certificate name under the lookalike", true);
-        }
-        push("hash", plain_hex(&c.sha256), "certificate SHA-256", false);
-        // what enrichment found (an update carries it)
-        let found = Enriched::of(incident);
-        for ip in &found.ips {
-            push("ip", ip.clone(), "address the lookalike resolves to", true);
-        }
-        for mx in &found.mx {
-            push("fqdn", mx.clone(), "mail exchanger of the lookalike", true);
-        }
-        if let Some(url) = &found.live_url {
-            push("url", url.clone(), "the lookalike's live page", true);
-        }
-        if let Some(mail) = &found.abuse_email {
-            push("mail", mail.clone(), "the registrar's abuse contact", false);
-        }
-        tags.extend(found.verdicts.iter().map(|v| format!("verdict:{v}")));
         let mut alert = json!({
-            "type": s.alert_type,
+            "type": self.alert_type,
             "source": "certsentry",
             "sourceRef": incident.idempotency_key(),
             "title": incident.title(),
             "description": markdown(incident),
             "date": incident.first_seen.unix_ms(),
             "severity": incident.severity.xsoar(),
-            "tlp": s.tlp,
-            "pap": s.pap,
-            "tags": tags,
-            "observables": observables,
+            "tlp": self.tlp,
+            "pap": self.pap,
+            "tags": self.tags_of(incident),
+            "observables": observables(incident, false),
         });
         if !incident.ct.cert_link.is_empty() {
             alert["externalLink"] = json!(incident.ct.cert_link);
         }
         alert
+    }
+
+    /// In place: the alert's severity, description and tags, then each
+    /// observable enrichment found (one it has already is a duplicate,
+    /// which counts as delivered).
+    fn update(&self, incident: &Incident, record: &str) -> Vec<Call> {
+        let alert = format!(
+            "{}/api/v1/alert/{}",
+            self.http.url.trim_end_matches('/'),
+            record
+        );
+        let mut calls = vec![Call {
+            method: reqwest::Method::PATCH,
+            url: alert.clone(),
+            body: json!({
+                "title": incident.title(),
+                "description": markdown(incident),
+                "severity": incident.severity.xsoar(),
+                "tags": self.tags_of(incident),
+            }),
+        }];
+        for observable in observables(incident, true) {
+            calls.push(Call {
+                method: reqwest::Method::POST,
+                url: format!("{alert}/observable"),
+                body: observable,
+            });
+        }
+        calls
+    }
+
+    fn reads_success_body(&self) -> bool {
+        true
+    }
+
+    /// The created alert's `_id`.
+    fn record_id(&self, body: &str) -> Option<String> {
+        let v: serde_json::Value = serde_json::from_str(body).ok()?;
+        record_id(v.get("_id")?)
     }
 
     fn auth(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -153,6 +152,66 @@ impl HttpFormat for TheHiveSettings {
     fn judge(&self, status: StatusCode, body: &str) -> Option<Outcome> {
         duplicate(status, body).then_some(Outcome::Delivered)
     }
+}
+
+impl TheHiveSettings {
+    fn tags_of(&self, incident: &Incident) -> Vec<String> {
+        let mut tags: Vec<String> = vec![
+            "certsentry".to_owned(),
+            format!("brand:{}", incident.brand),
+            format!("match:{}", incident.detail.kind.as_str()),
+        ];
+        tags.extend(self.tags.iter().cloned());
+        let found = Enriched::of(incident);
+        tags.extend(found.verdicts.iter().map(|v| format!("verdict:{v}")));
+        tags
+    }
+}
+
+/// The alert's observables, each once: the lookalike's registrable domain,
+/// its names in the certificate and the certificate's hash, then what
+/// enrichment found (`enriched_only`: just those).
+fn observables(incident: &Incident, enriched_only: bool) -> Vec<serde_json::Value> {
+    let mut seen = HashSet::new();
+    let mut observables = Vec::new();
+    let mut push = |data_type: &str, data: String, message: &str, ioc: bool| {
+        if !data.is_empty() && seen.insert(data.clone()) {
+            observables.push(json!({
+                "dataType": data_type,
+                "data": data,
+                "ioc": ioc,
+                "tags": ["certsentry", format!("brand:{}", incident.brand)],
+                "message": message,
+            }));
+        }
+    };
+    if !enriched_only {
+        push(
+            "domain",
+            incident.registrable_domain.clone(),
+            "registrable domain of the lookalike",
+            true,
+        );
+        for name in lookalike_names(incident) {
+            push("fqdn", name, "certificate name under the lookalike", true);
+        }
+        let sha256 = plain_hex(&incident.certificate.sha256);
+        push("hash", sha256, "certificate SHA-256", false);
+    }
+    let found = Enriched::of(incident);
+    for ip in &found.ips {
+        push("ip", ip.clone(), "address the lookalike resolves to", true);
+    }
+    for mx in &found.mx {
+        push("fqdn", mx.clone(), "mail exchanger of the lookalike", true);
+    }
+    if let Some(url) = &found.live_url {
+        push("url", url.clone(), "the lookalike's live page", true);
+    }
+    if let Some(mail) = &found.abuse_email {
+        push("mail", mail.clone(), "the registrar's abuse contact", false);
+    }
+    observables
 }
 
 /// TheHive refuses a second alert with the same `sourceRef` with 400 (or 409)

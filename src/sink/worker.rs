@@ -36,7 +36,10 @@ impl DeliveryWorker {
         let n = due.len();
         let results: Vec<(OutboxItem, Outcome)> = futures_util::stream::iter(due)
             .map(|item| async move {
-                let outcome = self.sink.deliver(&item.incident).await;
+                let outcome = self
+                    .sink
+                    .deliver(&item.incident, item.record.as_deref())
+                    .await;
                 (item, outcome)
             })
             .buffer_unordered(self.settings.concurrency)
@@ -56,8 +59,17 @@ impl DeliveryWorker {
         let action = match outcome {
             Outcome::Delivered => {
                 self.metrics.add(&self.metrics.deliveries_ok, 1);
-                tracing::info!(attempts = item.attempts + 1, "delivered");
-                Action::Delete
+                tracing::info!(
+                    attempts = item.attempts + 1,
+                    in_place = item.record.is_some(),
+                    "delivered"
+                );
+                Action::Delete(None)
+            }
+            Outcome::Recorded(record) => {
+                self.metrics.add(&self.metrics.deliveries_ok, 1);
+                tracing::info!(attempts = item.attempts + 1, %record, "delivered");
+                Action::Delete(Some(record))
             }
             Outcome::Retry { reason, .. } if age >= self.settings.max_age => {
                 self.metrics.add(&self.metrics.deliveries_failed, 1);
@@ -89,7 +101,7 @@ impl DeliveryWorker {
         };
         drop(_enter);
         match action {
-            Action::Delete => self.store.mark_delivered(item.id).await,
+            Action::Delete(record) => self.store.mark_delivered(item.id, record).await,
             Action::Retry(at, reason) => self.store.mark_retry(item.id, at, reason).await,
             Action::Fail(reason) => self.store.mark_failed(item.id, reason).await,
         }
@@ -137,7 +149,8 @@ impl DeliveryWorker {
 }
 
 enum Action {
-    Delete,
+    /// Delivered; the record the sink named, if it did.
+    Delete(Option<String>),
     Retry(i64, String),
     Fail(String),
 }

@@ -19,6 +19,9 @@ pub struct IncidentFilter {
     pub triage: Option<String>,
     /// Lower-case text found in the domain (either form) or the brand.
     pub text: Option<String>,
+    /// Unix milliseconds: incidents changed (seen again, enriched, triaged)
+    /// at or after; what a mirroring SOAR asks for.
+    pub modified_since_ms: Option<i64>,
 }
 
 /// Insert `row` (an incident, or an update when `update_of` is set) with
@@ -169,6 +172,9 @@ impl Db {
         }
         if let Some(t) = &filter.text {
             and("instr(x.search, ?) > 0", t.clone().into());
+        }
+        if let Some(ms) = filter.modified_since_ms {
+            and("x.modified_ms >= ?", ms.into());
         }
         sql.push_str(&format!(" {order} LIMIT ?"));
         args.push((limit as i64).into());

@@ -178,6 +178,63 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_change_of_an_incident_shows_in_modified_since_and_sink_records_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
+        let day = DedupPolicy {
+            window: Duration::from_secs(86400),
+            send_updates: false,
+        };
+        // recorded an hour ago: not modified since a minute ago
+        let then = SystemTime::now() - Duration::from_secs(3600);
+        let incident = sample_incident("paypa1.com");
+        store
+            .record(&incident, &["hive".into()], day, then)
+            .unwrap();
+        let since = |t: SystemTime| IncidentFilter {
+            modified_since_ms: Some(crate::model::unix_ms(t)),
+            ..IncidentFilter::default()
+        };
+        let recent = SystemTime::now() - Duration::from_secs(60);
+        let page = store.incidents(since(recent), None, 10).await.unwrap();
+        assert!(page.is_empty());
+        let page = store.incidents(since(then), None, 10).await.unwrap();
+        assert_eq!(page.len(), 1);
+        // a triage (any change of the body) makes it modified now
+        let change = crate::model::TriageChange {
+            at: crate::model::Timestamp::from_system(SystemTime::now()),
+            actor: "ana".into(),
+            state: Some(crate::model::TriageState::Investigating),
+            assignee: None,
+            comment: None,
+        };
+        store.triage(incident.id, change).await.unwrap().unwrap();
+        let page = store.incidents(since(recent), None, 10).await.unwrap();
+        assert_eq!(page.len(), 1);
+
+        // the record the sink named is what its updates are sent to
+        let due = store.due("hive", i64::MAX, 10).await.unwrap();
+        assert_eq!(due[0].record, None);
+        store
+            .mark_delivered(due[0].id, Some("~41".into()))
+            .await
+            .unwrap();
+        // a new certificate for it, sent as an update
+        let updates = DedupPolicy {
+            send_updates: true,
+            ..day
+        };
+        let mut again = sample_incident("www.paypa1.com");
+        again.certificate.sha256 = "another certificate".into();
+        let sinks = ["hive".to_owned(), "other".to_owned()];
+        store.record(&again, &sinks, updates, then).unwrap();
+        let due = store.due("hive", i64::MAX, 10).await.unwrap();
+        assert_eq!(due[0].record.as_deref(), Some("~41"));
+        let due = store.due("other", i64::MAX, 10).await.unwrap();
+        assert_eq!(due[0].record, None, "a record is the sink's own");
+    }
+
+    #[tokio::test]
     async fn enrichment_takes_up_incidents_in_commit_order_not_id_order() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
@@ -273,7 +330,7 @@ mod tests {
             }
         );
         assert_eq!(counts[1].pending, 2);
-        store.mark_delivered(due[0].id).await.unwrap();
+        store.mark_delivered(due[0].id, None).await.unwrap();
         assert_eq!(store.outbox_counts().await.unwrap()[0].pending, 0);
 
         let page = store

@@ -40,6 +40,9 @@ pub struct OutboxItem {
     pub attempts: u32,
     pub created_ms: i64,
     pub incident: Incident,
+    /// For an update: the sink's own id of the record its incident became
+    /// there (`sink_refs`), when the sink named one.
+    pub record: Option<String>,
 }
 
 /// Delivery counts for one sink.
@@ -54,7 +57,9 @@ impl Db {
     fn due(&self, sink: &str, now_ms: i64, limit: usize) -> Result<Vec<OutboxItem>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT o.id, o.sink, o.attempts, o.created_ms, i.body FROM outbox o
+            "SELECT o.id, o.sink, o.attempts, o.created_ms, i.body,
+                    (SELECT r.remote_id FROM sink_refs r WHERE r.incident_id = i.update_of AND r.sink = o.sink)
+             FROM outbox o
              JOIN incidents i ON i.id = o.incident_id
              WHERE o.sink = ?1 AND o.state = 'pending' AND o.next_attempt_ms <= ?2
                AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.incident_id = i.update_of
@@ -68,17 +73,19 @@ impl Db {
                 r.get::<_, i64>(2)?,
                 r.get::<_, i64>(3)?,
                 r.get::<_, String>(4)?,
+                r.get::<_, Option<String>>(5)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, sink, attempts, created_ms, body) = row?;
+            let (id, sink, attempts, created_ms, body, record) = row?;
             out.push(OutboxItem {
                 id,
                 sink,
                 attempts: attempts as u32,
                 created_ms,
                 incident: serde_json::from_str(&body)?,
+                record,
             });
         }
         Ok(out)
@@ -179,10 +186,25 @@ impl Store {
         self.call(move |db| db.next_due_ms(&sink)).await
     }
 
-    pub async fn mark_delivered(&self, outbox_id: i64) -> Result<(), StoreError> {
+    /// The sink confirmed: the row goes. `record` is the sink's own id of
+    /// what it created, kept for the incident's later updates.
+    pub async fn mark_delivered(
+        &self,
+        outbox_id: i64,
+        record: Option<String>,
+    ) -> Result<(), StoreError> {
         self.call(move |db| {
-            db.conn()
-                .execute("DELETE FROM outbox WHERE id = ?1", params![outbox_id])?;
+            let mut conn = db.conn();
+            let tx = conn.transaction()?;
+            if let Some(record) = record {
+                tx.execute(
+                    "INSERT OR REPLACE INTO sink_refs (incident_id, sink, remote_id)
+                     SELECT incident_id, sink, ?2 FROM outbox WHERE id = ?1",
+                    params![outbox_id, record],
+                )?;
+            }
+            tx.execute("DELETE FROM outbox WHERE id = ?1", params![outbox_id])?;
+            tx.commit()?;
             Ok(())
         })
         .await

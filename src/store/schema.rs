@@ -210,6 +210,47 @@ const MIGRATIONS: &[Step] = &[
         CREATE TRIGGER incident_index_pruned AFTER DELETE ON incidents
         BEGIN DELETE FROM incident_index WHERE id = OLD.id; END;",
     ),
+    // 13: what changed when, for a SOAR that mirrors incidents (XSOAR's
+    // get-modified-remote-data): `modified_ms`, set by the triggers to the
+    // last sighting on insert and to the time of any later change of the
+    // body (enrichment, triage, a sighting); and each sink's own id of the
+    // record it created, so an update can go to that record
+    Step::Sql(
+        "ALTER TABLE incident_index ADD COLUMN modified_ms INTEGER NOT NULL DEFAULT 0;
+        UPDATE incident_index SET modified_ms =
+            coalesce((SELECT last_seen_ms FROM incidents i WHERE i.id = incident_index.id), first_seen_ms);
+        CREATE INDEX incident_index_modified ON incident_index(modified_ms, id);
+        DROP TRIGGER incident_index_added;
+        DROP TRIGGER incident_index_changed;
+        CREATE TRIGGER incident_index_added AFTER INSERT ON incidents
+        BEGIN
+            INSERT OR REPLACE INTO incident_index VALUES (NEW.id, json_extract(NEW.body, '$.brand'), json_extract(NEW.body, '$.severity'),
+                json_extract(NEW.body, '$.match.kind'),
+                coalesce(json_extract(NEW.body, '$.triage.state'), 'new'), NEW.first_seen_ms,
+                lower(coalesce(json_extract(NEW.body, '$.domain'), '') || ' '
+                    || coalesce(json_extract(NEW.body, '$.domain_unicode'), '') || ' '
+                    || coalesce(json_extract(NEW.body, '$.brand'), '')),
+                NEW.last_seen_ms);
+        END;
+        CREATE TRIGGER incident_index_changed AFTER UPDATE OF body ON incidents
+        BEGIN
+            INSERT OR REPLACE INTO incident_index VALUES (NEW.id, json_extract(NEW.body, '$.brand'), json_extract(NEW.body, '$.severity'),
+                json_extract(NEW.body, '$.match.kind'),
+                coalesce(json_extract(NEW.body, '$.triage.state'), 'new'), NEW.first_seen_ms,
+                lower(coalesce(json_extract(NEW.body, '$.domain'), '') || ' '
+                    || coalesce(json_extract(NEW.body, '$.domain_unicode'), '') || ' '
+                    || coalesce(json_extract(NEW.body, '$.brand'), '')),
+                max(NEW.last_seen_ms, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)));
+        END;
+        CREATE TABLE sink_refs (
+            incident_id TEXT NOT NULL,
+            sink TEXT NOT NULL,
+            remote_id TEXT NOT NULL,
+            PRIMARY KEY (incident_id, sink)
+        ) WITHOUT ROWID;
+        CREATE TRIGGER sink_refs_pruned AFTER DELETE ON incidents
+        BEGIN DELETE FROM sink_refs WHERE incident_id = OLD.id; END;",
+    ),
 ];
 
 impl Step {

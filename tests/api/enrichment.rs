@@ -200,6 +200,14 @@ async fn lookalikes_are_enriched_after_delivery_and_updated_once_per_change() {
     let http = &update["enrichment"]["http"]["data"];
     assert_eq!(http["title"], "Log in to your PayPal account");
     assert_eq!(http["status"], 200);
+    // what the XSOAR pack's mapper and the REST sink read (CertSentry.py
+    // enrichment_summary, sink/evidence.rs): these paths are really there
+    assert!(http["brand_distance"].is_u64(), "{http}");
+    assert_eq!(update["enrichment"]["version"], 1);
+    let raised = update["enrichment"]["evidence"]["raised_by"]
+        .as_array()
+        .unwrap();
+    assert!(!raised.is_empty() && raised.iter().all(Value::is_string));
     // live, a login form and the brand's look raise the score
     assert!(
         update["score"].as_u64() > clone[0]["score"].as_u64(),
@@ -697,4 +705,124 @@ async fn addresses_get_their_as_and_a_name_that_does_not_resolve_says_so() {
     assert_eq!(e["dns"]["data"]["exists"], false, "{e}");
     assert_eq!(e["asn"]["status"], "skipped", "{e}");
     assert!(verdicts(&gone[1]).contains(&"down".to_owned()), "{e}");
+}
+
+/// TheHive and Splunk SOAR name the record they made; the enrichment
+/// update then goes to that record (alert PATCH plus observables; the
+/// container's severity plus an artifact), not into a second one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_are_applied_to_the_alert_and_container_the_soar_made() {
+    use certsentry::{SinkFormat, SinkSettings, SplunkSoarSettings, TheHiveSettings};
+    let lab = lab().await;
+    let certstream = FakeCertstream::start().await;
+    let hive = Receiver::start().await;
+    hive.set_default_answer(Answer::new(201, r#"{"_id":"~41","_type":"Alert"}"#));
+    let splunk = Receiver::start().await;
+    splunk.set_default_answer(Answer::new(200, r#"{"id":7,"success":true}"#));
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let mut s = test_settings(dir.path(), &certstream.url, &hive);
+    s.sinks = vec![
+        SinkSettings::new(
+            "hive",
+            SinkFormat::Thehive(TheHiveSettings {
+                http: http(hive.base.clone(), "hive-key"),
+                ..TheHiveSettings::default()
+            }),
+        ),
+        SinkSettings::new(
+            "splunk",
+            SinkFormat::SplunkSoar(SplunkSoarSettings {
+                http: http(splunk.base.clone(), "ph-token"),
+                ..SplunkSoarSettings::default()
+            }),
+        ),
+    ];
+    let e = &mut s.enrichment;
+    e.enabled = true;
+    e.poll_interval = Duration::from_millis(50);
+    e.recheck_interval = Duration::from_secs(3600);
+    e.max_recheck_interval = Duration::from_secs(3600);
+    e.dns.servers = vec![lab.dns.addr];
+    e.http.http_port = lab.web.port;
+    e.http.https_port = closed_port();
+    e.rdap.enabled = false;
+    e.allow_cidrs = vec!["127.0.0.1/32".parse().unwrap()];
+    let app = spawn_app_with(s, dir).await;
+    certstream.wait_for_connections(1).await;
+    certstream.send_json(&cert_for(&["paypa1.com"], "in-place"));
+
+    // TheHive: one alert, then its PATCH and the new observables
+    let observable_path = "/api/v1/alert/~41/observable";
+    let observables = hive.wait_delivered(observable_path, 2).await;
+    let alerts = hive.delivered("/api/v1/alert");
+    assert_eq!(alerts.len(), 1, "no second alert for the update");
+    assert!(alerts[0].body["observables"].as_array().unwrap().len() >= 2);
+    let patch: Vec<_> = hive
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/v1/alert/~41")
+        .collect();
+    assert_eq!(patch.len(), 1, "{patch:?}");
+    assert_eq!(patch[0].method, "PATCH");
+    assert_eq!(patch[0].headers["authorization"], "Bearer hive-key");
+    let incident = &app.incidents().await[0];
+    let key = format!("{}-enr-1", incident["dedup_key"].as_str().unwrap());
+    assert_eq!(patch[0].headers["idempotency-key"], key.as_str());
+    let tags = patch[0].body["tags"].as_array().unwrap();
+    assert!(tags.iter().any(|t| t == "verdict:login_form"), "{tags:?}");
+    let pairs: Vec<(String, String)> = observables
+        .iter()
+        .map(|o| {
+            let d = |k: &str| o.body[k].as_str().unwrap_or_default().to_owned();
+            (d("dataType"), d("data"))
+        })
+        .collect();
+    assert!(
+        pairs.contains(&("ip".into(), "127.0.0.1".into())),
+        "{pairs:?}"
+    );
+    assert!(
+        pairs.contains(&("fqdn".into(), "mx.paypa1.com".into())),
+        "{pairs:?}"
+    );
+    assert!(
+        !pairs.iter().any(|(t, _)| t == "hash"),
+        "only what enrichment found is added: {pairs:?}"
+    );
+    assert!(
+        patch[0].at <= observables[0].at,
+        "the alert is patched before observables are added"
+    );
+
+    // Splunk SOAR: one container, then its severity and an artifact in it
+    let artifacts = splunk.wait_delivered("/rest/artifact", 1).await;
+    assert_eq!(splunk.delivered("/rest/container").len(), 1);
+    let container = splunk.delivered("/rest/container/7");
+    assert_eq!(container.len(), 1);
+    assert!(container[0].body["severity"].is_string());
+    let a = &artifacts[0].body;
+    assert_eq!(a["container_id"], 7);
+    assert_eq!(a["name"], "Enrichment");
+    assert_eq!(a["source_data_identifier"], format!("{key}-enrichment"));
+    assert_eq!(a["cef"]["destinationAddress"], "127.0.0.1");
+    assert_eq!(artifacts[0].headers["ph-auth-token"], "ph-token");
+
+    // both outboxes drain and nothing is retried
+    eventually(Duration::from_secs(10), "outboxes empty", || {
+        let app = &app;
+        async move {
+            let s = app.get_json("/v1/status").await;
+            s["sinks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|k| k["pending"] == 0 && k["failed"] == 0)
+        }
+    })
+    .await;
+    assert_eq!(
+        hive.delivered("/api/v1/alert/~41/observable").len(),
+        observables.len()
+    );
+    app.stop().await;
 }

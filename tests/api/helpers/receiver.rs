@@ -50,6 +50,8 @@ struct ReceiverState {
     /// Answers given before the default.
     script: VecDeque<Answer>,
     default_status: u16,
+    /// Given after the script instead of `default_status` and `{}`.
+    default_answer: Option<Answer>,
     log: Vec<Received>,
     /// JSON bodies served to GET requests, by path.
     gets: std::collections::HashMap<String, Value>,
@@ -87,6 +89,7 @@ async fn receive(
     let answer = s
         .script
         .pop_front()
+        .or_else(|| s.default_answer.clone())
         .unwrap_or_else(|| Answer::new(s.default_status, "{}"));
     let parsed = serde_json::from_slice(&body).unwrap_or(Value::Null);
     s.log.push(Received {
@@ -161,6 +164,11 @@ impl Receiver {
 
     pub fn clear_get(&self, path: &str) {
         self.state.lock().unwrap().gets.remove(path);
+    }
+
+    /// Answer every unscripted request with `answer`.
+    pub fn set_default_answer(&self, answer: Answer) {
+        self.state.lock().unwrap().default_answer = Some(answer);
     }
 
     pub fn set_default(&self, status: u16) {
