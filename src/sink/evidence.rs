@@ -18,6 +18,15 @@ pub(super) struct Enriched {
     pub(super) registrar: Option<String>,
     pub(super) registered: Option<String>,
     pub(super) abuse_email: Option<String>,
+    /// How many times what was found changed (`None` before the first check).
+    pub(super) version: Option<u64>,
+    pub(super) page_title: Option<String>,
+    /// TLSH distance of the page from the brand's.
+    pub(super) brand_distance: Option<u64>,
+    /// `AS<n> <name>` of each address's network.
+    pub(super) asns: Vec<String>,
+    /// What raised the score.
+    pub(super) raised_by: Vec<String>,
 }
 
 impl Enriched {
@@ -63,6 +72,17 @@ impl Enriched {
         verdicts.dedup();
         let rdap = data("rdap");
         let text = |k: &str| rdap.and_then(|d| d[k].as_str()).map(str::to_owned);
+        let http = data("http");
+        let asns = data("asn")
+            .and_then(|d| d["networks"].as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|n| {
+                let asn = n["asn"].as_u64()?;
+                let name = n["as_name"].as_str().unwrap_or_default();
+                Some(format!("AS{asn} {name}").trim_end().to_owned())
+            })
+            .collect();
         Enriched {
             ips,
             mx,
@@ -71,6 +91,14 @@ impl Enriched {
             registrar: text("registrar"),
             registered: text("created"),
             abuse_email: text("abuse_email"),
+            version: e.get("version").and_then(|v| v.as_u64()),
+            page_title: http.and_then(|d| d["title"].as_str()).map(str::to_owned),
+            brand_distance: http.and_then(|d| d["brand_distance"].as_u64()),
+            asns,
+            raised_by: e
+                .get("evidence")
+                .map(|v| strings(&v["raised_by"]))
+                .unwrap_or_default(),
         }
     }
 
@@ -201,9 +229,14 @@ pub(super) mod tests {
         );
         let e = json!({
             "dns": {"status": "ok", "data": {"a": ["203.0.113.7"], "aaaa": ["2001:db8::7"], "mx": ["mx.paypa1.com"]}},
-            "http": {"status": "ok", "data": {"final_url": "https://paypa1.com/login", "verdicts": ["live", "login_form"]}},
+            "http": {"status": "ok", "data": {"final_url": "https://paypa1.com/login", "verdicts": ["live", "login_form"],
+                                               "title": "Log in", "brand_distance": 41}},
             "rdap": {"status": "ok", "data": {"registrar": "NameCheap, Inc.", "created": "2026-11-30T10:00:00Z",
                                                "abuse_email": "abuse@namecheap.com"}},
+            "asn": {"status": "ok", "data": {"networks": [{"ip": "203.0.113.7", "asn": 64500, "as_name": "EXAMPLE-NET"},
+                                                          {"ip": "2001:db8::7", "asn": null}]}},
+            "version": 2,
+            "evidence": {"raised_by": ["live page with a login form"]},
         });
         i.enrichment = e.as_object().cloned().unwrap_or_default();
         i
@@ -217,6 +250,11 @@ pub(super) mod tests {
         assert_eq!(found.live_url.as_deref(), Some("https://paypa1.com/login"));
         assert_eq!(found.verdicts, ["live", "login_form"]);
         assert_eq!(found.registrar.as_deref(), Some("NameCheap, Inc."));
+        assert_eq!(found.version, Some(2));
+        assert_eq!(found.page_title.as_deref(), Some("Log in"));
+        assert_eq!(found.brand_distance, Some(41));
+        assert_eq!(found.asns, ["AS64500 EXAMPLE-NET"]);
+        assert_eq!(found.raised_by, ["live page with a login form"]);
         let mut bare = enriched_incident();
         bare.enrichment.clear();
         assert!(super::Enriched::of(&bare).is_empty());

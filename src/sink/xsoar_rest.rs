@@ -7,9 +7,13 @@
 //! string. `id`/`version` are never sent: that would update an incident.
 //! The `certsentry*` fields and the incident type are the XSOAR pack's
 //! (`xsoar/Packs/CertSentry`); the `certstream*` ones need the CertStream pack.
+//! What enrichment found fills the pack's enrichment fields. An update is
+//! sent as an incident of its own (label `UpdateOf`): XSOAR's create call
+//! cannot safely update one, so the pack's incoming mirroring is what keeps
+//! a fetched incident in step.
 
 use super::UnknownKeys;
-use super::evidence::similarity;
+use super::evidence::{Enriched, similarity};
 use super::http::{HttpFormat, HttpSettings};
 use crate::config::{ConfigError, invalid};
 use crate::model::Incident;
@@ -73,6 +77,12 @@ impl HttpFormat for XsoarRestSettings {
         if let Some(parent) = &incident.update_of {
             labels.push(json!({"type": "UpdateOf", "value": parent}));
         }
+        let found = Enriched::of(incident);
+        let verdicts = found.verdicts.join(", ");
+        let ips = found.ips.join(", ");
+        let mx = found.mx.join(", ");
+        let asns = found.asns.join(", ");
+        let evidence = found.raised_by.join("; ");
         json!({
             "name": incident.title(),
             "type": s.incident_type,
@@ -102,6 +112,18 @@ impl HttpFormat for XsoarRestSettings {
                 "certsentrycertificatenames": c.all_domains.join(", "),
                 "certsentrycertificateissuer": c.issuer.aggregated,
                 "certsentrydedupkey": incident.dedup_key,
+                "certsentryenrichmentversion": found.version,
+                "certsentryverdicts": verdicts,
+                "certsentryresolvedips": ips,
+                "certsentrymailexchangers": mx,
+                "certsentryliveurl": found.live_url,
+                "certsentrypagetitle": found.page_title,
+                "certsentrybrandpagedistance": found.brand_distance,
+                "certsentryregistrar": found.registrar,
+                "certsentryregistrationdate": found.registered,
+                "certsentryabuseemail": found.abuse_email,
+                "certsentryasn": asns,
+                "certsentryevidence": evidence,
             },
             "rawJSON": raw,
             "createInvestigation": s.create_investigation,

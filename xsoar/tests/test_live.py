@@ -12,6 +12,7 @@ import socket
 import subprocess
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 
 import demistomock as demisto
 import pytest
@@ -248,7 +249,8 @@ def test_fetch_gives_every_incident_once_then_only_new_ones(service):
     for xi in incidents:
         raw = json.loads(xi["rawJSON"])
         assert xi["dbotMirrorId"] == raw["id"] and raw["id"] in by_id
-        assert raw == by_id[raw["id"]]
+        added = {"enrichment_summary", "mirror_direction", "mirror_instance"}
+        assert {k: v for k, v in raw.items() if k not in added} == by_id[raw["id"]]
         assert xi["occurred"] == raw["first_seen"]
         assert xi["severity"] == {"low": 1, "medium": 2, "high": 3, "critical": 4}[raw["severity"]]
         assert xi["name"] == f"Lookalike of {raw['brand']}: {raw['domain_unicode']}"
@@ -264,6 +266,8 @@ def test_fetch_gives_every_incident_once_then_only_new_ones(service):
         mapping = json.load(f)["mapping"]["CertSentry Lookalike Domain"]["internalMapping"]
     for field, how in mapping.items():
         path = how.get("simple") or f"{how['complex']['root']}.{how['complex']['accessor']}"
+        if path.startswith("enrichment_summary."):
+            continue  # enrichment is off here; the unit tests map an enriched incident
         found = [r for r in raws if _resolve(r, path) not in (None, "")]
         assert found, f"{field}: {path} is in no fetched incident"
         # only typos carry a similarity; a certstream domains-only message has no certificate or CT index
@@ -280,6 +284,30 @@ def test_fetch_gives_every_incident_once_then_only_new_ones(service):
     third = run(params, "fetch-incidents", last_run=second["last_run"])
     assert [json.loads(x["rawJSON"])["domain"] for x in third["incidents"]] == ["paypai.com"]
     assert third["last_run"]["after"] != second["last_run"]["after"]
+
+
+def test_mirroring_brings_what_changed_in_certsentry_to_the_same_incident(service):
+    params = params_for(service)
+    target = service.api("GET", "/v1/incidents", params={"limit": 1000})["incidents"][-1]
+    later = (datetime.now(timezone.utc) + timedelta(minutes=5)).isoformat()
+    nothing = contents(run(params, "get-modified-remote-data", {"lastUpdate": later}))
+    assert nothing["Contents"] == []
+    mark = datetime.now(timezone.utc) - timedelta(seconds=2)
+    service.api("PATCH", f"/v1/incidents/{target['id']}", json={"state": "investigating", "actor": "ana"})
+    for last_update in (mark.isoformat(), str(int(mark.timestamp() * 1000))):
+        changed = contents(run(params, "get-modified-remote-data", {"lastUpdate": last_update}))
+        assert target["id"] in changed["Contents"], last_update
+        assert changed["EntryContext"]["ids"] == changed["Contents"]
+    got = run(params, "get-remote-data", {"id": target["id"], "lastUpdate": mark.isoformat()})
+    assert error_of(got) is None, error_of(got)
+    mirrored = got["results"][-1][0]
+    assert mirrored["id"] == target["id"]
+    assert mirrored["triage"]["state"] == "investigating"
+    assert mirrored["score"] == target["score"] and "enrichment_summary" in mirrored
+    assert "triage_history" not in mirrored
+    # a certsentry that cannot be reached makes XSOAR skip the round
+    down = run(dict(params, url="http://127.0.0.1:1"), "get-modified-remote-data", {"lastUpdate": later})
+    assert error_of(down).startswith("skip update: Cannot reach certsentry")
 
 
 def _resolve(obj, dotted):

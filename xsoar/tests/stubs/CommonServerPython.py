@@ -14,6 +14,7 @@ import requests
 __all__ = [
     "BaseClient", "DemistoException", "CommandResults", "tableToMarkdown", "return_results", "return_error",
     "argToList", "argToBoolean", "arg_to_number", "is_error", "get_error", "EntryType", "EntryFormat",
+    "GetRemoteDataArgs", "GetRemoteDataResponse", "GetModifiedRemoteDataArgs", "GetModifiedRemoteDataResponse",
 ]
 
 
@@ -110,6 +111,43 @@ class CommandResults:
         }
 
 
+class GetRemoteDataArgs:
+    """get-remote-data's arguments: the incident's dbotMirrorId and the last sync."""
+
+    def __init__(self, args):
+        self.remote_incident_id = args["id"]
+        self.last_update = args["lastUpdate"]
+
+
+class GetRemoteDataResponse:
+    """The mirrored object (the remote incident, for the incoming mapper) and entries to add."""
+
+    def __init__(self, mirrored_object, entries):
+        self.mirrored_object = mirrored_object
+        self.entries = entries
+
+    def extract_for_local(self):
+        if self.mirrored_object:
+            return [self.mirrored_object] + self.entries
+        return self.entries
+
+
+class GetModifiedRemoteDataArgs:
+    def __init__(self, args):
+        self.last_update = args["lastUpdate"]
+
+
+class GetModifiedRemoteDataResponse:
+    """The ids of remote incidents modified since the last sync."""
+
+    def __init__(self, modified_incident_ids):
+        self.modified_incident_ids = modified_incident_ids
+
+    def to_entry(self):
+        return {"EntryContext": {"ids": self.modified_incident_ids}, "Type": EntryType.NOTE,
+                "Contents": self.modified_incident_ids}
+
+
 def _cell(value):
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False)
@@ -138,6 +176,10 @@ def tableToMarkdown(name, t, headers=None, removeNull=False, **kwargs):
 def return_results(results):
     if isinstance(results, CommandResults):
         demisto.results(results.to_context())
+    elif isinstance(results, GetRemoteDataResponse):
+        demisto.results(results.extract_for_local())
+    elif isinstance(results, GetModifiedRemoteDataResponse):
+        demisto.results(results.to_entry())
     elif isinstance(results, list):
         for r in results:
             return_results(r)

@@ -44,6 +44,10 @@ def args():
     return STATE["args"]
 
 
+def integrationInstance():
+    return STATE["params"].get("_instance", "CertSentry_instance_1")
+
+
 def getLastRun():
     return copy.deepcopy(STATE["last_run"])
 

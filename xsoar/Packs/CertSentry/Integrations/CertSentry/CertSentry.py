@@ -5,7 +5,11 @@ generate and sync the homograph list, and manage deliveries.
 certsentry does the watching (CT logs or certstream), the matching and the
 storing; this integration pulls its incidents (``GET /v1/incidents`` with the
 cursor kept in ``lastRun``) and keeps certsentry's list in step with an XSOAR
-list.
+list. With incoming mirroring (the default), what certsentry later learns of
+an incident (enrichment: addresses, mail, registration, a live page; more
+sightings; triage) reaches the same XSOAR incident: ``get-modified-remote-data``
+asks certsentry what changed (``modified_since``) and ``get-remote-data``
+reads each changed incident for the incoming mapper.
 """
 
 import demistomock as demisto  # noqa: F401
@@ -27,6 +31,7 @@ ANY_STATUS = tuple(range(100, 600))
 MAX_PAGES = 10
 MAX_FETCH_CAP = 1000
 DEFAULT_LIST_INTERVAL_MINUTES = 30
+MIRROR_DIRECTIONS = {"None": None, "Incoming": "In"}
 
 
 class CertSentryError(Exception):
@@ -160,14 +165,60 @@ def wanted(incident: dict, min_severity: str, kinds: list, threshold: float | No
     return True
 
 
-def to_xsoar_incident(incident: dict) -> dict:
+def mirror_direction(params: dict) -> str | None:
+    choice = params.get("mirror_direction") or "Incoming"
+    if choice not in MIRROR_DIRECTIONS:
+        raise CertSentryError(f"Incident mirroring {choice!r} is not one of {', '.join(MIRROR_DIRECTIONS)}")
+    return MIRROR_DIRECTIONS[choice]
+
+
+def enrichment_summary(incident: dict) -> dict:
+    """What enrichment found, flat, for the incoming mapper's fields."""
+    enrichment = incident.get("enrichment") or {}
+
+    def data(name: str) -> dict:
+        found = enrichment.get(name)
+        return (found.get("data") or {}) if isinstance(found, dict) else {}
+
+    dns, http, rdap = data("dns"), data("http"), data("rdap")
+    verdicts: list = []
+    for name in ("http", "screenshot"):
+        for v in data(name).get("verdicts") or []:
+            if v not in verdicts:
+                verdicts.append(v)
+    networks = [n for n in data("asn").get("networks") or [] if n.get("asn") is not None]
+    return {
+        "state": enrichment.get("state"),
+        "version": enrichment.get("version"),
+        "ips": (dns.get("a") or []) + (dns.get("aaaa") or []),
+        # "10 mx.example.com" or "mx.example.com"
+        "mx": [str(m).split(" ")[-1].rstrip(".") for m in dns.get("mx") or []],
+        "verdicts": verdicts,
+        "live_url": http.get("final_url") if "live" in verdicts else None,
+        "page_title": http.get("title"),
+        "brand_distance": http.get("brand_distance"),
+        "registrar": rdap.get("registrar"),
+        "registered": rdap.get("created"),
+        "abuse_email": rdap.get("abuse_email"),
+        "asns": [f"AS{n['asn']} {n.get('as_name') or ''}".strip() for n in networks],
+        "raised_by": ((enrichment.get("evidence") or {}).get("raised_by")) or [],
+    }
+
+
+def to_xsoar_incident(incident: dict, params: dict | None = None) -> dict:
+    params = params or {}
     shown = incident.get("domain_unicode") or incident.get("domain", "")
+    direction = mirror_direction(params)
+    raw = dict(incident, enrichment_summary=enrichment_summary(incident),
+               mirror_direction=direction, mirror_instance=demisto.integrationInstance() if direction else None)
     return {
         "name": f"Lookalike of {incident.get('brand', '')}: {shown}",
         "occurred": incident.get("first_seen"),
         "severity": SEVERITY.get(incident.get("severity", ""), 0),
-        "rawJSON": json.dumps(incident),
+        "rawJSON": json.dumps(raw),
         "dbotMirrorId": incident.get("id"),
+        "dbotMirrorDirection": direction,
+        "dbotMirrorInstance": raw["mirror_instance"],
     }
 
 
@@ -261,6 +312,7 @@ def fetch_incidents(client: Client, last_run: dict, params: dict, now: datetime 
     threshold = parse_threshold(params.get("similarity_threshold"))
     min_severity = params.get("min_severity") or "low"
     kinds = argToList(params.get("kinds"))
+    mirroring = mirror_direction(params) is not None
     next_run = dict(last_run or {})
 
     list_name = params.get("list_name")
@@ -288,13 +340,64 @@ def fetch_incidents(client: Client, last_run: dict, params: dict, now: datetime 
         batch = page.get("incidents") or []
         for incident in batch:
             cursor = incident.get("id") or cursor
+            # with mirroring, an update (enrichment, a new certificate)
+            # reaches the incident it updates instead of opening another
+            if mirroring and incident.get("update_of"):
+                continue
             if wanted(incident, min_severity, kinds, threshold):
-                incidents.append(to_xsoar_incident(incident))
+                incidents.append(to_xsoar_incident(incident, params))
         if not batch or not page.get("next") or len(incidents) >= max_fetch:
             break
     if cursor:
         next_run["after"] = cursor
     return next_run, incidents
+
+
+def mirror_time(value: str) -> str:
+    """XSOAR's lastUpdate (ISO 8601, or epoch seconds or milliseconds) as RFC 3339 UTC."""
+    text = str(value or "").strip()
+    try:
+        if re.fullmatch(r"\d+(\.\d+)?", text):
+            number = float(text)
+            when = datetime.fromtimestamp(number / 1000 if number > 1e11 else number, tz=timezone.utc)
+        else:
+            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=timezone.utc)
+    except (ValueError, OverflowError):
+        raise CertSentryError(f"skip update: lastUpdate {value!r} is not a time") from None
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def get_modified_remote_data_command(client: Client, args: dict) -> GetModifiedRemoteDataResponse:
+    """The certsentry incidents changed since XSOAR's last sync (not the update records)."""
+    since = mirror_time(GetModifiedRemoteDataArgs(args).last_update)
+    ids: list = []
+    cursor = None
+    try:
+        for _ in range(MAX_PAGES):
+            page = client.incidents(modified_since=since, after=cursor, limit=MAX_FETCH_CAP)
+            batch = page.get("incidents") or []
+            for incident in batch:
+                cursor = incident.get("id") or cursor
+                if incident.get("id") and not incident.get("update_of"):
+                    ids.append(incident["id"])
+            if not page.get("next"):
+                break
+    except CertSentryError as e:
+        # tells XSOAR not to go on to get-remote-data this round
+        raise CertSentryError(f"skip update: {e}") from None
+    return GetModifiedRemoteDataResponse(ids)
+
+
+def get_remote_data_command(client: Client, args: dict) -> GetRemoteDataResponse:
+    """One certsentry incident as it is now, for the incoming mapper."""
+    remote = GetRemoteDataArgs(args)
+    incident = client.incident(remote.remote_incident_id)
+    mirrored = dict(incident, id=incident.get("id") or remote.remote_incident_id,
+                    enrichment_summary=enrichment_summary(incident))
+    mirrored.pop("triage_history", None)
+    return GetRemoteDataResponse(mirrored, [])
 
 
 def incident_list_command(client: Client, args: dict) -> CommandResults:
@@ -518,6 +621,10 @@ def main() -> None:  # pragma: no cover - exercised by the live test
             next_run, incidents = fetch_incidents(client, demisto.getLastRun() or {}, params)
             demisto.setLastRun(next_run)
             demisto.incidents(incidents)
+        elif command == "get-modified-remote-data":
+            return_results(get_modified_remote_data_command(client, args))
+        elif command == "get-remote-data":
+            return_results(get_remote_data_command(client, args))
         elif command == "certsentry-list-sync":
             return_results(list_sync_command(client, args, params))
         elif command in COMMANDS:

@@ -94,7 +94,72 @@ def test_an_incident_becomes_an_xsoar_incident_with_every_fetch_field():
     datetime.fromisoformat(xi["occurred"].replace("Z", "+00:00"))
     assert xi["severity"] == 4
     assert xi["dbotMirrorId"] == incident["id"]
-    assert json.loads(xi["rawJSON"]) == incident
+    assert xi["dbotMirrorDirection"] == "In" and xi["dbotMirrorInstance"] == "CertSentry_instance_1"
+    raw = json.loads(xi["rawJSON"])
+    added = {"enrichment_summary", "mirror_direction", "mirror_instance"}
+    assert {k: v for k, v in raw.items() if k not in added} == incident
+    assert raw["mirror_direction"] == "In"
+    assert raw["enrichment_summary"]["ips"] == [] and raw["enrichment_summary"]["version"] is None
+    off = cs.to_xsoar_incident(incident, {"mirror_direction": "None"})
+    assert off["dbotMirrorDirection"] is None and json.loads(off["rawJSON"])["mirror_instance"] is None
+    with pytest.raises(cs.CertSentryError, match="Incident mirroring 'Both' is not one of None, Incoming"):
+        cs.to_xsoar_incident(incident, {"mirror_direction": "Both"})
+
+
+def test_what_enrichment_found_is_flattened_for_the_mapper():
+    summary = cs.enrichment_summary(load("incident_enriched.json"))
+    assert summary["version"] == 2
+    assert summary["ips"] == ["203.0.113.7", "2001:db8::7"]
+    assert summary["mx"] == ["mx.paypa1.com"]
+    assert summary["verdicts"] == ["live", "login_form", "similar_to_brand"]
+    assert summary["live_url"] == "https://paypa1.com/login"
+    assert summary["page_title"] == "Log in to your PayPal account"
+    assert summary["brand_distance"] == 41
+    assert (summary["registrar"], summary["registered"], summary["abuse_email"]) == (
+        "NameCheap, Inc.", "2026-11-30T08:00:00Z", "abuse@namecheap.com")
+    assert summary["asns"] == ["AS64500 EXAMPLE-NET"]
+    assert summary["raised_by"] == ["live page with a login form", "registered 4 days ago"]
+    # a page that is down has no live URL
+    down = load("incident_enriched.json")
+    down["enrichment"]["http"]["data"]["verdicts"] = ["down"]
+    assert cs.enrichment_summary(down)["live_url"] is None
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("2026-12-03T12:00:00Z", "2026-12-03T12:00:00Z"),
+    ("2026-12-03T14:00:00+02:00", "2026-12-03T12:00:00Z"),
+    ("2026-12-03T12:00:00", "2026-12-03T12:00:00Z"),
+    ("1796299200", "2026-12-03T12:00:00Z"),
+    ("1796299200000", "2026-12-03T12:00:00Z"),
+])
+def test_mirroring_last_update_reads_iso_and_epoch_times(value, expected):
+    assert cs.mirror_time(value) == expected
+
+
+def test_a_last_update_that_is_no_time_skips_the_round():
+    with pytest.raises(cs.CertSentryError, match="^skip update: lastUpdate 'soon' is not a time"):
+        cs.mirror_time("soon")
+
+
+class PagedClient:
+    """Answers incidents() from a fixed page, as certsentry would."""
+
+    def __init__(self, incidents):
+        self.page = {"incidents": incidents, "next": None}
+
+    def incidents(self, **query):
+        return self.page
+
+
+def test_with_mirroring_fetch_leaves_update_records_to_the_incident_they_update():
+    first = load("incident_exact_variant.json")
+    update = dict(load("incident_enriched.json"), id="01KBZZZZZZZZZZZZZZZZZZZZZZ", update_of=first["id"])
+    client = PagedClient([first, update])
+    params = {"first_fetch": "3 days", "max_fetch": "10"}
+    _, incidents = cs.fetch_incidents(client, {}, params, now=NOW)
+    assert [json.loads(i["rawJSON"])["id"] for i in incidents] == [first["id"]]
+    _, incidents = cs.fetch_incidents(client, {}, dict(params, mirror_direction="None"), now=NOW)
+    assert len(incidents) == 2
 
 
 def test_a_homograph_is_named_in_unicode():
@@ -179,8 +244,11 @@ def test_every_command_in_the_yml_is_dispatched():
     with open(os.path.join(HERE, "CertSentry.yml"), encoding="utf-8") as f:
         yml = yaml.safe_load(f)
     names = {c["name"] for c in yml["script"]["commands"]}
-    assert names == set(cs.COMMANDS) | {"certsentry-list-sync"}
+    assert names == set(cs.COMMANDS) | {"certsentry-list-sync", "get-remote-data", "get-modified-remote-data"}
     assert yml["script"]["isfetch"] is True
+    assert yml["script"]["isremotesyncin"] is True
+    mirroring = next(p for p in yml["configuration"] if p["name"] == "mirror_direction")
+    assert set(mirroring["options"]) == set(cs.MIRROR_DIRECTIONS) and mirroring["defaultvalue"] == "Incoming"
     params = {p["name"] for p in yml["configuration"]}
     # a superset of the CertStream pack's parameters
     for p in ("url", "credentials", "insecure", "proxy", "isFetch", "incidentType", "incidentFetchInterval",
@@ -222,7 +290,9 @@ def test_the_mapper_writes_defined_fields_from_paths_certsentry_sends():
     with open(os.path.join(PACK, "..", "..", "tests", "certstream_fields.json"), encoding="utf-8") as f:
         facts = json.load(f)
     defined |= {f["name"] for f in facts["fields"] + facts["system"]}
-    incidents = [load("incident_exact_variant.json"), load("incident_typo.json"), load("incident_homograph.json")]
+    # the mapper reads the raw JSON the integration makes of an incident
+    incidents = [json.loads(cs.to_xsoar_incident(load(name))["rawJSON"]) for name in (
+        "incident_exact_variant.json", "incident_typo.json", "incident_homograph.json", "incident_enriched.json")]
     for field, how in mapper_fields().items():
         assert field in defined, f"the mapper fills {field!r}, which is not defined"
         path = mapper_path(how)
