@@ -89,12 +89,15 @@ mod shooter {
     use std::net::IpAddr;
     use std::path::{Path, PathBuf};
     use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::{Duration, Instant};
 
     pub(crate) struct Screenshot {
         settings: ScreenshotSettings,
         /// The brand's page hash, per brand, with when it was taken.
         brands: Mutex<HashMap<String, (Option<Hash>, Instant)>>,
+        /// Brand hashes the cache answered.
+        hits: AtomicU64,
         /// How long a brand's hash is kept.
         refresh: Duration,
         user_agent: String,
@@ -109,6 +112,7 @@ mod shooter {
             Screenshot {
                 settings,
                 brands: Mutex::new(HashMap::new()),
+                hits: AtomicU64::new(0),
                 refresh,
                 user_agent: user_agent.to_owned(),
             }
@@ -176,11 +180,17 @@ mod shooter {
                 Ok(Err(e)) => Err(e.to_string()),
                 Err(_) => {
                     // the browser and every helper process it started
+                    // (`-s KILL --`: procps' kill reads `-KILL -<pgid>`
+                    // as two signal options and kills nothing)
                     if let Some(pgid) = pgid {
-                        let _ = std::process::Command::new("kill")
-                            .arg("-KILL")
+                        let killed = std::process::Command::new("kill")
+                            .args(["-s", "KILL", "--"])
                             .arg(format!("-{pgid}"))
+                            .stderr(std::process::Stdio::null())
                             .status();
+                        if !killed.is_ok_and(|s| s.success()) {
+                            tracing::warn!(pgid, "could not kill the browser's process group");
+                        }
                     }
                     let _ = child.kill().await;
                     Err(format!("timed out after {:?}", self.settings.timeout))
@@ -192,6 +202,7 @@ mod shooter {
             if let Some((h, when)) = self.lock().get(brand)
                 && when.elapsed() < self.refresh
             {
+                self.hits.fetch_add(1, Ordering::Relaxed);
                 return *h;
             }
             let (url, ip) = at?;
@@ -297,6 +308,10 @@ mod shooter {
             "screenshot"
         }
 
+        fn cache_hits(&self) -> u64 {
+            self.hits.load(Ordering::Relaxed)
+        }
+
         fn enrich<'a>(
             &'a self,
             target: &'a Target,
@@ -348,7 +363,64 @@ mod shooter {
 
     #[cfg(test)]
     mod tests {
-        use super::{dhash, distance};
+        use super::{Screenshot, ScreenshotSettings, dhash, distance};
+        use std::os::unix::fs::PermissionsExt;
+        use std::time::Duration;
+
+        /// Dead or a zombie nobody reaped yet (both mean killed here).
+        fn gone(pid: u32) -> bool {
+            match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+                Err(_) => true,
+                Ok(stat) => stat
+                    .rsplit(')')
+                    .next()
+                    .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+            }
+        }
+
+        /// A "browser" that hangs and leaves a helper behind, as Chromium's
+        /// renderer and GPU processes would: at the timeout the whole
+        /// process group goes.
+        #[tokio::test]
+        async fn a_browser_that_hangs_is_killed_with_its_helpers_at_the_timeout() {
+            let dir = tempfile::tempdir().unwrap();
+            let pids = dir.path().join("helper.pid");
+            let browser = dir.path().join("hanging-browser");
+            std::fs::write(
+                &browser,
+                format!(
+                    "#!/bin/sh\nsleep 300 &\necho $! > '{}'\nexec sleep 300\n",
+                    pids.display()
+                ),
+            )
+            .unwrap();
+            std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+            let settings = ScreenshotSettings {
+                enabled: true,
+                chromium: browser,
+                timeout: Duration::from_millis(700),
+                ..ScreenshotSettings::default()
+            };
+            let shooter = Screenshot::new(settings, Duration::from_secs(60), "test");
+            let started = std::time::Instant::now();
+            let out = dir.path().join("shot.png");
+            let err = shooter
+                .shoot("http://paypa1.com/", "127.0.0.1".parse().unwrap(), &out)
+                .await
+                .unwrap_err();
+            assert!(err.starts_with("timed out after"), "{err}");
+            assert!(started.elapsed() < Duration::from_secs(10));
+            let helper: u32 = std::fs::read_to_string(&pids)
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap();
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while !gone(helper) && std::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            assert!(gone(helper), "the helper {helper} outlived the timeout");
+        }
 
         fn png(w: u32, h: u32, pixel: impl Fn(u32, u32) -> u8) -> Vec<u8> {
             let mut out = Vec::new();
