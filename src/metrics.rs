@@ -67,6 +67,24 @@ pub struct Metrics {
     /// The store refuses writes (disk full, I/O error, locked): the
     /// pipeline holds its input until it records again.
     store_unavailable: AtomicBool,
+    /// One row per enabled enricher, registered when the pool starts.
+    enrichers: std::sync::OnceLock<Vec<EnricherCounters>>,
+}
+
+/// How one enricher's runs ended, and how often its cache answered.
+#[derive(Debug, serde::Serialize)]
+pub struct EnricherCounters {
+    pub name: &'static str,
+    pub ok: AtomicU64,
+    pub skipped: AtomicU64,
+    /// Deferred by a rate limit (429/509 or a server's hold).
+    pub pending: AtomicU64,
+    pub error: AtomicU64,
+    /// Of the errors, runs cut off at the enricher's timeout.
+    pub timed_out: AtomicU64,
+    /// Lookups its own cache answered (RDAP per domain and address, the
+    /// brand's page); the resolver's DNS cache is not counted.
+    pub cache_hits: AtomicU64,
 }
 
 fn inc(c: &AtomicU64, n: u64) {
@@ -76,6 +94,30 @@ fn inc(c: &AtomicU64, n: u64) {
 impl Metrics {
     pub fn add(&self, counter: &AtomicU64, n: u64) {
         inc(counter, n);
+    }
+
+    /// Register the enabled enrichers (once; a second call keeps the first
+    /// list) and return their counters, in registry order.
+    pub fn register_enrichers(&self, names: &[&'static str]) -> &[EnricherCounters] {
+        self.enrichers.get_or_init(|| {
+            names
+                .iter()
+                .map(|name| EnricherCounters {
+                    name,
+                    ok: AtomicU64::new(0),
+                    skipped: AtomicU64::new(0),
+                    pending: AtomicU64::new(0),
+                    error: AtomicU64::new(0),
+                    timed_out: AtomicU64::new(0),
+                    cache_hits: AtomicU64::new(0),
+                })
+                .collect()
+        })
+    }
+
+    /// The enrichers' counters (empty while enrichment is off).
+    pub fn enrichers(&self) -> &[EnricherCounters] {
+        self.enrichers.get().map(Vec::as_slice).unwrap_or_default()
     }
 
     pub fn set_store_unavailable(&self, down: bool) {
@@ -320,6 +362,50 @@ impl Metrics {
                 kind.as_str(),
                 self.matches(kind)
             );
+        }
+        let enrichers = self.enrichers();
+        if !enrichers.is_empty() {
+            let _ = writeln!(
+                out,
+                "# HELP certsentry_enricher_runs_total enricher runs by how they ended\n# TYPE certsentry_enricher_runs_total counter"
+            );
+            for e in enrichers {
+                for (status, c) in [
+                    ("ok", &e.ok),
+                    ("skipped", &e.skipped),
+                    ("pending", &e.pending),
+                    ("error", &e.error),
+                ] {
+                    let _ = writeln!(
+                        out,
+                        "certsentry_enricher_runs_total{{enricher=\"{}\",status=\"{status}\"}} {}",
+                        e.name,
+                        c.load(Ordering::Relaxed)
+                    );
+                }
+            }
+            for (name, help, pick) in [
+                (
+                    "certsentry_enricher_timeouts_total",
+                    "enricher runs cut off at their timeout",
+                    (|e: &EnricherCounters| &e.timed_out) as fn(&EnricherCounters) -> &AtomicU64,
+                ),
+                (
+                    "certsentry_enricher_cache_hits_total",
+                    "lookups an enricher's own cache answered",
+                    |e: &EnricherCounters| &e.cache_hits,
+                ),
+            ] {
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+                for e in enrichers {
+                    let _ = writeln!(
+                        out,
+                        "{name}{{enricher=\"{}\"}} {}",
+                        e.name,
+                        pick(e).load(Ordering::Relaxed)
+                    );
+                }
+            }
         }
         for family in gauges {
             let _ = writeln!(

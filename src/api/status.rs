@@ -47,6 +47,8 @@ pub(super) async fn status(
         "stream_clients".into(),
         state.metrics.stream_clients.load(Ordering::Relaxed).into(),
     );
+    let mut enrichment = serde_json::to_value(enrichment).unwrap_or_default();
+    enrichment["enrichers"] = json!(state.metrics.enrichers());
     Ok(Json(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "started_at": state.started_at,

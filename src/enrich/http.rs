@@ -19,6 +19,7 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// `[enrichment.http]`.
@@ -151,6 +152,8 @@ pub(super) struct HttpProbe {
     user_agent: String,
     /// The brands' own pages: TLSH and when fetched.
     baselines: Mutex<HashMap<String, (Baseline, Instant)>>,
+    /// Brand pages the cache answered.
+    hits: AtomicU64,
 }
 
 impl HttpProbe {
@@ -166,6 +169,7 @@ impl HttpProbe {
             guard,
             user_agent,
             baselines: Mutex::new(HashMap::new()),
+            hits: AtomicU64::new(0),
         }
     }
 
@@ -290,6 +294,7 @@ impl HttpProbe {
         if let Some((b, at)) = self.lock().get(brand)
             && at.elapsed() < self.settings.brand_refresh
         {
+            self.hits.fetch_add(1, Ordering::Relaxed);
             return b.clone();
         }
         let b = match self.probe(brand, &[]).await {
@@ -385,6 +390,10 @@ fn is_brand_url(url: &str, brand: &str) -> bool {
 }
 
 impl super::Enricher for HttpProbe {
+    fn cache_hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
     fn name(&self) -> &'static str {
         "http"
     }

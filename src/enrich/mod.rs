@@ -31,7 +31,7 @@ pub use rdap::RdapSettings;
 pub use screenshot::ScreenshotSettings;
 
 use crate::config::{ConfigError, invalid, require_positive};
-use crate::metrics::Metrics;
+use crate::metrics::{EnricherCounters, Metrics};
 use crate::model::{Incident, Timestamp};
 use crate::store::{EnrichJob, Store, StoreError};
 use futures_util::StreamExt;
@@ -41,6 +41,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -219,6 +220,10 @@ pub(crate) trait Enricher: Send + Sync {
         self.name().to_owned()
     }
     fn enrich<'a>(&'a self, target: &'a Target, found: &'a mut Findings) -> BoxFuture<'a, Finding>;
+    /// Lookups its own cache has answered so far.
+    fn cache_hits(&self) -> u64 {
+        0
+    }
 }
 
 /// An enricher that cannot be built from its settings.
@@ -326,9 +331,12 @@ impl Enrichment {
         if !settings.enabled {
             return Ok(None);
         }
+        let enrichers = registry(settings, user_agent)?;
+        let names: Vec<&'static str> = enrichers.iter().map(|r| r.enricher.name()).collect();
+        metrics.register_enrichers(&names);
         Ok(Some(Enrichment {
             settings: settings.clone(),
-            enrichers: Arc::new(registry(settings, user_agent)?),
+            enrichers: Arc::new(enrichers),
             store,
             sinks,
             metrics,
@@ -408,19 +416,39 @@ impl Enrichment {
         let mut results = Vec::new();
         for r in self.enrichers.iter() {
             let name = r.enricher.name();
+            let counters = self.metrics.enrichers().iter().find(|c| c.name == name);
+            let bump = |pick: fn(&EnricherCounters) -> &AtomicU64| {
+                if let Some(c) = counters {
+                    self.metrics.add(pick(c), 1);
+                }
+            };
             let finding =
                 match tokio::time::timeout(r.timeout, r.enricher.enrich(&target, &mut found)).await
                 {
                     Ok(f) => f,
-                    Err(_) => Finding::error(format!("timed out after {:?}", r.timeout)),
+                    Err(_) => {
+                        bump(|c| &c.timed_out);
+                        Finding::error(format!("timed out after {:?}", r.timeout))
+                    }
                 };
+            if let Some(c) = counters {
+                c.cache_hits.store(
+                    r.enricher.cache_hits(),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+            }
             match finding.status {
                 Status::Error => {
+                    bump(|c| &c.error);
                     self.metrics.add(&self.metrics.enrich_errors, 1);
                     tracing::warn!(enricher = name, error = ?finding.error, "enricher failed");
                 }
-                Status::Pending => self.metrics.add(&self.metrics.enrich_rate_limited, 1),
-                Status::Ok | Status::Skipped => {}
+                Status::Pending => {
+                    bump(|c| &c.pending);
+                    self.metrics.add(&self.metrics.enrich_rate_limited, 1);
+                }
+                Status::Ok => bump(|c| &c.ok),
+                Status::Skipped => bump(|c| &c.skipped),
             }
             let at = Timestamp::from_system(SystemTime::now());
             results.push((

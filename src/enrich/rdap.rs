@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// `[enrichment.rdap]`.
@@ -109,6 +110,8 @@ pub(super) struct Rdap {
     guard: super::guard::Guard,
     client: reqwest::Client,
     cache: Mutex<Cache>,
+    /// Domains and addresses the cache answered.
+    hits: AtomicU64,
     /// Held while the bootstrap file is fetched: one fetch, however many
     /// checks need it at once.
     fetching: tokio::sync::Mutex<()>,
@@ -136,6 +139,7 @@ impl Rdap {
             guard,
             client,
             cache: Mutex::new(Cache::default()),
+            hits: AtomicU64::new(0),
             fetching: tokio::sync::Mutex::new(()),
         })
     }
@@ -244,6 +248,7 @@ impl Rdap {
         if let Some((v, at)) = self.lock().addresses.get(&ip)
             && at.elapsed() < self.settings.cache_for
         {
+            self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(v.clone());
         }
         let family = if ip.is_ipv4() { "ipv4" } else { "ipv6" };
@@ -468,6 +473,10 @@ impl super::Enricher for Rdap {
         "rdap"
     }
 
+    fn cache_hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
     fn enrich<'a>(&'a self, target: &'a Target, found: &'a mut Findings) -> BoxFuture<'a, Finding> {
         Box::pin(async move {
             let domain = target.registrable.to_ascii_lowercase();
@@ -479,7 +488,10 @@ impl super::Enricher for Rdap {
                     .map(|(v, _)| v.clone())
             };
             let data = match cached {
-                Some(v) => v,
+                Some(v) => {
+                    self.hits.fetch_add(1, Ordering::Relaxed);
+                    v
+                }
                 None => {
                     let looked_up = async {
                         let bootstrap = self.bootstrap().await?;

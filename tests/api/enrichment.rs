@@ -526,7 +526,7 @@ async fn rdap_gives_registration_data_waits_out_rate_limits_and_caches() {
     org.set_default(404);
 
     let url = format!("{}/dns.json", bootstrap.base);
-    let (_app, certstream, receiver) = enriching_app_with(&lab, true, |e| {
+    let (app, certstream, receiver) = enriching_app_with(&lab, true, |e| {
         e.rdap.enabled = true;
         e.rdap.ipv4_bootstrap_url = url.replace("dns.json", "ipv4.json");
         e.rdap.ipv6_bootstrap_url = String::new();
@@ -589,6 +589,33 @@ async fn rdap_gives_registration_data_waits_out_rate_limits_and_caches() {
         2,
         "the 429, then the answer"
     );
+
+    // each enricher's runs and cache hits are counted
+    let status = app.get_json("/v1/status").await;
+    let enrichers = status["enrichment"]["enrichers"].as_array().unwrap();
+    let rdap = enrichers.iter().find(|e| e["name"] == "rdap").unwrap();
+    assert!(rdap["cache_hits"].as_u64().unwrap() >= 1, "{rdap}");
+    assert!(rdap["pending"].as_u64().unwrap() >= 1, "the 429: {rdap}");
+    assert!(rdap["skipped"].as_u64().unwrap() >= 1, ".net: {rdap}");
+    assert!(rdap["ok"].as_u64().unwrap() >= 2, "{rdap}");
+    let names: Vec<&str> = enrichers
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["dns", "rdap", "http"],
+        "registry order, enabled only"
+    );
+    // checks go on meanwhile: the counters only grow
+    let hits = app
+        .metric("certsentry_enricher_cache_hits_total{enricher=\"rdap\"}")
+        .await;
+    assert!(hits >= rdap["cache_hits"].as_u64().unwrap(), "{hits}");
+    let pending = app
+        .metric("certsentry_enricher_runs_total{enricher=\"rdap\",status=\"pending\"}")
+        .await;
+    assert!(pending >= rdap["pending"].as_u64().unwrap(), "{pending}");
 }
 
 /// Screenshots (cargo feature `screenshots`): the clone looks like the
