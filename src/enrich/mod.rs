@@ -19,6 +19,7 @@ mod http;
 mod lifecycle;
 mod rdap;
 mod screenshot;
+mod whois;
 
 /// [`Findings::registration`] when the registry has no such domain.
 pub(crate) const NOT_FOUND: &str = "not found";

@@ -8,8 +8,9 @@
 //! guard permits are looked up (a private address has no registry). A 429 (or 509) puts that
 //! server on hold for its `Retry-After` (60 s when it gives none) and
 //! leaves the result `pending`, retried at the next check: a rate limit
-//! never fails the incident. TLDs without RDAP are `skipped` (there is no
-//! port-43 WHOIS fallback).
+//! never fails the incident. A TLD without RDAP is asked by port-43
+//! WHOIS instead ([`super::whois`], `enrichment.rdap.whois`), paced and
+//! held the same way; one with neither is `skipped`.
 
 use super::{Finding, Findings, Target};
 use crate::config::{ConfigError, require_http_url, require_positive};
@@ -42,6 +43,12 @@ pub struct RdapSettings {
     /// Requests a second to any one RDAP server, at most (registries
     /// publish limits of a few a second; a 429 holds the server anyway).
     pub per_server_per_second: f64,
+    /// Port-43 WHOIS for the TLDs without RDAP.
+    pub whois: bool,
+    /// IANA's WHOIS (`host` or `host:port`), asked which server a TLD has.
+    pub whois_referral: String,
+    /// TLD → its WHOIS server (`host` or `host:port`), ahead of IANA's answer.
+    pub whois_servers: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for RdapSettings {
@@ -55,6 +62,9 @@ impl Default for RdapSettings {
             cache_for: Duration::from_secs(24 * 3600),
             timeout: Duration::from_secs(10),
             per_server_per_second: 5.0,
+            whois: true,
+            whois_referral: "whois.iana.org:43".into(),
+            whois_servers: Default::default(),
         }
     }
 }
@@ -77,6 +87,21 @@ impl RdapSettings {
             ("enrichment.rdap.cache_for", self.cache_for),
             ("enrichment.rdap.timeout", self.timeout),
         ])?;
+        if self.whois && self.whois_referral.trim().is_empty() && self.whois_servers.is_empty() {
+            return Err(crate::config::invalid(
+                "enrichment.rdap.whois_referral",
+                "is needed with whois = true (or name each TLD's server in whois_servers)",
+            ));
+        }
+        for (tld, server) in &self.whois_servers {
+            let plain = |t: &str| !t.is_empty() && !t.contains('.') && t == t.to_ascii_lowercase();
+            if !plain(tld) || server.trim().is_empty() || server.contains('/') {
+                return Err(crate::config::invalid(
+                    format!("enrichment.rdap.whois_servers.{tld}"),
+                    "keys are lower-case TLDs without a dot, values host or host:port",
+                ));
+            }
+        }
         if !(self.per_server_per_second > 0.0 && self.per_server_per_second <= 1000.0) {
             return Err(crate::config::invalid(
                 "enrichment.rdap.per_server_per_second",
@@ -103,6 +128,8 @@ struct Cache {
     held: HashMap<String, Instant>,
     /// Per server, when its next request may go.
     next_slot: HashMap<String, Instant>,
+    /// TLD → its WHOIS server as IANA named it (`None`: it has none).
+    whois_servers: HashMap<String, (Option<String>, Instant)>,
 }
 
 pub(super) struct Rdap {
@@ -272,6 +299,86 @@ impl Rdap {
         Ok(v)
     }
 
+    /// Wait for `server`'s next request slot: refused while it holds us
+    /// off, and left for the next check when the wait is longer than a
+    /// request may take.
+    async fn pace(&self, server: &str) -> Result<(), Miss> {
+        if let Some(until) = self.lock().held.get(server)
+            && Instant::now() < *until
+        {
+            return Err(Miss::Limited(format!("{server} asked to wait")));
+        }
+        let interval = Duration::from_secs_f64(1.0 / self.settings.per_server_per_second);
+        let slot = take_slot(
+            &mut self.lock().next_slot,
+            server,
+            Instant::now(),
+            interval,
+            self.settings.timeout,
+        );
+        let Some(wait) = slot else {
+            return Err(Miss::Limited(format!(
+                "{server}: over enrichment.rdap.per_server_per_second"
+            )));
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        Ok(())
+    }
+
+    /// One WHOIS question to `server`, paced; a "slow down" answer holds
+    /// the server for a minute.
+    async fn ask_whois(&self, server: &str, question: &str) -> Result<String, Miss> {
+        self.pace(server).await?;
+        match super::whois::query(server, question, &self.guard, self.settings.timeout).await {
+            Ok(text) => Ok(text),
+            Err(super::whois::WhoisMiss::Limited(why)) => {
+                self.lock()
+                    .held
+                    .insert(server.to_owned(), Instant::now() + Duration::from_secs(60));
+                Err(Miss::Limited(why))
+            }
+            Err(super::whois::WhoisMiss::Failed(e)) => Err(Miss::Failed(e)),
+        }
+    }
+
+    /// The registration of `domain` by port-43 WHOIS; `None` when WHOIS is
+    /// off or the TLD has no WHOIS server either.
+    async fn whois(&self, domain: &str, tld: &str) -> Result<Option<Value>, Miss> {
+        if !self.settings.whois {
+            return Ok(None);
+        }
+        let server = match self.settings.whois_servers.get(tld) {
+            Some(server) => server.clone(),
+            None => {
+                let known = self
+                    .lock()
+                    .whois_servers
+                    .get(tld)
+                    .filter(|(_, at)| at.elapsed() < self.settings.bootstrap_refresh)
+                    .map(|(s, _)| s.clone());
+                let named = match known {
+                    Some(named) => named,
+                    None => {
+                        let iana = self.ask_whois(&self.settings.whois_referral, tld).await?;
+                        let named = super::whois::referral(&iana);
+                        self.lock()
+                            .whois_servers
+                            .insert(tld.to_owned(), (named.clone(), Instant::now()));
+                        named
+                    }
+                };
+                match named {
+                    Some(server) => server,
+                    None => return Ok(None),
+                }
+            }
+        };
+        let text = self.ask_whois(&server, domain).await?;
+        Ok(Some(super::whois::summarise(&text, &server)))
+    }
+
     async fn get(&self, url: &str) -> Result<Value, Miss> {
         // a server is its host and port
         let host = reqwest::Url::parse(url)
@@ -284,29 +391,7 @@ impl Rdap {
                 })
             })
             .unwrap_or_default();
-        if let Some(until) = self.lock().held.get(&host)
-            && Instant::now() < *until
-        {
-            return Err(Miss::Limited(format!("{host} asked to wait")));
-        }
-        // pace the requests to one server; a wait longer than a request
-        // may take is left for the next check
-        let interval = Duration::from_secs_f64(1.0 / self.settings.per_server_per_second);
-        let slot = take_slot(
-            &mut self.lock().next_slot,
-            &host,
-            Instant::now(),
-            interval,
-            self.settings.timeout,
-        );
-        let Some(wait) = slot else {
-            return Err(Miss::Limited(format!(
-                "{host}: over enrichment.rdap.per_server_per_second"
-            )));
-        };
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
-        }
+        self.pace(&host).await?;
         let resp = self
             .client
             .get(url)
@@ -497,7 +582,7 @@ impl super::Enricher for Rdap {
                         let bootstrap = self.bootstrap().await?;
                         let tld = domain.rsplit('.').next().unwrap_or_default();
                         let Some(base) = bootstrap.get(tld).and_then(|u| u.first()) else {
-                            return Ok(None);
+                            return self.whois(&domain, tld).await;
                         };
                         let url = format!("{}/domain/{domain}", base.trim_end_matches('/'));
                         let obj = self.get(&url).await?;
@@ -518,10 +603,12 @@ impl super::Enricher for Rdap {
                         }
                         Ok(None) => {
                             let tld = domain.rsplit('.').next().unwrap_or_default();
-                            return Finding::skipped(
-                                Value::Null,
-                                &format!("no RDAP service for .{tld}"),
-                            );
+                            let why = if self.settings.whois {
+                                format!("no RDAP or WHOIS service for .{tld}")
+                            } else {
+                                format!("no RDAP service for .{tld} (enrichment.rdap.whois is off)")
+                            };
+                            return Finding::skipped(Value::Null, &why);
                         }
                         Err(Miss::Limited(why)) => return Finding::pending(&why),
                         Err(Miss::Failed(e)) => return Finding::error(e),

@@ -474,6 +474,39 @@ fn rdap_domain(name: &str, registered: &str) -> Value {
     })
 }
 
+/// A port-43 WHOIS server on 127.0.0.1 (RFC 3912: one question a line,
+/// the answer, then close): answers from `answers(port)`, "No match"
+/// otherwise; returns its port and the questions it was asked.
+async fn whois_server(
+    answers: impl FnOnce(u16) -> Vec<(&'static str, String)>,
+) -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let answers: std::collections::HashMap<&str, String> = answers(port).into_iter().collect();
+    let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = asked.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (read, mut write) = stream.into_split();
+            let mut line = String::new();
+            let mut reader = tokio::io::BufReader::new(read);
+            if reader.read_line(&mut line).await.is_err() {
+                continue;
+            }
+            let q = line.trim().to_owned();
+            log.lock().unwrap().push(q.clone());
+            let answer = answers
+                .get(q.as_str())
+                .cloned()
+                .unwrap_or_else(|| format!("No match for \"{}\".\r\n", q.to_uppercase()));
+            let _ = write.write_all(answer.as_bytes()).await;
+            let _ = write.shutdown().await;
+        }
+    });
+    (port, asked)
+}
+
 #[tokio::test]
 async fn rdap_gives_registration_data_waits_out_rate_limits_and_caches() {
     let lab = lab().await;
@@ -525,9 +558,32 @@ async fn rdap_gives_registration_data_waits_out_rate_limits_and_caches() {
     org.answer_next_with(&[Answer::new(429, "{}").header("Retry-After", "1")]);
     org.set_default(404);
 
+    // .net and .xyz have no RDAP here: IANA's WHOIS refers .net to a
+    // registry's port-43 server, and names none for .xyz
+    let (whois_port, asked) = whois_server(|port| {
+        vec![
+            (
+                "net",
+                format!(
+                    "% IANA WHOIS server\r\ndomain:       NET\r\nrefer:        127.0.0.1:{port}\r\n"
+                ),
+            ),
+            ("xyz", "% IANA WHOIS server\r\ndomain:       XYZ\r\n".into()),
+            (
+                "paypal.net",
+                "Domain Name: PAYPAL.NET\r\nRegistrar: Port Fortythree Registrar\r\n\
+                 Creation Date: 2026-12-01T00:00:00Z\r\n\
+                 Registrar Abuse Contact Email: abuse@p43.example\r\n\
+                 Name Server: NS1.P43.EXAMPLE\r\n"
+                    .into(),
+            ),
+        ]
+    })
+    .await;
     let url = format!("{}/dns.json", bootstrap.base);
     let (app, certstream, receiver) = enriching_app_with(&lab, true, |e| {
         e.rdap.enabled = true;
+        e.rdap.whois_referral = format!("127.0.0.1:{whois_port}");
         e.rdap.ipv4_bootstrap_url = url.replace("dns.json", "ipv4.json");
         e.rdap.ipv6_bootstrap_url = String::new();
         e.rdap.bootstrap_url = url;
@@ -537,6 +593,7 @@ async fn rdap_gives_registration_data_waits_out_rate_limits_and_caches() {
     certstream.send_json(&cert_for(&["paypa1.com"], "rdap-1"));
     certstream.send_json(&cert_for(&["paypal.org"], "rdap-2"));
     certstream.send_json(&cert_for(&["paypal.net"], "rdap-3"));
+    certstream.send_json(&cert_for(&["paypal.xyz"], "rdap-4"));
 
     let clone = wait_updates(&receiver, "paypa1.com", 1).await;
     let rdap = &clone[1]["enrichment"]["rdap"];
@@ -571,11 +628,28 @@ async fn rdap_gives_registration_data_waits_out_rate_limits_and_caches() {
     assert_eq!(later["status"], "ok", "{later}");
     assert_eq!(later["data"]["found"], false);
 
-    // no RDAP service for the TLD: skipped, and says why
+    // no RDAP for the TLD: port-43 WHOIS, through IANA's referral
     let net = wait_updates(&receiver, "paypal.net", 1).await;
-    let skipped = &net[1]["enrichment"]["rdap"];
+    let whois = &net[1]["enrichment"]["rdap"];
+    assert_eq!(whois["status"], "ok", "{whois}");
+    let data = &whois["data"];
+    assert_eq!(data["via"], "whois");
+    assert_eq!(data["server"], format!("127.0.0.1:{whois_port}"));
+    assert_eq!(data["registrar"], "Port Fortythree Registrar");
+    assert_eq!(data["created"], "2026-12-01T00:00:00Z");
+    assert_eq!(data["abuse_email"], "abuse@p43.example");
+    assert_eq!(data["nameservers"][0], "ns1.p43.example");
+    // neither RDAP nor WHOIS: skipped, and says why
+    let xyz = wait_updates(&receiver, "paypal.xyz", 1).await;
+    let skipped = &xyz[1]["enrichment"]["rdap"];
     assert_eq!(skipped["status"], "skipped", "{skipped}");
-    assert!(skipped["error"].as_str().unwrap().contains(".net"));
+    assert!(
+        skipped["error"]
+            .as_str()
+            .unwrap()
+            .contains("no RDAP or WHOIS service for .xyz"),
+        "{skipped}"
+    );
 
     // re-checks use the cache: one bootstrap read, one lookup per domain
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -584,6 +658,13 @@ async fn rdap_gives_registration_data_waits_out_rate_limits_and_caches() {
     assert_eq!(lookups(&bootstrap, "/dns.json"), 1);
     assert_eq!(lookups(&bootstrap, "/ipv4.json"), 1);
     assert_eq!(lookups(&com, "/rdap/ip/127.0.0.1"), 1, "kept per address");
+    let questions = asked.lock().unwrap().clone();
+    let count = |q: &str| questions.iter().filter(|x| *x == q).count();
+    assert_eq!(
+        (count("net"), count("paypal.net"), count("xyz")),
+        (1, 1, 1),
+        "the referral is kept per TLD and the answer per domain: {questions:?}"
+    );
     assert_eq!(
         lookups(&org, "/domain/paypal.org"),
         2,
