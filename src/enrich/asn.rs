@@ -1,8 +1,10 @@
 //! `asn`: the network behind each address the lookalike resolves to: AS
-//! number, AS name, the announced range and its country, from an iptoasn
-//! TSV file the operator supplies (`ip2asn-combined.tsv` or the v4/v6
-//! files from iptoasn.com: `start end asn country description` per line).
-//! Nothing is asked of anyone: the lookup is local.
+//! number, AS name, the announced range and its country, from a file the
+//! operator supplies: an iptoasn TSV (`ip2asn-combined.tsv` or the v4/v6
+//! files from iptoasn.com: `start end asn country description` per line),
+//! or a MaxMind DB ASN file (GeoLite2-ASN, or DB-IP's ASN Lite `.mmdb`:
+//! `autonomous_system_number` and `autonomous_system_organization`; no
+//! country). Nothing is asked of anyone: the lookup is local.
 
 use super::{Finding, Findings, Target};
 use crate::config::ConfigError;
@@ -12,17 +14,29 @@ use serde_json::json;
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
-/// `[enrichment.asn]`: off until `tsv` names a file.
+/// `[enrichment.asn]`: off until `tsv` or `mmdb` names a file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AsnSettings {
     /// An iptoasn TSV file (plain text).
     pub tsv: PathBuf,
+    /// A MaxMind DB ASN file (GeoLite2-ASN or DB-IP ASN Lite).
+    pub mmdb: PathBuf,
 }
 
 impl AsnSettings {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if !self.tsv.as_os_str().is_empty() && !self.mmdb.as_os_str().is_empty() {
+            return Err(crate::config::invalid(
+                "enrichment.asn",
+                "set tsv or mmdb, not both",
+            ));
+        }
         Ok(())
+    }
+
+    pub(crate) fn enabled(&self) -> bool {
+        !self.tsv.as_os_str().is_empty() || !self.mmdb.as_os_str().is_empty()
     }
 }
 
@@ -30,11 +44,30 @@ impl AsnSettings {
 pub(crate) enum AsnError {
     #[error("enrichment.asn.tsv {path}: {problem}")]
     File { path: String, problem: String },
+    #[error("enrichment.asn.mmdb {path}: {problem}")]
+    Mmdb { path: String, problem: String },
+}
+
+/// What a lookup found.
+#[derive(Debug, Clone, PartialEq)]
+struct Network {
+    asn: u32,
+    name: String,
+    country: Option<String>,
+    /// `start - end` (TSV) or the CIDR (MaxMind DB).
+    range: String,
+}
+
+/// The fields of an ASN record in a MaxMind DB.
+#[derive(Deserialize)]
+struct MmdbAsn {
+    autonomous_system_number: Option<u32>,
+    autonomous_system_organization: Option<String>,
 }
 
 /// One announced range.
 #[derive(Debug, Clone)]
-struct Range {
+pub(super) struct Range {
     start: u128,
     end: u128,
     asn: u32,
@@ -55,12 +88,37 @@ fn addr(k: u128) -> IpAddr {
     v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)
 }
 
-/// The table, sorted by range start.
-pub(super) struct AsnTable {
-    ranges: Vec<Range>,
+/// The operator's file: a TSV table sorted by range start, or a MaxMind DB.
+pub(super) enum AsnTable {
+    Tsv(Vec<Range>),
+    Mmdb(maxminddb::Reader<Vec<u8>>),
 }
 
 impl AsnTable {
+    /// The file `settings` names (one of them is set).
+    pub(super) fn open(settings: &AsnSettings) -> Result<AsnTable, AsnError> {
+        if settings.mmdb.as_os_str().is_empty() {
+            AsnTable::load(&settings.tsv)
+        } else {
+            AsnTable::load_mmdb(&settings.mmdb)
+        }
+    }
+
+    fn load_mmdb(path: &Path) -> Result<AsnTable, AsnError> {
+        let fail = |problem: String| AsnError::Mmdb {
+            path: path.display().to_string(),
+            problem,
+        };
+        let reader = maxminddb::Reader::open_readfile(path).map_err(|e| fail(e.to_string()))?;
+        let kind = &reader.metadata().database_type;
+        if !kind.to_ascii_lowercase().contains("asn") {
+            return Err(fail(format!(
+                "is a {kind:?} database, not an ASN one (GeoLite2-ASN or DB-IP ASN)"
+            )));
+        }
+        Ok(AsnTable::Mmdb(reader))
+    }
+
     pub(super) fn load(path: &Path) -> Result<AsnTable, AsnError> {
         let fail = |problem: String| AsnError::File {
             path: path.display().to_string(),
@@ -100,14 +158,35 @@ impl AsnTable {
             return Err(fail("no ranges".into()));
         }
         ranges.sort_by_key(|r| r.start);
-        Ok(AsnTable { ranges })
+        Ok(AsnTable::Tsv(ranges))
     }
 
-    fn lookup(&self, ip: IpAddr) -> Option<&Range> {
-        let k = key(ip);
-        let i = self.ranges.partition_point(|r| r.start <= k);
-        let r = self.ranges.get(i.checked_sub(1)?)?;
-        (k <= r.end).then_some(r)
+    fn lookup(&self, ip: IpAddr) -> Option<Network> {
+        match self {
+            AsnTable::Tsv(ranges) => {
+                let k = key(ip);
+                let i = ranges.partition_point(|r| r.start <= k);
+                let r = ranges.get(i.checked_sub(1)?)?;
+                (k <= r.end).then(|| Network {
+                    asn: r.asn,
+                    name: r.name.clone(),
+                    country: Some(r.country.clone()),
+                    range: format!("{} - {}", addr(r.start), addr(r.end)),
+                })
+            }
+            // an IPv6 address in an IPv4-only file, or a broken record:
+            // not found (the file was checked at load)
+            AsnTable::Mmdb(reader) => {
+                let found = reader.lookup(ip).ok()?;
+                let rec: MmdbAsn = found.decode().ok()??;
+                Some(Network {
+                    asn: rec.autonomous_system_number?,
+                    name: rec.autonomous_system_organization.unwrap_or_default(),
+                    country: None,
+                    range: found.network().ok()?.to_string(),
+                })
+            }
+        }
     }
 }
 
@@ -131,7 +210,7 @@ impl super::Enricher for AsnTable {
                 .map(|ip| match self.lookup(*ip) {
                     Some(r) => json!({
                         "ip": ip, "asn": r.asn, "as_name": r.name, "country": r.country,
-                        "range": format!("{} - {}", addr(r.start), addr(r.end)),
+                        "range": r.range,
                     }),
                     None => json!({"ip": ip, "asn": null}),
                 })

@@ -271,11 +271,9 @@ fn registry(s: &EnrichmentSettings, user_agent: &str) -> Result<Vec<Registered>,
     add(s.dns.enabled, s.dns.timeout * 4, &mut || {
         Ok(Box::new(dns::Dns::new(resolver.clone())))
     })?;
-    add(
-        !s.asn.tsv.as_os_str().is_empty(),
-        Duration::from_secs(5),
-        &mut || Ok(Box::new(asn::AsnTable::load(&s.asn.tsv)?)),
-    )?;
+    add(s.asn.enabled(), Duration::from_secs(5), &mut || {
+        Ok(Box::new(asn::AsnTable::open(&s.asn)?))
+    })?;
     add(s.rdap.enabled, s.rdap.timeout * 2, &mut || {
         Ok(Box::new(
             rdap::Rdap::new(s.rdap.clone(), guard.clone(), &ua).map_err(EnrichError::Rdap)?,

@@ -815,6 +815,62 @@ async fn addresses_get_their_as_and_a_name_that_does_not_resolve_says_so() {
     assert!(verdicts(&gone[1]).contains(&"down".to_owned()), "{e}");
 }
 
+/// The same from a MaxMind DB ASN file (GeoLite2-ASN's layout): the AS,
+/// its organisation and the announced prefix; a file of another kind is
+/// refused at start with its name.
+#[tokio::test]
+async fn addresses_get_their_as_from_a_maxmind_asn_database() {
+    let lab = lab().await;
+    let files = tempfile::tempdir().unwrap();
+    let mmdb = files.path().join("GeoLite2-ASN.mmdb");
+    std::fs::write(
+        &mmdb,
+        asn_mmdb(&[
+            ("1.0.0.0/24", 13335, "CLOUDFLARENET"),
+            ("127.0.0.0/8", 64501, "LOOPBACK-MMDB-AS"),
+            ("203.0.113.0/24", 64502, "DOCUMENTATION-AS"),
+        ]),
+    )
+    .unwrap();
+    let (_app, certstream, receiver) =
+        enriching_app_with(&lab, true, |e| e.asn.mmdb = mmdb.clone()).await;
+    certstream.send_json(&cert_for(&["paypa1.com"], "mmdb-1"));
+    let clone = wait_updates(&receiver, "paypa1.com", 1).await;
+    let asn = &clone[1]["enrichment"]["asn"];
+    assert_eq!(asn["status"], "ok", "{asn}");
+    let net = &asn["data"]["networks"][0];
+    assert_eq!(net["ip"], "127.0.0.1");
+    assert_eq!(net["asn"], 64501);
+    assert_eq!(net["as_name"], "LOOPBACK-MMDB-AS");
+    assert_eq!(net["range"], "127.0.0.0/8");
+    assert!(net["country"].is_null(), "an ASN file has no country");
+
+    // a file that is not an ASN database stops the start, and says which
+    let city = files.path().join("city.mmdb");
+    let bytes = asn_mmdb(&[("1.0.0.0/24", 1, "X")]);
+    let at = bytes
+        .windows(12)
+        .position(|w| w == b"GeoLite2-ASN")
+        .unwrap();
+    let mut other = bytes.clone();
+    other[at..at + 12].copy_from_slice(b"GeoLite2-Cty");
+    std::fs::write(&city, other).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = test_settings(dir.path(), "ws://127.0.0.1:9", &Receiver::start().await);
+    s.enrichment.enabled = true;
+    s.enrichment.asn.mmdb = city.clone();
+    let config = s.validate().unwrap();
+    let err = certsentry::Application::build(config)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("city.mmdb") && err.contains("not an ASN one"),
+        "{err}"
+    );
+}
+
 /// TheHive and Splunk SOAR name the record they made; the enrichment
 /// update then goes to that record (alert PATCH plus observables; the
 /// container's severity plus an artifact), not into a second one.

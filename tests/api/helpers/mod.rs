@@ -4,7 +4,8 @@
 //! (`ct_log`), a client of certsentry's certstream server
 //! (`stream_client`), real messages (`messages`), the binary (`cli`) and a
 //! real headless Chromium (`browser`), a real DNS server (`dns`) and the
-//! web pages lookalikes serve (`web`), all on 127.0.0.1.
+//! web pages lookalikes serve (`web`), all on 127.0.0.1, and a small
+//! MaxMind DB ASN file (`mmdb`).
 
 mod app;
 mod browser;
@@ -13,6 +14,7 @@ mod cli;
 mod ct_log;
 mod dns;
 mod messages;
+mod mmdb;
 mod receiver;
 mod stream_client;
 mod web;
@@ -24,6 +26,7 @@ pub use cli::*;
 pub use ct_log::*;
 pub use dns::*;
 pub use messages::*;
+pub use mmdb::*;
 pub use receiver::*;
 pub use stream_client::*;
 pub use web::*;
