@@ -119,6 +119,9 @@ fn bench(c: &mut Criterion) {
         e.dns.servers = vec![dns.addr];
         e.http.http_port = web.port;
         e.http.https_port = https_port;
+        // every page here is on 127.0.0.1: pacing would measure the pacer
+        e.http.per_address_per_second = 1000.0;
+        e.dns.per_zone_per_second = 1000.0;
         e.rdap.enabled = false;
         let app = Application::build(s.validate().unwrap()).await.unwrap();
         let api = format!("http://127.0.0.1:{}", app.port());

@@ -28,6 +28,9 @@ pub struct DnsSettings {
     /// Per query.
     #[serde(with = "crate::config::duration")]
     pub timeout: Duration,
+    /// Checks a second of any one zone (a lookalike's registrable domain;
+    /// a check is its nine queries), at most.
+    pub per_zone_per_second: f64,
 }
 
 impl Default for DnsSettings {
@@ -36,6 +39,7 @@ impl Default for DnsSettings {
             enabled: true,
             servers: Vec::new(),
             timeout: Duration::from_secs(5),
+            per_zone_per_second: 2.0,
         }
     }
 }
@@ -46,7 +50,10 @@ impl DnsSettings {
         if self.servers.iter().any(|s| s.port() == 0) {
             return Err(invalid("enrichment.dns.servers", "a port must not be 0"));
         }
-        Ok(())
+        super::pace::check_rate(
+            "enrichment.dns.per_zone_per_second",
+            self.per_zone_per_second,
+        )
     }
 
     /// The resolver every enricher shares (the `http` redirect checks too).
@@ -84,11 +91,20 @@ impl DnsSettings {
 
 pub(super) struct Dns {
     resolver: TokioResolver,
+    /// `per_zone_per_second`, per registrable domain.
+    pacer: super::pace::Pacer,
 }
 
 impl Dns {
-    pub(super) fn new(resolver: TokioResolver) -> Dns {
-        Dns { resolver }
+    pub(super) fn new(resolver: TokioResolver, settings: &DnsSettings) -> Dns {
+        Dns {
+            resolver,
+            pacer: super::pace::Pacer::new(
+                settings.per_zone_per_second,
+                settings.timeout,
+                "enrichment.dns.per_zone_per_second",
+            ),
+        }
     }
 
     /// The records of one type: `Ok(None)` when the name does not exist.
@@ -138,6 +154,9 @@ impl super::Enricher for Dns {
         Box::pin(async move {
             let host = &target.host;
             let zone = &target.registrable;
+            if let Err(why) = self.pacer.wait(zone).await {
+                return Finding::pending(&why);
+            }
             let mut data = serde_json::Map::new();
             let mut errors = Vec::new();
             let mut exists = false;

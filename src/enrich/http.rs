@@ -40,6 +40,8 @@ pub struct HttpProbeSettings {
     /// How long a brand's own page is kept before it is fetched again.
     #[serde(with = "crate::config::duration")]
     pub brand_refresh: Duration,
+    /// Requests a second to any one address (every hop and try counts), at most.
+    pub per_address_per_second: f64,
 }
 
 impl Default for HttpProbeSettings {
@@ -53,6 +55,7 @@ impl Default for HttpProbeSettings {
             http_port: 80,
             similar_below: 100,
             brand_refresh: Duration::from_secs(24 * 3600),
+            per_address_per_second: 5.0,
         }
     }
 }
@@ -69,6 +72,10 @@ impl HttpProbeSettings {
                 "must be 1 to 16 MiB",
             ));
         }
+        super::pace::check_rate(
+            "enrichment.http.per_address_per_second",
+            self.per_address_per_second,
+        )?;
         if self.max_redirects > 10 {
             return Err(invalid(
                 "enrichment.http.max_redirects",
@@ -142,6 +149,8 @@ enum NoPage {
         host: String,
         ips: Vec<IpAddr>,
     },
+    /// Over `per_address_per_second`: left for the next check.
+    Limited(String),
     Failed(String),
 }
 
@@ -152,6 +161,8 @@ pub(super) struct HttpProbe {
     user_agent: String,
     /// The brands' own pages: TLSH and when fetched.
     baselines: Mutex<HashMap<String, (Baseline, Instant)>>,
+    /// `per_address_per_second`, per address.
+    pacer: super::pace::Pacer,
     /// Brand pages the cache answered.
     hits: AtomicU64,
 }
@@ -164,6 +175,11 @@ impl HttpProbe {
         user_agent: String,
     ) -> HttpProbe {
         HttpProbe {
+            pacer: super::pace::Pacer::new(
+                settings.per_address_per_second,
+                settings.timeout,
+                "enrichment.http.per_address_per_second",
+            ),
             settings,
             resolver,
             guard,
@@ -214,6 +230,10 @@ impl HttpProbe {
                     NoPage::Blocked { host, ips: all }
                 });
             };
+            self.pacer
+                .wait(&ip.to_string())
+                .await
+                .map_err(NoPage::Limited)?;
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(NoPage::Failed("timed out".into()));
@@ -282,6 +302,7 @@ impl HttpProbe {
             match self.fetch(url, known, verify).await {
                 Ok(p) => return Ok(p),
                 Err(NoPage::Blocked { host, ips }) => return Err(NoPage::Blocked { host, ips }),
+                Err(NoPage::Limited(why)) => return Err(NoPage::Limited(why)),
                 Err(NoPage::Failed(e)) => last = format!("{url}: {e}"),
             }
         }
@@ -302,6 +323,8 @@ impl HttpProbe {
                 hash: tlsh(&p.body),
                 at: p.final_ip.map(|ip| (p.final_url.clone(), ip)),
             },
+            // paced: try again at the next check, not in a day
+            Err(NoPage::Limited(_)) => return Baseline::default(),
             Err(_) => Baseline::default(),
         };
         self.lock()
@@ -427,6 +450,7 @@ impl super::Enricher for HttpProbe {
                         "a redirect led to a private address: not fetched",
                     );
                 }
+                Err(NoPage::Limited(why)) => return Finding::pending(&why),
                 Err(NoPage::Failed(e)) => {
                     found.verdicts.push("down".into());
                     let mut f = Finding::ok(json!({"verdicts": ["down"]}));

@@ -17,6 +17,7 @@ mod dns;
 mod guard;
 mod http;
 mod lifecycle;
+mod pace;
 mod rdap;
 mod screenshot;
 mod whois;
@@ -269,7 +270,7 @@ fn registry(s: &EnrichmentSettings, user_agent: &str) -> Result<Vec<Registered>,
         Ok(())
     };
     add(s.dns.enabled, s.dns.timeout * 4, &mut || {
-        Ok(Box::new(dns::Dns::new(resolver.clone())))
+        Ok(Box::new(dns::Dns::new(resolver.clone(), &s.dns)))
     })?;
     add(s.asn.enabled(), Duration::from_secs(5), &mut || {
         Ok(Box::new(asn::AsnTable::open(&s.asn)?))

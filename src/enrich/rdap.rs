@@ -102,13 +102,10 @@ impl RdapSettings {
                 ));
             }
         }
-        if !(self.per_server_per_second > 0.0 && self.per_server_per_second <= 1000.0) {
-            return Err(crate::config::invalid(
-                "enrichment.rdap.per_server_per_second",
-                "must be above 0 and at most 1000",
-            ));
-        }
-        Ok(())
+        super::pace::check_rate(
+            "enrichment.rdap.per_server_per_second",
+            self.per_server_per_second,
+        )
     }
 }
 
@@ -126,8 +123,6 @@ struct Cache {
     domains: HashMap<String, (Value, Instant)>,
     /// Servers that answered 429, until when.
     held: HashMap<String, Instant>,
-    /// Per server, when its next request may go.
-    next_slot: HashMap<String, Instant>,
     /// TLD → its WHOIS server as IANA named it (`None`: it has none).
     whois_servers: HashMap<String, (Option<String>, Instant)>,
 }
@@ -137,6 +132,8 @@ pub(super) struct Rdap {
     guard: super::guard::Guard,
     client: reqwest::Client,
     cache: Mutex<Cache>,
+    /// `per_server_per_second`, per host:port.
+    pacer: super::pace::Pacer,
     /// Domains and addresses the cache answered.
     hits: AtomicU64,
     /// Held while the bootstrap file is fetched: one fetch, however many
@@ -161,11 +158,17 @@ impl Rdap {
             .timeout(settings.timeout)
             .build()
             .map_err(|e| e.to_string())?;
+        let pacer = super::pace::Pacer::new(
+            settings.per_server_per_second,
+            settings.timeout,
+            "enrichment.rdap.per_server_per_second",
+        );
         Ok(Rdap {
             settings,
             guard,
             client,
             cache: Mutex::new(Cache::default()),
+            pacer,
             hits: AtomicU64::new(0),
             fetching: tokio::sync::Mutex::new(()),
         })
@@ -308,22 +311,7 @@ impl Rdap {
         {
             return Err(Miss::Limited(format!("{server} asked to wait")));
         }
-        let interval = Duration::from_secs_f64(1.0 / self.settings.per_server_per_second);
-        let slot = take_slot(
-            &mut self.lock().next_slot,
-            server,
-            Instant::now(),
-            interval,
-            self.settings.timeout,
-        );
-        let Some(wait) = slot else {
-            return Err(Miss::Limited(format!(
-                "{server}: over enrichment.rdap.per_server_per_second"
-            )));
-        };
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
-        }
+        self.pacer.wait(server).await.map_err(Miss::Limited)?;
         Ok(())
     }
 
@@ -429,24 +417,6 @@ impl Rdap {
         }
         serde_json::from_slice(&bytes).map_err(|e| Miss::Failed(format!("{url}: not JSON: {e}")))
     }
-}
-
-/// Book the next request slot to `host`: how long to wait for it, or
-/// `None` (nothing booked) when that is longer than `longest`.
-fn take_slot(
-    slots: &mut HashMap<String, Instant>,
-    host: &str,
-    now: Instant,
-    interval: Duration,
-    longest: Duration,
-) -> Option<Duration> {
-    let at = slots.get(host).copied().filter(|t| *t > now).unwrap_or(now);
-    let wait = at - now;
-    if wait > longest {
-        return None;
-    }
-    slots.insert(host.to_owned(), at + interval);
-    Some(wait)
 }
 
 /// A vCard property's value (`fn`, `email`) from an entity's `vcardArray`.
@@ -660,27 +630,6 @@ impl super::Enricher for Rdap {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn requests_to_one_server_are_paced() {
-        let mut slots = HashMap::new();
-        let now = Instant::now();
-        let (i, max) = (Duration::from_millis(200), Duration::from_millis(500));
-        let mut take = |host: &str, at: Instant| take_slot(&mut slots, host, at, i, max);
-        assert_eq!(take("rdap.a", now), Some(Duration::ZERO));
-        assert_eq!(take("rdap.a", now), Some(i));
-        assert_eq!(take("rdap.a", now), Some(2 * i));
-        // the next slot is 600 ms away, over the longest wait: not booked
-        assert_eq!(take("rdap.a", now), None);
-        assert_eq!(
-            take("rdap.a", now + i),
-            Some(2 * i),
-            "600 ms booked, not 800"
-        );
-        assert_eq!(take("rdap.b", now), Some(Duration::ZERO), "another server");
-        // once the slots are past, no wait
-        assert_eq!(take("rdap.a", now + 10 * i), Some(Duration::ZERO));
-    }
 
     #[test]
     fn a_domain_object_gives_registrar_dates_and_abuse_contact() {

@@ -35,6 +35,8 @@ pub struct ScreenshotSettings {
     pub similar_below: u32,
     pub width: u32,
     pub height: u32,
+    /// Pages a second shot from any one address, at most.
+    pub per_address_per_second: f64,
 }
 
 impl Default for ScreenshotSettings {
@@ -47,6 +49,7 @@ impl Default for ScreenshotSettings {
             similar_below: 40,
             width: 1280,
             height: 900,
+            per_address_per_second: 1.0,
         }
     }
 }
@@ -66,6 +69,10 @@ impl ScreenshotSettings {
                 "width and height must be 200 to 4000",
             ));
         }
+        crate::enrich::pace::check_rate(
+            "enrichment.screenshot.per_address_per_second",
+            self.per_address_per_second,
+        )?;
         if self.similar_below > 256 {
             return Err(invalid(
                 "enrichment.screenshot.similar_below",
@@ -98,6 +105,8 @@ mod shooter {
         brands: Mutex<HashMap<String, (Option<Hash>, Instant)>>,
         /// Brand hashes the cache answered.
         hits: AtomicU64,
+        /// `per_address_per_second`, per address.
+        pacer: crate::enrich::pace::Pacer,
         /// How long a brand's hash is kept.
         refresh: Duration,
         user_agent: String,
@@ -110,6 +119,11 @@ mod shooter {
             user_agent: &str,
         ) -> Screenshot {
             Screenshot {
+                pacer: crate::enrich::pace::Pacer::new(
+                    settings.per_address_per_second,
+                    settings.timeout,
+                    "enrichment.screenshot.per_address_per_second",
+                ),
                 settings,
                 brands: Mutex::new(HashMap::new()),
                 hits: AtomicU64::new(0),
@@ -321,6 +335,9 @@ mod shooter {
                 let Some((url, ip)) = found.page.clone() else {
                     return Finding::skipped(serde_json::Value::Null, "no live page to take");
                 };
+                if let Err(why) = self.pacer.wait(&ip.to_string()).await {
+                    return Finding::pending(&why);
+                }
                 if let Err(e) = std::fs::create_dir_all(&self.settings.dir) {
                     return Finding::error(format!("{}: {e}", self.settings.dir.display()));
                 }

@@ -110,6 +110,11 @@ async fn enriching_app_with(
     // nothing listens for TLS there: the probe falls back to HTTP
     e.http.https_port = closed_port();
     e.http.timeout = Duration::from_secs(3);
+    // every lookalike here is on 127.0.0.1, one zone apart: no pacing
+    // (the pacing test sets its own)
+    e.http.per_address_per_second = 1000.0;
+    e.dns.per_zone_per_second = 1000.0;
+    e.screenshot.per_address_per_second = 1000.0;
     // no registry here; the RDAP test points it at its own
     e.rdap.enabled = false;
     if allow_loopback {
@@ -910,6 +915,7 @@ async fn updates_are_applied_to_the_alert_and_container_the_soar_made() {
     e.http.http_port = lab.web.port;
     e.http.https_port = closed_port();
     e.rdap.enabled = false;
+    e.http.per_address_per_second = 1000.0;
     e.allow_cidrs = vec!["127.0.0.1/32".parse().unwrap()];
     let app = spawn_app_with(s, dir).await;
     certstream.wait_for_connections(1).await;
@@ -989,4 +995,35 @@ async fn updates_are_applied_to_the_alert_and_container_the_soar_made() {
         observables.len()
     );
     app.stop().await;
+}
+
+/// An address over `enrichment.http.per_address_per_second` is not
+/// fetched: the result stays `pending` for the next check, and the web
+/// server is never asked.
+#[tokio::test]
+async fn fetches_from_one_address_are_paced_and_left_pending() {
+    let lab = lab().await;
+    let (_app, certstream, receiver) = enriching_app_with(&lab, true, |e| {
+        e.http.per_address_per_second = 0.01;
+        e.http.timeout = Duration::from_secs(1);
+    })
+    .await;
+    certstream.send_json(&cert_for(&["paypa1.com"], "paced-1"));
+    let clone = wait_updates(&receiver, "paypa1.com", 1).await;
+    let http = &clone[1]["enrichment"]["http"];
+    // the first try (HTTPS, refused here) took the slot; the next is 100 s away
+    assert_eq!(http["status"], "pending", "{http}");
+    assert_eq!(
+        http["error"], "127.0.0.1: over enrichment.http.per_address_per_second",
+        "{http}"
+    );
+    assert!(
+        !lab.web.hosts().contains(&"paypa1.com".to_owned()),
+        "{:?}",
+        lab.web.hosts()
+    );
+    assert!(
+        !verdicts(&clone[1]).contains(&"down".to_owned()),
+        "not down: unknown"
+    );
 }
