@@ -313,7 +313,7 @@ impl Application {
 
         // enrichment beside the pipeline: it reads what the store holds
         if let Some(enrichment) = enrichment {
-            tasks.spawn(enrichment.run(token.clone()));
+            tasks.spawn(enrichment.run_on_own_threads(token.clone()));
         }
 
         for (sink, wake) in sinks.into_iter().zip(wakes) {

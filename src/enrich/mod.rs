@@ -58,6 +58,9 @@ pub struct EnrichmentSettings {
     pub enabled: bool,
     /// Checks in flight.
     pub concurrency: usize,
+    /// Worker threads of the pool's own runtime: its parsing, hashing and
+    /// TLS never take more cores than this from the pipeline.
+    pub threads: usize,
     /// How often the job table is polled when nothing is due.
     #[serde(with = "crate::config::duration")]
     pub poll_interval: Duration,
@@ -86,6 +89,7 @@ impl Default for EnrichmentSettings {
         EnrichmentSettings {
             enabled: false,
             concurrency: 16,
+            threads: 1,
             poll_interval: Duration::from_secs(1),
             recheck_interval: Duration::from_secs(30 * 60),
             max_recheck_interval: Duration::from_secs(6 * 3600),
@@ -111,6 +115,9 @@ impl EnrichmentSettings {
         ])?;
         if self.concurrency == 0 || self.concurrency > 1024 {
             return Err(invalid("enrichment.concurrency", "must be 1 to 1024"));
+        }
+        if self.threads == 0 || self.threads > 64 {
+            return Err(invalid("enrichment.threads", "must be 1 to 64"));
         }
         if self.max_recheck_interval < self.recheck_interval {
             return Err(invalid(
@@ -342,6 +349,34 @@ impl Enrichment {
             metrics,
             wakes,
         }))
+    }
+
+    /// [`Enrichment::run`] on a runtime of its own, `enrichment.threads`
+    /// worker threads, so the pool cannot starve the pipeline's runtime;
+    /// ends when the pool has stopped.
+    pub(crate) async fn run_on_own_threads(self, shutdown: CancellationToken) {
+        let threads = self.settings.threads;
+        let (done, stopped) = tokio::sync::oneshot::channel::<()>();
+        let started = std::thread::Builder::new()
+            .name("enrichment".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(threads)
+                    .thread_name("enrichment-worker")
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(self.run(shutdown)),
+                    Err(e) => tracing::error!(error = %e, "enrichment runtime failed to start"),
+                }
+                let _ = done.send(());
+            });
+        match started {
+            Ok(_) => {
+                let _ = stopped.await;
+            }
+            Err(e) => tracing::error!(error = %e, "enrichment thread failed to start"),
+        }
     }
 
     /// Check until cancelled. Up to `concurrency` checks run at once; a

@@ -75,14 +75,14 @@ fn take_slot(
     Some(wait)
 }
 
-/// `per_second` is above 0 and at most 1000.
+/// `per_second` is above 0 and at most 100,000.
 pub(super) fn check_rate(key: &str, per_second: f64) -> Result<(), crate::config::ConfigError> {
-    if per_second > 0.0 && per_second <= 1000.0 {
+    if per_second > 0.0 && per_second <= 100_000.0 {
         Ok(())
     } else {
         Err(crate::config::invalid(
             key,
-            "must be above 0 and at most 1000",
+            "must be above 0 and at most 100000",
         ))
     }
 }

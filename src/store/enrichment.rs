@@ -8,7 +8,7 @@
 use super::{Db, Store, StoreError};
 use crate::model::IncidentId;
 use crate::model::{Incident, unix_ms};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 use std::time::SystemTime;
 
 /// A check that is due.
@@ -51,21 +51,26 @@ impl Db {
         watch_ms: i64,
         now_ms: i64,
     ) -> Result<Option<i64>, StoreError> {
-        let conn = self.conn();
-        conn.execute(
-            "INSERT OR IGNORE INTO enrichment_jobs (incident_id, next_run_ms, created_ms, until_ms)
-             SELECT id, ?3, ?3, first_seen_ms + ?4 FROM incidents
-             WHERE rowid > ?1 AND update_of IS NULL AND first_seen_ms >= ?2",
-            params![after, from_ms, now_ms, watch_ms],
+        // one write transaction: nothing commits between reading the
+        // highest rowid and taking up the rows to it (another connection
+        // committing in between was skipped for good)
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let last: Option<i64> = tx.query_row(
+            "SELECT MAX(rowid) FROM incidents WHERE rowid > ?1",
+            params![after],
+            |r| r.get(0),
         )?;
-        Ok(conn
-            .query_row(
-                "SELECT MAX(rowid) FROM incidents WHERE rowid > ?1",
-                params![after],
-                |r| r.get::<_, Option<i64>>(0),
-            )
-            .optional()?
-            .flatten())
+        if let Some(last) = last {
+            tx.execute(
+                "INSERT OR IGNORE INTO enrichment_jobs (incident_id, next_run_ms, created_ms, until_ms)
+                 SELECT id, ?4, ?4, first_seen_ms + ?5 FROM incidents
+                 WHERE rowid > ?1 AND rowid <= ?2 AND update_of IS NULL AND first_seen_ms >= ?3",
+                params![after, last, from_ms, now_ms, watch_ms],
+            )?;
+        }
+        tx.commit()?;
+        Ok(last)
     }
 
     fn enrich_claim(&self, now_ms: i64, limit: usize) -> Result<Vec<EnrichJob>, StoreError> {

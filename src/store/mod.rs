@@ -234,6 +234,47 @@ mod tests {
         assert_eq!(due[0].record, None, "a record is the sink's own");
     }
 
+    /// Another connection (a second process on the file) commits while
+    /// the pool takes up new incidents: none is skipped.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn enrichment_takes_up_every_incident_another_connection_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let store = Store::open(&path).unwrap();
+        let writer = Store::open(&path).unwrap();
+        let day = DedupPolicy {
+            window: Duration::from_secs(86400),
+            send_updates: false,
+        };
+        const N: usize = 1500;
+        let inserts = std::thread::spawn(move || {
+            for i in 0..N {
+                let incident = sample_incident(&format!("paypal-{i}.com"));
+                while writer
+                    .record(&incident, &[], day, SystemTime::now())
+                    .is_err()
+                {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        });
+        let from = SystemTime::now() - Duration::from_secs(3600);
+        let watch = Duration::from_secs(86400);
+        let mut cursor = 0;
+        loop {
+            let finished = inserts.is_finished();
+            if let Some(last) = store.enrich_take_new(cursor, from, watch).await.unwrap() {
+                cursor = last;
+            }
+            if finished {
+                break;
+            }
+        }
+        inserts.join().unwrap();
+        let jobs = store.enrich_counts().await.unwrap();
+        assert_eq!(jobs.watching + jobs.due, N as u64, "{jobs:?}");
+    }
+
     #[tokio::test]
     async fn enrichment_takes_up_incidents_in_commit_order_not_id_order() {
         let dir = tempfile::tempdir().unwrap();

@@ -112,9 +112,9 @@ async fn enriching_app_with(
     e.http.timeout = Duration::from_secs(3);
     // every lookalike here is on 127.0.0.1, one zone apart: no pacing
     // (the pacing test sets its own)
-    e.http.per_address_per_second = 1000.0;
-    e.dns.per_zone_per_second = 1000.0;
-    e.screenshot.per_address_per_second = 1000.0;
+    e.http.per_address_per_second = 100_000.0;
+    e.dns.per_zone_per_second = 100_000.0;
+    e.screenshot.per_address_per_second = 100_000.0;
     // no registry here; the RDAP test points it at its own
     e.rdap.enabled = false;
     if allow_loopback {
@@ -915,7 +915,7 @@ async fn updates_are_applied_to_the_alert_and_container_the_soar_made() {
     e.http.http_port = lab.web.port;
     e.http.https_port = closed_port();
     e.rdap.enabled = false;
-    e.http.per_address_per_second = 1000.0;
+    e.http.per_address_per_second = 100_000.0;
     e.allow_cidrs = vec!["127.0.0.1/32".parse().unwrap()];
     let app = spawn_app_with(s, dir).await;
     certstream.wait_for_connections(1).await;
