@@ -228,49 +228,63 @@ fn bench(c: &mut Criterion) {
         rate(&matcher);
     }
     // idle and busy in turn, each busy run against the idle runs around it
-    let idle_0 = idle();
+    // idle and busy in turn, each busy run against the idle runs around it:
     // 1. the local servers answer at once: the pool, the DNS server and
-    // the web server all want this machine's two cores
-    let (local, local_checks) = busy(&mut round);
-    let idle_1 = idle();
-    // 2. pages that take 80 ms, as a remote server's do: the pool is as
-    // full (64 checks in flight) but waits on the network
-    for i in 0..BATCH {
-        web.set(
-            &lookalike(i),
-            web::WebPage::Slow(Duration::from_millis(80), page(i)),
+    //    the web server all want this machine's two cores;
+    // 2. pages take 80 ms, as a remote server's do: the pool is as full
+    //    (64 checks in flight) but waits on the network;
+    // 3. pages take a second (a slow phishing host): a few dozen a second
+    let mut idles = vec![idle()];
+    let mut busy_runs = Vec::new();
+    for (what, pause) in [
+        ("servers answering at once", None),
+        ("pages answering in 80 ms", Some(80)),
+        ("pages answering in 1 s", Some(1000)),
+    ] {
+        if let Some(ms) = pause {
+            for i in 0..BATCH {
+                let slow = web::WebPage::Slow(Duration::from_millis(ms), page(i));
+                web.set(&lookalike(i), slow);
+            }
+        }
+        let last = idles[idles.len() - 1];
+        let (rate_busy, during) = busy(&mut round);
+        let after = idle();
+        idles.push(after);
+        busy_runs.push((what, rate_busy, during, (last + after) / 2.0));
+    }
+    // what the process (the service, its pool, the local servers) burns
+    // with nothing to do: CPU seconds per second over two seconds
+    let cpu = || {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        let fields: Vec<f64> = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .map(|v| v.parse().unwrap_or(0.0))
+            .collect();
+        // utime and stime: fields 14 and 15, 11 and 12 after the name
+        (fields.get(11).unwrap_or(&0.0) + fields.get(12).unwrap_or(&0.0)) / 100.0
+    };
+    let before = cpu();
+    std::thread::sleep(Duration::from_secs(2));
+    eprintln!(
+        "idle process after the runs: {:.2} CPU s/s ({} checks done in all)",
+        (cpu() - before) / 2.0,
+        checks(&metrics())
+    );
+    let idle_text: Vec<String> = idles.iter().map(|r| format!("{r:.0}")).collect();
+    eprintln!(
+        "matcher, 1000 brands, 100k names, medians of 5: idle {} names/s",
+        idle_text.join(", ")
+    );
+    for (what, rate_busy, during, around) in busy_runs {
+        eprintln!(
+            "  while the pool ran {during} checks against {what}: {rate_busy:.0} names/s ({:+.1}% against the idle runs around it)",
+            100.0 * (rate_busy / around - 1.0)
         );
     }
-    let (remote, remote_checks) = busy(&mut round);
-    let idle_2 = idle();
-    // 3. pages that take a second (a slow phishing host, a far resolver):
-    // 64 checks in flight, a few dozen done a second
-    for i in 0..BATCH {
-        web.set(
-            &lookalike(i),
-            web::WebPage::Slow(Duration::from_millis(1000), page(i)),
-        );
-    }
-    let (slow, slow_checks) = busy(&mut round);
-    let idle_3 = idle();
-    let base_slow = (idle_2 + idle_3) / 2.0;
-    let base_local = (idle_0 + idle_1) / 2.0;
-    let base_remote = (idle_1 + idle_2) / 2.0;
-    eprintln!(
-        "matcher, 1000 brands, 100k names, medians of 5: idle {idle_0:.0}, {idle_1:.0}, {idle_2:.0}, {idle_3:.0} names/s"
-    );
-    eprintln!(
-        "  while the pool ran {local_checks} checks against servers answering at once: {local:.0} names/s ({:+.1}% against the idle runs around it)",
-        100.0 * (local / base_local - 1.0)
-    );
-    eprintln!(
-        "  while the pool ran {remote_checks} checks against pages answering in 80 ms: {remote:.0} names/s ({:+.1}%)",
-        100.0 * (remote / base_remote - 1.0)
-    );
-    eprintln!(
-        "  while the pool ran {slow_checks} checks against pages answering in 1 s: {slow:.0} names/s ({:+.1}%)",
-        100.0 * (slow / base_slow - 1.0)
-    );
 }
 
 criterion_group!(benches, bench);
