@@ -311,8 +311,7 @@ impl Rdap {
         {
             return Err(Miss::Limited(format!("{server} asked to wait")));
         }
-        self.pacer.wait(server).await.map_err(Miss::Limited)?;
-        Ok(())
+        self.pacer.wait(server).await.map_err(Miss::Limited)
     }
 
     /// One WHOIS question to `server`, paced; a "slow down" answer holds
@@ -331,37 +330,37 @@ impl Rdap {
         }
     }
 
+    /// The WHOIS server of `tld`: the configured one, else IANA's referral
+    /// (kept per TLD for `bootstrap_refresh`); `None` when it has none.
+    async fn whois_server(&self, tld: &str) -> Result<Option<String>, Miss> {
+        if let Some(server) = self.settings.whois_servers.get(tld) {
+            return Ok(Some(server.clone()));
+        }
+        let known = self
+            .lock()
+            .whois_servers
+            .get(tld)
+            .filter(|(_, at)| at.elapsed() < self.settings.bootstrap_refresh)
+            .map(|(s, _)| s.clone());
+        if let Some(named) = known {
+            return Ok(named);
+        }
+        let iana = self.ask_whois(&self.settings.whois_referral, tld).await?;
+        let named = super::whois::referral(&iana);
+        self.lock()
+            .whois_servers
+            .insert(tld.to_owned(), (named.clone(), Instant::now()));
+        Ok(named)
+    }
+
     /// The registration of `domain` by port-43 WHOIS; `None` when WHOIS is
     /// off or the TLD has no WHOIS server either.
     async fn whois(&self, domain: &str, tld: &str) -> Result<Option<Value>, Miss> {
         if !self.settings.whois {
             return Ok(None);
         }
-        let server = match self.settings.whois_servers.get(tld) {
-            Some(server) => server.clone(),
-            None => {
-                let known = self
-                    .lock()
-                    .whois_servers
-                    .get(tld)
-                    .filter(|(_, at)| at.elapsed() < self.settings.bootstrap_refresh)
-                    .map(|(s, _)| s.clone());
-                let named = match known {
-                    Some(named) => named,
-                    None => {
-                        let iana = self.ask_whois(&self.settings.whois_referral, tld).await?;
-                        let named = super::whois::referral(&iana);
-                        self.lock()
-                            .whois_servers
-                            .insert(tld.to_owned(), (named.clone(), Instant::now()));
-                        named
-                    }
-                };
-                match named {
-                    Some(server) => server,
-                    None => return Ok(None),
-                }
-            }
+        let Some(server) = self.whois_server(tld).await? else {
+            return Ok(None);
         };
         let text = self.ask_whois(&server, domain).await?;
         Ok(Some(super::whois::summarise(&text, &server)))

@@ -97,12 +97,11 @@ impl HttpFormat for SplunkSoarSettings {
             Some(enrichment) if incident.enrichment_update.is_some() => enrichment,
             _ => self.certificate_artifact(incident, &key),
         };
-        artifact["container_id"] = json!(
-            record
-                .parse::<u64>()
-                .map(|n| json!(n))
-                .unwrap_or(json!(record))
-        );
+        // Splunk SOAR's ids are numbers
+        artifact["container_id"] = match record.parse::<u64>() {
+            Ok(n) => json!(n),
+            Err(_) => json!(record),
+        };
         vec![
             Call {
                 method: reqwest::Method::POST,

@@ -87,11 +87,7 @@ impl HttpFormat for TheHiveSettings {
     /// observable enrichment found (one it has already is a duplicate,
     /// which counts as delivered).
     fn update(&self, incident: &Incident, record: &str) -> Vec<Call> {
-        let alert = format!(
-            "{}/api/v1/alert/{}",
-            self.http.url.trim_end_matches('/'),
-            record
-        );
+        let alert = format!("{}/{record}", self.url());
         let mut calls = vec![Call {
             method: reqwest::Method::PATCH,
             url: alert.clone(),

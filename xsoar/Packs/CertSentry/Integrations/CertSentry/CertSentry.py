@@ -188,7 +188,6 @@ def enrichment_summary(incident: dict) -> dict:
                 verdicts.append(v)
     networks = [n for n in data("asn").get("networks") or [] if n.get("asn") is not None]
     return {
-        "state": enrichment.get("state"),
         "version": enrichment.get("version"),
         "ips": (dns.get("a") or []) + (dns.get("aaaa") or []),
         # "10 mx.example.com" or "mx.example.com"
