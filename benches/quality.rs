@@ -3,7 +3,8 @@
 //! and for the list `certsentry generate` makes, and false positives on the
 //! popular-domains corpus at 40 and 1,000 brands. Prints tables; measures
 //! no time. `cargo bench --bench quality` (`-- brands-only` to skip the
-//! generated lists, which take a while to build).
+//! generated lists, which take a while to build; `-- sweep` for the table
+//! of recall and false positives at each `matcher.min_score`).
 
 // A report: unwrap on set-up failure is the right answer.
 #![allow(clippy::unwrap_used, unreachable_pub)]
@@ -90,11 +91,52 @@ fn report(what: &str, list: &str, brands_for_fp: &[(&str, String)]) {
     }
 }
 
+/// How `matcher.min_score` trades recall for quiet, brands-only lists:
+/// recall per threshold class with all brands, and false positives with 40
+/// and with 1,000 brands, at each threshold.
+fn sweep(brands: &[String], forty: &[String], thousand: &[String], popular: &[String]) {
+    let looks = lookalikes();
+    let (own, _) = score_profile(&compile(&brands_only_list(brands), &config()), &looks, &[]);
+    let (_, fp40) = score_profile(&compile(&brands_only_list(forty), &config()), &[], popular);
+    let (_, fp1000) = score_profile(
+        &compile(&brands_only_list(thousand), &config()),
+        &[],
+        popular,
+    );
+    print!("\n== min_score sweep, brands-only lists\nmin_score");
+    for c in CLASSES {
+        print!(" | {}", c.name);
+    }
+    println!(" | FP, 40 brands | FP, 1,000 brands");
+    for threshold in (40..=80).step_by(5) {
+        print!("{threshold}");
+        for c in CLASSES {
+            let (hit, total) = looks
+                .iter()
+                .zip(&own)
+                .filter(|(l, _)| c.classes.contains(&l.class.as_str()))
+                .fold((0, 0), |(h, t), (_, s)| {
+                    (h + usize::from(*s >= threshold), t + 1)
+                });
+            print!(" | {:.2}%", 100.0 * hit as f64 / total.max(1) as f64);
+        }
+        for fp in [&fp40, &fp1000] {
+            let flagged = fp.iter().filter(|s| **s >= threshold).count();
+            print!(" | {:.3}%", 100.0 * flagged as f64 / fp.len().max(1) as f64);
+        }
+        println!();
+    }
+}
+
 fn main() {
     let brands_only = std::env::args().any(|a| a == "brands-only");
     let (brands, popular) = (brands(), popular());
     let forty = forty(&brands);
     let thousand = thousand(&popular, &forty);
+    if std::env::args().any(|a| a == "sweep") {
+        sweep(&brands, &forty, &thousand, &popular);
+        return;
+    }
     report(
         "brands-only list",
         &brands_only_list(&brands),

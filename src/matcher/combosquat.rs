@@ -13,7 +13,7 @@
 //! `pineapple` and `booking-engine` do not match.
 
 use super::distinct::{Distinctiveness, is_real_word};
-use super::embedding::starts_with_suffix;
+use super::embedding::{multi_token_runs, starts_with_suffix};
 use super::score::{Found, embedded};
 use super::settings::MatcherSettings;
 use super::{Brands, Scratch, words};
@@ -63,45 +63,8 @@ impl Combosquats {
             .copied()
             .collect();
         for (i, token) in tokens.iter().enumerate() {
-            if tokens.len() > 1
-                && let Some(hits) = brands.labels.get(*token)
-            {
-                // the words beside the brand, not the brand label itself
-                // (`mobile` is both a word and a brand label)
-                let others: SmallVec<[&str; 4]> =
-                    words.iter().filter(|w| *w != token).copied().collect();
-                let strong = others.iter().any(|w| words::is_strong_phishing_word(w));
-                for b in hits {
-                    let brand = brands.get(*b);
-                    let whole = starts_with_suffix(&tokens[i + 1..], &brand.suffix_labels);
-                    if whole && self.target_embedding {
-                        continue;
-                    }
-                    let distinct = brand.distinct;
-                    let long = brand.label.chars().count() >= 5;
-                    let score = match (strong, others.is_empty(), distinct) {
-                        (true, _, Distinctiveness::Common) => 52,
-                        (true, _, _) => 62,
-                        (false, false, Distinctiveness::Distinctive) => 58,
-                        (false, false, Distinctiveness::Word) => 50,
-                        (false, true, Distinctiveness::Distinctive) if long => 55,
-                        _ => continue,
-                    };
-                    let with = if others.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" with {}", others.join(", "))
-                    };
-                    offer(
-                        found,
-                        *b,
-                        score,
-                        format!(
-                            "combosquat of {}: {:?} is a hyphenated token of {label:?}{with}",
-                            brand.domain, brand.label
-                        ),
-                    );
-                }
+            if tokens.len() > 1 {
+                self.token_hit(brands, name, (&tokens, i, i + 1), token, &words, found);
             }
             // the brand label glued to other letters: split where a word starts or ends
             for (at, _) in token.char_indices().skip(1) {
@@ -153,6 +116,71 @@ impl Combosquats {
                     }
                 }
             }
+        }
+        // a hyphenated brand label as its tokens (`access-deutsche-bank`)
+        if brands.hyphenated && tokens.len() > 2 {
+            for (i, j, run) in multi_token_runs(label, &tokens) {
+                if j - i < tokens.len() {
+                    self.token_hit(brands, name, (&tokens, i, j), run, &words, found);
+                }
+            }
+        }
+    }
+
+    /// `run` (tokens `i..j` of the registrable label) is a brand label:
+    /// score it by the words beside it.
+    fn token_hit(
+        &self,
+        brands: &Brands,
+        name: &Fqdn,
+        (tokens, i, j): (&[&str], usize, usize),
+        run: &str,
+        words: &[&str],
+        found: &mut Found,
+    ) {
+        let Some(hits) = brands.labels.get(run) else {
+            return;
+        };
+        let label = name.registrable_label();
+        // the words beside the brand, not the brand label itself
+        // (`mobile` is both a word and a brand label)
+        let others: SmallVec<[&str; 4]> = words
+            .iter()
+            .filter(|w| !tokens[i..j].contains(w))
+            .copied()
+            .collect();
+        let strong = others.iter().any(|w| words::is_strong_phishing_word(w));
+        for b in hits {
+            let brand = brands.get(*b);
+            let whole = starts_with_suffix(&tokens[j..], &brand.suffix_labels);
+            if whole && self.target_embedding {
+                continue;
+            }
+            let distinct = brand.distinct;
+            let long = brand.label.chars().count() >= 5;
+            let score = match (strong, others.is_empty(), distinct) {
+                (true, _, Distinctiveness::Common) => 52,
+                (true, _, _) => 62,
+                (false, false, Distinctiveness::Distinctive) => 58,
+                (false, false, Distinctiveness::Word) => 50,
+                (false, true, Distinctiveness::Distinctive) if long => 55,
+                _ => continue,
+            };
+            let with = if others.is_empty() {
+                String::new()
+            } else {
+                format!(" with {}", others.join(", "))
+            };
+            found.offer(embedded(
+                brand,
+                name,
+                MatchKind::Combosquat,
+                score,
+                format!(
+                    "combosquat of {}: {:?} is a hyphenated token of {label:?}{with}",
+                    brand.domain, brand.label
+                ),
+            ));
         }
     }
 }

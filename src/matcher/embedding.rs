@@ -32,6 +32,36 @@ pub(super) fn starts_with_suffix(parts: &[&str], suffix: &[String]) -> bool {
     parts.len() >= suffix.len() && parts.iter().zip(suffix).all(|(a, s)| a == s)
 }
 
+/// Runs of two or three consecutive hyphen tokens of `label` as written
+/// (`deutsche-bank` in `access-deutsche-bank`), where single hyphens join
+/// them: (first token, end token, the run).
+pub(super) fn multi_token_runs<'a>(
+    label: &'a str,
+    tokens: &[&'a str],
+) -> SmallVec<[(usize, usize, &'a str); 8]> {
+    let mut out = SmallVec::new();
+    // the byte offset of each token (tokens are non-empty pieces of `label`)
+    let mut offsets: SmallVec<[usize; 8]> = SmallVec::new();
+    let mut at = 0;
+    for part in label.split('-') {
+        if !part.is_empty() {
+            offsets.push(at);
+        }
+        at += part.len() + 1;
+    }
+    for i in 0..tokens.len() {
+        for j in i + 2..=(i + 3).min(tokens.len()) {
+            let (start, end) = (offsets[i], offsets[j - 1] + tokens[j - 1].len());
+            let joined_len: usize =
+                tokens[i..j].iter().map(|t| t.len()).sum::<usize>() + (j - i - 1);
+            if end - start == joined_len {
+                out.push((i, j, &label[start..end]));
+            }
+        }
+    }
+    out
+}
+
 impl Embedding {
     pub(super) fn compile(brands: &Brands, s: &MatcherSettings) -> Embedding {
         let mut run_together: HashMap<String, BrandIds> = HashMap::default();
@@ -204,6 +234,23 @@ impl Embedding {
                 );
             }
         }
+        // the brand label followed by its suffix's labels as tokens of `l`
+        let spelled = |found: &mut Found, hits: &BrandIds, rest: &[&str], l: &str| {
+            for b in hits {
+                let brand = brands.get(*b);
+                if starts_with_suffix(rest, &brand.suffix_labels) {
+                    offer(
+                        found,
+                        *b,
+                        80,
+                        format!(
+                            "target embedding of {}: {l:?} spells the domain with hyphens",
+                            brand.domain
+                        ),
+                    );
+                }
+            }
+        };
         // hyphen-spelled and run-together domains, in any label
         for l in &all[..own_labels] {
             let tokens: SmallVec<[&str; 8]> = l.split('-').filter(|t| !t.is_empty()).collect();
@@ -240,18 +287,13 @@ impl Embedding {
                 let Some(hits) = brands.labels.get(*token) else {
                     continue;
                 };
-                for b in hits {
-                    let brand = brands.get(*b);
-                    if starts_with_suffix(&tokens[i + 1..], &brand.suffix_labels) {
-                        offer(
-                            found,
-                            *b,
-                            80,
-                            format!(
-                                "target embedding of {}: {l:?} spells the domain with hyphens",
-                                brand.domain
-                            ),
-                        );
+                spelled(found, hits, &tokens[i + 1..], l);
+            }
+            // a hyphenated brand label as its tokens (`deutsche-bank-de`)
+            if brands.hyphenated && tokens.len() > 2 {
+                for (_, j, run) in multi_token_runs(l, &tokens) {
+                    if let Some(hits) = brands.labels.get(run) {
+                        spelled(found, hits, &tokens[j..], l);
                     }
                 }
             }

@@ -112,13 +112,13 @@ impl Homographs {
                 }
                 let short = brand.label.chars().count() < TWO_SWAPS_FROM;
                 let other_suffix = name.suffix() != brand.suffix_labels.join(".");
+                // under another suffix it is two changes at once, like a
+                // typo there: shown, below the default incident threshold
                 let score: u8 = match (short, *n, other_suffix) {
-                    (true, _, true) => 45,
+                    (_, _, true) => 45,
                     (true, _, false) => 70,
                     (false, 1, false) => 85,
-                    (false, 1, true) => 70,
                     (false, _, false) => 75,
-                    (false, _, true) => 55,
                 };
                 let explanation = format!(
                     "homograph of {}: {label:?} reads as {:?} ({n} ASCII lookalike substitution{}{})",

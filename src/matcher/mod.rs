@@ -73,6 +73,9 @@ struct Brands {
     shapes: words::Shapes,
     /// Finds any key of `labels` inside a name.
     finder: Option<aho_corasick::AhoCorasick>,
+    /// Some brand label has a hyphen (`deutsche-bank`): hyphen tokens are
+    /// looked up in runs too.
+    hyphenated: bool,
     /// The list compiled: the tables point into its variants.
     source: Arc<Watchlist>,
 }
@@ -134,6 +137,7 @@ impl Brands {
             }
         };
         Brands {
+            hyphenated: labels.keys().any(|l| l.contains('-')),
             list: brands,
             labels,
             shapes,
@@ -573,6 +577,36 @@ mod tests {
         assert_eq!(kind("dropboxes.com"), None);
         // a digit for the first letter
         assert_eq!(kind("3etflix.com"), Some(MatchKind::Typo));
+    }
+
+    #[test]
+    fn two_edit_shapes_numbers_hyphenated_brands_and_lures() {
+        let m = matcher(
+            r#"{"alibaba.com": [], "shaadi.com": [], "intuit.com": [], "tabelog.com": [],
+                "movie4k.to": [], "deutsche-bank.de": [], "dhl.com": [], "badoo.com": [],
+                "android.com": []}"#,
+        );
+        let kind = |n: &str| kind_of(&m, n);
+        // two edits count when they keep the name's shape: a letter doubled
+        // beside another change, not a stray letter added or dropped
+        assert_eq!(kind("alibabcc.com"), Some(MatchKind::Typo));
+        assert_eq!(kind("incruit.com"), None);
+        assert_eq!(kind("gaadi.com"), None);
+        assert_eq!(kind("tblog.com"), None);
+        // one digit for another reads as another number; a digit for a letter does not
+        assert_eq!(kind("movie2k.to"), None);
+        assert_eq!(kind("rnovie4k.to"), Some(MatchKind::Homograph));
+        // an ASCII lookalike under another suffix is two changes at once
+        assert_eq!(kind("ardroid.com"), Some(MatchKind::Homograph));
+        assert_eq!(kind("baboo.com.br"), None);
+        // a hyphenated brand label is found as its tokens
+        assert_eq!(kind("access-deutsche-bank.de"), Some(MatchKind::Combosquat));
+        assert_eq!(kind("deutsche-bank-de.abc"), Some(MatchKind::Subdomain));
+        // delivery-scam words
+        assert_eq!(
+            kind("dhl-parcel-redelivery.com"),
+            Some(MatchKind::Combosquat)
+        );
     }
 
     #[test]

@@ -187,6 +187,10 @@ impl Typos {
         d: usize,
         distinct: Distinctiveness,
     ) -> (u8, Option<&'static str>) {
+        if d == 1 && digit_for_digit(label, target) {
+            // `263` for 163, `movie2k` for movie4k: it reads as another number
+            return (45, Some("one digit for another"));
+        }
         let short = target.chars().count() <= 4;
         if short {
             if hyphenated_or_doubled(label, target) {
@@ -382,15 +386,28 @@ fn two_slips(label: &str, target: &str) -> bool {
                     .eq(b.iter())
             })
         });
+    // the longer name doubles a letter the shorter does not
+    let doubles = |s: &[char]| -> Vec<char> {
+        s.windows(2)
+            .filter(|w| w[0] == w[1])
+            .map(|w| w[0])
+            .collect()
+    };
+    let (da, db) = (doubles(&a), doubles(&b));
+    let doubled = da.iter().any(|c| !db.contains(c)) || db.iter().any(|c| !da.contains(c));
     match a.len() as isize - b.len() as isize {
         0 => moved || subs_ok(&a, &b),
-        // one character inserted (or dropped) and one more edit
-        1 => (0..a.len()).any(|k| subs_ok(&without(&a, k), &b)),
-        -1 => (0..b.len()).any(|k| subs_ok(&a, &without(&b, k))),
-        // two inserted or dropped inside the name (at its ends they are
-        // another word's head or tail: `stagram`, `basecamphq`)
+        // a letter doubled (or one of a double dropped) and one more edit
+        // (`spotiqq`, `reveloot`, `alibabcc`); a stray letter added or dropped
+        // beside another change makes another name (`incruit` for intuit,
+        // `eelly` for feedly)
+        1 => doubled && (0..a.len()).any(|k| subs_ok(&without(&a, k), &b)),
+        -1 => doubled && (0..b.len()).any(|k| subs_ok(&a, &without(&b, k))),
+        // two inserted inside the name (a plural ending in the middle:
+        // `atlasessian`; at its ends they are another word's head or tail:
+        // `stagram`, `basecamphq`); two dropped leave another, shorter
+        // name (`tblog` for tabelog)
         2 => inside_pair_removed(&a, &b),
-        -2 => inside_pair_removed(&b, &a),
         _ => false,
     }
 }
@@ -460,6 +477,17 @@ fn prefix_differs_only(label: &str, target: &str) -> bool {
 }
 
 /// `site35` for `site45`: the same stem, different trailing numbers.
+/// Whether `label` is `target` with one digit written as another.
+fn digit_for_digit(label: &str, target: &str) -> bool {
+    label.len() == target.len() && {
+        let mut diff = label.bytes().zip(target.bytes()).filter(|(x, y)| x != y);
+        matches!(
+            (diff.next(), diff.next()),
+            (Some((x, y)), None) if x.is_ascii_digit() && y.is_ascii_digit()
+        )
+    }
+}
+
 fn only_trailing_number_differs(label: &str, target: &str) -> bool {
     let stem = |s: &str| s.trim_end_matches(|c: char| c.is_ascii_digit()).len();
     let (ls, ts) = (stem(label), stem(target));
@@ -510,7 +538,7 @@ mod tests {
             ("spetofy", "spotify"),
             ("spotiqq", "spotify"),
             ("reveloot", "revolut"),
-            ("revoluts", "revolut"),
+            ("alibabcc", "alibaba"),
             ("paypaall", "paypal"),
             ("amazno", "amazon"),
             ("afterypa", "afterpay"),
@@ -525,6 +553,8 @@ mod tests {
             ("latimes", "nytimes"),
             ("stagram", "instagram"),
             ("basecamphq", "basecamp"),
+            ("incruit", "intuit"),
+            ("tblog", "tabelog"),
         ] {
             assert!(!two_slips(label, target), "{label}");
         }
