@@ -51,11 +51,9 @@ pub(super) fn multi_token_runs<'a>(
     }
     for i in 0..tokens.len() {
         for j in i + 2..=(i + 3).min(tokens.len()) {
-            let (start, end) = (offsets[i], offsets[j - 1] + tokens[j - 1].len());
-            let joined_len: usize =
-                tokens[i..j].iter().map(|t| t.len()).sum::<usize>() + (j - i - 1);
-            if end - start == joined_len {
-                out.push((i, j, &label[start..end]));
+            let run = &label[offsets[i]..offsets[j - 1] + tokens[j - 1].len()];
+            if !run.contains("--") {
+                out.push((i, j, run));
             }
         }
     }

@@ -393,16 +393,18 @@ fn two_slips(label: &str, target: &str) -> bool {
             .map(|w| w[0])
             .collect()
     };
-    let (da, db) = (doubles(&a), doubles(&b));
-    let doubled = da.iter().any(|c| !db.contains(c)) || db.iter().any(|c| !da.contains(c));
+    let doubled = || {
+        let (da, db) = (doubles(&a), doubles(&b));
+        da.iter().any(|c| !db.contains(c)) || db.iter().any(|c| !da.contains(c))
+    };
     match a.len() as isize - b.len() as isize {
         0 => moved || subs_ok(&a, &b),
         // a letter doubled (or one of a double dropped) and one more edit
         // (`spotiqq`, `reveloot`, `alibabcc`); a stray letter added or dropped
         // beside another change makes another name (`incruit` for intuit,
-        // `eelly` for feedly)
-        1 => doubled && (0..a.len()).any(|k| subs_ok(&without(&a, k), &b)),
-        -1 => doubled && (0..b.len()).any(|k| subs_ok(&a, &without(&b, k))),
+        // `gaadi` for shaadi)
+        1 => doubled() && (0..a.len()).any(|k| subs_ok(&without(&a, k), &b)),
+        -1 => doubled() && (0..b.len()).any(|k| subs_ok(&a, &without(&b, k))),
         // two inserted inside the name (a plural ending in the middle:
         // `atlasessian`; at its ends they are another word's head or tail:
         // `stagram`, `basecamphq`); two dropped leave another, shorter
