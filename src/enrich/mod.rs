@@ -61,6 +61,10 @@ pub struct EnrichmentSettings {
     /// Worker threads of the pool's own runtime: its parsing, hashing and
     /// TLS never take more cores than this from the pipeline.
     pub threads: usize,
+    /// Nice value (0–19) of those threads and of what they start
+    /// (Chromium): with 19, matching and ingest get a contended core first
+    /// and the pool takes only what they leave. Linux only.
+    pub nice: i32,
     /// How often the job table is polled when nothing is due.
     #[serde(with = "crate::config::duration")]
     pub poll_interval: Duration,
@@ -90,6 +94,7 @@ impl Default for EnrichmentSettings {
             enabled: false,
             concurrency: 16,
             threads: 1,
+            nice: 19,
             poll_interval: Duration::from_secs(1),
             recheck_interval: Duration::from_secs(30 * 60),
             max_recheck_interval: Duration::from_secs(6 * 3600),
@@ -118,6 +123,9 @@ impl EnrichmentSettings {
         }
         if self.threads == 0 || self.threads > 64 {
             return Err(invalid("enrichment.threads", "must be 1 to 64"));
+        }
+        if !(0..=19).contains(&self.nice) {
+            return Err(invalid("enrichment.nice", "must be 0 to 19"));
         }
         if self.max_recheck_interval < self.recheck_interval {
             return Err(invalid(
@@ -356,16 +364,12 @@ impl Enrichment {
     /// ends when the pool has stopped.
     pub(crate) async fn run_on_own_threads(self, shutdown: CancellationToken) {
         let threads = self.settings.threads;
+        let nice = self.settings.nice;
         let (done, stopped) = tokio::sync::oneshot::channel::<()>();
         let started = std::thread::Builder::new()
             .name("enrichment".into())
             .spawn(move || {
-                match tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(threads)
-                    .thread_name("enrichment-worker")
-                    .enable_all()
-                    .build()
-                {
+                match pool_runtime(threads, nice) {
                     Ok(rt) => rt.block_on(self.run(shutdown)),
                     Err(e) => tracing::error!(error = %e, "enrichment runtime failed to start"),
                 }
@@ -528,5 +532,67 @@ impl Enrichment {
             }
         }
         Ok(())
+    }
+}
+
+/// The pool's runtime: `threads` workers, every thread of it (blocking
+/// ones too) at nice value `nice`.
+fn pool_runtime(threads: usize, nice: i32) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("enrichment-worker")
+        .on_thread_start(move || lower_priority(nice))
+        .enable_all()
+        .build()
+}
+
+/// Give the calling thread the nice value `nice` (Linux: per thread, and
+/// inherited by the processes it starts). A refusal is logged, not fatal:
+/// the pool then competes with matching as an equal.
+#[cfg(target_os = "linux")]
+fn lower_priority(nice: i32) {
+    if nice == 0 {
+        return;
+    }
+    let tid = rustix::thread::gettid();
+    // never raise a priority the process was started with lower
+    if rustix::process::getpriority_process(Some(tid)).is_ok_and(|now| now >= nice) {
+        return;
+    }
+    if let Err(e) = rustix::process::setpriority_process(Some(tid), nice) {
+        tracing::warn!(error = %e, nice, "enrichment thread priority not lowered");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority(nice: i32) {
+    if nice != 0 {
+        tracing::debug!(nice, "enrichment.nice applies on Linux only");
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    /// The nice value of the calling thread, from procfs.
+    fn own_nice() -> i32 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+        // after the name: state is field 3, nice is field 19
+        let after = stat.rsplit(')').next().unwrap_or("");
+        after
+            .split_whitespace()
+            .nth(16)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(i32::MIN)
+    }
+
+    #[test]
+    fn the_pool_runs_at_the_configured_nice_value() {
+        let before = own_nice();
+        let rt = super::pool_runtime(1, 19).unwrap();
+        let worker = rt.block_on(async { tokio::spawn(async { own_nice() }).await.unwrap() });
+        let blocking = rt.block_on(async { tokio::task::spawn_blocking(own_nice).await.unwrap() });
+        assert_eq!((worker, blocking), (19, 19));
+        // the thread that built it is untouched
+        assert_eq!(own_nice(), before);
     }
 }
