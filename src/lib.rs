@@ -33,6 +33,7 @@
 
 mod api;
 mod app;
+mod bus;
 mod config;
 mod domain;
 mod enrich;
@@ -55,6 +56,7 @@ mod watchlist;
 
 pub use api::{ApiSettings, AppState, ROUTES, Role, TokenSettings};
 pub use app::{Application, Config, Settings, StartError, http_client};
+pub use bus::{BusSettings, Role as BusRole};
 pub use config::{ConfigError, Secret};
 pub use domain::{Fqdn, NameError, fold_skeleton, normalise_label};
 pub use enrich::{

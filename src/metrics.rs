@@ -64,6 +64,10 @@ pub struct Metrics {
     pub stream_clients: AtomicU64,
     pub stream_clients_dropped: AtomicU64,
     pub stream_messages: AtomicU64,
+    pub bus_published: AtomicU64,
+    pub bus_publish_retries: AtomicU64,
+    pub bus_consumed: AtomicU64,
+    pub bus_bad_messages: AtomicU64,
     /// The store refuses writes (disk full, I/O error, locked): the
     /// pipeline holds its input until it records again.
     store_unavailable: AtomicBool,
@@ -140,7 +144,7 @@ impl Metrics {
 
     /// Every counter, in the order `/metrics` shows them.
     pub fn counters(&self) -> Vec<Counter> {
-        let table: [(&'static str, &'static str, &'static str, &AtomicU64); 31] = [
+        let table: [(&'static str, &'static str, &'static str, &AtomicU64); 35] = [
             (
                 "certsentry_frames_total",
                 "frames",
@@ -326,6 +330,30 @@ impl Metrics {
                 "deliveries_pruned",
                 "failed deliveries removed by store.retention",
                 &self.deliveries_pruned,
+            ),
+            (
+                "certsentry_bus_published_total",
+                "bus_published",
+                "certificates the bus stream acknowledged ([bus], ct-reader)",
+                &self.bus_published,
+            ),
+            (
+                "certsentry_bus_publish_retries_total",
+                "bus_publish_retries",
+                "publishes to the bus tried again (broker down, stream full)",
+                &self.bus_publish_retries,
+            ),
+            (
+                "certsentry_bus_consumed_total",
+                "bus_consumed",
+                "certificates taken from the bus and recorded ([bus], matcher)",
+                &self.bus_consumed,
+            ),
+            (
+                "certsentry_bus_bad_messages_total",
+                "bus_bad_messages",
+                "bus messages that were not certificates (acknowledged, dropped)",
+                &self.bus_bad_messages,
             ),
         ];
         table

@@ -15,6 +15,7 @@ mod settings;
 pub use settings::{Config, Settings};
 
 use crate::api::{self, AppState};
+use crate::bus::Role as BusRole;
 use crate::config::ConfigError;
 use crate::enrich::Enrichment;
 use crate::metrics::Metrics;
@@ -249,18 +250,28 @@ impl Application {
         // over is recorded
         let intake = token.child_token();
         let (tx, rx) = mpsc::channel(settings.source.channel_capacity);
-        let source_task = tokio::spawn(source::run(
-            SourceContext {
-                settings: settings.source.clone(),
-                ct: settings.ct.clone(),
-                client: state.client.clone(),
-                checkpoints: Arc::new(state.store.clone()),
-                tx,
-                metrics: state.metrics.clone(),
-                state: state.source.clone(),
-            },
-            intake.clone(),
-        ));
+        // With a bus the source's channel ends at the bus, and the
+        // pipeline reads what the bus hands this process (issue #19).
+        let bus = &settings.bus;
+        let (rx, publish_task) = if bus.enabled() {
+            bus_stages(bus, rx, &state, &intake, &token)
+        } else {
+            (rx, None)
+        };
+        let source_task = bus.runs(BusRole::CtReader).then(|| {
+            tokio::spawn(source::run(
+                SourceContext {
+                    settings: settings.source.clone(),
+                    ct: settings.ct.clone(),
+                    client: state.client.clone(),
+                    checkpoints: Arc::new(state.store.clone()),
+                    tx,
+                    metrics: state.metrics.clone(),
+                    state: state.source.clone(),
+                },
+                intake.clone(),
+            ))
+        });
 
         let metrics = state.metrics.clone();
         tasks.spawn(state.store.clone().run_retention(
@@ -359,7 +370,13 @@ impl Application {
         let deadline = tokio::time::Instant::now() + timeout;
         tracing::info!(?timeout, "stopping intake");
         intake.cancel();
-        let _ = tokio::time::timeout_at(deadline, source_task).await;
+        if let Some(source_task) = source_task {
+            let _ = tokio::time::timeout_at(deadline, source_task).await;
+        }
+        // what the source handed over reaches the bus first
+        if let Some(publish_task) = publish_task {
+            let _ = tokio::time::timeout_at(deadline, publish_task).await;
+        }
         // the source has dropped its sender: the pipeline records what is
         // queued, moves the positions, and ends (without a list it has
         // nothing to record with, and no position moved)
@@ -394,6 +411,59 @@ impl Application {
         drop(lock);
         result
     }
+}
+
+/// The bus's stages for this process's roles: the source's channel into
+/// the bus (ct-reader), and the bus into a new channel the pipeline reads
+/// (matcher; without that role the channel is closed at once). The
+/// consumer stops taking on `intake`, so the pipeline records what it was
+/// handed and ends.
+#[cfg(feature = "nats")]
+fn bus_stages(
+    bus: &crate::bus::BusSettings,
+    source_rx: mpsc::Receiver<crate::source::SourceItem>,
+    state: &AppState,
+    intake: &CancellationToken,
+    token: &CancellationToken,
+) -> (
+    mpsc::Receiver<crate::source::SourceItem>,
+    Option<tokio::task::JoinHandle<()>>,
+) {
+    let publish = bus.runs(BusRole::CtReader).then(|| {
+        tokio::spawn(crate::bus::publish(
+            bus.clone(),
+            source_rx,
+            Arc::new(state.store.clone()),
+            state.metrics.clone(),
+            // it ends when the source does, once what it handed over is out
+            token.clone(),
+        ))
+    });
+    let (tx, rx) = mpsc::channel(1024);
+    if bus.runs(BusRole::Matcher) {
+        tokio::spawn(crate::bus::consume(
+            bus.clone(),
+            tx,
+            state.metrics.clone(),
+            intake.clone(),
+        ));
+    }
+    (rx, publish)
+}
+
+/// Validation refuses a `[bus]` in a build without the `nats` feature.
+#[cfg(not(feature = "nats"))]
+fn bus_stages(
+    _bus: &crate::bus::BusSettings,
+    source_rx: mpsc::Receiver<crate::source::SourceItem>,
+    _state: &AppState,
+    _intake: &CancellationToken,
+    _token: &CancellationToken,
+) -> (
+    mpsc::Receiver<crate::source::SourceItem>,
+    Option<tokio::task::JoinHandle<()>>,
+) {
+    (source_rx, None)
 }
 
 /// Every `every`, add the names matched since the last sample to the

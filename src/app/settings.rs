@@ -35,6 +35,7 @@ pub struct Settings {
     pub ct: CtSettings,
     pub certstream_server: StreamServerSettings,
     pub enrichment: EnrichmentSettings,
+    pub bus: crate::bus::BusSettings,
 }
 
 /// `[service]`: the process as a whole.
@@ -135,6 +136,7 @@ impl Settings {
         self.delivery.validate()?;
         self.certstream_server.validate()?;
         self.enrichment.validate()?;
+        self.bus.validate()?;
         let sinks = crate::sink::validate(&mut self.sinks)?;
         Ok(Config {
             settings: self,

@@ -260,9 +260,16 @@ pub(crate) async fn run(
             trouble: &mut trouble,
             shutdown: &shutdown,
         };
-        let recorded = match &item {
-            SourceItem::Event(event) => stage.record(Cert::Event(event)).await,
-            SourceItem::Frame(frame) => stage.record(Cert::Frame(frame)).await,
+        let recorded = match item {
+            SourceItem::Event(event) => stage.record(Cert::Event(&event)).await,
+            SourceItem::Acked { event, recorded } => {
+                let done = stage.record(Cert::Event(&event)).await;
+                if done {
+                    let _ = recorded.send(());
+                }
+                done
+            }
+            SourceItem::Frame(frame) => stage.record(Cert::Frame(&frame)).await,
             SourceItem::Batch {
                 events,
                 log,
@@ -270,14 +277,14 @@ pub(crate) async fn run(
                 tree_size,
             } => {
                 let mut all = true;
-                for event in events {
+                for event in &events {
                     if !stage.record(Cert::Event(event)).await {
                         all = false;
                         break;
                     }
                 }
                 // every event above is recorded: the position may move
-                all && stage.commit_position(log, *next_index, *tree_size).await
+                all && stage.commit_position(&log, next_index, tree_size).await
             }
         };
         if !recorded {

@@ -31,7 +31,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// What a source hands the pipeline, in order.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) enum SourceItem {
     Event(Box<CertEvent>),
     /// A certstream certificate update, checked but kept as its text.
@@ -44,6 +44,13 @@ pub(crate) enum SourceItem {
         log: String,
         next_index: u64,
         tree_size: u64,
+    },
+    /// An event taken from the bus: `recorded` is told once the pipeline
+    /// has recorded it, and only then is the message acknowledged.
+    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
+    Acked {
+        event: Box<CertEvent>,
+        recorded: tokio::sync::oneshot::Sender<()>,
     },
 }
 

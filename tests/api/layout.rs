@@ -21,6 +21,7 @@ const LAYERS: &[&str] = &[
     "matcher",
     "snapshot",
     "pipeline",
+    "bus",
     "store",
     "sink",
     "enrich",

@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod access;
+#[cfg(feature = "nats")]
+mod bus;
 mod cli;
 mod console;
 mod ct_golden;

@@ -1,0 +1,385 @@
+//! The JetStream side: the stream and its consumer, [`publish`] (a reader's
+//! sources into the stream) and [`consume`] (the stream into a matcher's
+//! pipeline).
+
+use super::BusSettings;
+use crate::metrics::Metrics;
+use crate::model::CertEvent;
+use crate::pipeline::Recorder;
+use crate::source::SourceItem;
+use async_nats::jetstream::{self, consumer, message::PublishMessage, stream};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+const BACKOFF_FIRST: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// Wait `delay` (then double it, up to the maximum); false on shutdown.
+async fn pause(delay: &mut Duration, shutdown: &CancellationToken) -> bool {
+    let wait = *delay;
+    *delay = (*delay * 2).min(BACKOFF_MAX);
+    tokio::select! {
+        _ = shutdown.cancelled() => false,
+        _ = tokio::time::sleep(wait) => true,
+    }
+}
+
+/// Connect (trying again until the broker answers or shutdown), then make
+/// sure the stream and the shared consumer exist. The consumer is made by
+/// readers too: with interest retention a stream keeps nothing nobody
+/// consumes, and a reader may start before any matcher.
+async fn connect(
+    settings: &BusSettings,
+    shutdown: &CancellationToken,
+) -> Option<(jetstream::Context, stream::Stream)> {
+    let mut delay = BACKOFF_FIRST;
+    loop {
+        match try_connect(settings).await {
+            Ok(c) => return Some(c),
+            Err(e) => {
+                tracing::warn!(error = %e, url = %settings.url, "bus not ready; trying again");
+                if !pause(&mut delay, shutdown).await {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+async fn try_connect(
+    settings: &BusSettings,
+) -> Result<(jetstream::Context, stream::Stream), async_nats::Error> {
+    let mut options = async_nats::ConnectOptions::new()
+        .name("certsentry")
+        .connection_timeout(Duration::from_secs(5));
+    if let Some(token) = &settings.token {
+        options = options.token(token.expose().to_owned());
+    }
+    let client = options.connect(settings.url.as_str()).await?;
+    let js = jetstream::new(client);
+    let stream = js
+        .get_or_create_stream(stream::Config {
+            name: settings.stream.clone(),
+            subjects: vec!["certs.>".into()],
+            retention: stream::RetentionPolicy::Interest,
+            discard: stream::DiscardPolicy::New,
+            max_bytes: i64::try_from(settings.max_bytes).unwrap_or(i64::MAX),
+            storage: stream::StorageType::File,
+            duplicate_window: settings.duplicate_window,
+            ..Default::default()
+        })
+        .await?;
+    stream
+        .get_or_create_consumer(
+            &settings.consumer,
+            consumer::pull::Config {
+                durable_name: Some(settings.consumer.clone()),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait: settings.ack_wait,
+                max_deliver: settings.max_deliver,
+                max_ack_pending: settings.max_ack_pending,
+                ..Default::default()
+            },
+        )
+        .await?;
+    Ok((js, stream))
+}
+
+/// One certificate on its way to the stream.
+struct Outgoing {
+    subject: String,
+    id: Option<String>,
+    payload: Bytes,
+}
+
+impl Outgoing {
+    /// `ct_id`: the log's name, for CT entries (`<log>:<index>` is the id).
+    fn of(event: &CertEvent, ct_log: Option<&str>) -> Result<Outgoing, serde_json::Error> {
+        let token: String = event
+            .source
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let id = match (ct_log, event.ct.cert_index) {
+            (Some(log), Some(index)) => Some(format!("{log}:{index}")),
+            _ => event.dedup_fingerprint().map(str::to_owned),
+        };
+        Ok(Outgoing {
+            subject: format!("certs.{}", if token.is_empty() { "_" } else { &token }),
+            id,
+            payload: Bytes::from(serde_json::to_vec(event)?),
+        })
+    }
+}
+
+/// The reader's side: publish what the sources hand over, in order, until
+/// they close or shutdown. A CT batch's position moves (in this process's
+/// store) only once the stream has acknowledged every entry of it.
+pub(crate) async fn publish(
+    settings: BusSettings,
+    mut rx: mpsc::Receiver<SourceItem>,
+    positions: Arc<dyn Recorder>,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) {
+    let span = tracing::info_span!("bus_publish", stream = %settings.stream);
+    async move {
+        let Some((js, _)) = connect(&settings, &shutdown).await else {
+            return;
+        };
+        tracing::info!(url = %settings.url, "publishing certificates to the bus");
+        loop {
+            let item = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                item = rx.recv() => match item {
+                    Some(item) => item,
+                    None => return,
+                },
+            };
+            let (events, position, recorded) = match item {
+                SourceItem::Event(e) => (vec![*e], None, None),
+                SourceItem::Frame(f) => (
+                    vec![f.event().unwrap_or_else(|_| f.names_only())],
+                    None,
+                    None,
+                ),
+                SourceItem::Batch {
+                    events,
+                    log,
+                    next_index,
+                    tree_size,
+                } => (events, Some((log, next_index, tree_size)), None),
+                SourceItem::Acked { event, recorded } => (vec![*event], None, Some(recorded)),
+            };
+            let log = position.as_ref().map(|(log, _, _)| log.as_str());
+            let outgoing: Vec<Outgoing> = events
+                .iter()
+                .filter_map(|e| match Outgoing::of(e, log) {
+                    Ok(o) => Some(o),
+                    Err(error) => {
+                        metrics.add(&metrics.bus_bad_messages, 1);
+                        tracing::error!(%error, "certificate not encoded for the bus; skipped");
+                        None
+                    }
+                })
+                .collect();
+            if !publish_all(&js, outgoing, &metrics, &shutdown).await {
+                return; // shutdown: nothing past the last acknowledged moved
+            }
+            if let Some(recorded) = recorded {
+                let _ = recorded.send(());
+            }
+            if let Some((log, next_index, tree_size)) = position
+                && !commit(
+                    &*positions,
+                    &log,
+                    next_index,
+                    tree_size,
+                    &metrics,
+                    &shutdown,
+                )
+                .await
+            {
+                return;
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// Publish every message and wait for the stream's acknowledgements,
+/// trying the refused ones again (broker away, stream full) until they
+/// are taken or shutdown (false).
+async fn publish_all(
+    js: &jetstream::Context,
+    mut pending: Vec<Outgoing>,
+    metrics: &Metrics,
+    shutdown: &CancellationToken,
+) -> bool {
+    let mut delay = BACKOFF_FIRST;
+    while !pending.is_empty() {
+        let mut waiting = Vec::with_capacity(pending.len());
+        let mut failed = Vec::new();
+        let mut last_error = None;
+        for m in pending {
+            let mut p = PublishMessage::build().payload(m.payload.clone());
+            if let Some(id) = &m.id {
+                p = p.message_id(id);
+            }
+            match js.send_publish(m.subject.clone(), p).await {
+                Ok(ack) => waiting.push((m, ack)),
+                Err(e) => {
+                    last_error = Some(e.to_string());
+                    failed.push(m);
+                }
+            }
+        }
+        for (m, ack) in waiting {
+            match ack.await {
+                Ok(_) => metrics.add(&metrics.bus_published, 1),
+                Err(e) => {
+                    last_error = Some(e.to_string());
+                    failed.push(m);
+                }
+            }
+        }
+        if !failed.is_empty() {
+            metrics.add(&metrics.bus_publish_retries, failed.len() as u64);
+            tracing::warn!(
+                error = last_error.as_deref().unwrap_or(""),
+                waiting = failed.len(),
+                "the bus did not take certificates; trying again"
+            );
+            if !pause(&mut delay, shutdown).await {
+                return false;
+            }
+        }
+        pending = failed;
+    }
+    true
+}
+
+async fn commit(
+    positions: &dyn Recorder,
+    log: &str,
+    next_index: u64,
+    tree_size: u64,
+    metrics: &Metrics,
+    shutdown: &CancellationToken,
+) -> bool {
+    let mut delay = BACKOFF_FIRST;
+    loop {
+        match positions.commit_position(log, next_index, tree_size, SystemTime::now()) {
+            Ok(()) => return true,
+            Err(e) => {
+                metrics.add(&metrics.store_errors, 1);
+                tracing::error!(error = %e, log, "CT log position not stored; trying again");
+                if !pause(&mut delay, shutdown).await {
+                    return false;
+                }
+            }
+        }
+    }
+}
+
+/// The matcher's side: take certificates from the shared consumer and hand
+/// them to the pipeline (`tx`), acknowledging each once it is recorded.
+pub(crate) async fn consume(
+    settings: BusSettings,
+    tx: mpsc::Sender<SourceItem>,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) {
+    let span = tracing::info_span!("bus_consume", stream = %settings.stream, consumer = %settings.consumer);
+    async move {
+        let mut delay = BACKOFF_FIRST;
+        'connect: loop {
+            let Some((_, stream)) = connect(&settings, &shutdown).await else {
+                return;
+            };
+            let consumer: consumer::PullConsumer = match stream.get_consumer(&settings.consumer).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "bus consumer not ready; trying again");
+                    if !pause(&mut delay, &shutdown).await {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            let mut messages = match consumer.messages().await {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!(error = %e, "bus consumer not readable; trying again");
+                    if !pause(&mut delay, &shutdown).await {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            tracing::info!(url = %settings.url, "taking certificates from the bus");
+            loop {
+                let next = tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    next = messages.next() => next,
+                };
+                let message = match next {
+                    Some(Ok(m)) => m,
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "reading the bus failed; reconnecting");
+                        if !pause(&mut delay, &shutdown).await {
+                            return;
+                        }
+                        continue 'connect;
+                    }
+                    None => continue 'connect,
+                };
+                delay = BACKOFF_FIRST;
+                let event: CertEvent = match serde_json::from_slice(&message.payload) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        // not ours to retry: a redelivery would fail the same way
+                        metrics.add(&metrics.bus_bad_messages, 1);
+                        tracing::error!(error = %e, subject = %message.subject, "bus message is not a certificate; dropped");
+                        let _ = message.ack().await;
+                        continue;
+                    }
+                };
+                let (recorded, done) = oneshot::channel();
+                let item = SourceItem::Acked {
+                    event: Box::new(event),
+                    recorded,
+                };
+                if tx.send(item).await.is_err() {
+                    return; // the pipeline has stopped: the message is delivered again
+                }
+                let metrics = metrics.clone();
+                tokio::spawn(async move {
+                    // dropped unrecorded (shutdown): delivered again after ack_wait
+                    if done.await.is_ok() {
+                        match message.ack().await {
+                            Ok(()) => metrics.add(&metrics.bus_consumed, 1),
+                            Err(e) => tracing::warn!(error = %e, "bus acknowledgement lost; the certificate comes again"),
+                        }
+                    }
+                });
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ct_entries_are_named_by_log_and_index_and_others_by_hash() {
+        let mut e = CertEvent {
+            source: "google argon/2026".into(),
+            ..CertEvent::default()
+        };
+        e.ct.cert_index = Some(42);
+        e.certificate.sha256 = "AB:CD".into();
+        let ct = Outgoing::of(&e, Some("argon2026h2")).unwrap();
+        assert_eq!(ct.subject, "certs.google_argon_2026");
+        assert_eq!(ct.id.as_deref(), Some("argon2026h2:42"));
+        let other = Outgoing::of(&e, None).unwrap();
+        assert_eq!(other.id.as_deref(), Some("AB:CD"));
+        let back: CertEvent = serde_json::from_slice(&other.payload).unwrap();
+        assert_eq!(back.ct.cert_index, Some(42));
+    }
+}

@@ -1,0 +1,32 @@
+//! The stages over NATS JetStream (`[bus]`, the `nats` feature; issue #19).
+//!
+//! Without a `[bus]` URL nothing here runs: `serve` is one process, its
+//! source feeding the pipeline through a channel. With one, the channel is
+//! cut at the stream `CERTS` (subjects `certs.<source>`):
+//!
+//! - a `ct-reader` process runs the sources and [`publish`]es what they
+//!   read. A certificate goes out with a `Nats-Msg-Id` (`<log>:<index>` for
+//!   CT entries, else the certificate's sha256), so the stream drops a copy
+//!   inside its duplicate window, and a CT log's stored position moves only
+//!   past entries the stream acknowledged;
+//! - a `matcher` process [`consume`]s the stream through one durable pull
+//!   consumer that every matcher process shares, hands each certificate to
+//!   the pipeline as today, and acknowledges the message only once the
+//!   pipeline has recorded it (incident and outbox rows in its store). A
+//!   process killed before that leaves the message to be delivered again,
+//!   to it or to another matcher, after `ack_wait`.
+//!
+//! The stream keeps a message until the consumer has acknowledged it
+//! (interest retention), and refuses new ones when `max_bytes` is reached
+//! (`discard new`): the reader then waits and tries again, so a full
+//! stream is back-pressure, not loss.
+
+mod settings;
+
+pub use settings::{BusSettings, Role};
+
+#[cfg(feature = "nats")]
+mod client;
+
+#[cfg(feature = "nats")]
+pub(crate) use client::{consume, publish};

@@ -1,0 +1,216 @@
+//! `[bus]`: where the broker is, and which stages this process runs.
+
+use crate::config::{ConfigError, Secret, invalid};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// A stage a process runs when `[bus]` is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Run the configured sources and publish what they read.
+    CtReader,
+    /// Take certificates from the bus, match and record them.
+    Matcher,
+    /// Deliver the incidents this process recorded to its sinks.
+    Delivery,
+    /// Enrich the incidents this process recorded.
+    Enricher,
+    /// The console and the incident API over this process's store.
+    Api,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::CtReader => "ct-reader",
+            Role::Matcher => "matcher",
+            Role::Delivery => "delivery",
+            Role::Enricher => "enricher",
+            Role::Api => "api",
+        }
+    }
+}
+
+/// `[bus]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BusSettings {
+    /// `nats://host:port`. Empty: no bus; `serve` is one process.
+    pub url: String,
+    /// Token of the NATS account, if it wants one.
+    pub token: Option<Secret>,
+    /// What this process runs.
+    pub roles: Vec<Role>,
+    /// The certificates' stream; its subjects are `certs.<source>`.
+    pub stream: String,
+    /// The stream's size limit: past it publishers wait (`discard new`).
+    pub max_bytes: u64,
+    /// How long the stream remembers a `Nats-Msg-Id` to drop a copy.
+    #[serde(with = "crate::config::duration")]
+    pub duplicate_window: Duration,
+    /// The durable consumer every matcher process shares.
+    pub consumer: String,
+    /// How long a matcher may hold a certificate before it is delivered
+    /// again (to it or another matcher).
+    #[serde(with = "crate::config::duration")]
+    pub ack_wait: Duration,
+    /// Deliveries of one certificate before the stream gives up on it.
+    pub max_deliver: i64,
+    /// Certificates handed to matchers and not yet acknowledged, at most.
+    pub max_ack_pending: i64,
+}
+
+impl Default for BusSettings {
+    fn default() -> Self {
+        BusSettings {
+            url: String::new(),
+            token: None,
+            roles: Vec::new(),
+            stream: "CERTS".into(),
+            max_bytes: 1 << 30,
+            duplicate_window: Duration::from_secs(120),
+            consumer: "matchers".into(),
+            ack_wait: Duration::from_secs(30),
+            max_deliver: 20,
+            max_ack_pending: 4096,
+        }
+    }
+}
+
+impl BusSettings {
+    /// Whether a bus is configured.
+    pub fn enabled(&self) -> bool {
+        !self.url.is_empty()
+    }
+
+    /// Whether this process runs `role`: every role without a bus.
+    pub fn runs(&self, role: Role) -> bool {
+        !self.enabled() || self.roles.contains(&role)
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if !self.enabled() {
+            if !self.roles.is_empty() {
+                return Err(invalid("bus.roles", "needs bus.url"));
+            }
+            return Ok(());
+        }
+        if !cfg!(feature = "nats") {
+            return Err(invalid(
+                "bus.url",
+                "this build has no bus (built without the `nats` feature)",
+            ));
+        }
+        if !(self.url.starts_with("nats://") || self.url.starts_with("tls://")) {
+            return Err(invalid("bus.url", "must start with nats:// or tls://"));
+        }
+        if self.roles.is_empty() {
+            return Err(invalid(
+                "bus.roles",
+                "name at least one of ct-reader, matcher, delivery, enricher, api",
+            ));
+        }
+        let has = |r: Role| self.roles.contains(&r);
+        // delivery, enrichment and the API read the store the matcher
+        // writes: in this version they run in the matcher's process
+        for role in [Role::Delivery, Role::Enricher, Role::Api] {
+            if has(role) && !has(Role::Matcher) {
+                return Err(invalid(
+                    "bus.roles",
+                    format!(
+                        "{} runs beside matcher (it reads the store the matcher writes)",
+                        role.as_str()
+                    ),
+                ));
+            }
+        }
+        if has(Role::Matcher) && !(has(Role::Delivery) && has(Role::Api)) {
+            return Err(invalid(
+                "bus.roles",
+                "matcher runs with delivery and api (they share its store)",
+            ));
+        }
+        let plain = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        if !plain(&self.stream) {
+            return Err(invalid("bus.stream", "letters, digits, - and _ only"));
+        }
+        if !plain(&self.consumer) {
+            return Err(invalid("bus.consumer", "letters, digits, - and _ only"));
+        }
+        if self.max_bytes < 1 << 20 || self.max_bytes > i64::MAX as u64 {
+            return Err(invalid("bus.max_bytes", "must be at least 1 MiB"));
+        }
+        if self.duplicate_window.is_zero() || self.ack_wait.is_zero() {
+            return Err(invalid(
+                "bus.duplicate_window",
+                "bus.duplicate_window and bus.ack_wait must be positive",
+            ));
+        }
+        if self.max_deliver < 1 {
+            return Err(invalid("bus.max_deliver", "must be at least 1"));
+        }
+        if self.max_ack_pending < 1 {
+            return Err(invalid("bus.max_ack_pending", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(roles: &[Role]) -> BusSettings {
+        BusSettings {
+            url: "nats://127.0.0.1:4222".into(),
+            roles: roles.to_vec(),
+            ..BusSettings::default()
+        }
+    }
+
+    #[test]
+    fn roles_that_share_a_store_run_together() {
+        use Role::*;
+        assert!(BusSettings::default().validate().is_ok());
+        assert!(with(&[CtReader]).validate().is_ok());
+        assert!(with(&[Matcher, Delivery, Api]).validate().is_ok());
+        assert!(
+            with(&[CtReader, Matcher, Delivery, Enricher, Api])
+                .validate()
+                .is_ok()
+        );
+        for bad in [&[][..], &[Matcher], &[Delivery], &[CtReader, Api]] {
+            let e = with(bad).validate().unwrap_err().to_string();
+            assert!(e.contains("bus.roles"), "{bad:?}: {e}");
+        }
+        let no_url = BusSettings {
+            roles: vec![CtReader],
+            ..BusSettings::default()
+        };
+        assert!(
+            no_url
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("bus.url")
+        );
+        let http = BusSettings {
+            url: "http://127.0.0.1:4222".into(),
+            ..with(&[CtReader])
+        };
+        assert!(http.validate().is_err());
+    }
+
+    #[test]
+    fn without_a_bus_every_role_runs() {
+        let s = BusSettings::default();
+        assert!(s.runs(Role::CtReader) && s.runs(Role::Matcher));
+        let reader = with(&[Role::CtReader]);
+        assert!(reader.runs(Role::CtReader) && !reader.runs(Role::Matcher));
+    }
+}
