@@ -128,11 +128,64 @@ fn sweep(brands: &[String], forty: &[String], thousand: &[String], popular: &[St
     }
 }
 
+/// Every lookalike's best verdict for its own brand and every counted
+/// popular domain's best verdict at 1,000 brands, as TSV (`QUALITY_DUMP`):
+/// what an analysis of a scoring change reads.
+fn dump(path: &str, brands: &[String], thousand: &[String], popular: &[String]) {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let m = compile(&brands_only_list(brands), &config());
+    for (i, l) in lookalikes().iter().enumerate() {
+        let (verdicts, _) = m.match_names(&certificate_names(&l.name, i));
+        let best = verdicts
+            .iter()
+            .filter(|v| v.brand == l.brand)
+            .max_by_key(|v| v.score);
+        let (score, kind, why) = best.map_or((0, "", ""), |v| {
+            (
+                v.score,
+                v.detail.kind.as_str(),
+                v.detail.explanation.as_str(),
+            )
+        });
+        let _ = writeln!(
+            out,
+            "look\t{}\t{}\t{}/{}\t{}\t{score}\t{kind}\t{why}",
+            l.class, l.brand, l.source, l.fuzzer, l.name
+        );
+    }
+    let m = compile(&brands_only_list(thousand), &config());
+    for (i, name) in popular.iter().enumerate() {
+        let Ok(f) = certsentry::Fqdn::parse(name) else {
+            continue;
+        };
+        if m.is_own(&f) {
+            continue;
+        }
+        let (verdicts, _) = m.match_names(&certificate_names(name, i));
+        if let Some(v) = verdicts.iter().max_by_key(|v| v.score) {
+            let _ = writeln!(
+                out,
+                "fp\t-\t{}\t-\t{name}\t{}\t{}\t{}",
+                v.brand,
+                v.score,
+                v.detail.kind.as_str(),
+                v.detail.explanation
+            );
+        }
+    }
+    std::fs::write(path, out).unwrap();
+}
+
 fn main() {
     let brands_only = std::env::args().any(|a| a == "brands-only");
     let (brands, popular) = (brands(), popular());
     let forty = forty(&brands);
     let thousand = thousand(&popular, &forty);
+    if let Some(path) = std::env::var_os("QUALITY_DUMP") {
+        dump(&path.to_string_lossy(), &brands, &thousand, &popular);
+        return;
+    }
     if std::env::args().any(|a| a == "sweep") {
         sweep(&brands, &forty, &thousand, &popular);
         return;
