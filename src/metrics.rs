@@ -68,6 +68,8 @@ pub struct Metrics {
     pub bus_publish_retries: AtomicU64,
     pub bus_consumed: AtomicU64,
     pub bus_bad_messages: AtomicU64,
+    pub bus_leases_taken: AtomicU64,
+    pub bus_leases_lost: AtomicU64,
     /// The store refuses writes (disk full, I/O error, locked): the
     /// pipeline holds its input until it records again.
     store_unavailable: AtomicBool,
@@ -144,7 +146,7 @@ impl Metrics {
 
     /// Every counter, in the order `/metrics` shows them.
     pub fn counters(&self) -> Vec<Counter> {
-        let table: [(&'static str, &'static str, &'static str, &AtomicU64); 35] = [
+        let table: [(&'static str, &'static str, &'static str, &AtomicU64); 37] = [
             (
                 "certsentry_frames_total",
                 "frames",
@@ -354,6 +356,18 @@ impl Metrics {
                 "bus_bad_messages",
                 "bus messages that were not certificates (acknowledged, dropped)",
                 &self.bus_bad_messages,
+            ),
+            (
+                "certsentry_bus_leases_taken_total",
+                "bus_leases_taken",
+                "CT log leases this ct-reader took ([bus])",
+                &self.bus_leases_taken,
+            ),
+            (
+                "certsentry_bus_leases_lost_total",
+                "bus_leases_lost",
+                "CT log leases this ct-reader lost to another, or could not renew ([bus])",
+                &self.bus_leases_lost,
             ),
         ];
         table

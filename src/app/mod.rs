@@ -253,8 +253,9 @@ impl Application {
         // With a bus the source's channel ends at the bus, and the
         // pipeline reads what the bus hands this process (issue #19).
         let bus = &settings.bus;
+        let checkpoints = ct_checkpoints(bus, &state);
         let (rx, publish_task) = if bus.enabled() {
-            bus_stages(bus, rx, &state, &intake, &token)
+            bus_stages(bus, rx, &state, &checkpoints, &intake, &token)
         } else {
             (rx, None)
         };
@@ -264,7 +265,7 @@ impl Application {
                     settings: settings.source.clone(),
                     ct: settings.ct.clone(),
                     client: state.client.clone(),
-                    checkpoints: Arc::new(state.store.clone()),
+                    checkpoints,
                     tx,
                     metrics: state.metrics.clone(),
                     state: state.source.clone(),
@@ -413,6 +414,23 @@ impl Application {
     }
 }
 
+/// Where CT positions live: the store, or with a bus the broker's
+/// key-value buckets, with one lease per log among the ct-readers.
+fn ct_checkpoints(
+    bus: &crate::bus::BusSettings,
+    state: &AppState,
+) -> Arc<dyn crate::source::ct::Checkpoints> {
+    #[cfg(feature = "nats")]
+    if bus.enabled() && bus.runs(BusRole::CtReader) {
+        return Arc::new(Arc::new(crate::bus::KvCheckpoints::new(
+            bus.clone(),
+            state.metrics.clone(),
+        )));
+    }
+    let _ = bus;
+    Arc::new(state.store.clone())
+}
+
 /// The bus's stages for this process's roles: the source's channel into
 /// the bus (ct-reader), and the bus into a new channel the pipeline reads
 /// (matcher; without that role the channel is closed at once). The
@@ -423,6 +441,7 @@ fn bus_stages(
     bus: &crate::bus::BusSettings,
     source_rx: mpsc::Receiver<crate::source::SourceItem>,
     state: &AppState,
+    checkpoints: &Arc<dyn crate::source::ct::Checkpoints>,
     intake: &CancellationToken,
     token: &CancellationToken,
 ) -> (
@@ -433,7 +452,7 @@ fn bus_stages(
         tokio::spawn(crate::bus::publish(
             bus.clone(),
             source_rx,
-            Arc::new(state.store.clone()),
+            checkpoints.clone(),
             state.metrics.clone(),
             // it ends when the source does, once what it handed over is out
             token.clone(),
@@ -457,6 +476,7 @@ fn bus_stages(
     _bus: &crate::bus::BusSettings,
     source_rx: mpsc::Receiver<crate::source::SourceItem>,
     _state: &AppState,
+    _checkpoints: &Arc<dyn crate::source::ct::Checkpoints>,
     _intake: &CancellationToken,
     _token: &CancellationToken,
 ) -> (

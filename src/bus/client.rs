@@ -5,22 +5,22 @@
 use super::BusSettings;
 use crate::metrics::Metrics;
 use crate::model::CertEvent;
-use crate::pipeline::Recorder;
 use crate::source::SourceItem;
+use crate::source::ct::Checkpoints;
 use async_nats::jetstream::{self, consumer, message::PublishMessage, stream};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-const BACKOFF_FIRST: Duration = Duration::from_millis(100);
+pub(super) const BACKOFF_FIRST: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 /// Wait `delay` (then double it, up to the maximum); false on shutdown.
-async fn pause(delay: &mut Duration, shutdown: &CancellationToken) -> bool {
+pub(super) async fn pause(delay: &mut Duration, shutdown: &CancellationToken) -> bool {
     let wait = *delay;
     *delay = (*delay * 2).min(BACKOFF_MAX);
     tokio::select! {
@@ -33,7 +33,7 @@ async fn pause(delay: &mut Duration, shutdown: &CancellationToken) -> bool {
 /// sure the stream and the shared consumer exist. The consumer is made by
 /// readers too: with interest retention a stream keeps nothing nobody
 /// consumes, and a reader may start before any matcher.
-async fn connect(
+pub(super) async fn connect(
     settings: &BusSettings,
     shutdown: &CancellationToken,
 ) -> Option<(jetstream::Context, stream::Stream)> {
@@ -129,7 +129,7 @@ impl Outgoing {
 pub(crate) async fn publish(
     settings: BusSettings,
     mut rx: mpsc::Receiver<SourceItem>,
-    positions: Arc<dyn Recorder>,
+    positions: Arc<dyn Checkpoints>,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) {
@@ -252,7 +252,7 @@ async fn publish_all(
 }
 
 async fn commit(
-    positions: &dyn Recorder,
+    positions: &dyn Checkpoints,
     log: &str,
     next_index: u64,
     tree_size: u64,
@@ -261,7 +261,7 @@ async fn commit(
 ) -> bool {
     let mut delay = BACKOFF_FIRST;
     loop {
-        match positions.commit_position(log, next_index, tree_size, SystemTime::now()) {
+        match positions.commit(log, next_index, tree_size).await {
             Ok(()) => return true,
             Err(e) => {
                 metrics.add(&metrics.store_errors, 1);

@@ -16,6 +16,9 @@
 //!   process killed before that leaves the message to be delivered again,
 //!   to it or to another matcher, after `ack_wait`.
 //!
+//! Several ct-readers share the CT logs by lease, one reader per log,
+//! with positions in the broker's key-value buckets (`kv`).
+//!
 //! The stream keeps a message until the consumer has acknowledged it
 //! (interest retention), and refuses new ones when `max_bytes` is reached
 //! (`discard new`): the reader then waits and tries again, so a full
@@ -27,6 +30,10 @@ pub use settings::{BusSettings, Role};
 
 #[cfg(feature = "nats")]
 mod client;
+#[cfg(feature = "nats")]
+mod kv;
 
 #[cfg(feature = "nats")]
 pub(crate) use client::{consume, publish};
+#[cfg(feature = "nats")]
+pub(crate) use kv::KvCheckpoints;

@@ -59,6 +59,11 @@ pub struct BusSettings {
     pub max_deliver: i64,
     /// Certificates handed to matchers and not yet acknowledged, at most.
     pub max_ack_pending: i64,
+    /// How long a ct-reader's lease on a CT log lasts unless renewed (it
+    /// renews every third of it). A reader that dies leaves its logs to
+    /// another after this long.
+    #[serde(with = "crate::config::duration")]
+    pub lease_ttl: Duration,
 }
 
 impl Default for BusSettings {
@@ -74,6 +79,7 @@ impl Default for BusSettings {
             ack_wait: Duration::from_secs(30),
             max_deliver: 20,
             max_ack_pending: 4096,
+            lease_ttl: Duration::from_secs(10),
         }
     }
 }
@@ -156,6 +162,9 @@ impl BusSettings {
         }
         if self.max_ack_pending < 1 {
             return Err(invalid("bus.max_ack_pending", "must be at least 1"));
+        }
+        if self.lease_ttl < Duration::from_secs(1) {
+            return Err(invalid("bus.lease_ttl", "must be at least 1s"));
         }
         Ok(())
     }

@@ -143,4 +143,18 @@ impl Checkpoints for Store {
                 .map_err(checkpoint_error)
         })
     }
+
+    fn commit<'a>(
+        &'a self,
+        log: &'a str,
+        next_index: u64,
+        tree_size: u64,
+    ) -> BoxFuture<'a, Result<(), CheckpointError>> {
+        let log = log.to_owned();
+        Box::pin(async move {
+            self.call(move |db| db.set_ct_position(&log, next_index, tree_size, SystemTime::now()))
+                .await
+                .map_err(checkpoint_error)
+        })
+    }
 }

@@ -4,7 +4,9 @@
 //! processes sharing its consumer and delivering into a local receiver.
 //! A matcher, the reader and the broker are each SIGKILLed mid-stream and
 //! started again; every incident still arrives, and the shared consumer
-//! ends with nothing pending.
+//! ends with nothing pending. Two ct-readers on the same CT logs: one
+//! holds each log's lease, the other takes over when it is SIGKILLed, and
+//! every index reaches the stream once, with the positions at the end.
 
 use crate::faults::{expected_keys, free_addr, report, tally, wait_all_delivered, write_stream};
 use crate::helpers::*;
@@ -123,6 +125,7 @@ poll_interval = "50ms"
 url = "{url}"
 roles = {roles}
 ack_wait = "2s"
+lease_ttl = "2s"
 {sinks}
 "#,
                 api = free_addr(),
@@ -149,6 +152,10 @@ ack_wait = "2s"
             .spawn()
             .unwrap();
         self.child = Some(child);
+    }
+
+    fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     fn sigkill(&mut self) {
@@ -249,4 +256,222 @@ async fn a_reader_and_two_matchers_over_nats_lose_nothing_when_any_of_them_dies(
     for node in [&mut reader, &mut b, &mut c] {
         node.sigkill();
     }
+}
+
+/// Every message the stream holds for the consumer `name`: (message id,
+/// count), acknowledging them.
+async fn drain(url: &str, name: &str, expect: usize) -> std::collections::BTreeMap<String, usize> {
+    use futures_util::StreamExt;
+    let client = async_nats::connect(url).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let stream = js.get_stream("CERTS").await.unwrap();
+    let consumer: async_nats::jetstream::consumer::PullConsumer =
+        stream.get_consumer(name).await.unwrap();
+    let mut ids = std::collections::BTreeMap::new();
+    let mut seen = 0;
+    while seen < expect {
+        let mut batch = consumer
+            .fetch()
+            .max_messages(500)
+            .expires(Duration::from_secs(2))
+            .messages()
+            .await
+            .unwrap();
+        let before = seen;
+        while let Some(m) = batch.next().await {
+            let m = m.unwrap();
+            let id = m
+                .headers
+                .as_ref()
+                .and_then(|h| h.get("Nats-Msg-Id"))
+                .map(|v| v.as_str().to_owned())
+                .unwrap_or_default();
+            *ids.entry(id).or_insert(0) += 1;
+            m.ack().await.unwrap();
+            seen += 1;
+        }
+        if seen == before {
+            break;
+        }
+    }
+    ids
+}
+
+/// The `ct_leases` holders and the `ct_positions` values, by key.
+async fn kv_values(url: &str, bucket: &str) -> Vec<(String, String)> {
+    use futures_util::StreamExt;
+    let client = async_nats::connect(url).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let Ok(kv) = js.get_key_value(bucket).await else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let Ok(mut keys) = kv.keys().await else {
+        return out;
+    };
+    while let Some(Ok(k)) = keys.next().await {
+        if let Ok(Some(v)) = kv.get(&k).await {
+            out.push((k, String::from_utf8_lossy(&v).into_owned()));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_ct_readers_share_the_logs_by_lease_and_the_survivor_reads_on_without_a_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = FakeLogs::start(600).await;
+    logs.grow(40, 300);
+    let (rfc_url, tiled_url) = (
+        format!("{}/rfc/", logs.base),
+        format!("{}/tiled/", logs.base),
+    );
+    let receiver = Receiver::start().await;
+    let broker = Broker::start(&dir.path().join("nats"), 0);
+    let url = broker.url();
+    let sinks = format!(
+        "[[sinks]]\nname = \"hook\"\nurl = \"{}/hook\"\n",
+        receiver.base
+    );
+    let none = "[source]\nkind = \"none\"";
+    let mut matcher = Node::new(
+        &dir.path().join("m"),
+        &url,
+        r#"["matcher", "delivery", "api"]"#,
+        none,
+        &sinks,
+    );
+    matcher.start();
+    // a consumer of the test's own, made before anything is published:
+    // the stream keeps every message until it has taken it
+    eventually(Duration::from_secs(20), "the stream exists", || {
+        let url = url.clone();
+        async move {
+            let Ok(client) = async_nats::connect(url.as_str()).await else {
+                return false;
+            };
+            let js = async_nats::jetstream::new(client);
+            let Ok(stream) = js.get_stream("CERTS").await else {
+                return false;
+            };
+            stream
+                .get_or_create_consumer(
+                    "audit",
+                    async_nats::jetstream::consumer::pull::Config {
+                        durable_name: Some("audit".into()),
+                        ack_policy: async_nats::jetstream::consumer::AckPolicy::Explicit,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .is_ok()
+        }
+    })
+    .await;
+
+    let ct = format!(
+        "[source]\nkind = \"ct\"\n[ct]\nlog_list_url = \"{}/loglist.json\"\nstart = \"beginning\"\n\
+         poll_interval = \"100ms\"\nrequest_interval = \"40ms\"\nbackoff_initial = \"50ms\"\n\
+         backoff_max = \"1s\"\nbatch_size = 10\n",
+        logs.base
+    );
+    let mut r1 = Node::new(&dir.path().join("r1"), &url, r#"["ct-reader"]"#, &ct, "");
+    let mut r2 = Node::new(&dir.path().join("r2"), &url, r#"["ct-reader"]"#, &ct, "");
+    r1.start();
+    r2.start();
+
+    // both logs are held, each by one reader, and reading has begun
+    eventually(Duration::from_secs(20), "both logs leased", || {
+        let url = url.clone();
+        async move { kv_values(&url, "ct_leases").await.len() == 2 }
+    })
+    .await;
+    let holders = kv_values(&url, "ct_leases").await;
+    let pid_of = |holder: &str| {
+        holder
+            .split('-')
+            .rev()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok())
+    };
+    let tiled_key_part = tiled_url
+        .trim_start_matches("http://")
+        .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+    let tiled_holder = holders
+        .iter()
+        .find(|(k, _)| k.starts_with(tiled_key_part.trim_matches('_')))
+        .map(|(_, v)| v.clone())
+        .expect("the tiled log's lease");
+    let (victim, survivor) = if pid_of(&tiled_holder) == r1.pid() {
+        (&mut r1, &mut r2)
+    } else {
+        (&mut r2, &mut r1)
+    };
+    assert_eq!(pid_of(&tiled_holder), victim.pid(), "{holders:?}");
+
+    // the holder of the tiled log dies mid-log; the log grows meanwhile
+    logs.wait_for_requests("the tiled log is being read", |served| {
+        served
+            .iter()
+            .any(|(p, s)| p.contains("/tiled/tile/data/") && *s == 200)
+    })
+    .await;
+    victim.sigkill();
+    logs.grow(40, 600);
+
+    // the survivor takes the lease over and reads both logs to their end
+    let survivor_pid = survivor.pid();
+    eventually(
+        Duration::from_secs(60),
+        "every position at its log's end",
+        || {
+            let url = url.clone();
+            async move {
+                let positions = kv_values(&url, "ct_positions").await;
+                let ends: Vec<u64> = positions
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("pos."))
+                    .filter_map(|(_, v)| serde_json::from_str::<serde_json::Value>(v).ok())
+                    .filter_map(|v| v["next_index"].as_u64())
+                    .collect();
+                let mut ends = ends;
+                ends.sort_unstable();
+                ends == [40, 600]
+            }
+        },
+    )
+    .await;
+    let holders = kv_values(&url, "ct_leases").await;
+    assert!(
+        holders.iter().all(|(_, h)| pid_of(h) == survivor_pid),
+        "the survivor holds every log: {holders:?}"
+    );
+
+    // every index of both logs is in the stream exactly once
+    let ids = drain(&url, "audit", 640).await;
+    let expected: std::collections::BTreeSet<String> = (0..40)
+        .map(|i| format!("{rfc_url}:{i}"))
+        .chain((0..600).map(|i| format!("{tiled_url}:{i}")))
+        .collect();
+    let got: std::collections::BTreeSet<String> = ids.keys().cloned().collect();
+    let missing: Vec<&String> = expected.difference(&got).take(5).collect();
+    let extra: Vec<&String> = got.difference(&expected).take(5).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
+    let twice: Vec<(&String, &usize)> = ids.iter().filter(|(_, n)| **n > 1).take(5).collect();
+    assert!(twice.is_empty(), "published twice: {twice:?}");
+
+    eventually(
+        Duration::from_secs(30),
+        "the matchers' consumer has nothing pending",
+        || {
+            let url = url.clone();
+            async move { consumer_backlog(&url).await == Some((0, 0)) }
+        },
+    )
+    .await;
+    survivor.sigkill();
+    matcher.sigkill();
 }

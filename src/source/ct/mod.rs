@@ -69,6 +69,50 @@ pub(crate) trait Checkpoints: Send + Sync {
         tree_size: u64,
         root: [u8; 32],
     ) -> BoxFuture<'a, Result<(), CheckpointError>>;
+
+    /// Move `log`'s position to `next_index` once what lies below it has been
+    /// handed on (to the bus: the ct-reader's side). A position never moves
+    /// backwards. An implementation that finds the log taken over by another
+    /// reader leaves the position alone and ends that reader's [`Lease`].
+    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
+    fn commit<'a>(
+        &'a self,
+        log: &'a str,
+        next_index: u64,
+        tree_size: u64,
+    ) -> BoxFuture<'a, Result<(), CheckpointError>>;
+
+    /// Wait until this process may read `log`; `None` at shutdown. In one
+    /// process every log is its own at once; over the bus one reader holds
+    /// each log (a lease), and its [`Lease::term`] is cancelled when the
+    /// lease is lost, which stops the follower.
+    fn lease<'a>(
+        &'a self,
+        _log: &'a str,
+        shutdown: &'a CancellationToken,
+    ) -> BoxFuture<'a, Option<Lease>> {
+        Box::pin(async move {
+            (!shutdown.is_cancelled()).then(|| Lease::new(shutdown.child_token(), None))
+        })
+    }
+}
+
+/// The right to read one log, for as long as [`Lease::term`] is not
+/// cancelled. Dropping it gives the log up (the holder's renewals stop).
+pub(crate) struct Lease {
+    /// Cancelled at shutdown, or when another reader took the log.
+    pub(crate) term: CancellationToken,
+    _release: Option<tokio_util::sync::DropGuard>,
+}
+
+impl Lease {
+    /// A lease ending with `term`; `release` is cancelled when it is dropped.
+    pub(crate) fn new(term: CancellationToken, release: Option<CancellationToken>) -> Lease {
+        Lease {
+            term,
+            _release: release.map(CancellationToken::drop_guard),
+        }
+    }
 }
 
 pub(super) fn validate(_: &SourceSettings, _: &CtSettings) -> Result<(), ConfigError> {
@@ -263,19 +307,32 @@ impl LogSet {
             tracing::info!(log = %log.description, url = %log.url, "following CT log");
             let (retire, retired) = tokio::sync::watch::channel(false);
             followed.insert(log.url.clone(), retire);
-            let url = log.url.clone();
-            let follower = follower::Follower::new(
-                log.clone(),
-                self.ct_client.clone(),
-                self.settings.clone(),
+            let (log, shutdown) = (log.clone(), shutdown.clone());
+            let (client, settings) = (self.ct_client.clone(), self.settings.clone());
+            let (checkpoints, tx, metrics) = (
                 self.checkpoints.clone(),
                 self.tx.clone(),
                 self.metrics.clone(),
             );
-            let shutdown = shutdown.clone();
             followers.spawn(async move {
-                follower.run(shutdown, retired).await;
-                url
+                // one follower per lease term: a new term starts from the
+                // position the last holder stored
+                while let Some(lease) = checkpoints.lease(&log.url, &shutdown).await {
+                    let follower = follower::Follower::new(
+                        log.clone(),
+                        client.clone(),
+                        settings.clone(),
+                        checkpoints.clone(),
+                        tx.clone(),
+                        metrics.clone(),
+                    );
+                    follower.run(lease.term.clone(), retired.clone()).await;
+                    if shutdown.is_cancelled() || !lease.term.is_cancelled() {
+                        break; // read to its end (retired), or the pipeline went away
+                    }
+                    tracing::warn!(log = %log.description, "another reader took this CT log; waiting to get it back");
+                }
+                log.url
             });
         }
     }
