@@ -418,6 +418,110 @@ impl Checkpoints for Arc<KvCheckpoints> {
 mod tests {
     use super::*;
 
+    /// A nats-server with JetStream on a random port of 127.0.0.1, killed
+    /// on drop; `None` where it is not installed (`.ci/run` installs it).
+    struct Broker(std::process::Child, String, tempfile::TempDir);
+
+    impl Drop for Broker {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn broker() -> Option<Broker> {
+        let dir = tempfile::tempdir().ok()?;
+        let child = std::process::Command::new("nats-server")
+            .args(["-js", "-a", "127.0.0.1", "-p", "-1", "--ports_file_dir"])
+            .arg(dir.path())
+            .arg("-sd")
+            .arg(dir.path().join("store"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let Ok(child) = child else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "nats-server is not installed"
+            );
+            eprintln!("skipped: nats-server is not installed");
+            return None;
+        };
+        let mut broker = Broker(child, String::new(), dir);
+        for _ in 0..500 {
+            let url = std::fs::read_dir(broker.2.path())
+                .ok()?
+                .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+                .find_map(|t| {
+                    let v: serde_json::Value = serde_json::from_str(&t).ok()?;
+                    v["nats"][0].as_str().map(str::to_owned)
+                });
+            if let Some(url) = url {
+                broker.1 = url;
+                return Some(broker);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("nats-server wrote no ports file");
+    }
+
+    fn reader(url: &str) -> Arc<KvCheckpoints> {
+        let settings = BusSettings {
+            url: url.to_owned(),
+            lease_ttl: Duration::from_secs(3),
+            ..BusSettings::default()
+        };
+        Arc::new(KvCheckpoints::new(settings, Arc::new(Metrics::default())))
+    }
+
+    #[tokio::test]
+    async fn a_reader_whose_lease_was_taken_over_cannot_move_the_position() {
+        let Some(broker) = broker() else { return };
+        let shutdown = CancellationToken::new();
+        let log = "https://ct.example/log/";
+        let (a, b) = (reader(&broker.1), reader(&broker.1));
+        let lease_a = a.lease(log, &shutdown).await.unwrap();
+        assert_eq!(a.position(log).await.unwrap(), None);
+        a.commit(log, 10, 100).await.unwrap();
+
+        // b stands by while a holds the log
+        let waiting = tokio::time::timeout(Duration::from_millis(1500), b.lease(log, &shutdown));
+        assert!(waiting.await.is_err(), "b took a held lease");
+
+        // a stalls unseen: its lease vanishes (as if it expired) and b takes
+        // the log, resumes at a's position and moves it
+        let buckets = b.buckets(&shutdown).await.unwrap();
+        buckets.leases.purge(log_key(log)).await.unwrap();
+        let lease_b = b.lease(log, &shutdown).await.unwrap();
+        assert_eq!(b.position(log).await.unwrap(), Some((10, 100)));
+        b.commit(log, 20, 100).await.unwrap();
+
+        // a wakes and writes: refused, and its term ends
+        assert!(!lease_a.term.is_cancelled());
+        a.commit(log, 30, 100).await.unwrap();
+        assert!(lease_a.term.is_cancelled(), "a was not fenced out");
+        assert!(!lease_b.term.is_cancelled());
+        let stored: Stored = serde_json::from_slice(
+            &buckets
+                .positions
+                .get(format!("pos.{}", log_key(log)))
+                .await
+                .unwrap()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!((stored.next_index, &stored.holder), (20, &b.holder));
+
+        // b gives the log up: the lease is released at once, not after its TTL
+        drop(lease_b);
+        let next = tokio::time::timeout(Duration::from_secs(2), a.lease(log, &shutdown));
+        let lease_a = next.await.expect("released lease taken at once").unwrap();
+        assert_eq!(a.position(log).await.unwrap(), Some((20, 100)));
+        a.commit(log, 25, 100).await.unwrap();
+        assert!(!lease_a.term.is_cancelled());
+        shutdown.cancel();
+    }
+
     #[test]
     fn log_keys_are_valid_and_tell_urls_apart() {
         let a = log_key("https://ct.example.com/logs/argon2026h1/");
