@@ -294,3 +294,65 @@ headers = { X-Api-Key = "header-555" }
         );
     }
 }
+
+/// `deploy/`: each role's config passes `check-config` (with the
+/// environment its unit and compose service give it), its systemd unit
+/// starts the binary with that config, and compose runs every role against
+/// its nats service with the same files.
+#[test]
+fn the_deploy_files_start_each_role_with_a_config_that_passes_check_config() {
+    let compose = std::fs::read_to_string("deploy/compose.yaml").unwrap();
+    let mut compose: serde_norway::Value = serde_norway::from_str(&compose).unwrap();
+    compose.apply_merge().unwrap();
+    let services = compose["services"].as_mapping().unwrap();
+    assert!(services.contains_key("nats"));
+    for role in ["ct-reader", "matcher"] {
+        let config = format!("deploy/{role}.toml");
+        let out = run_ok(
+            certsentry()
+                .args(["check-config", "--config", &config])
+                .env("CERTSENTRY_API_TOKEN", "a-token")
+                .env("XSOAR_WEBHOOK_PASSWORD", "a-password"),
+        );
+        let shown: toml::Value = toml::from_str(&String::from_utf8(out.stdout).unwrap()).unwrap();
+        let roles = shown["bus"]["roles"].as_array().unwrap();
+        assert_eq!(roles[0].as_str(), Some(role), "{config}: {roles:?}");
+
+        let unit = std::fs::read_to_string(format!("deploy/certsentry-{role}.service")).unwrap();
+        let exec = unit.lines().find(|l| l.starts_with("ExecStart=")).unwrap();
+        assert_eq!(
+            exec,
+            format!(
+                "ExecStart=/usr/local/bin/certsentry serve --config /etc/certsentry/{role}.toml"
+            )
+        );
+
+        let running: Vec<&serde_norway::Value> = services
+            .iter()
+            .filter(|(name, _)| name.as_str().is_some_and(|n| n.starts_with(role)))
+            .map(|(_, s)| s)
+            .collect();
+        assert!(running.len() >= 2, "{role}: two instances in compose");
+        for s in running {
+            let command: Vec<&str> = s["command"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .filter_map(|c| c.as_str())
+                .collect();
+            let mounted = format!("/etc/certsentry/{role}.toml");
+            assert_eq!(command, ["serve", "--config", mounted.as_str()]);
+            let volumes = s["volumes"].as_sequence().unwrap();
+            assert!(
+                volumes
+                    .iter()
+                    .any(|v| v.as_str() == Some(&format!("./{role}.toml:{mounted}:ro"))),
+                "{role}: its config is mounted"
+            );
+            assert_eq!(
+                s["environment"]["CERTSENTRY__BUS__URL"].as_str(),
+                Some("nats://nats:4222")
+            );
+        }
+    }
+}
