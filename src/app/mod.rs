@@ -75,6 +75,8 @@ pub struct Application {
     settings: Settings,
     state: AppState,
     sinks: Vec<Arc<Sink>>,
+    /// Sinks a delivery process feeds from the bus's incidents' stream.
+    bus_sinks: Vec<Arc<Sink>>,
     stream: Option<StreamServer>,
     enrichment: Option<Enrichment>,
     token: CancellationToken,
@@ -137,6 +139,7 @@ impl Application {
             .iter()
             .map(|s| Sink::build(s, &ctx).map(Arc::new))
             .collect::<Result<_, _>>()?;
+        let (sinks, bus_sinks) = route_sinks(&settings, sinks);
         let token = CancellationToken::new();
         let state = AppState {
             store,
@@ -198,6 +201,7 @@ impl Application {
             settings,
             state,
             sinks,
+            bus_sinks,
             stream,
             enrichment,
             token,
@@ -231,6 +235,7 @@ impl Application {
             settings,
             state,
             sinks,
+            bus_sinks,
             stream,
             enrichment,
             token,
@@ -339,6 +344,8 @@ impl Application {
             tasks.spawn(worker.run(token.clone()));
         }
 
+        spawn_bus_deliveries(&mut tasks, &settings, bus_sinks, &state, &token);
+
         if let Some(stream) = stream {
             tasks.spawn(async move {
                 if let Err(e) = stream.run().await {
@@ -412,6 +419,52 @@ impl Application {
         drop(lock);
         result
     }
+}
+
+/// Which sinks this process delivers to from its outbox, and which from
+/// the bus's incidents' stream. A matcher without the `delivery` role has
+/// one sink, the incidents' stream; a delivery process without the
+/// `matcher` role feeds every configured sink from that stream.
+fn route_sinks(
+    settings: &Settings,
+    configured: Vec<Arc<Sink>>,
+) -> (Vec<Arc<Sink>>, Vec<Arc<Sink>>) {
+    #[cfg(feature = "nats")]
+    {
+        let bus = &settings.bus;
+        if bus.publishes_incidents() {
+            let window = settings.incidents.dedup_window;
+            return (vec![Arc::new(Sink::bus(bus.clone(), window))], Vec::new());
+        }
+        if bus.delivers_from_bus() {
+            return (Vec::new(), configured);
+        }
+    }
+    let _ = settings;
+    (configured, Vec::new())
+}
+
+/// One delivery task per sink fed from the incidents' stream.
+fn spawn_bus_deliveries(
+    tasks: &mut tokio::task::JoinSet<()>,
+    settings: &Settings,
+    bus_sinks: Vec<Arc<Sink>>,
+    state: &AppState,
+    token: &CancellationToken,
+) {
+    #[cfg(feature = "nats")]
+    for sink in bus_sinks {
+        tasks.spawn(crate::sink::deliver_from_bus(
+            settings.bus.clone(),
+            sink,
+            settings.delivery.clone(),
+            settings.incidents.dedup_window,
+            state.metrics.clone(),
+            token.clone(),
+        ));
+    }
+    #[cfg(not(feature = "nats"))]
+    let _ = (tasks, settings, bus_sinks, state, token);
 }
 
 /// Where CT positions live: the store, or with a bus the broker's

@@ -51,9 +51,10 @@ pub(super) async fn connect(
     }
 }
 
-async fn try_connect(
+/// A JetStream context on a new connection to the broker.
+pub(super) async fn jetstream(
     settings: &BusSettings,
-) -> Result<(jetstream::Context, stream::Stream), async_nats::Error> {
+) -> Result<jetstream::Context, async_nats::Error> {
     let mut options = async_nats::ConnectOptions::new()
         .name("certsentry")
         .connection_timeout(Duration::from_secs(5));
@@ -61,7 +62,13 @@ async fn try_connect(
         options = options.token(token.expose().to_owned());
     }
     let client = options.connect(settings.url.as_str()).await?;
-    let js = jetstream::new(client);
+    Ok(jetstream::new(client))
+}
+
+async fn try_connect(
+    settings: &BusSettings,
+) -> Result<(jetstream::Context, stream::Stream), async_nats::Error> {
+    let js = jetstream(settings).await?;
     let stream = js
         .get_or_create_stream(stream::Config {
             name: settings.stream.clone(),

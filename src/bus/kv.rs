@@ -110,7 +110,7 @@ fn bucket_config(bucket: &str, max_age: Duration) -> stream::Config {
     }
 }
 
-async fn open(
+pub(super) async fn open(
     js: &jetstream::Context,
     bucket: &str,
     max_age: Duration,

@@ -31,9 +31,13 @@ pub use settings::{BusSettings, Role};
 #[cfg(feature = "nats")]
 mod client;
 #[cfg(feature = "nats")]
+mod incidents;
+#[cfg(feature = "nats")]
 mod kv;
 
 #[cfg(feature = "nats")]
 pub(crate) use client::{consume, publish};
+#[cfg(feature = "nats")]
+pub(crate) use incidents::{IncidentBus, Published};
 #[cfg(feature = "nats")]
 pub(crate) use kv::KvCheckpoints;

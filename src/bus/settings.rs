@@ -64,6 +64,16 @@ pub struct BusSettings {
     /// another after this long.
     #[serde(with = "crate::config::duration")]
     pub lease_ttl: Duration,
+    /// The incidents' stream (subjects `incidents.<tenant>.<brand>`): a
+    /// matcher without `delivery` publishes its incidents there, and a
+    /// `delivery` process delivers them, one durable consumer per sink.
+    pub incidents_stream: String,
+    /// How long the incidents' stream keeps an incident.
+    #[serde(with = "crate::config::duration")]
+    pub incidents_max_age: Duration,
+    /// Where a delivery process puts incidents a sink refused for good, or
+    /// that reached `max_deliver` (subjects `failed.<sink>`).
+    pub failed_stream: String,
 }
 
 impl Default for BusSettings {
@@ -80,6 +90,9 @@ impl Default for BusSettings {
             max_deliver: 20,
             max_ack_pending: 4096,
             lease_ttl: Duration::from_secs(10),
+            incidents_stream: "INCIDENTS".into(),
+            incidents_max_age: Duration::from_secs(7 * 24 * 3600),
+            failed_stream: "DELIVERY_FAILED".into(),
         }
     }
 }
@@ -93,6 +106,17 @@ impl BusSettings {
     /// Whether this process runs `role`: every role without a bus.
     pub fn runs(&self, role: Role) -> bool {
         !self.enabled() || self.roles.contains(&role)
+    }
+
+    /// A matcher whose incidents go to the incidents' stream (it does not
+    /// deliver them itself).
+    pub fn publishes_incidents(&self) -> bool {
+        self.enabled() && self.runs(Role::Matcher) && !self.runs(Role::Delivery)
+    }
+
+    /// A delivery process that takes incidents from the incidents' stream.
+    pub fn delivers_from_bus(&self) -> bool {
+        self.enabled() && self.runs(Role::Delivery) && !self.runs(Role::Matcher)
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
@@ -118,9 +142,10 @@ impl BusSettings {
             ));
         }
         let has = |r: Role| self.roles.contains(&r);
-        // delivery, enrichment and the API read the store the matcher
-        // writes: in this version they run in the matcher's process
-        for role in [Role::Delivery, Role::Enricher, Role::Api] {
+        // enrichment and the API read the store the matcher writes: in this
+        // version they run in the matcher's process. Delivery runs there
+        // (from the store's outbox) or on its own (from the incidents stream).
+        for role in [Role::Enricher, Role::Api] {
             if has(role) && !has(Role::Matcher) {
                 return Err(invalid(
                     "bus.roles",
@@ -131,10 +156,10 @@ impl BusSettings {
                 ));
             }
         }
-        if has(Role::Matcher) && !(has(Role::Delivery) && has(Role::Api)) {
+        if has(Role::Matcher) && !has(Role::Api) {
             return Err(invalid(
                 "bus.roles",
-                "matcher runs with delivery and api (they share its store)",
+                "matcher runs with api (the console reads its store)",
             ));
         }
         let plain = |s: &str| {
@@ -144,6 +169,17 @@ impl BusSettings {
         };
         if !plain(&self.stream) {
             return Err(invalid("bus.stream", "letters, digits, - and _ only"));
+        }
+        for (key, name) in [
+            ("bus.incidents_stream", &self.incidents_stream),
+            ("bus.failed_stream", &self.failed_stream),
+        ] {
+            if !plain(name) {
+                return Err(invalid(key, "letters, digits, - and _ only"));
+            }
+        }
+        if self.incidents_max_age < Duration::from_secs(3600) {
+            return Err(invalid("bus.incidents_max_age", "must be at least 1h"));
         }
         if !plain(&self.consumer) {
             return Err(invalid("bus.consumer", "letters, digits, - and _ only"));
@@ -188,12 +224,21 @@ mod tests {
         assert!(BusSettings::default().validate().is_ok());
         assert!(with(&[CtReader]).validate().is_ok());
         assert!(with(&[Matcher, Delivery, Api]).validate().is_ok());
+        assert!(with(&[Matcher, Api]).validate().is_ok());
+        assert!(with(&[Delivery]).validate().is_ok());
+        assert!(with(&[CtReader, Delivery]).validate().is_ok());
         assert!(
             with(&[CtReader, Matcher, Delivery, Enricher, Api])
                 .validate()
                 .is_ok()
         );
-        for bad in [&[][..], &[Matcher], &[Delivery], &[CtReader, Api]] {
+        for bad in [
+            &[][..],
+            &[Matcher],
+            &[Matcher, Delivery],
+            &[CtReader, Api],
+            &[Enricher],
+        ] {
             let e = with(bad).validate().unwrap_err().to_string();
             assert!(e.contains("bus.roles"), "{bad:?}: {e}");
         }

@@ -7,6 +7,8 @@
 //! settings type that implements `SinkKind` (an HTTP format implements
 //! `http::HttpFormat` and gets it), plus one line there.
 
+#[cfg(feature = "nats")]
+mod bus;
 mod evidence;
 mod file;
 mod http;
@@ -18,6 +20,8 @@ mod worker;
 mod xsoar_rest;
 mod xsoar_webhook;
 
+#[cfg(feature = "nats")]
+pub(crate) use bus::deliver_from_bus;
 pub use file::{FileFormat, FileSettings};
 pub use http::HttpSettings;
 pub(crate) use outcome::Outcome;
@@ -229,6 +233,16 @@ impl Sink {
             name: s.name.clone(),
             deliver: s.format.build(&s.name, config.signing_key.clone(), ctx)?,
         })
+    }
+
+    /// The incidents' stream, as the only sink of a matcher without the
+    /// `delivery` role (`[bus]`).
+    #[cfg(feature = "nats")]
+    pub(crate) fn bus(settings: crate::bus::BusSettings, dedup_window: Duration) -> Sink {
+        Sink {
+            name: bus::NAME.to_owned(),
+            deliver: Box::new(bus::BusSink::new(settings, dedup_window)),
+        }
     }
 
     pub async fn deliver(&self, incident: &Incident, record: Option<&str>) -> Outcome {

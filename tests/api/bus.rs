@@ -121,6 +121,7 @@ path = "{db}"
 initial_backoff = "50ms"
 max_backoff = "400ms"
 poll_interval = "50ms"
+request_timeout = "1s"
 [bus]
 url = "{url}"
 roles = {roles}
@@ -174,11 +175,16 @@ impl Drop for Node {
 
 /// The shared consumer's `num_pending` and `num_ack_pending`.
 async fn consumer_backlog(url: &str) -> Option<(u64, usize)> {
+    backlog(url, "CERTS", "matchers").await
+}
+
+/// A consumer's `num_pending` and `num_ack_pending`.
+async fn backlog(url: &str, stream: &str, consumer: &str) -> Option<(u64, usize)> {
     let client = async_nats::connect(url).await.ok()?;
     let js = async_nats::jetstream::new(client);
-    let stream = js.get_stream("CERTS").await.ok()?;
+    let stream = js.get_stream(stream).await.ok()?;
     let mut consumer: async_nats::jetstream::consumer::PullConsumer =
-        stream.get_consumer("matchers").await.ok()?;
+        stream.get_consumer(consumer).await.ok()?;
     let info = consumer.info().await.ok()?;
     Some((info.num_pending, info.num_ack_pending))
 }
@@ -474,4 +480,138 @@ async fn two_ct_readers_share_the_logs_by_lease_and_the_survivor_reads_on_withou
     .await;
     survivor.sigkill();
     matcher.sigkill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matchers_publish_incidents_and_a_delivery_process_delivers_them_through_kills() {
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("stream.jsonl");
+    write_stream(&stream, 6_000);
+    std::fs::write(dir.path().join("list.json"), TEST_LIST).unwrap();
+    let expected = expected_keys(dir.path(), &stream);
+    assert!(expected.len() > 100, "{}", expected.len());
+    let receiver = Receiver::start().await;
+    let refusing = Receiver::start().await;
+    refusing.set_default(400);
+    let mut broker = Broker::start(&dir.path().join("nats"), 0);
+    let url = broker.url();
+
+    let replay = format!(
+        "[source]\nkind = \"replay\"\npath = \"{}\"\nreplay_rate = 1500",
+        stream.display()
+    );
+    let sinks = format!(
+        "[[sinks]]\nname = \"hook\"\nurl = \"{}/hook\"\n\n[[sinks]]\nname = \"refusing\"\nurl = \"{}/hook\"\n",
+        receiver.base, refusing.base
+    );
+    let none = "[source]\nkind = \"none\"";
+    let matcher_roles = r#"["matcher", "api"]"#;
+    let mut reader = Node::new(
+        &dir.path().join("reader"),
+        &url,
+        r#"["ct-reader"]"#,
+        &replay,
+        "",
+    );
+    let mut a = Node::new(&dir.path().join("a"), &url, matcher_roles, none, "");
+    let mut b = Node::new(&dir.path().join("b"), &url, matcher_roles, none, "");
+    let mut d = Node::new(&dir.path().join("d"), &url, r#"["delivery"]"#, none, &sinks);
+    d.start();
+    a.start();
+    b.start();
+    reader.start();
+
+    // the delivery process dies mid-stream and comes back
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    d.sigkill();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    d.start();
+    // a matcher dies; the other takes its certificates (and the incidents
+    // its outbox had not published yet are the survivor's to raise)
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    a.sigkill();
+    // the broker dies and comes back on its port, with its store
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    broker.sigkill_and_restart();
+
+    wait_all_delivered(&receiver, &expected).await;
+    let duplicates = report("bus delivery", &expected, &receiver);
+    println!("duplicates under the same idempotency key: {duplicates}");
+
+    // each sink's consumer ends with nothing pending, the refused ones in
+    // the failed stream, one per incident
+    for consumer in ["deliver-hook", "deliver-refusing"] {
+        eventually(Duration::from_secs(60), consumer, || {
+            let url = url.clone();
+            async move { backlog(&url, "INCIDENTS", consumer).await == Some((0, 0)) }
+        })
+        .await;
+    }
+    let failed = drain_stream(&url, "DELIVERY_FAILED").await;
+    let failed_keys: std::collections::BTreeSet<String> = failed
+        .iter()
+        .map(|(sink, body)| {
+            assert_eq!(sink, "refusing");
+            body["dedup_key"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(
+        failed_keys, expected,
+        "every refused incident is in the failed stream"
+    );
+    assert!(
+        refusing.requests().len() >= expected.len(),
+        "the refusing sink was asked"
+    );
+    eventually(
+        Duration::from_secs(30),
+        "the matchers' consumer has nothing pending",
+        || {
+            let url = url.clone();
+            async move { consumer_backlog(&url).await == Some((0, 0)) }
+        },
+    )
+    .await;
+    for node in [&mut reader, &mut b, &mut d] {
+        node.sigkill();
+    }
+}
+
+/// Every message of `stream` (an ephemeral consumer): (the sink header, body).
+async fn drain_stream(url: &str, stream: &str) -> Vec<(String, serde_json::Value)> {
+    use futures_util::StreamExt;
+    let client = async_nats::connect(url).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let stream = js.get_stream(stream).await.unwrap();
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    loop {
+        let mut batch = consumer
+            .fetch()
+            .max_messages(500)
+            .expires(Duration::from_secs(1))
+            .messages()
+            .await
+            .unwrap();
+        let before = out.len();
+        while let Some(m) = batch.next().await {
+            let m = m.unwrap();
+            let sink = m
+                .headers
+                .as_ref()
+                .and_then(|h| h.get("Certsentry-Sink"))
+                .map(|v| v.as_str().to_owned())
+                .unwrap_or_default();
+            out.push((sink, serde_json::from_slice(&m.payload).unwrap()));
+        }
+        if out.len() == before {
+            return out;
+        }
+    }
 }

@@ -306,7 +306,7 @@ fn the_deploy_files_start_each_role_with_a_config_that_passes_check_config() {
     compose.apply_merge().unwrap();
     let services = compose["services"].as_mapping().unwrap();
     assert!(services.contains_key("nats"));
-    for role in ["ct-reader", "matcher"] {
+    for (role, instances) in [("ct-reader", 2), ("matcher", 2), ("delivery", 1)] {
         let config = format!("deploy/{role}.toml");
         let out = run_ok(
             certsentry()
@@ -332,7 +332,7 @@ fn the_deploy_files_start_each_role_with_a_config_that_passes_check_config() {
             .filter(|(name, _)| name.as_str().is_some_and(|n| n.starts_with(role)))
             .map(|(_, s)| s)
             .collect();
-        assert!(running.len() >= 2, "{role}: two instances in compose");
+        assert!(running.len() >= instances, "{role}: {instances} in compose");
         for s in running {
             let command: Vec<&str> = s["command"]
                 .as_sequence()
