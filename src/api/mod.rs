@@ -172,6 +172,8 @@ pub struct AppState {
     pub incident_feed: tokio::sync::broadcast::Sender<crate::model::Incident>,
     /// Cancelled at shutdown: ends the event streams.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// With `[bus]`: the cluster as the broker sees it, for `/v1/status`.
+    pub(crate) cluster: Option<Arc<dyn crate::bus::ClusterStatus>>,
 }
 
 pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {

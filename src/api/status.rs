@@ -47,6 +47,10 @@ pub(super) async fn status(
         "stream_clients".into(),
         state.metrics.stream_clients.load(Ordering::Relaxed).into(),
     );
+    let bus = match &state.cluster {
+        Some(cluster) => cluster.status().await,
+        None => serde_json::Value::Null,
+    };
     let mut enrichment = serde_json::to_value(enrichment).unwrap_or_default();
     enrichment["enrichers"] = json!(state.metrics.enrichers());
     Ok(Json(json!({
@@ -60,6 +64,7 @@ pub(super) async fn status(
         "enrichment": enrichment,
         "store": usage,
         "counters": counters,
+        "bus": bus,
     })))
 }
 

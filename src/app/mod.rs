@@ -155,6 +155,7 @@ impl Application {
             suppressions,
             incident_feed: tokio::sync::broadcast::channel(1024).0,
             shutdown: token.clone(),
+            cluster: cluster(&settings),
         };
         let mut enrichment_settings = settings.enrichment.clone();
         if enrichment_settings.screenshot.dir.as_os_str().is_empty() {
@@ -345,6 +346,9 @@ impl Application {
         }
 
         spawn_bus_deliveries(&mut tasks, &settings, bus_sinks, &state, &token);
+        if let Some(cluster) = state.cluster.clone() {
+            tasks.spawn(cluster.announce(token.clone()));
+        }
 
         if let Some(stream) = stream {
             tasks.spawn(async move {
@@ -419,6 +423,20 @@ impl Application {
         drop(lock);
         result
     }
+}
+
+/// This process on the bus, when there is one: it announces its roles and
+/// answers `/v1/status`'s `bus`.
+fn cluster(settings: &Settings) -> Option<Arc<dyn crate::bus::ClusterStatus>> {
+    #[cfg(feature = "nats")]
+    if settings.bus.enabled() {
+        return Some(Arc::new(crate::bus::Cluster::new(
+            settings.bus.clone(),
+            unix_now(),
+        )));
+    }
+    let _ = settings;
+    None
 }
 
 /// Which sinks this process delivers to from its outbox, and which from

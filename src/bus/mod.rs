@@ -31,6 +31,8 @@ pub use settings::{BusSettings, Role};
 #[cfg(feature = "nats")]
 mod client;
 #[cfg(feature = "nats")]
+mod cluster;
+#[cfg(feature = "nats")]
 mod incidents;
 #[cfg(feature = "nats")]
 mod kv;
@@ -38,6 +40,19 @@ mod kv;
 #[cfg(feature = "nats")]
 pub(crate) use client::{consume, publish};
 #[cfg(feature = "nats")]
+pub(crate) use cluster::Cluster;
+#[cfg(feature = "nats")]
 pub(crate) use incidents::{IncidentBus, Published};
+
+/// What `/v1/status` shows of the cluster (`bus`), asked of the broker.
+pub(crate) trait ClusterStatus: Send + Sync {
+    fn status(&self) -> futures_util::future::BoxFuture<'_, serde_json::Value>;
+
+    /// Say this process is there, with its roles, until shutdown.
+    fn announce(
+        self: std::sync::Arc<Self>,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> futures_util::future::BoxFuture<'static, ()>;
+}
 #[cfg(feature = "nats")]
 pub(crate) use kv::KvCheckpoints;

@@ -99,6 +99,7 @@ struct Node {
     dir: PathBuf,
     config: PathBuf,
     child: Option<Child>,
+    api: std::net::SocketAddr,
 }
 
 impl Node {
@@ -106,6 +107,7 @@ impl Node {
         std::fs::create_dir_all(dir).unwrap();
         std::fs::write(dir.join("list.json"), TEST_LIST).unwrap();
         let config = dir.join("certsentry.toml");
+        let api = free_addr();
         std::fs::write(
             &config,
             format!(
@@ -129,7 +131,6 @@ ack_wait = "2s"
 lease_ttl = "2s"
 {sinks}
 "#,
-                api = free_addr(),
                 list = dir.join("list.json").display(),
                 db = dir.join("certsentry.db").display(),
             ),
@@ -139,7 +140,19 @@ lease_ttl = "2s"
             dir: dir.to_owned(),
             config,
             child: None,
+            api,
         }
+    }
+
+    /// `/v1/status`'s `bus`: the cluster as this process sees it.
+    async fn cluster(&self) -> serde_json::Value {
+        let mut status: serde_json::Value = reqwest::get(format!("http://{}/v1/status", self.api))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        status["bus"].take()
     }
 
     fn start(&mut self) {
@@ -452,6 +465,22 @@ async fn two_ct_readers_share_the_logs_by_lease_and_the_survivor_reads_on_withou
         holders.iter().all(|(_, h)| pid_of(h) == survivor_pid),
         "the survivor holds every log: {holders:?}"
     );
+    // /v1/status shows each log's position and holder
+    let cluster = survivor.cluster().await;
+    let logs = cluster["ct_logs"]
+        .as_array()
+        .expect("ct_logs in /v1/status");
+    let mut shown: Vec<u64> = logs
+        .iter()
+        .filter_map(|l| l["next_index"].as_u64())
+        .collect();
+    shown.sort_unstable();
+    assert_eq!(shown, [40, 600], "{cluster}");
+    assert!(
+        logs.iter()
+            .all(|l| l["lease_holder"].as_str().and_then(pid_of) == survivor_pid),
+        "{cluster}"
+    );
 
     // every index of both logs is in the stream exactly once
     let ids = drain(&url, "audit", 640).await;
@@ -563,6 +592,28 @@ async fn matchers_publish_incidents_and_a_delivery_process_delivers_them_through
         refusing.requests().len() >= expected.len(),
         "the refusing sink was asked"
     );
+    // /v1/status shows the cluster: the roles' instances, each consumer's
+    // lag, and what the failed stream holds
+    let cluster = d.cluster().await;
+    for role in ["ct-reader", "matcher", "delivery"] {
+        let ids = cluster["roles"][role].as_array().unwrap();
+        assert!(!ids.is_empty(), "{role}: {cluster}");
+    }
+    let streams = cluster["streams"].as_array().unwrap();
+    let stream = |name: &str| {
+        streams
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("{name}: {cluster}"))
+    };
+    for consumer in stream("INCIDENTS")["consumers"].as_array().unwrap() {
+        assert_eq!(
+            (&consumer["num_pending"], &consumer["num_ack_pending"]),
+            (&serde_json::json!(0), &serde_json::json!(0)),
+            "{consumer}"
+        );
+    }
+    assert!(stream("DELIVERY_FAILED")["messages"].as_u64().unwrap() >= expected.len() as u64);
     eventually(
         Duration::from_secs(30),
         "the matchers' consumer has nothing pending",
