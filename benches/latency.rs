@@ -13,17 +13,18 @@
 
 #[path = "support/data.rs"]
 mod data;
+#[path = "support/live.rs"]
+mod live;
 
 use certsentry::{
     Application, HttpSettings, Settings, SinkFormat, SinkSettings, SourceKind, WebhookSettings,
 };
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
-use futures_util::SinkExt;
+use live::{Arrivals, frame, start_certstream, start_receiver};
 use serde_json::Value;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 
 /// Frames a second of background (benign) traffic.
 const RATE: u64 = 1_000;
@@ -31,65 +32,6 @@ const RATE: u64 = 1_000;
 /// real stream, so the SQLite and delivery side is loaded more than in
 /// production and the percentiles rest on enough samples.
 const GAP: Duration = Duration::from_millis(20);
-
-/// What the receiver has seen: lookalike number → arrival.
-#[derive(Default)]
-struct Arrivals {
-    at: Mutex<HashMap<u64, Instant>>,
-    notify: Notify,
-}
-
-/// The lookalike number in an incident body (`paypal-login-<n>.com`).
-fn lookalike_number(body: &str) -> Option<u64> {
-    let rest = &body[body.find("paypal-login-")? + "paypal-login-".len()..];
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
-}
-
-/// A real-shaped frame with these names and a certificate hash of its own.
-fn frame(template: &Value, names: &[String], serial: u64) -> String {
-    let mut m = template.clone();
-    m["data"]["leaf_cert"]["all_domains"] = serde_json::json!(names);
-    m["data"]["leaf_cert"]["sha256"] = Value::String(format!("{serial:064X}"));
-    m.to_string()
-}
-
-async fn start_receiver(arrivals: Arc<Arrivals>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = axum::Router::new().fallback(move |body: String| {
-        let arrivals = arrivals.clone();
-        async move {
-            if let Some(n) = lookalike_number(&body) {
-                arrivals.at.lock().unwrap().insert(n, Instant::now());
-                arrivals.notify.notify_waiters();
-            }
-            "{}"
-        }
-    });
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    base
-}
-
-/// A certstream server: every client gets the frames put on `frames`.
-async fn start_certstream(mut frames: mpsc::UnboundedReceiver<String>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("ws://{}/full-stream", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.unwrap();
-        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
-        while let Some(f) = frames.recv().await {
-            if ws
-                .send(tokio_tungstenite::tungstenite::Message::text(f))
-                .await
-                .is_err()
-            {
-                break;
-            }
-        }
-    });
-    url
-}
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -16,6 +16,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+/// Certificates handed over at once published as one group, at most.
+const PUBLISH_GROUP: usize = 512;
 pub(super) const BACKOFF_FIRST: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
@@ -147,58 +149,74 @@ pub(crate) async fn publish(
         };
         tracing::info!(url = %settings.url, "publishing certificates to the bus");
         loop {
-            let item = tokio::select! {
+            let first = tokio::select! {
                 _ = shutdown.cancelled() => return,
                 item = rx.recv() => match item {
                     Some(item) => item,
                     None => return,
                 },
             };
-            let (events, position, recorded) = match item {
-                SourceItem::Event(e) => (vec![*e], None, None),
-                SourceItem::Frame(f) => (
-                    vec![f.event().unwrap_or_else(|_| f.names_only())],
-                    None,
-                    None,
-                ),
-                SourceItem::Batch {
-                    events,
-                    log,
-                    next_index,
-                    tree_size,
-                } => (events, Some((log, next_index, tree_size)), None),
-                SourceItem::Acked { event, recorded } => (vec![*event], None, Some(recorded)),
-            };
-            let log = position.as_ref().map(|(log, _, _)| log.as_str());
-            let outgoing: Vec<Outgoing> = events
-                .iter()
-                .filter_map(|e| match Outgoing::of(e, log) {
+            // what else is waiting goes out with it: the stream's
+            // acknowledgements are awaited once for the group, not one
+            // round trip per certificate
+            let mut items = vec![first];
+            while items.len() < PUBLISH_GROUP {
+                match rx.try_recv() {
+                    Ok(item) => items.push(item),
+                    Err(_) => break,
+                }
+            }
+            let mut outgoing = Vec::new();
+            let mut then = Vec::with_capacity(items.len());
+            for item in items {
+                let (events, position, recorded) = match item {
+                    SourceItem::Event(e) => (vec![*e], None, None),
+                    SourceItem::Frame(f) => (
+                        vec![f.event().unwrap_or_else(|_| f.names_only())],
+                        None,
+                        None,
+                    ),
+                    SourceItem::Batch {
+                        events,
+                        log,
+                        next_index,
+                        tree_size,
+                    } => (events, Some((log, next_index, tree_size)), None),
+                    SourceItem::Acked { event, recorded } => (vec![*event], None, Some(recorded)),
+                };
+                let log = position.as_ref().map(|(log, _, _)| log.as_str());
+                outgoing.extend(events.iter().filter_map(|e| match Outgoing::of(e, log) {
                     Ok(o) => Some(o),
                     Err(error) => {
                         metrics.add(&metrics.bus_bad_messages, 1);
                         tracing::error!(%error, "certificate not encoded for the bus; skipped");
                         None
                     }
-                })
-                .collect();
+                }));
+                then.push((position, recorded));
+            }
             if !publish_all(&js, outgoing, &metrics, &shutdown).await {
                 return; // shutdown: nothing past the last acknowledged moved
             }
-            if let Some(recorded) = recorded {
-                let _ = recorded.send(());
-            }
-            if let Some((log, next_index, tree_size)) = position
-                && !commit(
-                    &*positions,
-                    &log,
-                    next_index,
-                    tree_size,
-                    &metrics,
-                    &shutdown,
-                )
-                .await
-            {
-                return;
+            // every certificate of the group is in the stream: positions
+            // move, in the order the sources handed them over
+            for (position, recorded) in then {
+                if let Some(recorded) = recorded {
+                    let _ = recorded.send(());
+                }
+                if let Some((log, next_index, tree_size)) = position
+                    && !commit(
+                        &*positions,
+                        &log,
+                        next_index,
+                        tree_size,
+                        &metrics,
+                        &shutdown,
+                    )
+                    .await
+                {
+                    return;
+                }
             }
         }
     }

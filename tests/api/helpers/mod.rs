@@ -5,7 +5,7 @@
 //! (`stream_client`), real messages (`messages`), the binary (`cli`) and a
 //! real headless Chromium (`browser`), a real DNS server (`dns`) and the
 //! web pages lookalikes serve (`web`), all on 127.0.0.1, and a small
-//! MaxMind DB ASN file (`mmdb`).
+//! MaxMind DB ASN file (`mmdb`), and a real nats-server (`nats`).
 
 mod app;
 mod browser;
@@ -15,6 +15,7 @@ mod ct_log;
 mod dns;
 mod messages;
 mod mmdb;
+mod nats;
 mod receiver;
 mod stream_client;
 mod web;
@@ -27,6 +28,7 @@ pub use ct_log::*;
 pub use dns::*;
 pub use messages::*;
 pub use mmdb::*;
+pub use nats::*;
 pub use receiver::*;
 pub use stream_client::*;
 pub use web::*;
