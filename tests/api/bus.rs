@@ -586,3 +586,181 @@ async fn drain_stream(url: &str, stream: &str) -> Vec<(String, serde_json::Value
         }
     }
 }
+
+/// The registrable domains of every name the CT fixtures carry: what a
+/// rule matching every name raises one incident for each.
+fn fixture_domains() -> std::collections::BTreeSet<String> {
+    let fixtures: Vec<serde_json::Value> =
+        serde_json::from_str(include_str!("../fixtures/live_ct.json")).unwrap();
+    fixtures
+        .iter()
+        .flat_map(|f| {
+            let full: serde_json::Value =
+                serde_json::from_str(f["expected_full"].as_str().unwrap()).unwrap();
+            full["data"]["leaf_cert"]["all_domains"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|n| certsentry::Fqdn::parse(n.as_str()?).ok())
+                .map(|f| f.registrable_domain_ascii().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The whole chain of issue #19 over a real nats-server: a ct-reader on
+/// local CT logs, two matchers, a delivery process into a local receiver.
+/// A matcher, the ct-reader and the broker are SIGKILLed mid-stream; every
+/// CT index reaches the stream once, every incident is delivered (again
+/// only under its idempotency key), the positions end at the logs' size
+/// and every consumer ends with nothing pending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ct_logs_to_the_soar_over_the_bus_through_kills_of_a_matcher_the_reader_and_the_broker() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = FakeLogs::start(600).await;
+    logs.grow(40, 300);
+    let (rfc_url, tiled_url) = (
+        format!("{}/rfc/", logs.base),
+        format!("{}/tiled/", logs.base),
+    );
+    let receiver = Receiver::start().await;
+    let mut broker = Broker::start(&dir.path().join("nats"), 0);
+    let url = broker.url();
+    // a rule that every name matches: one incident per registrable domain
+    let everything = "[[matcher.rules]]\nname = \"all\"\nregex = \".\"\nseverity = \"high\"\n";
+    let none = format!("[source]\nkind = \"none\"\n{everything}");
+    let matcher_roles = r#"["matcher", "api"]"#;
+    let mut m1 = Node::new(&dir.path().join("m1"), &url, matcher_roles, &none, "");
+    let mut m2 = Node::new(&dir.path().join("m2"), &url, matcher_roles, &none, "");
+    let sinks = format!(
+        "[[sinks]]\nname = \"hook\"\nurl = \"{}/hook\"\n",
+        receiver.base
+    );
+    let mut d = Node::new(
+        &dir.path().join("d"),
+        &url,
+        r#"["delivery"]"#,
+        &none,
+        &sinks,
+    );
+    m1.start();
+    m2.start();
+    d.start();
+    eventually(Duration::from_secs(20), "the audit consumer exists", || {
+        let url = url.clone();
+        async move {
+            let Ok(client) = async_nats::connect(url.as_str()).await else {
+                return false;
+            };
+            let js = async_nats::jetstream::new(client);
+            let Ok(stream) = js.get_stream("CERTS").await else {
+                return false;
+            };
+            stream
+                .get_or_create_consumer(
+                    "audit",
+                    async_nats::jetstream::consumer::pull::Config {
+                        durable_name: Some("audit".into()),
+                        ack_policy: async_nats::jetstream::consumer::AckPolicy::Explicit,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .is_ok()
+        }
+    })
+    .await;
+    let ct = format!(
+        "[source]\nkind = \"ct\"\n[ct]\nlog_list_url = \"{}/loglist.json\"\nstart = \"beginning\"\n\
+         poll_interval = \"100ms\"\nrequest_interval = \"40ms\"\nbackoff_initial = \"50ms\"\n\
+         backoff_max = \"1s\"\nbatch_size = 10\n",
+        logs.base
+    );
+    let mut reader = Node::new(&dir.path().join("r"), &url, r#"["ct-reader"]"#, &ct, "");
+    reader.start();
+
+    // a matcher dies once the tiled log is being read; another comes
+    logs.wait_for_requests("the tiled log is being read", |served| {
+        served
+            .iter()
+            .any(|(p, s)| p.contains("/tiled/tile/data/") && *s == 200)
+    })
+    .await;
+    m1.sigkill();
+    let mut m3 = Node::new(&dir.path().join("m3"), &url, matcher_roles, &none, "");
+    m3.start();
+    // the reader dies and comes back (after its lease has gone); the log grows
+    reader.sigkill();
+    logs.grow(40, 600);
+    reader.start();
+    // the broker dies and comes back on its port, with its store
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    broker.sigkill_and_restart();
+
+    // every incident reaches the receiver, each under its idempotency key
+    let domains = fixture_domains();
+    let r = receiver.clone();
+    eventually(Duration::from_secs(90), "every incident delivered", || {
+        let (r, want) = (r.clone(), domains.clone());
+        async move {
+            let got: std::collections::BTreeSet<String> = r
+                .delivered("/hook")
+                .iter()
+                .filter_map(|x| x.body["registrable_domain"].as_str().map(str::to_owned))
+                .collect();
+            want.is_subset(&got)
+        }
+    })
+    .await;
+    let keys = tally(&receiver);
+    assert_eq!(
+        keys.len(),
+        domains.len(),
+        "one incident per registrable domain"
+    );
+    let again: usize = keys.values().map(|n| n - 1).sum();
+    println!(
+        "incidents {}, deliveries sent again under the same key {again}",
+        keys.len()
+    );
+
+    // every CT index is in the stream exactly once, and the positions end
+    // at the logs' size
+    eventually(Duration::from_secs(60), "both positions at the end", || {
+        let url = url.clone();
+        async move {
+            let mut ends: Vec<u64> = kv_values(&url, "ct_positions")
+                .await
+                .iter()
+                .filter(|(k, _)| k.starts_with("pos."))
+                .filter_map(|(_, v)| serde_json::from_str::<serde_json::Value>(v).ok())
+                .filter_map(|v| v["next_index"].as_u64())
+                .collect();
+            ends.sort_unstable();
+            ends == [40, 600]
+        }
+    })
+    .await;
+    let ids = drain(&url, "audit", 640).await;
+    let expected: std::collections::BTreeSet<String> = (0..40)
+        .map(|i| format!("{rfc_url}:{i}"))
+        .chain((0..600).map(|i| format!("{tiled_url}:{i}")))
+        .collect();
+    let got: std::collections::BTreeSet<String> = ids.keys().cloned().collect();
+    assert_eq!(got, expected, "every CT index, nothing else");
+    assert!(
+        ids.values().all(|n| *n == 1),
+        "an index in the stream twice"
+    );
+
+    for (stream, consumer) in [("CERTS", "matchers"), ("INCIDENTS", "deliver-hook")] {
+        eventually(Duration::from_secs(60), consumer, || {
+            let url = url.clone();
+            async move { backlog(&url, stream, consumer).await == Some((0, 0)) }
+        })
+        .await;
+    }
+    for node in [&mut reader, &mut m2, &mut m3, &mut d] {
+        node.sigkill();
+    }
+}
