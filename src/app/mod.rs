@@ -261,7 +261,8 @@ impl Application {
         let bus = &settings.bus;
         let checkpoints = ct_checkpoints(bus, &state);
         let (rx, publish_task) = if bus.enabled() {
-            bus_stages(bus, rx, &state, &checkpoints, &intake, &token)
+            let window = settings.incidents.dedup_window;
+            bus_stages(bus, rx, &state, &checkpoints, window, &intake, &token)
         } else {
             (rx, None)
         };
@@ -348,6 +349,15 @@ impl Application {
         spawn_bus_deliveries(&mut tasks, &settings, bus_sinks, &state, &token);
         if let Some(cluster) = state.cluster.clone() {
             tasks.spawn(cluster.announce(token.clone()));
+        }
+        #[cfg(feature = "nats")]
+        if settings.bus.reads_incidents() {
+            tasks.spawn(crate::bus::follow_incidents(
+                settings.bus.clone(),
+                Arc::new(state.store.clone()),
+                state.metrics.clone(),
+                token.clone(),
+            ));
         }
 
         if let Some(stream) = stream {
@@ -513,6 +523,7 @@ fn bus_stages(
     source_rx: mpsc::Receiver<crate::source::SourceItem>,
     state: &AppState,
     checkpoints: &Arc<dyn crate::source::ct::Checkpoints>,
+    dedup_window: std::time::Duration,
     intake: &CancellationToken,
     token: &CancellationToken,
 ) -> (
@@ -534,6 +545,7 @@ fn bus_stages(
         tokio::spawn(crate::bus::consume(
             bus.clone(),
             tx,
+            bus.publishes_incidents().then_some(dedup_window),
             state.metrics.clone(),
             intake.clone(),
         ));
@@ -548,6 +560,7 @@ fn bus_stages(
     source_rx: mpsc::Receiver<crate::source::SourceItem>,
     _state: &AppState,
     _checkpoints: &Arc<dyn crate::source::ct::Checkpoints>,
+    _dedup_window: std::time::Duration,
     _intake: &CancellationToken,
     _token: &CancellationToken,
 ) -> (

@@ -202,7 +202,7 @@ pub(crate) async fn publish(
             // move, in the order the sources handed them over
             for (position, recorded) in then {
                 if let Some(recorded) = recorded {
-                    let _ = recorded.send(());
+                    let _ = recorded.send(Vec::new());
                 }
                 if let Some((log, next_index, tree_size)) = position
                     && !commit(
@@ -300,13 +300,19 @@ async fn commit(
 }
 
 /// The matcher's side: take certificates from the shared consumer and hand
-/// them to the pipeline (`tx`), acknowledging each once it is recorded.
+/// them to the pipeline (`tx`), acknowledging each once it is recorded, and
+/// with `incidents` (a matcher without `delivery`: the incidents' dedup
+/// window) once the incidents it made are in the incidents' stream too. A
+/// matcher that dies in between leaves the certificate to another, which
+/// publishes them (under the same idempotency keys).
 pub(crate) async fn consume(
     settings: BusSettings,
     tx: mpsc::Sender<SourceItem>,
+    incidents: Option<Duration>,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) {
+    let publisher: Arc<tokio::sync::OnceCell<super::IncidentBus>> = Arc::default();
     let span = tracing::info_span!("bus_consume", stream = %settings.stream, consumer = %settings.consumer);
     async move {
         let mut delay = BACKOFF_FIRST;
@@ -370,14 +376,33 @@ pub(crate) async fn consume(
                 if tx.send(item).await.is_err() {
                     return; // the pipeline has stopped: the message is delivered again
                 }
-                let metrics = metrics.clone();
+                let (metrics, publisher, settings) = (metrics.clone(), publisher.clone(), settings.clone());
                 tokio::spawn(async move {
                     // dropped unrecorded (shutdown): delivered again after ack_wait
-                    if done.await.is_ok() {
-                        match message.ack().await {
-                            Ok(()) => metrics.add(&metrics.bus_consumed, 1),
-                            Err(e) => tracing::warn!(error = %e, "bus acknowledgement lost; the certificate comes again"),
+                    let Ok(fresh) = done.await else { return };
+                    if let Some(window) = incidents
+                        && !fresh.is_empty()
+                    {
+                        let published = async {
+                            let bus = publisher
+                                .get_or_try_init(|| super::IncidentBus::connect(&settings, window))
+                                .await?;
+                            for incident in &fresh {
+                                bus.publish(incident).await?;
+                            }
+                            Ok::<_, String>(())
                         }
+                        .await;
+                        if let Err(e) = published {
+                            // not acknowledged: the certificate comes again
+                            // (the outbox publishes them meanwhile)
+                            tracing::warn!(error = %e, "incidents not published yet; the certificate stays unacknowledged");
+                            return;
+                        }
+                    }
+                    match message.ack().await {
+                        Ok(()) => metrics.add(&metrics.bus_consumed, 1),
+                        Err(e) => tracing::warn!(error = %e, "bus acknowledgement lost; the certificate comes again"),
                     }
                 });
             }

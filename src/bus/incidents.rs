@@ -3,11 +3,13 @@
 //! `incidents.<tenant>.<brand>`), and `delivery` processes deliver them to
 //! their sinks, one durable consumer per sink (`deliver-<sink>`).
 //!
-//! - A new incident is published only by the matcher that raised it first:
-//!   its dedup key is created in the KV bucket `incident_dedup` (max age:
-//!   `incidents.dedup_window`) with the incident's id as value. Another
-//!   matcher that raises the same (brand, registrable domain) within the
-//!   window finds the key taken by another id and publishes nothing.
+//! - A new incident is published once per dedup window, whichever matcher
+//!   raised it: its dedup key is created in the KV bucket `incident_dedup`
+//!   (max age: `incidents.dedup_window`) as `pending <id>`, and set to
+//!   `sent <id>` once the stream has it. Another matcher that raises the
+//!   same (brand, registrable domain) within the window publishes nothing
+//!   when it finds `sent`; when it finds `pending` (the first died before
+//!   publishing) it publishes its own, under the same idempotency key.
 //! - The message id is the incident's idempotency key, so a publish tried
 //!   again (a matcher killed after the stream took it) is dropped by the
 //!   stream.
@@ -105,23 +107,24 @@ impl IncidentBus {
     /// Publish `incident` (a new one only if this matcher raised it first),
     /// waiting for the stream's acknowledgement.
     pub(crate) async fn publish(&self, incident: &Incident) -> Result<Published, String> {
-        if incident.update_of.is_none() {
-            let key = incident.dedup_key.as_str();
-            let id = incident.id.to_string();
-            match self.dedup.create(key, Bytes::from(id.clone())).await {
+        let key = incident.dedup_key.as_str();
+        let id = incident.id.to_string();
+        let new = incident.update_of.is_none();
+        if new {
+            let pending = Bytes::from(format!("pending {id}"));
+            match self.dedup.create(key, pending).await {
                 Ok(_) => {}
                 Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
                     let holder = self.dedup.get(key).await.map_err(|e| e.to_string())?;
-                    match holder {
-                        Some(other) if other.as_ref() != id.as_bytes() => {
-                            return Ok(Published::RaisedElsewhere(
-                                String::from_utf8_lossy(&other).into_owned(),
-                            ));
+                    let holder = holder.map(|h| String::from_utf8_lossy(&h).into_owned());
+                    if let Some(other) = holder.as_deref().and_then(|h| h.strip_prefix("sent ")) {
+                        if other == id {
+                            return Ok(Published::Sent);
                         }
-                        // this incident's own (a publish tried again), or
-                        // gone since: publish
-                        _ => {}
+                        return Ok(Published::RaisedElsewhere(other.to_owned()));
                     }
+                    // pending (its matcher may have died before publishing),
+                    // or gone since: publish
                 }
                 Err(e) => return Err(format!("incident dedup: {e}")),
             }
@@ -137,6 +140,13 @@ impl IncidentBus {
             .map_err(|e| e.to_string())?
             .await
             .map_err(|e| e.to_string())?;
+        if new {
+            // the stream has it: later sightings elsewhere publish nothing
+            // (a failure here only means a second copy under the same key)
+            if let Err(e) = self.dedup.put(key, Bytes::from(format!("sent {id}"))).await {
+                tracing::warn!(error = %e, "incident dedup not marked sent");
+            }
+        }
         Ok(Published::Sent)
     }
 
@@ -198,6 +208,97 @@ impl IncidentBus {
             .map(drop)
             .map_err(|e| e.to_string())
     }
+}
+
+/// An api process's side: keep every incident of the stream in `model`,
+/// from where it got to, until shutdown. An ordered consumer of its own
+/// reads the stream; the position moves with each incident kept, so a
+/// restart or a lost connection resumes right after the last one.
+pub(crate) async fn follow_incidents(
+    settings: BusSettings,
+    model: std::sync::Arc<dyn super::ReadModel>,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    use futures_util::StreamExt;
+    use tracing::Instrument;
+    let stream_name = settings.incidents_stream.clone();
+    let span = tracing::info_span!("read_model", stream = %stream_name);
+    async move {
+        let mut delay = super::client::BACKOFF_FIRST;
+        loop {
+            let opened = async {
+                let next = model.next_sequence(&stream_name).await?;
+                let js = super::client::jetstream(&settings)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let stream = js
+                    .get_stream(&stream_name)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let consumer = stream
+                    .create_consumer(consumer::pull::OrderedConfig {
+                        deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                            start_sequence: next,
+                        },
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let messages = consumer.messages().await.map_err(|e| e.to_string())?;
+                Ok::<_, String>((next, messages))
+            }
+            .await;
+            let (from, mut messages) = match opened {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!(error = %e, "incidents' stream not readable yet; trying again");
+                    if !super::client::pause(&mut delay, &shutdown).await {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            delay = super::client::BACKOFF_FIRST;
+            tracing::info!(from, "keeping the incidents of the bus");
+            loop {
+                let next = tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    next = messages.next() => next,
+                };
+                let message = match next {
+                    Some(Ok(m)) => m,
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "reading the incidents' stream failed; resuming");
+                        break;
+                    }
+                    None => break,
+                };
+                let Ok(info) = message.info() else {
+                    continue;
+                };
+                let seq = info.stream_sequence;
+                match serde_json::from_slice::<Incident>(&message.payload) {
+                    Ok(incident) => {
+                        if let Err(e) = model.keep(&stream_name, seq, incident).await {
+                            metrics.add(&metrics.store_errors, 1);
+                            tracing::error!(error = %e, seq, "incident not kept; resuming from it");
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        metrics.add(&metrics.bus_bad_messages, 1);
+                        tracing::error!(error = %e, seq, "incidents' stream message is not an incident; skipped");
+                    }
+                }
+            }
+            if !super::client::pause(&mut delay, &shutdown).await {
+                return;
+            }
+        }
+    }
+    .instrument(span)
+    .await
 }
 
 #[cfg(test)]

@@ -42,7 +42,25 @@ pub(crate) use client::{consume, publish};
 #[cfg(feature = "nats")]
 pub(crate) use cluster::Cluster;
 #[cfg(feature = "nats")]
-pub(crate) use incidents::{IncidentBus, Published};
+pub(crate) use incidents::{IncidentBus, Published, follow_incidents};
+
+/// Where an api process keeps the incidents the bus carries (its store).
+#[cfg_attr(not(feature = "nats"), allow(dead_code))]
+pub(crate) trait ReadModel: Send + Sync {
+    /// The stream sequence to read from next (1 at first).
+    fn next_sequence<'a>(
+        &'a self,
+        stream: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, Result<u64, String>>;
+
+    /// Keep `incident`, the stream's message `seq`, and move past it.
+    fn keep<'a>(
+        &'a self,
+        stream: &'a str,
+        seq: u64,
+        incident: crate::model::Incident,
+    ) -> futures_util::future::BoxFuture<'a, Result<(), String>>;
+}
 
 /// What `/v1/status` shows of the cluster (`bus`), asked of the broker.
 pub(crate) trait ClusterStatus: Send + Sync {

@@ -114,6 +114,11 @@ impl BusSettings {
         self.enabled() && self.runs(Role::Matcher) && !self.runs(Role::Delivery)
     }
 
+    /// An api process that keeps a read model of the incidents' stream.
+    pub fn reads_incidents(&self) -> bool {
+        self.enabled() && self.runs(Role::Api) && !self.runs(Role::Matcher)
+    }
+
     /// A delivery process that takes incidents from the incidents' stream.
     pub fn delivers_from_bus(&self) -> bool {
         self.enabled() && self.runs(Role::Delivery) && !self.runs(Role::Matcher)
@@ -142,10 +147,11 @@ impl BusSettings {
             ));
         }
         let has = |r: Role| self.roles.contains(&r);
-        // enrichment and the API read the store the matcher writes: in this
-        // version they run in the matcher's process. Delivery runs there
-        // (from the store's outbox) or on its own (from the incidents stream).
-        for role in [Role::Enricher, Role::Api] {
+        // enrichment reads the store the matcher writes: in this version it
+        // runs in the matcher's process. Delivery runs there (from the
+        // store's outbox) or on its own (from the incidents' stream); so does
+        // the API (over the matcher's store, or a read model of the stream).
+        for role in [Role::Enricher] {
             if has(role) && !has(Role::Matcher) {
                 return Err(invalid(
                     "bus.roles",
@@ -232,11 +238,13 @@ mod tests {
                 .validate()
                 .is_ok()
         );
+        assert!(with(&[Api]).validate().is_ok());
+        assert!(with(&[CtReader, Api, Delivery]).validate().is_ok());
         for bad in [
             &[][..],
             &[Matcher],
             &[Matcher, Delivery],
-            &[CtReader, Api],
+            &[Api, Enricher],
             &[Enricher],
         ] {
             let e = with(bad).validate().unwrap_err().to_string();

@@ -261,15 +261,17 @@ pub(crate) async fn run(
             shutdown: &shutdown,
         };
         let recorded = match item {
-            SourceItem::Event(event) => stage.record(Cert::Event(&event)).await,
+            SourceItem::Event(event) => stage.record(Cert::Event(&event)).await.is_some(),
             SourceItem::Acked { event, recorded } => {
-                let done = stage.record(Cert::Event(&event)).await;
-                if done {
-                    let _ = recorded.send(());
+                match stage.record(Cert::Event(&event)).await {
+                    Some(fresh) => {
+                        let _ = recorded.send(fresh);
+                        true
+                    }
+                    None => false,
                 }
-                done
             }
-            SourceItem::Frame(frame) => stage.record(Cert::Frame(&frame)).await,
+            SourceItem::Frame(frame) => stage.record(Cert::Frame(&frame)).await.is_some(),
             SourceItem::Batch {
                 events,
                 log,
@@ -278,7 +280,7 @@ pub(crate) async fn run(
             } => {
                 let mut all = true;
                 for event in &events {
-                    if !stage.record(Cert::Event(event)).await {
+                    if stage.record(Cert::Event(event)).await.is_none() {
                         all = false;
                         break;
                     }
@@ -304,9 +306,9 @@ struct Stage<'a> {
 }
 
 impl Stage<'_> {
-    /// Match and record `cert`, as many times as it takes; false when shut
-    /// down before the store could record it.
-    async fn record(&mut self, cert: Cert<'_>) -> bool {
+    /// Match and record `cert`, as many times as it takes; the incidents it
+    /// made, or `None` when shut down before the store could record it.
+    async fn record(&mut self, cert: Cert<'_>) -> Option<Vec<Incident>> {
         loop {
             match handle(
                 self.pipeline,
@@ -315,14 +317,14 @@ impl Stage<'_> {
                 self.events_out,
                 cert,
             ) {
-                Ok(()) => {
+                Ok(fresh) => {
                     self.trouble.recovered(&self.pipeline.metrics);
-                    return true;
+                    return Some(fresh);
                 }
                 Err(e) => {
                     let wait = self.trouble.failed(&self.pipeline.metrics, "incident", &e);
                     tokio::select! {
-                        _ = self.shutdown.cancelled() => return false,
+                        _ = self.shutdown.cancelled() => return None,
                         _ = tokio::time::sleep(wait) => {}
                     }
                 }
@@ -363,21 +365,18 @@ fn handle(
     wake: &[Arc<Notify>],
     events_out: &Option<broadcast::Sender<Arc<CertEvent>>>,
     cert: Cert<'_>,
-) -> Result<(), RecordError> {
+) -> Result<Vec<Incident>, RecordError> {
     let Some(matcher) = snapshots.borrow().clone() else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let span = tracing::debug_span!("match", source = cert.source(), names = cert.names().len());
     let enter = span.enter();
     // SQLite is touched only when a name matched: a short, local write.
-    match pipeline.process(&matcher, cert, SystemTime::now()) {
-        Ok(fresh) if !fresh.is_empty() => {
-            for w in wake {
-                w.notify_one();
-            }
+    let fresh = pipeline.process(&matcher, cert, SystemTime::now())?;
+    if !fresh.is_empty() {
+        for w in wake {
+            w.notify_one();
         }
-        Ok(_) => {}
-        Err(e) => return Err(e),
     }
     drop(enter);
     if let Some(out) = events_out
@@ -385,5 +384,5 @@ fn handle(
     {
         let _ = out.send(Arc::new(cert.event_or_names(true).into_owned()));
     }
-    Ok(())
+    Ok(fresh)
 }

@@ -46,11 +46,12 @@ pub(crate) enum SourceItem {
         tree_size: u64,
     },
     /// An event taken from the bus: `recorded` is told once the pipeline
-    /// has recorded it, and only then is the message acknowledged.
+    /// has recorded it, with the incidents (and updates) it made, and only
+    /// then is the message acknowledged.
     #[cfg_attr(not(feature = "nats"), allow(dead_code))]
     Acked {
         event: Box<CertEvent>,
-        recorded: tokio::sync::oneshot::Sender<()>,
+        recorded: tokio::sync::oneshot::Sender<Vec<crate::model::Incident>>,
     },
 }
 

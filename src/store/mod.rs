@@ -17,6 +17,7 @@ mod enrichment;
 mod history;
 mod incidents;
 mod outbox;
+mod read_model;
 mod retention;
 mod rules;
 mod schema;

@@ -251,6 +251,14 @@ const MIGRATIONS: &[Step] = &[
         CREATE TRIGGER sink_refs_pruned AFTER DELETE ON incidents
         BEGIN DELETE FROM sink_refs WHERE incident_id = OLD.id; END;",
     ),
+    // 14: where an api process's read model of the bus's incidents' stream
+    // has got to (`[bus]`, roles = ["api"])
+    Step::Sql(
+        "CREATE TABLE bus_positions (
+            stream TEXT PRIMARY KEY,
+            next_seq INTEGER NOT NULL
+        ) WITHOUT ROWID;",
+    ),
 ];
 
 impl Step {

@@ -465,9 +465,12 @@ async fn matchers_publish_incidents_and_a_delivery_process_delivers_them_through
     let mut a = Node::new(&dir.path().join("a"), &url, matcher_roles, none, "");
     let mut b = Node::new(&dir.path().join("b"), &url, matcher_roles, none, "");
     let mut d = Node::new(&dir.path().join("d"), &url, r#"["delivery"]"#, none, &sinks);
+    // an api process of its own, keeping a read model of the incidents
+    let mut view = Node::new(&dir.path().join("view"), &url, r#"["api"]"#, none, "");
     d.start();
     a.start();
     b.start();
+    view.start();
     reader.start();
 
     // the delivery process dies mid-stream and comes back
@@ -534,6 +537,39 @@ async fn matchers_publish_incidents_and_a_delivery_process_delivers_them_through
         );
     }
     assert!(stream("DELIVERY_FAILED")["messages"].as_u64().unwrap() >= expected.len() as u64);
+
+    // the api process holds every incident the matchers raised, once
+    eventually(
+        Duration::from_secs(30),
+        "the read model has every incident",
+        || {
+            let api = view.api;
+            let want = expected.len();
+            async move {
+                let Ok(r) = reqwest::get(format!("http://{api}/v1/status")).await else {
+                    return false;
+                };
+                let s: serde_json::Value = r.json().await.unwrap_or_default();
+                s["incidents"].as_u64() == Some(want as u64)
+            }
+        },
+    )
+    .await;
+    let listed: serde_json::Value =
+        reqwest::get(format!("http://{}/v1/incidents?limit=1000", view.api))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let keys: std::collections::BTreeSet<String> = listed["incidents"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{listed}"))
+        .iter()
+        .map(|i| i["dedup_key"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(keys, expected);
+    view.sigkill();
     eventually(
         Duration::from_secs(30),
         "the matchers' consumer has nothing pending",

@@ -15,6 +15,7 @@ mod ct_log;
 mod dns;
 mod messages;
 mod mmdb;
+#[cfg(feature = "nats")]
 mod nats;
 mod receiver;
 mod stream_client;
@@ -28,6 +29,7 @@ pub use ct_log::*;
 pub use dns::*;
 pub use messages::*;
 pub use mmdb::*;
+#[cfg(feature = "nats")]
 pub use nats::*;
 pub use receiver::*;
 pub use stream_client::*;
