@@ -106,17 +106,45 @@ impl SnapshotHandle {
 
     /// Fetch, validate, compile and publish. On error the last good snapshot stays.
     pub async fn reload(&self) -> Result<ListStatus, LoadError> {
+        self.load(None, false).await.map(|(status, _)| status)
+    }
+
+    /// [`Self::reload`], giving back the list's text too (what the bus's
+    /// list loader hands to the other processes).
+    pub async fn fetch_and_apply(&self) -> Result<String, LoadError> {
+        self.load(None, true).await.map(|(_, text)| text)
+    }
+
+    /// Validate, compile and publish `text`, a list another process loaded
+    /// (the bus's): like a reload, without asking the source.
+    pub async fn apply_text(&self, text: String) -> Result<ListStatus, LoadError> {
+        self.load(Some(text), false).await.map(|(status, _)| status)
+    }
+
+    /// A reload of `text`, or of what the source gives when `None`; the
+    /// text comes back when `give_back` (else empty: a big list is not
+    /// copied for nothing).
+    async fn load(
+        &self,
+        text: Option<String>,
+        give_back: bool,
+    ) -> Result<(ListStatus, String), LoadError> {
         let _guard = self.inner.reload_lock.lock().await;
         let started = Instant::now();
-        let result = match self.inner.loader.fetch(self.inner.max_bytes).await {
-            Ok(text) => self.compile(text).await,
+        let text = match text {
+            Some(t) => Ok(t),
+            None => self.inner.loader.fetch(self.inner.max_bytes).await,
+        };
+        let result = match text {
+            Ok(text) if give_back => self.compile(text.clone()).await.map(|m| (m, text)),
+            Ok(text) => self.compile(text).await.map(|m| (m, String::new())),
             Err(e) => Err(e),
         };
         let now = unix_now();
         let mut status = lock(&self.inner.status);
         status.last_attempt_at = Some(now);
         match result {
-            Ok(matcher) => Ok(self.publish(&mut status, matcher, started)),
+            Ok((matcher, text)) => Ok((self.publish(&mut status, matcher, started), text)),
             Err(e) => {
                 status.last_error = Some(e.to_string());
                 status.reloads_failed += 1;

@@ -245,12 +245,7 @@ impl Application {
         } = self;
         let mut tasks = tokio::task::JoinSet::new();
 
-        tasks.spawn(
-            state
-                .snapshots
-                .clone()
-                .run(settings.watchlist.reload_interval, token.clone()),
-        );
+        tasks.spawn(keep_the_list(&settings, &state, token.clone()));
 
         // intake stops first on shutdown; the rest once what it handed
         // over is recorded
@@ -433,6 +428,36 @@ impl Application {
         drop(lock);
         result
     }
+}
+
+/// Keep the list current: reload it every `watchlist.reload_interval`, or
+/// on a bus where matchers or api processes run, take it from the cluster
+/// (one of them polls the source).
+fn keep_the_list(
+    settings: &Settings,
+    state: &AppState,
+    token: CancellationToken,
+) -> futures_util::future::BoxFuture<'static, ()> {
+    let interval = settings.watchlist.reload_interval;
+    let snapshots = state.snapshots.clone();
+    #[cfg(feature = "nats")]
+    {
+        let bus = &settings.bus;
+        if bus.enabled() && (bus.runs(BusRole::Matcher) || bus.runs(BusRole::Api)) {
+            let leases = Arc::new(crate::bus::KvCheckpoints::new(
+                bus.clone(),
+                state.metrics.clone(),
+            ));
+            return Box::pin(crate::bus::lists::run(
+                bus.clone(),
+                snapshots,
+                interval,
+                leases,
+                token,
+            ));
+        }
+    }
+    Box::pin(snapshots.run(interval, token))
 }
 
 /// This process on the bus, when there is one: it announces its roles and

@@ -36,6 +36,8 @@ mod cluster;
 mod incidents;
 #[cfg(feature = "nats")]
 mod kv;
+#[cfg(feature = "nats")]
+pub(crate) mod lists;
 
 #[cfg(feature = "nats")]
 pub(crate) use client::{consume, publish};

@@ -37,6 +37,7 @@ listen = "{api}"
 {source}
 [watchlist]
 path = "{list}"
+reload_interval = "300ms"
 [store]
 path = "{db}"
 [delivery]
@@ -62,6 +63,15 @@ lease_ttl = "2s"
             child: None,
             api,
         }
+    }
+
+    /// `/v1/status`'s `list.brands`: how many brands its list has.
+    async fn brands(&self) -> Option<u64> {
+        let r = reqwest::get(format!("http://{}/v1/status", self.api))
+            .await
+            .ok()?;
+        let status: serde_json::Value = r.json().await.ok()?;
+        status["list"]["brands"].as_u64()
     }
 
     /// `/v1/status`'s `bus`: the cluster as this process sees it.
@@ -236,8 +246,22 @@ async fn drain(url: &str, name: &str, expect: usize) -> std::collections::BTreeM
     ids
 }
 
+/// The CT logs' lease holders in `ct_leases` (not the list loader's).
+async fn log_leases(url: &str) -> Vec<(String, String)> {
+    let mut all = kv_values(url, "ct_leases").await;
+    all.retain(|(k, _)| !k.starts_with("list_loader"));
+    all
+}
+
 /// The `ct_leases` holders and the `ct_positions` values, by key.
 async fn kv_values(url: &str, bucket: &str) -> Vec<(String, String)> {
+    // a listing that does not end in time reads as empty: the callers ask again
+    tokio::time::timeout(Duration::from_secs(5), kv_values_now(url, bucket))
+        .await
+        .unwrap_or_default()
+}
+
+async fn kv_values_now(url: &str, bucket: &str) -> Vec<(String, String)> {
     use futures_util::StreamExt;
     let client = async_nats::connect(url).await.unwrap();
     let js = async_nats::jetstream::new(client);
@@ -322,10 +346,10 @@ async fn two_ct_readers_share_the_logs_by_lease_and_the_survivor_reads_on_withou
     // both logs are held, each by one reader, and reading has begun
     eventually(Duration::from_secs(20), "both logs leased", || {
         let url = url.clone();
-        async move { kv_values(&url, "ct_leases").await.len() == 2 }
+        async move { log_leases(&url).await.len() == 2 }
     })
     .await;
-    let holders = kv_values(&url, "ct_leases").await;
+    let holders = log_leases(&url).await;
     let pid_of = |holder: &str| {
         holder
             .split('-')
@@ -380,7 +404,7 @@ async fn two_ct_readers_share_the_logs_by_lease_and_the_survivor_reads_on_withou
         },
     )
     .await;
-    let holders = kv_values(&url, "ct_leases").await;
+    let holders = log_leases(&url).await;
     assert!(
         holders.iter().all(|(_, h)| pid_of(h) == survivor_pid),
         "the survivor holds every log: {holders:?}"
@@ -799,4 +823,85 @@ async fn ct_logs_to_the_soar_over_the_bus_through_kills_of_a_matcher_the_reader_
     for node in [&mut reader, &mut m2, &mut m3, &mut d] {
         node.sigkill();
     }
+}
+
+/// One process polls the list's source for the cluster; every matcher uses
+/// what it publishes, a broken list replaces nothing anywhere, and the
+/// matchers that do not hold the loader's lease never read their own file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_process_loads_the_list_and_every_matcher_uses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(&dir.path().join("nats"), 0);
+    let url = broker.url();
+    let none = "[source]\nkind = \"none\"";
+    let roles = r#"["matcher", "api"]"#;
+    let mut a = Node::new(&dir.path().join("a"), &url, roles, none, "");
+    let mut b = Node::new(&dir.path().join("b"), &url, roles, none, "");
+    a.start();
+    b.start();
+    for node in [&a, &b] {
+        eventually(Duration::from_secs(20), "the list in use", || async {
+            node.brands().await == Some(3)
+        })
+        .await;
+    }
+    // who loads it
+    let loader_pid = || {
+        let url = url.clone();
+        async move {
+            kv_values(&url, "ct_leases")
+                .await
+                .into_iter()
+                .find(|(k, _)| k.starts_with("list_loader"))
+                .and_then(|(_, h)| h.split('-').rev().nth(1)?.parse::<u32>().ok())
+        }
+    };
+    eventually(Duration::from_secs(20), "the loader's lease", || async {
+        loader_pid().await.is_some()
+    })
+    .await;
+    let loader_pid = loader_pid().await;
+    let (loader, other) = if loader_pid == a.pid() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    assert_eq!(loader_pid, loader.pid());
+
+    // the other's own file changes: it does not read it
+    std::fs::write(other.dir.join("list.json"), r#"{"example.org": []}"#).unwrap();
+    // the loader's file gains a brand: both matchers take it
+    std::fs::write(
+        loader.dir.join("list.json"),
+        r#"{"paypal.com": [], "microsoft.com": [], "apple.com": [], "examplebank.com": []}"#,
+    )
+    .unwrap();
+    for node in [loader, other] {
+        eventually(
+            Duration::from_secs(20),
+            "the new list everywhere",
+            || async { node.brands().await == Some(4) },
+        )
+        .await;
+    }
+    // a lookalike of the new brand is matched by the one that never read it
+    let matched: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://{}/v1/match", other.api))
+        .json(&serde_json::json!({"names": ["examplebank-login.com"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(matched.to_string().contains("examplebank.com"), "{matched}");
+
+    // a broken list replaces nothing, here or there
+    std::fs::write(loader.dir.join("list.json"), "{not json").unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for node in [loader, other] {
+        assert_eq!(node.brands().await, Some(4));
+    }
+    a.sigkill();
+    b.sigkill();
 }

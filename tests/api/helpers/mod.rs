@@ -38,7 +38,8 @@ pub use web::*;
 use std::future::Future;
 use std::time::Duration;
 
-/// Wait until `check` is true, or panic after `limit` with `what`.
+/// Wait until `check` is true, or panic after `limit` with `what`. A check
+/// that does not answer counts as false once `limit` has passed.
 pub async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
@@ -46,7 +47,8 @@ where
 {
     let start = tokio::time::Instant::now();
     loop {
-        if check().await {
+        let left = limit.saturating_sub(start.elapsed()) + Duration::from_millis(100);
+        if tokio::time::timeout(left, check()).await == Ok(true) {
             return;
         }
         if start.elapsed() > limit {
