@@ -246,6 +246,47 @@ async fn drain(url: &str, name: &str, expect: usize) -> std::collections::BTreeM
     ids
 }
 
+/// A durable consumer `audit` of CERTS, made once the stream exists: the
+/// stream keeps every message until the test has taken it.
+async fn audit_consumer(url: &str) {
+    eventually(
+        Duration::from_secs(20),
+        "the audit consumer exists",
+        || async {
+            let Ok(client) = async_nats::connect(url).await else {
+                return false;
+            };
+            let js = async_nats::jetstream::new(client);
+            let Ok(stream) = js.get_stream("CERTS").await else {
+                return false;
+            };
+            stream
+                .get_or_create_consumer(
+                    "audit",
+                    async_nats::jetstream::consumer::pull::Config {
+                        durable_name: Some("audit".into()),
+                        ack_policy: async_nats::jetstream::consumer::AckPolicy::Explicit,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .is_ok()
+        },
+    )
+    .await;
+}
+
+/// A ct-reader's source: the local logs from the beginning, slowly enough
+/// to be killed in the middle.
+fn ct_source(logs: &FakeLogs) -> String {
+    format!(
+        "[source]\nkind = \"ct\"\n[ct]\nlog_list_url = \"{}/loglist.json\"\nstart = \"beginning\"\n\
+         poll_interval = \"100ms\"\nrequest_interval = \"40ms\"\nbackoff_initial = \"50ms\"\n\
+         backoff_max = \"1s\"\nbatch_size = 10\n",
+        logs.base
+    )
+}
+
 /// The CT logs' lease holders in `ct_leases` (not the list loader's).
 async fn log_leases(url: &str) -> Vec<(String, String)> {
     let mut all = kv_values(url, "ct_leases").await;
@@ -307,37 +348,9 @@ async fn two_ct_readers_share_the_logs_by_lease_and_the_survivor_reads_on_withou
     matcher.start();
     // a consumer of the test's own, made before anything is published:
     // the stream keeps every message until it has taken it
-    eventually(Duration::from_secs(20), "the stream exists", || {
-        let url = url.clone();
-        async move {
-            let Ok(client) = async_nats::connect(url.as_str()).await else {
-                return false;
-            };
-            let js = async_nats::jetstream::new(client);
-            let Ok(stream) = js.get_stream("CERTS").await else {
-                return false;
-            };
-            stream
-                .get_or_create_consumer(
-                    "audit",
-                    async_nats::jetstream::consumer::pull::Config {
-                        durable_name: Some("audit".into()),
-                        ack_policy: async_nats::jetstream::consumer::AckPolicy::Explicit,
-                        ..Default::default()
-                    },
-                )
-                .await
-                .is_ok()
-        }
-    })
-    .await;
+    audit_consumer(&url).await;
 
-    let ct = format!(
-        "[source]\nkind = \"ct\"\n[ct]\nlog_list_url = \"{}/loglist.json\"\nstart = \"beginning\"\n\
-         poll_interval = \"100ms\"\nrequest_interval = \"40ms\"\nbackoff_initial = \"50ms\"\n\
-         backoff_max = \"1s\"\nbatch_size = 10\n",
-        logs.base
-    );
+    let ct = ct_source(&logs);
     let mut r1 = Node::new(&dir.path().join("r1"), &url, r#"["ct-reader"]"#, &ct, "");
     let mut r2 = Node::new(&dir.path().join("r2"), &url, r#"["ct-reader"]"#, &ct, "");
     r1.start();
@@ -706,36 +719,8 @@ async fn ct_logs_to_the_soar_over_the_bus_through_kills_of_a_matcher_the_reader_
     m1.start();
     m2.start();
     d.start();
-    eventually(Duration::from_secs(20), "the audit consumer exists", || {
-        let url = url.clone();
-        async move {
-            let Ok(client) = async_nats::connect(url.as_str()).await else {
-                return false;
-            };
-            let js = async_nats::jetstream::new(client);
-            let Ok(stream) = js.get_stream("CERTS").await else {
-                return false;
-            };
-            stream
-                .get_or_create_consumer(
-                    "audit",
-                    async_nats::jetstream::consumer::pull::Config {
-                        durable_name: Some("audit".into()),
-                        ack_policy: async_nats::jetstream::consumer::AckPolicy::Explicit,
-                        ..Default::default()
-                    },
-                )
-                .await
-                .is_ok()
-        }
-    })
-    .await;
-    let ct = format!(
-        "[source]\nkind = \"ct\"\n[ct]\nlog_list_url = \"{}/loglist.json\"\nstart = \"beginning\"\n\
-         poll_interval = \"100ms\"\nrequest_interval = \"40ms\"\nbackoff_initial = \"50ms\"\n\
-         backoff_max = \"1s\"\nbatch_size = 10\n",
-        logs.base
-    );
+    audit_consumer(&url).await;
+    let ct = ct_source(&logs);
     let mut reader = Node::new(&dir.path().join("r"), &url, r#"["ct-reader"]"#, &ct, "");
     reader.start();
 
