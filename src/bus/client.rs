@@ -16,6 +16,13 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+/// A pull request lasts this long, and the server says it is alive this
+/// often while it has nothing: a request lost with a broker that restarted
+/// is noticed within seconds (the client's defaults, 30 s and 15 s, left a
+/// consumer idle for half a minute after a restart).
+pub(crate) const PULL_EXPIRES: Duration = Duration::from_secs(5);
+pub(crate) const PULL_HEARTBEAT: Duration = Duration::from_secs(2);
+
 /// Certificates handed over at once published as one group, at most.
 const PUBLISH_GROUP: usize = 512;
 pub(super) const BACKOFF_FIRST: Duration = Duration::from_millis(100);
@@ -330,7 +337,7 @@ pub(crate) async fn consume(
                     continue;
                 }
             };
-            let mut messages = match consumer.messages().await {
+            let mut messages = match consumer.stream().expires(PULL_EXPIRES).heartbeat(PULL_HEARTBEAT).messages().await {
                 Ok(m) => m,
                 Err(e) => {
                     tracing::warn!(error = %e, "bus consumer not readable; trying again");

@@ -40,7 +40,7 @@ mod kv;
 pub(crate) mod lists;
 
 #[cfg(feature = "nats")]
-pub(crate) use client::{consume, publish};
+pub(crate) use client::{PULL_EXPIRES, PULL_HEARTBEAT, consume, publish};
 #[cfg(feature = "nats")]
 pub(crate) use cluster::Cluster;
 #[cfg(feature = "nats")]

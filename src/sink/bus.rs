@@ -107,7 +107,13 @@ pub(crate) async fn deliver_from_bus(
             let taken = async {
                 let conn = IncidentBus::connect(&bus, dedup_window).await?;
                 let consumer = conn.consumer(&sink.name, ack_wait, pending).await?;
-                let messages = consumer.messages().await.map_err(|e| e.to_string())?;
+                let messages = consumer
+                    .stream()
+                    .expires(crate::bus::PULL_EXPIRES)
+                    .heartbeat(crate::bus::PULL_HEARTBEAT)
+                    .messages()
+                    .await
+                    .map_err(|e| e.to_string())?;
                 Ok::<_, String>((conn, messages))
             }
             .await;
