@@ -32,7 +32,6 @@ mod live;
 #[allow(dead_code)]
 mod nats;
 
-use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -231,36 +230,8 @@ async fn latency(dir: &Path) {
         Some((&url, r#"["ct-reader"]"#)),
         "",
     );
-    let templates: Vec<Value> = data::full_frames(40, &["example.com".to_owned()])
-        .iter()
-        .map(|f| serde_json::from_str(f).unwrap())
-        .collect();
-    let brands = data::brands(50);
-    let benign: Vec<String> = data::names(20_000, &brands)
-        .into_iter()
-        .filter(|n| !n.contains("paypal"))
-        .collect();
-    let (tx, templates_bg) = (frames_tx.clone(), templates.clone());
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / RATE));
-        for i in 0u64.. {
-            tick.tick().await;
-            let names = [
-                benign[(2 * i) as usize % benign.len()].clone(),
-                benign[(2 * i + 1) as usize % benign.len()].clone(),
-            ];
-            if tx
-                .send(live::frame(
-                    &templates_bg[i as usize % templates_bg.len()],
-                    &names,
-                    i,
-                ))
-                .is_err()
-            {
-                break;
-            }
-        }
-    });
+    let (templates, benign) = live::background();
+    live::send_background(frames_tx.clone(), templates.clone(), benign, RATE);
     // the stages are up once a first lookalike has gone all the way
     let mut all = Vec::new();
     for n in 0..=LOOKALIKES {

@@ -21,7 +21,6 @@ use certsentry::{
 };
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use live::{Arrivals, frame, start_certstream, start_receiver};
-use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -42,15 +41,7 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let arrivals = Arc::new(Arrivals::default());
     let (frames_tx, frames_rx) = mpsc::unbounded_channel::<String>();
-    let templates: Vec<Value> = data::full_frames(40, &["example.com".to_owned()])
-        .iter()
-        .map(|f| serde_json::from_str(f).unwrap())
-        .collect();
-    let brands = data::brands(50);
-    let benign: Vec<String> = data::names(20_000, &brands)
-        .into_iter()
-        .filter(|n| !n.contains("paypal"))
-        .collect();
+    let (templates, benign) = live::background();
 
     let (_stop, api) = rt.block_on(async {
         let hook = start_receiver(arrivals.clone()).await;
@@ -80,21 +71,7 @@ fn bench(c: &mut Criterion) {
             let _ = stop_rx.await;
         }));
         // background traffic: RATE benign frames a second, two names each
-        let (tx, templates_bg) = (frames_tx.clone(), templates.clone());
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / RATE));
-            for i in 0u64.. {
-                tick.tick().await;
-                let names = [
-                    benign[(2 * i) as usize % benign.len()].clone(),
-                    benign[(2 * i + 1) as usize % benign.len()].clone(),
-                ];
-                let f = frame(&templates_bg[i as usize % templates_bg.len()], &names, i);
-                if tx.send(f).is_err() {
-                    break;
-                }
-            }
-        });
+        live::send_background(frames_tx.clone(), templates.clone(), benign, RATE);
         (stop, api)
     });
     // the rate the service really read at, from its own counters

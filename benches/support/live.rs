@@ -68,3 +68,44 @@ pub async fn start_certstream(mut frames: mpsc::UnboundedReceiver<String>) -> St
     });
     url
 }
+
+/// Real-shaped frame templates (the CT fixtures) and benign names, none of
+/// them a paypal lookalike: what the latency benches send around their
+/// lookalikes.
+pub fn background() -> (Vec<Value>, Vec<String>) {
+    let templates: Vec<Value> = crate::data::full_frames(40, &["example.com".to_owned()])
+        .iter()
+        .map(|f| serde_json::from_str(f).unwrap())
+        .collect();
+    let brands = crate::data::brands(50);
+    let benign: Vec<String> = crate::data::names(20_000, &brands)
+        .into_iter()
+        .filter(|n| !n.contains("paypal"))
+        .collect();
+    (templates, benign)
+}
+
+/// Send `rate` benign frames a second, two names each, until `tx` closes.
+pub fn send_background(
+    tx: mpsc::UnboundedSender<String>,
+    templates: Vec<Value>,
+    benign: Vec<String>,
+    rate: u64,
+) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_micros(1_000_000 / rate));
+        for i in 0u64.. {
+            tick.tick().await;
+            let names = [
+                benign[(2 * i) as usize % benign.len()].clone(),
+                benign[(2 * i + 1) as usize % benign.len()].clone(),
+            ];
+            if tx
+                .send(frame(&templates[i as usize % templates.len()], &names, i))
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+}
