@@ -258,8 +258,18 @@ async fn publish_all(
                 }
             }
         }
-        for (m, ack) in waiting {
-            match ack.await {
+        // all at once: an acknowledgement's timeout runs from when it is
+        // awaited, and awaited one after another, the acknowledgements a
+        // dying broker never sent cost their timeout each (a group of 512
+        // stalled the reader for over half an hour after a restart)
+        let answers = futures_util::future::join_all(
+            waiting
+                .into_iter()
+                .map(|(m, ack)| async move { (m, ack.await) }),
+        )
+        .await;
+        for (m, answer) in answers {
+            match answer {
                 Ok(_) => metrics.add(&metrics.bus_published, 1),
                 Err(e) => {
                     last_error = Some(e.to_string());

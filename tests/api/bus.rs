@@ -90,7 +90,10 @@ lease_ttl = "2s"
             .args(["serve", "--config"])
             .arg(&self.config)
             .current_dir(&self.dir)
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("BUS_TEST_RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::null())
             .stderr(match std::env::var_os("BUS_TEST_LOGS") {
                 Some(d) => Stdio::from(
@@ -539,11 +542,15 @@ async fn matchers_publish_incidents_and_a_delivery_process_delivers_them_through
     broker.sigkill_and_restart();
 
     // the chain has three stages to recover after the broker's restart
-    eventually(Duration::from_secs(120), "every incident delivered", || {
+    // (a timeout falls through to the report, which says what is missing)
+    let delivered = wait_for(Duration::from_secs(120), || {
         let (r, want) = (receiver.clone(), expected.clone());
         async move { want.iter().all(|k| tally(&r).contains_key(k)) }
     })
     .await;
+    if !delivered {
+        println!("cluster when delivery timed out: {}", d.cluster().await);
+    }
     let duplicates = report("bus delivery", &expected, &receiver);
     println!("duplicates under the same idempotency key: {duplicates}");
 

@@ -204,7 +204,8 @@ pub(crate) fn report(what: &str, expected: &BTreeSet<String>, receiver: &Receive
         expected.len(),
         delivered.len()
     );
-    assert_eq!(lost, 0, "{what}: incidents lost");
+    let missing: Vec<&String> = expected.difference(&delivered).take(10).collect();
+    assert_eq!(lost, 0, "{what}: incidents lost, such as {missing:?}");
     assert_eq!(unexpected, 0, "{what}: incidents nobody expected");
     duplicates
 }

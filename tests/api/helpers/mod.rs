@@ -40,7 +40,19 @@ use std::time::Duration;
 
 /// Wait until `check` is true, or panic after `limit` with `what`. A check
 /// that does not answer counts as false once `limit` has passed.
-pub async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
+pub async fn eventually<F, Fut>(limit: Duration, what: &str, check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    if !wait_for(limit, check).await {
+        panic!("timed out after {limit:?} waiting for: {what}");
+    }
+}
+
+/// Wait until `check` is true, up to `limit`; false if it never was. For a
+/// caller that explains a timeout better than `eventually` can.
+pub async fn wait_for<F, Fut>(limit: Duration, mut check: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
@@ -49,10 +61,10 @@ where
     loop {
         let left = limit.saturating_sub(start.elapsed()) + Duration::from_millis(100);
         if tokio::time::timeout(left, check()).await == Ok(true) {
-            return;
+            return true;
         }
         if start.elapsed() > limit {
-            panic!("timed out after {limit:?} waiting for: {what}");
+            return false;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
