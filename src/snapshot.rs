@@ -54,6 +54,15 @@ struct Inner {
     /// One reload at a time: the timer and `POST /v1/lists/reload` may race.
     reload_lock: tokio::sync::Mutex<()>,
     max_bytes: usize,
+    /// sha256 of the text the current snapshot was compiled from: a reload
+    /// that fetches the same text compiles nothing (a big list takes tens
+    /// of seconds and a gigabyte or more to compile).
+    compiled_from: Mutex<Option<[u8; 32]>>,
+}
+
+fn digest(text: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes()).into()
 }
 
 impl SnapshotHandle {
@@ -76,6 +85,7 @@ impl SnapshotHandle {
                 snapshot_tx,
                 reload_lock: tokio::sync::Mutex::new(()),
                 max_bytes: settings.max_bytes,
+                compiled_from: Mutex::new(None),
             }),
         }
     }
@@ -135,6 +145,26 @@ impl SnapshotHandle {
             Some(t) => Ok(t),
             None => self.inner.loader.fetch(self.inner.max_bytes).await,
         };
+        let sha = text.as_ref().ok().map(|t| digest(t));
+        if let (Some(sha), Ok(text)) = (sha, &text)
+            && *lock(&self.inner.compiled_from) == Some(sha)
+            && self.snapshot().is_some()
+        {
+            // the list in use: nothing to compile
+            let mut status = lock(&self.inner.status);
+            let now = unix_now();
+            status.last_attempt_at = Some(now);
+            status.loaded_at = Some(now);
+            status.last_error = None;
+            status.reloads_ok += 1;
+            tracing::debug!(source = %status.source, "watchlist unchanged");
+            let text = if give_back {
+                text.clone()
+            } else {
+                String::new()
+            };
+            return Ok((status.clone(), text));
+        }
         let result = match text {
             Ok(text) if give_back => self.compile(text.clone()).await.map(|m| (m, text)),
             Ok(text) => self.compile(text).await.map(|m| (m, String::new())),
@@ -144,7 +174,10 @@ impl SnapshotHandle {
         let mut status = lock(&self.inner.status);
         status.last_attempt_at = Some(now);
         match result {
-            Ok((matcher, text)) => Ok((self.publish(&mut status, matcher, started), text)),
+            Ok((matcher, text)) => {
+                *lock(&self.inner.compiled_from) = sha;
+                Ok((self.publish(&mut status, matcher, started), text))
+            }
             Err(e) => {
                 status.last_error = Some(e.to_string());
                 status.reloads_failed += 1;
@@ -166,11 +199,13 @@ impl SnapshotHandle {
             return Err(LoadError::NotKept(self.inner.loader.describe()));
         }
         let kept = text.clone();
+        let sha = digest(&text);
         let matcher = self.compile(text).await.inspect_err(|e| {
             tracing::warn!(error = %e, "pushed list refused; keeping the last good list");
         })?;
         self.inner.loader.keep(&kept).await?;
         drop(kept);
+        *lock(&self.inner.compiled_from) = Some(sha);
         let mut status = lock(&self.inner.status);
         status.last_attempt_at = Some(unix_now());
         Ok(self.publish(&mut status, matcher, started))
@@ -303,5 +338,44 @@ mod tests {
         handle.reload().await.unwrap();
         assert_eq!(handle.snapshot().unwrap().brand_count(), 2);
         assert!(handle.status().last_error.is_none());
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_list_is_not_compiled_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("list.json");
+        std::fs::write(&path, r#"{"paypal.com": ["paypa1"]}"#).unwrap();
+        let settings = WatchlistSettings {
+            path: path.clone(),
+            ..WatchlistSettings::default()
+        };
+        let handle =
+            SnapshotHandle::new(&settings, &MatcherConfig::default(), reqwest::Client::new());
+        handle.reload().await.unwrap();
+        let first = handle.snapshot().unwrap();
+        let mut updates = handle.subscribe();
+        updates.mark_unchanged();
+
+        handle.reload().await.unwrap();
+        assert!(Arc::ptr_eq(&first, &handle.snapshot().unwrap()));
+        assert!(
+            !updates.has_changed().unwrap(),
+            "nobody is told of a new snapshot"
+        );
+        assert_eq!(handle.status().reloads_ok, 2);
+
+        // a list made after a broken one is compiled, and so is the same
+        // text again after another list was in use
+        std::fs::write(&path, r#"{"apple.com": []}"#).unwrap();
+        handle.reload().await.unwrap();
+        assert_eq!(handle.snapshot().unwrap().brand_count(), 1);
+        assert!(!Arc::ptr_eq(&first, &handle.snapshot().unwrap()));
+        std::fs::write(&path, r#"{"paypal.com": ["paypa1"]}"#).unwrap();
+        handle.reload().await.unwrap();
+        let (verdicts, _) = handle
+            .snapshot()
+            .unwrap()
+            .match_names(&["paypa1.com".to_owned()]);
+        assert!(!verdicts.is_empty());
     }
 }
