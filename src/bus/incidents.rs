@@ -18,6 +18,13 @@
 //!   full (`discard new`): the matcher's outbox holds them and tries again.
 //! - Incidents a sink refused for good, or that reached `bus.max_deliver`,
 //!   go to `DELIVERY_FAILED` (subjects `failed.<sink>`), with the reason.
+//! - What each sink made of a new incident is kept in the KV bucket
+//!   `sink_records` (key `<sink>.<dedup_key>`, max age
+//!   `bus.incidents_max_age`): the SOAR's own id of the record (TheHive's
+//!   alert, Splunk SOAR's container), or empty when it names none. An update
+//!   (a new sighting, an enrichment) then goes to that record, whichever
+//!   delivery process sent the incident, as the single process's outbox
+//!   does with its `sink_refs`.
 
 use super::BusSettings;
 use crate::model::Incident;
@@ -27,6 +34,7 @@ use bytes::Bytes;
 use std::time::Duration;
 
 pub(crate) const DEDUP: &str = "incident_dedup";
+pub(crate) const RECORDS: &str = "sink_records";
 
 /// What became of a publish.
 #[derive(Debug, PartialEq, Eq)]
@@ -41,6 +49,7 @@ pub(crate) enum Published {
 pub(crate) struct IncidentBus {
     js: jetstream::Context,
     dedup: kv::Store,
+    records: kv::Store,
     settings: BusSettings,
 }
 
@@ -97,9 +106,11 @@ impl IncidentBus {
         .await
         .map_err(|e| format!("stream {}: {e}", settings.failed_stream))?;
         let dedup = super::kv::open(&js, DEDUP, dedup_window).await?;
+        let records = super::kv::open(&js, RECORDS, settings.incidents_max_age).await?;
         Ok(IncidentBus {
             js,
             dedup,
+            records,
             settings: settings.clone(),
         })
     }
@@ -148,6 +159,39 @@ impl IncidentBus {
             }
         }
         Ok(Published::Sent)
+    }
+
+    /// What `sink` made of the incident `dedup_key` names: `None` while it
+    /// has not taken it (nor refused it for good), else the id of its record
+    /// (`Some(None)`: it names none, or refused the incident).
+    pub(crate) async fn record_of(
+        &self,
+        sink: &str,
+        dedup_key: &str,
+    ) -> Result<Option<Option<String>>, String> {
+        let key = format!("{}.{}", token(sink), token(dedup_key));
+        let value = self.records.get(key).await.map_err(|e| e.to_string())?;
+        Ok(value.map(|v| {
+            let id = String::from_utf8_lossy(&v).into_owned();
+            (!id.is_empty()).then_some(id)
+        }))
+    }
+
+    /// Keep what `sink` made of the incident `dedup_key` names (see
+    /// [`Self::record_of`]).
+    pub(crate) async fn keep_record(
+        &self,
+        sink: &str,
+        dedup_key: &str,
+        record: Option<&str>,
+    ) -> Result<(), String> {
+        let key = format!("{}.{}", token(sink), token(dedup_key));
+        let value = Bytes::from(record.unwrap_or_default().to_owned());
+        self.records
+            .put(key, value)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 
     /// Tries of one delivery before it goes to the failed stream.

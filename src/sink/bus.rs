@@ -9,7 +9,9 @@
 //!   answer keeps the message with progress acknowledgements; a retryable
 //!   refusal is handed back with the backoff of `[delivery]` (or the sink's
 //!   `Retry-After`); a permanent one, or the last of `bus.max_deliver`
-//!   tries, goes to the failed stream.
+//!   tries, goes to the failed stream. What the sink made of a new incident
+//!   (its record's id) is kept on the bus, and an update goes to that
+//!   record; an update whose incident the sink has not taken yet waits.
 
 use super::{Deliver, DeliverySettings, Outcome, Sink};
 use crate::bus::{BusSettings, IncidentBus, Published};
@@ -184,15 +186,50 @@ async fn handle(
                 sink,
                 metrics,
                 &message,
+                None,
                 &format!("not an incident: {e}"),
             )
             .await;
             return;
         }
     };
+    let last_try = delivered >= conn.max_deliver();
+    // an update goes to the record the sink made of its incident
+    let record = if incident.update_of.is_some() {
+        match conn
+            .record_of(&sink.name, incident.dedup_key.as_str())
+            .await
+        {
+            Ok(Some(record)) => record,
+            Ok(None) if !last_try => {
+                // its incident is still on its way to this sink
+                let wait = backoff(delivery, delivered);
+                tracing::debug!(incident = %incident.id, ?wait, "update waits for its incident's delivery");
+                let _ = message.ack_with(AckKind::Nak(Some(wait))).await;
+                return;
+            }
+            Err(e) if !last_try => {
+                let wait = backoff(delivery, delivered);
+                tracing::warn!(error = %e, ?wait, "sink records not readable; the update waits");
+                let _ = message.ack_with(AckKind::Nak(Some(wait))).await;
+                return;
+            }
+            Ok(None) | Err(_) => {
+                tracing::warn!(incident = %incident.id, domain = %incident.domain,
+                    "the incident this update adds to never reached the sink; sent on its own");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let new_incident = incident
+        .update_of
+        .is_none()
+        .then(|| incident.dedup_key.as_str());
     // keep the message ours while the sink takes its time
     let outcome = {
-        let send = sink.deliver(&incident, None);
+        let send = sink.deliver(&incident, record.as_deref());
         tokio::pin!(send);
         let mut progress = tokio::time::interval(ack_wait / 3);
         progress.tick().await;
@@ -209,18 +246,29 @@ async fn handle(
         Outcome::Delivered | Outcome::Recorded(_) => {
             metrics.add(&metrics.deliveries_ok, 1);
             tracing::info!(incident = %incident.id, domain = %incident.domain, "delivered");
+            if let Some(key) = new_incident {
+                let made = match &outcome {
+                    Outcome::Recorded(id) => Some(id.as_str()),
+                    _ => None,
+                };
+                if let Err(e) = conn.keep_record(&sink.name, key, made).await {
+                    // its updates wait, then go on their own at their last try
+                    tracing::warn!(error = %e, incident = %incident.id, "the sink's record not kept on the bus");
+                }
+            }
             if let Err(e) = message.ack().await {
                 // the stream hands it out again; the sink's idempotency key
                 // keeps the second delivery from becoming a second record
                 tracing::warn!(error = %e, "acknowledgement lost; the incident comes again");
             }
         }
-        Outcome::Retry { reason, .. } if delivered >= conn.max_deliver() => {
+        Outcome::Retry { reason, .. } if last_try => {
             fail(
                 conn,
                 sink,
                 metrics,
                 &message,
+                new_incident,
                 &format!("gave up after {delivered} tries: {reason}"),
             )
             .await;
@@ -231,23 +279,31 @@ async fn handle(
             tracing::warn!(incident = %incident.id, %reason, ?wait, "delivery refused; trying again");
             let _ = message.ack_with(AckKind::Nak(Some(wait))).await;
         }
-        Outcome::Failed(reason) => fail(conn, sink, metrics, &message, &reason).await,
+        Outcome::Failed(reason) => fail(conn, sink, metrics, &message, new_incident, &reason).await,
     }
 }
 
 /// Into the failed stream, then off the sink's consumer for good. If the
 /// failed stream does not take it, the message is handed back instead.
+/// `new_incident`: the dedup key of a new incident, whose updates then go
+/// on their own instead of waiting for it.
 async fn fail(
     conn: &IncidentBus,
     sink: &Sink,
     metrics: &Metrics,
     message: &jetstream::Message,
+    new_incident: Option<&str>,
     reason: &str,
 ) {
     metrics.add(&metrics.deliveries_failed, 1);
     tracing::error!(sink = %sink.name, %reason, "delivery failed for good; kept in the failed stream");
     match conn.fail(&sink.name, message.payload.clone(), reason).await {
         Ok(()) => {
+            if let Some(key) = new_incident
+                && let Err(e) = conn.keep_record(&sink.name, key, None).await
+            {
+                tracing::warn!(error = %e, "the refusal not kept on the bus; its updates wait");
+            }
             let _ = message.ack_with(AckKind::Term).await;
         }
         Err(e) => {
