@@ -70,6 +70,7 @@ pub struct Metrics {
     pub bus_bad_messages: AtomicU64,
     pub bus_leases_taken: AtomicU64,
     pub bus_leases_lost: AtomicU64,
+    pub bus_suppressions_unshared: AtomicU64,
     /// The store refuses writes (disk full, I/O error, locked): the
     /// pipeline holds its input until it records again.
     store_unavailable: AtomicBool,
@@ -146,7 +147,7 @@ impl Metrics {
 
     /// Every counter, in the order `/metrics` shows them.
     pub fn counters(&self) -> Vec<Counter> {
-        let table: [(&'static str, &'static str, &'static str, &AtomicU64); 37] = [
+        let table: [(&'static str, &'static str, &'static str, &AtomicU64); 38] = [
             (
                 "certsentry_frames_total",
                 "frames",
@@ -368,6 +369,12 @@ impl Metrics {
                 "bus_leases_lost",
                 "CT log leases this ct-reader lost to another, or could not renew ([bus])",
                 &self.bus_leases_lost,
+            ),
+            (
+                "certsentry_bus_suppressions_unshared_total",
+                "bus_suppressions_unshared",
+                "suppression changes the bus did not take: they hold in this process only ([bus])",
+                &self.bus_suppressions_unshared,
             ),
         ];
         table

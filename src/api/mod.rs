@@ -174,6 +174,9 @@ pub struct AppState {
     pub shutdown: tokio_util::sync::CancellationToken,
     /// With `[bus]`: the cluster as the broker sees it, for `/v1/status`.
     pub(crate) cluster: Option<Arc<dyn crate::bus::ClusterStatus>>,
+    /// With `[bus]`: where suppression changes go so that every matcher
+    /// applies them.
+    pub(crate) shared_suppressions: Option<Arc<dyn crate::bus::SharedSuppressions>>,
 }
 
 pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {

@@ -111,11 +111,28 @@ pub(super) async fn suppress(
         })
         .await?;
     refresh(state).await?;
+    share(state, &added).await;
     tracing::info!(
         suppression = added.id, domain = %added.domain, brand = ?added.brand,
         by = %added.created_by, "suppression added"
     );
     Ok(added)
+}
+
+/// On a bus, hand the change to the cluster. It is kept here already, so a
+/// broker that does not take it fails nothing: the change holds in this
+/// process, and the error says the others do not have it.
+async fn share(state: &AppState, change: &Suppression) {
+    let Some(cluster) = &state.shared_suppressions else {
+        return;
+    };
+    if let Err(e) = cluster.share(change).await {
+        state
+            .metrics
+            .add(&state.metrics.bus_suppressions_unshared, 1);
+        tracing::error!(error = %e, suppression = change.id, domain = %change.domain,
+            "suppression not shared with the cluster; it holds in this process only");
+    }
 }
 
 async fn refresh(state: &AppState) -> Result<(), ApiError> {
@@ -164,6 +181,7 @@ pub(super) async fn remove(
         .await?
         .ok_or_else(not_found)?;
     refresh(&state).await?;
+    share(&state, &removed).await;
     tracing::info!(suppression = removed.id, by = ?removed.removed_by, "suppression removed");
     Ok(Json(json!({"suppression": removed})))
 }

@@ -156,6 +156,7 @@ impl Application {
             incident_feed: tokio::sync::broadcast::channel(1024).0,
             shutdown: token.clone(),
             cluster: cluster(&settings),
+            shared_suppressions: shared_suppressions(&settings),
         };
         let mut enrichment_settings = settings.enrichment.clone();
         if enrichment_settings.screenshot.dir.as_os_str().is_empty() {
@@ -346,6 +347,16 @@ impl Application {
             tasks.spawn(cluster.announce(token.clone()));
         }
         #[cfg(feature = "nats")]
+        if settings.bus.enabled()
+            && (settings.bus.runs(BusRole::Matcher) || settings.bus.runs(BusRole::Api))
+        {
+            tasks.spawn(crate::bus::follow_suppressions(
+                settings.bus.clone(),
+                state.suppressions.clone(),
+                token.clone(),
+            ));
+        }
+        #[cfg(feature = "nats")]
         if settings.bus.reads_incidents() {
             tasks.spawn(crate::bus::follow_incidents(
                 settings.bus.clone(),
@@ -469,6 +480,16 @@ fn cluster(settings: &Settings) -> Option<Arc<dyn crate::bus::ClusterStatus>> {
             settings.bus.clone(),
             unix_now(),
         )));
+    }
+    let _ = settings;
+    None
+}
+
+/// Where suppression changes go on a bus (every matcher applies them).
+fn shared_suppressions(settings: &Settings) -> Option<Arc<dyn crate::bus::SharedSuppressions>> {
+    #[cfg(feature = "nats")]
+    if settings.bus.enabled() {
+        return Some(Arc::new(crate::bus::TriageBus::new(settings.bus.clone())));
     }
     let _ = settings;
     None

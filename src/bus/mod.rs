@@ -38,6 +38,8 @@ mod incidents;
 mod kv;
 #[cfg(feature = "nats")]
 pub(crate) mod lists;
+#[cfg(feature = "nats")]
+mod triage;
 
 #[cfg(feature = "nats")]
 pub(crate) use client::{PULL_EXPIRES, PULL_HEARTBEAT, consume, publish};
@@ -45,6 +47,8 @@ pub(crate) use client::{PULL_EXPIRES, PULL_HEARTBEAT, consume, publish};
 pub(crate) use cluster::Cluster;
 #[cfg(feature = "nats")]
 pub(crate) use incidents::{IncidentBus, Published, follow_incidents};
+#[cfg(feature = "nats")]
+pub(crate) use triage::{TriageBus, follow as follow_suppressions};
 
 /// Where an api process keeps the incidents the bus carries (its store).
 #[cfg_attr(not(feature = "nats"), allow(dead_code))]
@@ -61,6 +65,15 @@ pub(crate) trait ReadModel: Send + Sync {
         stream: &'a str,
         seq: u64,
         incident: crate::model::Incident,
+    ) -> futures_util::future::BoxFuture<'a, Result<(), String>>;
+}
+
+/// Where a process shares its suppression changes with the cluster.
+#[cfg_attr(not(feature = "nats"), allow(dead_code))]
+pub(crate) trait SharedSuppressions: Send + Sync {
+    fn share<'a>(
+        &'a self,
+        change: &'a crate::model::Suppression,
     ) -> futures_util::future::BoxFuture<'a, Result<(), String>>;
 }
 

@@ -48,9 +48,13 @@ type ByDomain = HashMap<String, Vec<(i64, Option<String>)>>;
 /// The active suppressions by registrable domain, shared by the pipeline
 /// (which reads it per verdict) and the API (which replaces it after each
 /// change). Reads are a hash lookup; verdicts are rare next to names.
+///
+/// On a bus, the cluster's suppressions (made in other processes) are kept
+/// beside this process's own, by their bucket key.
 #[derive(Debug, Default)]
 pub struct Suppressions {
     by_domain: RwLock<ByDomain>,
+    shared: RwLock<HashMap<String, Suppression>>,
 }
 
 impl Suppressions {
@@ -65,14 +69,46 @@ impl Suppressions {
         *self.by_domain.write().unwrap_or_else(|e| e.into_inner()) = map;
     }
 
+    /// Keep (an active one) or drop the cluster's suppression under `key`.
+    pub fn set_shared(&self, key: &str, value: Option<&Suppression>) {
+        let mut shared = self.shared.write().unwrap_or_else(|e| e.into_inner());
+        match value {
+            Some(s) if s.is_active() => {
+                shared.insert(key.to_owned(), s.clone());
+            }
+            _ => {
+                shared.remove(key);
+            }
+        }
+    }
+
     /// The suppression that holds for `brand` and `registrable_domain`
-    /// (ASCII), if one does.
+    /// (ASCII), if one does: this process's own first, then the cluster's
+    /// (with the id its process gave it).
     pub fn find(&self, brand: &str, registrable_domain: &str) -> Option<i64> {
-        let map = self.by_domain.read().unwrap_or_else(|e| e.into_inner());
-        map.get(registrable_domain)?
-            .iter()
-            .find(|(_, b)| b.as_deref().is_none_or(|b| b == brand))
-            .map(|(id, _)| *id)
+        let own = {
+            let map = self.by_domain.read().unwrap_or_else(|e| e.into_inner());
+            map.get(registrable_domain).and_then(|v| {
+                v.iter()
+                    .find(|(_, b)| b.as_deref().is_none_or(|b| b == brand))
+                    .map(|(id, _)| *id)
+            })
+        };
+        own.or_else(|| {
+            let shared = self.shared.read().unwrap_or_else(|e| e.into_inner());
+            if shared.is_empty() {
+                return None;
+            }
+            shared
+                .values()
+                .find(|s| s.domain == registrable_domain && s.covers(brand))
+                .map(|s| s.id)
+        })
+    }
+
+    /// How many of the cluster's suppressions hold here.
+    pub fn shared_len(&self) -> usize {
+        self.shared.read().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     pub fn len(&self) -> usize {
@@ -120,5 +156,25 @@ mod tests {
         assert_eq!(set.find("apple.com", "partner.com"), Some(2));
         assert_eq!(set.find("apple.com", "gone.com"), None, "removed");
         assert_eq!(set.len(), 2);
+    }
+
+    #[test]
+    fn the_clusters_suppressions_hold_beside_the_own_until_lifted() {
+        let set = Suppressions::default();
+        set.replace(&[s(1, "paypa1.com", Some("paypal.com"), false)]);
+        set.set_shared("k1", Some(&s(7, "app1e.com", Some("apple.com"), false)));
+        set.set_shared("k2", Some(&s(8, "partner.com", None, false)));
+        assert_eq!(set.find("apple.com", "app1e.com"), Some(7));
+        assert_eq!(set.find("paypal.com", "app1e.com"), None);
+        assert_eq!(set.find("paypal.com", "partner.com"), Some(8));
+        assert_eq!(set.find("paypal.com", "paypa1.com"), Some(1));
+        // a removal made elsewhere lifts it; a replace of the own set
+        // leaves the cluster's alone
+        set.set_shared("k1", Some(&s(7, "app1e.com", Some("apple.com"), true)));
+        set.replace(&[]);
+        assert_eq!(set.find("apple.com", "app1e.com"), None);
+        assert_eq!(set.find("paypal.com", "paypa1.com"), None);
+        assert_eq!(set.find("apple.com", "partner.com"), Some(8));
+        assert_eq!(set.shared_len(), 1);
     }
 }

@@ -997,3 +997,142 @@ async fn an_update_over_the_bus_goes_to_the_record_the_soar_made() {
         node.sigkill();
     }
 }
+
+/// The verdict of `/v1/match` for `name` on `node`: which suppression holds
+/// for it there, if one does.
+async fn suppressed_by(node: &Node, name: &str) -> Option<i64> {
+    let r = reqwest::Client::new()
+        .post(format!("http://{}/v1/match", node.api))
+        .json(&serde_json::json!({"names": [name]}))
+        .send()
+        .await
+        .ok()?;
+    let v: serde_json::Value = r.json().await.ok()?;
+    v["results"][0]["suppressed_by"].as_i64()
+}
+
+/// Triage reaches the matchers: a suppression made in an api process of
+/// its own (a read model) holds in both matchers, a certificate for it then
+/// raises nothing, and its removal lifts it everywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suppression_made_in_any_api_process_holds_in_every_matcher() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(&dir.path().join("nats"), 0);
+    let url = broker.url();
+    let none = "[source]\nkind = \"none\"";
+    let roles = r#"["matcher", "api"]"#;
+    let mut a = Node::new(&dir.path().join("a"), &url, roles, none, "");
+    let mut b = Node::new(&dir.path().join("b"), &url, roles, none, "");
+    let mut view = Node::new(&dir.path().join("view"), &url, r#"["api"]"#, none, "");
+    for node in [&mut a, &mut b, &mut view] {
+        node.start();
+    }
+    for node in [&a, &b, &view] {
+        eventually(Duration::from_secs(20), "the list in use", || async {
+            node.brands().await == Some(3)
+        })
+        .await;
+    }
+    assert_eq!(suppressed_by(&a, "paypa1.com").await, None);
+
+    let made: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://{}/v1/suppressions", view.api))
+        .json(&serde_json::json!({
+            "domain": "login.paypa1.com",
+            "brand": "paypal.com",
+            "reason": "our own test domain",
+            "actor": "ana"
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = made["suppression"]["id"].as_i64().unwrap();
+    for node in [&a, &b] {
+        eventually(Duration::from_secs(20), "the suppression there", || async {
+            suppressed_by(node, "www.paypa1.com").await == Some(id)
+        })
+        .await;
+    }
+    // for its brand only
+    assert_eq!(suppressed_by(&a, "app1e.com").await, None);
+
+    // certificates through the cluster: the suppressed lookalike raises no
+    // incident in either matcher, the other one does
+    let stream = dir.path().join("stream.jsonl");
+    let lines: Vec<String> = [
+        cert_for(&["paypa1.com"], "suppressed-1"),
+        cert_for(&["www.paypa1.com"], "suppressed-2"),
+        cert_for(&["app1e.com"], "not-suppressed"),
+    ]
+    .iter()
+    .map(|m| m.to_string())
+    .collect();
+    std::fs::write(&stream, lines.join("\n") + "\n").unwrap();
+    let replay = format!(
+        "[source]\nkind = \"replay\"\npath = \"{}\"",
+        stream.display()
+    );
+    let mut reader = Node::new(&dir.path().join("r"), &url, r#"["ct-reader"]"#, &replay, "");
+    reader.start();
+    eventually(
+        Duration::from_secs(20),
+        "the incident in the read model",
+        || async {
+            let Ok(r) = reqwest::get(format!("http://{}/v1/incidents", view.api)).await else {
+                return false;
+            };
+            let v: serde_json::Value = r.json().await.unwrap_or_default();
+            v["incidents"].as_array().is_some_and(|a| !a.is_empty())
+        },
+    )
+    .await;
+    // (published after the other two: those are recorded too once nothing
+    // is pending)
+    eventually(
+        Duration::from_secs(30),
+        "every certificate recorded",
+        || {
+            let url = url.clone();
+            async move { consumer_backlog(&url).await == Some((0, 0)) }
+        },
+    )
+    .await;
+    let mut domains = Vec::new();
+    for node in [&a, &b, &view] {
+        let v: serde_json::Value = reqwest::get(format!("http://{}/v1/incidents", node.api))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for i in v["incidents"].as_array().unwrap() {
+            domains.push((node.api, i["domain"].as_str().unwrap().to_owned()));
+        }
+    }
+    assert!(domains.iter().all(|(_, d)| d == "app1e.com"), "{domains:?}");
+
+    // lifted where it was made: lifted everywhere
+    let removed = reqwest::Client::new()
+        .delete(format!(
+            "http://{}/v1/suppressions/{id}?actor=ana",
+            view.api
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 200);
+    for node in [&a, &b] {
+        eventually(
+            Duration::from_secs(20),
+            "the suppression lifted",
+            || async { suppressed_by(node, "paypa1.com").await.is_none() },
+        )
+        .await;
+    }
+    for node in [&mut a, &mut b, &mut view, &mut reader] {
+        node.sigkill();
+    }
+}
