@@ -1017,7 +1017,7 @@ async fn suppressed_by(node: &Node, name: &str) -> Option<i64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_suppression_made_in_any_api_process_holds_in_every_matcher() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Broker::start(&dir.path().join("nats"), 0);
+    let mut broker = Broker::start(&dir.path().join("nats"), 0);
     let url = broker.url();
     let none = "[source]\nkind = \"none\"";
     let roles = r#"["matcher", "api"]"#;
@@ -1114,7 +1114,9 @@ async fn a_suppression_made_in_any_api_process_holds_in_every_matcher() {
     }
     assert!(domains.iter().all(|(_, d)| d == "app1e.com"), "{domains:?}");
 
-    // lifted where it was made: lifted everywhere
+    // lifted where it was made: lifted everywhere, though the broker died
+    // and came back in between (the watches are made again)
+    broker.sigkill_and_restart();
     let removed = reqwest::Client::new()
         .delete(format!(
             "http://{}/v1/suppressions/{id}?actor=ana",
