@@ -496,9 +496,9 @@ fn shared_suppressions(settings: &Settings) -> Option<Arc<dyn crate::bus::Shared
 }
 
 /// Which sinks this process delivers to from its outbox, and which from
-/// the bus's incidents' stream. A matcher without the `delivery` role has
-/// one sink, the incidents' stream; a delivery process without the
-/// `matcher` role feeds every configured sink from that stream.
+/// the bus's incidents' stream. On a bus, a matcher's outbox has one sink,
+/// the incidents' stream; a delivery process (a matcher too) feeds every
+/// configured sink from that stream.
 fn route_sinks(
     settings: &Settings,
     configured: Vec<Arc<Sink>>,
@@ -506,12 +506,13 @@ fn route_sinks(
     #[cfg(feature = "nats")]
     {
         let bus = &settings.bus;
-        if bus.publishes_incidents() {
-            let window = settings.incidents.dedup_window;
-            return (vec![Arc::new(Sink::bus(bus.clone(), window))], Vec::new());
-        }
-        if bus.delivers_from_bus() {
-            return (Vec::new(), configured);
+        let window = settings.incidents.dedup_window;
+        let stream = || vec![Arc::new(Sink::bus(bus.clone(), window))];
+        match (bus.publishes_incidents(), bus.delivers_from_bus()) {
+            (true, true) => return (stream(), configured),
+            (true, false) => return (stream(), Vec::new()),
+            (false, true) => return (Vec::new(), configured),
+            (false, false) => {}
         }
     }
     let _ = settings;

@@ -318,8 +318,8 @@ async fn commit(
 
 /// The matcher's side: take certificates from the shared consumer and hand
 /// them to the pipeline (`tx`), acknowledging each once it is recorded, and
-/// with `incidents` (a matcher without `delivery`: the incidents' dedup
-/// window) once the incidents it made are in the incidents' stream too. A
+/// with `incidents` (on a bus, every matcher: the incidents' dedup window)
+/// once the incidents it made are in the incidents' stream too. A
 /// matcher that dies in between leaves the certificate to another, which
 /// publishes them (under the same idempotency keys).
 pub(crate) async fn consume(

@@ -1,5 +1,5 @@
-//! Incidents over the bus: a matcher without the `delivery` role publishes
-//! each incident to the stream `INCIDENTS` (subjects
+//! Incidents over the bus: every matcher (with the `delivery` role or not)
+//! publishes each incident to the stream `INCIDENTS` (subjects
 //! `incidents.<tenant>.<brand>`), and `delivery` processes deliver them to
 //! their sinks, one durable consumer per sink (`deliver-<sink>`).
 //!

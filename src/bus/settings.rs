@@ -64,9 +64,9 @@ pub struct BusSettings {
     /// another after this long.
     #[serde(with = "crate::config::duration")]
     pub lease_ttl: Duration,
-    /// The incidents' stream (subjects `incidents.<tenant>.<brand>`): a
-    /// matcher without `delivery` publishes its incidents there, and a
-    /// `delivery` process delivers them, one durable consumer per sink.
+    /// The incidents' stream (subjects `incidents.<tenant>.<brand>`): every
+    /// matcher publishes its incidents there, and `delivery` processes
+    /// deliver them, one durable consumer per sink.
     pub incidents_stream: String,
     /// How long the incidents' stream keeps an incident.
     #[serde(with = "crate::config::duration")]
@@ -108,10 +108,11 @@ impl BusSettings {
         !self.enabled() || self.roles.contains(&role)
     }
 
-    /// A matcher whose incidents go to the incidents' stream (it does not
-    /// deliver them itself).
+    /// A matcher on a bus: its incidents go to the incidents' stream before
+    /// it acknowledges their certificate, with or without `delivery` (so a
+    /// matcher that dies for good strands nothing in its outbox).
     pub fn publishes_incidents(&self) -> bool {
-        self.enabled() && self.runs(Role::Matcher) && !self.runs(Role::Delivery)
+        self.enabled() && self.runs(Role::Matcher)
     }
 
     /// An api process that keeps a read model of the incidents' stream.
@@ -119,9 +120,10 @@ impl BusSettings {
         self.enabled() && self.runs(Role::Api) && !self.runs(Role::Matcher)
     }
 
-    /// A delivery process that takes incidents from the incidents' stream.
+    /// A delivery process that takes incidents from the incidents' stream
+    /// (a matcher's too).
     pub fn delivers_from_bus(&self) -> bool {
-        self.enabled() && self.runs(Role::Delivery) && !self.runs(Role::Matcher)
+        self.enabled() && self.runs(Role::Delivery)
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
@@ -148,9 +150,9 @@ impl BusSettings {
         }
         let has = |r: Role| self.roles.contains(&r);
         // enrichment reads the store the matcher writes: in this version it
-        // runs in the matcher's process. Delivery runs there (from the
-        // store's outbox) or on its own (from the incidents' stream); so does
-        // the API (over the matcher's store, or a read model of the stream).
+        // runs in the matcher's process. Delivery runs there or on its own,
+        // from the incidents' stream either way; the API runs over the
+        // matcher's store, or a read model of the stream.
         for role in [Role::Enricher] {
             if has(role) && !has(Role::Matcher) {
                 return Err(invalid(

@@ -1,7 +1,7 @@
 //! Delivery across the bus (`[bus]`, issue #19), both ends:
 //!
-//! - [`BusSink`]: a matcher without the `delivery` role hands its incidents
-//!   to the incidents' stream through its outbox like any sink, so a
+//! - [`BusSink`]: a matcher (with the `delivery` role or not) hands its
+//!   incidents to the incidents' stream through its outbox like any sink, so a
 //!   matcher killed before the stream took one sends it after its restart;
 //! - [`deliver_from_bus`]: a `delivery` process delivers what the stream
 //!   holds to one configured sink, through that sink's durable consumer.
