@@ -20,7 +20,7 @@
 //!   go to `DELIVERY_FAILED` (subjects `failed.<sink>`), with the reason.
 //! - What each sink made of a new incident is kept in the KV bucket
 //!   `sink_records` (key `<sink>.<dedup_key>`, max age
-//!   `bus.incidents_max_age`): the SOAR's own id of the record (TheHive's
+//!   `bus.records_max_age`): the SOAR's own id of the record (TheHive's
 //!   alert, Splunk SOAR's container), or empty when it names none. An update
 //!   (a new sighting, an enrichment) then goes to that record, whichever
 //!   delivery process sent the incident, as the single process's outbox
@@ -106,7 +106,7 @@ impl IncidentBus {
         .await
         .map_err(|e| format!("stream {}: {e}", settings.failed_stream))?;
         let dedup = super::kv::open(&js, DEDUP, dedup_window).await?;
-        let records = super::kv::open(&js, RECORDS, settings.incidents_max_age).await?;
+        let records = super::kv::open(&js, RECORDS, settings.records_max_age).await?;
         Ok(IncidentBus {
             js,
             dedup,

@@ -74,6 +74,11 @@ pub struct BusSettings {
     /// Where a delivery process puts incidents a sink refused for good, or
     /// that reached `max_deliver` (subjects `failed.<sink>`).
     pub failed_stream: String,
+    /// How long the KV bucket `sink_records` keeps the SOAR's record of an
+    /// incident, so that its updates go to it: longer than
+    /// `enrichment.watch_for` (enrichment updates come that long).
+    #[serde(with = "crate::config::duration")]
+    pub records_max_age: Duration,
 }
 
 impl Default for BusSettings {
@@ -93,6 +98,7 @@ impl Default for BusSettings {
             incidents_stream: "INCIDENTS".into(),
             incidents_max_age: Duration::from_secs(7 * 24 * 3600),
             failed_stream: "DELIVERY_FAILED".into(),
+            records_max_age: Duration::from_secs(90 * 24 * 3600),
         }
     }
 }
@@ -188,6 +194,9 @@ impl BusSettings {
         }
         if self.incidents_max_age < Duration::from_secs(3600) {
             return Err(invalid("bus.incidents_max_age", "must be at least 1h"));
+        }
+        if self.records_max_age < Duration::from_secs(3600) {
+            return Err(invalid("bus.records_max_age", "must be at least 1h"));
         }
         if !plain(&self.consumer) {
             return Err(invalid("bus.consumer", "letters, digits, - and _ only"));
