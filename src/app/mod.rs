@@ -361,6 +361,7 @@ impl Application {
             tasks.spawn(crate::bus::follow_incidents(
                 settings.bus.clone(),
                 Arc::new(state.store.clone()),
+                state.incident_feed.clone(),
                 state.metrics.clone(),
                 token.clone(),
             ));

@@ -255,12 +255,14 @@ impl IncidentBus {
 }
 
 /// An api process's side: keep every incident of the stream in `model`,
-/// from where it got to, until shutdown. An ordered consumer of its own
-/// reads the stream; the position moves with each incident kept, so a
-/// restart or a lost connection resumes right after the last one.
+/// from where it got to, until shutdown, and tell `feed` (`/v1/events`)
+/// of each one kept. An ordered consumer of its own reads the stream; the
+/// position moves with each incident kept, so a restart or a lost
+/// connection resumes right after the last one.
 pub(crate) async fn follow_incidents(
     settings: BusSettings,
     model: std::sync::Arc<dyn super::ReadModel>,
+    feed: tokio::sync::broadcast::Sender<Incident>,
     metrics: std::sync::Arc<crate::metrics::Metrics>,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
@@ -324,11 +326,13 @@ pub(crate) async fn follow_incidents(
                 let seq = info.stream_sequence;
                 match serde_json::from_slice::<Incident>(&message.payload) {
                     Ok(incident) => {
-                        if let Err(e) = model.keep(&stream_name, seq, incident).await {
+                        if let Err(e) = model.keep(&stream_name, seq, incident.clone()).await {
                             metrics.add(&metrics.store_errors, 1);
                             tracing::error!(error = %e, seq, "incident not kept; resuming from it");
                             break;
                         }
+                        // nobody listening is fine
+                        let _ = feed.send(incident);
                     }
                     Err(e) => {
                         metrics.add(&metrics.bus_bad_messages, 1);

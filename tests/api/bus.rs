@@ -1075,6 +1075,11 @@ async fn a_suppression_made_in_any_api_process_holds_in_every_matcher() {
         "[source]\nkind = \"replay\"\npath = \"{}\"",
         stream.display()
     );
+    // the read model's `/v1/events` pushes what it keeps, live
+    let mut events = reqwest::get(format!("http://{}/v1/events", view.api))
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 200);
     let mut reader = Node::new(&dir.path().join("r"), &url, r#"["ct-reader"]"#, &replay, "");
     reader.start();
     eventually(
@@ -1100,6 +1105,20 @@ async fn a_suppression_made_in_any_api_process_holds_in_every_matcher() {
         },
     )
     .await;
+    let mut text = String::new();
+    let pushed = tokio::time::timeout(Duration::from_secs(10), async {
+        while !(text.contains("event: incident") && text.contains("\n\n")) {
+            let Ok(Some(chunk)) = events.chunk().await else {
+                break;
+            };
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await;
+    assert!(pushed.is_ok(), "no event from the read model: {text}");
+    let data = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+    let pushed: serde_json::Value = serde_json::from_str(data).unwrap();
+    assert_eq!(pushed["domain"], "app1e.com");
     let mut domains = Vec::new();
     for node in [&a, &b, &view] {
         let v: serde_json::Value = reqwest::get(format!("http://{}/v1/incidents", node.api))
