@@ -843,7 +843,7 @@ async fn ct_logs_to_the_soar_over_the_bus_through_kills_of_a_matcher_the_reader_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_process_loads_the_list_and_every_matcher_uses_it() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Broker::start(&dir.path().join("nats"), 0);
+    let mut broker = Broker::start(&dir.path().join("nats"), 0);
     let url = broker.url();
     let none = "[source]\nkind = \"none\"";
     let roles = r#"["matcher", "api"]"#;
@@ -880,6 +880,8 @@ async fn one_process_loads_the_list_and_every_matcher_uses_it() {
     };
     assert_eq!(loader_pid, loader.pid());
 
+    // the broker dies and comes back: the loader and the watches go on
+    broker.sigkill_and_restart();
     // the other's own file changes: it does not read it
     std::fs::write(other.dir.join("list.json"), r#"{"example.org": []}"#).unwrap();
     // the loader's file gains a brand: both matchers take it
