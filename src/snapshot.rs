@@ -60,9 +60,16 @@ struct Inner {
     compiled_from: Mutex<Option<[u8; 32]>>,
 }
 
-fn digest(text: &str) -> [u8; 32] {
-    use sha2::Digest;
-    sha2::Sha256::digest(text.as_bytes()).into()
+/// `text` with its sha256, hashed off the runtime threads (a list of
+/// hundreds of megabytes takes a second).
+async fn digested(text: String) -> Result<(String, [u8; 32]), LoadError> {
+    tokio::task::spawn_blocking(move || {
+        use sha2::Digest;
+        let sha = sha2::Sha256::digest(text.as_bytes()).into();
+        (text, sha)
+    })
+    .await
+    .map_err(|e| LoadError::Internal(e.to_string()))
 }
 
 impl SnapshotHandle {
@@ -145,7 +152,13 @@ impl SnapshotHandle {
             Some(t) => Ok(t),
             None => self.inner.loader.fetch(self.inner.max_bytes).await,
         };
-        let sha = text.as_ref().ok().map(|t| digest(t));
+        let (text, sha) = match text {
+            Ok(t) => match digested(t).await {
+                Ok((t, sha)) => (Ok(t), Some(sha)),
+                Err(e) => (Err(e), None),
+            },
+            Err(e) => (Err(e), None),
+        };
         if let (Some(sha), Ok(text)) = (sha, &text)
             && *lock(&self.inner.compiled_from) == Some(sha)
             && self.snapshot().is_some()
@@ -198,8 +211,8 @@ impl SnapshotHandle {
         if !matches!(self.inner.loader, ListLoader::File(_)) {
             return Err(LoadError::NotKept(self.inner.loader.describe()));
         }
+        let (text, sha) = digested(text).await?;
         let kept = text.clone();
-        let sha = digest(&text);
         let matcher = self.compile(text).await.inspect_err(|e| {
             tracing::warn!(error = %e, "pushed list refused; keeping the last good list");
         })?;
@@ -311,17 +324,21 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 mod tests {
     use super::*;
 
+    /// A handle on the list file `path`, written with one brand.
+    fn file_handle(path: &std::path::Path) -> SnapshotHandle {
+        std::fs::write(path, r#"{"paypal.com": ["paypa1"]}"#).unwrap();
+        let settings = WatchlistSettings {
+            path: path.to_owned(),
+            ..WatchlistSettings::default()
+        };
+        SnapshotHandle::new(&settings, &MatcherConfig::default(), reqwest::Client::new())
+    }
+
     #[tokio::test]
     async fn broken_list_keeps_last_good_one() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("list.json");
-        std::fs::write(&path, r#"{"paypal.com": ["paypa1"]}"#).unwrap();
-        let settings = WatchlistSettings {
-            path: path.clone(),
-            ..WatchlistSettings::default()
-        };
-        let handle =
-            SnapshotHandle::new(&settings, &MatcherConfig::default(), reqwest::Client::new());
+        let handle = file_handle(&path);
         assert!(handle.snapshot().is_none());
         handle.reload().await.unwrap();
         assert_eq!(handle.snapshot().unwrap().brand_count(), 1);
@@ -344,13 +361,7 @@ mod tests {
     async fn an_unchanged_list_is_not_compiled_again() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("list.json");
-        std::fs::write(&path, r#"{"paypal.com": ["paypa1"]}"#).unwrap();
-        let settings = WatchlistSettings {
-            path: path.clone(),
-            ..WatchlistSettings::default()
-        };
-        let handle =
-            SnapshotHandle::new(&settings, &MatcherConfig::default(), reqwest::Client::new());
+        let handle = file_handle(&path);
         handle.reload().await.unwrap();
         let first = handle.snapshot().unwrap();
         let mut updates = handle.subscribe();

@@ -68,6 +68,11 @@ fn token(s: &str) -> String {
     if t.is_empty() { "_".into() } else { t }
 }
 
+/// The key of what `sink` made of the incident `dedup_key` names.
+fn record_key(sink: &str, dedup_key: &str) -> String {
+    format!("{}.{}", token(sink), token(dedup_key))
+}
+
 /// The consumer a sink's deliveries go through.
 pub(crate) fn consumer_name(sink: &str) -> String {
     format!("deliver-{}", token(sink))
@@ -169,8 +174,11 @@ impl IncidentBus {
         sink: &str,
         dedup_key: &str,
     ) -> Result<Option<Option<String>>, String> {
-        let key = format!("{}.{}", token(sink), token(dedup_key));
-        let value = self.records.get(key).await.map_err(|e| e.to_string())?;
+        let value = self
+            .records
+            .get(record_key(sink, dedup_key))
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(value.map(|v| {
             let id = String::from_utf8_lossy(&v).into_owned();
             (!id.is_empty()).then_some(id)
@@ -185,10 +193,9 @@ impl IncidentBus {
         dedup_key: &str,
         record: Option<&str>,
     ) -> Result<(), String> {
-        let key = format!("{}.{}", token(sink), token(dedup_key));
         let value = Bytes::from(record.unwrap_or_default().to_owned());
         self.records
-            .put(key, value)
+            .put(record_key(sink, dedup_key), value)
             .await
             .map(drop)
             .map_err(|e| e.to_string())

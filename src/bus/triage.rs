@@ -92,6 +92,7 @@ pub(crate) async fn follow(
                     .await
                     .map_err(|e| e.to_string())?;
                 tracing::info!("following the cluster's suppressions");
+                delay = super::client::BACKOFF_FIRST;
                 while let Some(entry) = changes.next().await {
                     let entry = entry.map_err(|e| e.to_string())?;
                     if entry.operation != kv::Operation::Put {

@@ -131,9 +131,14 @@ impl Drop for Node {
     }
 }
 
-/// The shared consumer's `num_pending` and `num_ack_pending`.
-async fn consumer_backlog(url: &str) -> Option<(u64, usize)> {
-    backlog(url, "CERTS", "matchers").await
+/// Wait until `consumer` of `stream` has nothing pending or unacknowledged.
+async fn drained(url: &str, stream: &str, consumer: &str, limit: Duration) {
+    eventually(
+        limit,
+        &format!("{stream}/{consumer} with nothing pending"),
+        || async move { backlog(url, stream, consumer).await == Some((0, 0)) },
+    )
+    .await;
 }
 
 /// A consumer's `num_pending` and `num_ack_pending`.
@@ -211,15 +216,7 @@ async fn a_reader_and_two_matchers_over_nats_lose_nothing_when_any_of_them_dies(
     );
     println!("duplicates under the same idempotency key: {duplicates}");
 
-    eventually(
-        Duration::from_secs(30),
-        "the shared consumer has nothing pending",
-        || {
-            let url = url.clone();
-            async move { consumer_backlog(&url).await == Some((0, 0)) }
-        },
-    )
-    .await;
+    drained(&url, "CERTS", "matchers", Duration::from_secs(30)).await;
     for node in [&mut reader, &mut b, &mut c] {
         node.sigkill();
     }
@@ -473,15 +470,7 @@ async fn two_ct_readers_share_the_logs_by_lease_and_the_survivor_reads_on_withou
     let twice: Vec<(&String, &usize)> = ids.iter().filter(|(_, n)| **n > 1).take(5).collect();
     assert!(twice.is_empty(), "published twice: {twice:?}");
 
-    eventually(
-        Duration::from_secs(30),
-        "the matchers' consumer has nothing pending",
-        || {
-            let url = url.clone();
-            async move { consumer_backlog(&url).await == Some((0, 0)) }
-        },
-    )
-    .await;
+    drained(&url, "CERTS", "matchers", Duration::from_secs(30)).await;
     survivor.sigkill();
     matcher.sigkill();
 }
@@ -557,11 +546,7 @@ async fn matchers_publish_incidents_and_a_delivery_process_delivers_them_through
     // each sink's consumer ends with nothing pending, the refused ones in
     // the failed stream, one per incident
     for consumer in ["deliver-hook", "deliver-refusing"] {
-        eventually(Duration::from_secs(60), consumer, || {
-            let url = url.clone();
-            async move { backlog(&url, "INCIDENTS", consumer).await == Some((0, 0)) }
-        })
-        .await;
+        drained(&url, "INCIDENTS", consumer, Duration::from_secs(60)).await;
     }
     let failed = drain_stream(&url, "DELIVERY_FAILED").await;
     let failed_keys: std::collections::BTreeSet<String> = failed
@@ -634,15 +619,7 @@ async fn matchers_publish_incidents_and_a_delivery_process_delivers_them_through
         .collect();
     assert_eq!(keys, expected);
     view.sigkill();
-    eventually(
-        Duration::from_secs(30),
-        "the matchers' consumer has nothing pending",
-        || {
-            let url = url.clone();
-            async move { consumer_backlog(&url).await == Some((0, 0)) }
-        },
-    )
-    .await;
+    drained(&url, "CERTS", "matchers", Duration::from_secs(30)).await;
     for node in [&mut reader, &mut b, &mut d] {
         node.sigkill();
     }
@@ -826,11 +803,7 @@ async fn ct_logs_to_the_soar_over_the_bus_through_kills_of_a_matcher_the_reader_
     );
 
     for (stream, consumer) in [("CERTS", "matchers"), ("INCIDENTS", "deliver-hook")] {
-        eventually(Duration::from_secs(60), consumer, || {
-            let url = url.clone();
-            async move { backlog(&url, stream, consumer).await == Some((0, 0)) }
-        })
-        .await;
+        drained(&url, stream, consumer, Duration::from_secs(60)).await;
     }
     for node in [&mut reader, &mut m2, &mut m3, &mut d] {
         node.sigkill();
@@ -941,8 +914,8 @@ async fn an_update_over_the_bus_goes_to_the_record_the_soar_made() {
     let hook = Receiver::start().await;
     let broker = Broker::start(&dir.path().join("nats"), 0);
     let url = broker.url();
-    // the two certificates 300 ms apart: the update is on the stream while
-    // its incident may still be on its way to TheHive
+    // the update follows its incident closely: it may be on the stream
+    // while its incident is still on its way to TheHive
     let source = format!(
         "[source]\nkind = \"replay\"\npath = \"{}\"\nreplay_rate = 3\n[incidents]\nsend_updates = true",
         stream.display()
@@ -989,11 +962,7 @@ async fn an_update_over_the_bus_goes_to_the_record_the_soar_made() {
     assert!(patch[0].at > alerts[0].at);
     // both sinks' consumers end with nothing pending
     for consumer in ["deliver-hive", "deliver-hook"] {
-        eventually(Duration::from_secs(30), consumer, || {
-            let url = url.clone();
-            async move { backlog(&url, "INCIDENTS", consumer).await == Some((0, 0)) }
-        })
-        .await;
+        drained(&url, "INCIDENTS", consumer, Duration::from_secs(30)).await;
     }
     for node in [&mut m, &mut d] {
         node.sigkill();
@@ -1098,15 +1067,7 @@ async fn a_suppression_made_in_any_api_process_holds_in_every_matcher() {
     .await;
     // (published after the other two: those are recorded too once nothing
     // is pending)
-    eventually(
-        Duration::from_secs(30),
-        "every certificate recorded",
-        || {
-            let url = url.clone();
-            async move { consumer_backlog(&url).await == Some((0, 0)) }
-        },
-    )
-    .await;
+    drained(&url, "CERTS", "matchers", Duration::from_secs(30)).await;
     let mut text = String::new();
     let pushed = tokio::time::timeout(Duration::from_secs(10), async {
         while !(text.contains("event: incident") && text.contains("\n\n")) {
