@@ -89,6 +89,7 @@ pub(crate) const CSV_COLUMNS: &[&str] = &[
     "update_of",
     "triage_state",
     "triage_assignee",
+    "tenant",
 ];
 
 /// RFC 4180 quoting: fields with a comma, quote or line break are quoted and
@@ -144,6 +145,7 @@ fn csv_row(i: &Incident) -> String {
             .as_ref()
             .and_then(|t| t.assignee.clone())
             .unwrap_or_default(),
+        i.tenant.clone(),
     ];
     let mut row = fields
         .iter()

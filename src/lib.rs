@@ -52,6 +52,7 @@ mod sink;
 mod snapshot;
 mod source;
 mod store;
+mod tenants;
 mod watchlist;
 
 pub use api::{ApiSettings, AppState, ROUTES, Role, TokenSettings};
@@ -81,6 +82,7 @@ pub use sink::{
 pub use source::{
     Frame, FrameCert, FrameError, SourceKind, SourceSettings, SourceState, parse_frame, scan_frame,
 };
+pub use tenants::{SinkRoutes, TenantListSettings, TenantListStatus, TenantSettings};
 pub use store::{
     AuditEntry, History, IncidentFilter, NewAuditEntry, NewSuppression, Pruned, RetentionSettings,
     Store, StoreLock, StoreSettings, StoreSummary, StoreUsage, StoredRule,
@@ -89,7 +91,9 @@ pub use store::{
 pub mod backup {
     pub use crate::store::{backup, restore};
 }
-pub use watchlist::{ListLoader, Watchlist, WatchlistSettings, XsoarListSettings};
+pub use watchlist::{
+    DEFAULT_TENANT, ListLoader, Watchlist, WatchlistSettings, XsoarListSettings,
+};
 
 /// A parsed list's parts: brands and their packed variants.
 pub mod list {

@@ -9,6 +9,7 @@
 use crate::config::ConfigError;
 use crate::matcher::{Matcher, MatcherConfig, Narrowed, RuleSettings};
 use crate::model::unix_now;
+use crate::tenants::{TenantListStatus, TenantLists, TenantSettings};
 use crate::watchlist::{ListError, ListLoader, LoadError, Watchlist, WatchlistSettings};
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
@@ -35,6 +36,33 @@ pub struct ListStatus {
     /// Brands whose label is not distinctive (a common word or domain
     /// token): they get only the signals that stay precise for them.
     pub narrowed: Vec<Narrowed>,
+    /// With `[[tenants]]`: each tenant's list (the bundle above is made of
+    /// the good ones).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tenants: Vec<TenantListStatus>,
+}
+
+/// Where the list text comes from: one source, or every tenant's.
+#[derive(Debug)]
+enum ListSource {
+    One(ListLoader),
+    Tenants(TenantLists),
+}
+
+impl ListSource {
+    async fn fetch(&self, max_bytes: usize) -> Result<String, LoadError> {
+        match self {
+            ListSource::One(l) => l.fetch(max_bytes).await,
+            ListSource::Tenants(t) => t.fetch(max_bytes).await,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            ListSource::One(l) => l.describe(),
+            ListSource::Tenants(t) => t.describe(),
+        }
+    }
 }
 
 /// Owns the loader and publishes snapshots. Cheap to clone.
@@ -44,7 +72,7 @@ pub struct SnapshotHandle {
 }
 
 struct Inner {
-    loader: ListLoader,
+    loader: ListSource,
     /// `[matcher]` as configured.
     base: MatcherConfig,
     /// ... with the console's rules: what lists are compiled with.
@@ -75,10 +103,15 @@ async fn digested(text: String) -> Result<(String, [u8; 32]), LoadError> {
 impl SnapshotHandle {
     pub fn new(
         settings: &WatchlistSettings,
+        tenants: &[TenantSettings],
         matcher: &MatcherConfig,
         client: reqwest::Client,
     ) -> SnapshotHandle {
-        let loader = ListLoader::from_settings(settings, client);
+        let loader = if tenants.is_empty() {
+            ListSource::One(ListLoader::from_settings(settings, client))
+        } else {
+            ListSource::Tenants(TenantLists::new(tenants, settings, client))
+        };
         let (snapshot_tx, _) = watch::channel(None);
         SnapshotHandle {
             inner: Arc::new(Inner {
@@ -113,7 +146,11 @@ impl SnapshotHandle {
     }
 
     pub fn status(&self) -> ListStatus {
-        lock(&self.inner.status).clone()
+        let mut status = lock(&self.inner.status).clone();
+        if let ListSource::Tenants(t) = &self.inner.loader {
+            status.tenants = t.status();
+        }
+        status
     }
 
     /// Largest list accepted, in bytes (`watchlist.max_bytes`).
@@ -208,15 +245,15 @@ impl SnapshotHandle {
     pub async fn replace(&self, text: String) -> Result<ListStatus, LoadError> {
         let _guard = self.inner.reload_lock.lock().await;
         let started = Instant::now();
-        if !matches!(self.inner.loader, ListLoader::File(_)) {
+        let ListSource::One(loader @ ListLoader::File(_)) = &self.inner.loader else {
             return Err(LoadError::NotKept(self.inner.loader.describe()));
-        }
+        };
         let (text, sha) = digested(text).await?;
         let kept = text.clone();
         let matcher = self.compile(text).await.inspect_err(|e| {
             tracing::warn!(error = %e, "pushed list refused; keeping the last good list");
         })?;
-        self.inner.loader.keep(&kept).await?;
+        loader.keep(&kept).await?;
         drop(kept);
         *lock(&self.inner.compiled_from) = Some(sha);
         let mut status = lock(&self.inner.status);
@@ -331,7 +368,12 @@ mod tests {
             path: path.to_owned(),
             ..WatchlistSettings::default()
         };
-        SnapshotHandle::new(&settings, &MatcherConfig::default(), reqwest::Client::new())
+        SnapshotHandle::new(
+            &settings,
+            &[],
+            &MatcherConfig::default(),
+            reqwest::Client::new(),
+        )
     }
 
     #[tokio::test]

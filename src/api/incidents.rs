@@ -21,6 +21,8 @@ use serde_json::json;
 pub(super) struct IncidentQuery {
     after: Option<String>,
     limit: Option<usize>,
+    /// Whose incidents (`[[tenants]]`; `default` without tenants).
+    tenant: Option<String>,
     brand: Option<String>,
     severity: Option<String>,
     kind: Option<String>,
@@ -48,6 +50,10 @@ impl IncidentQuery {
             self.since.as_deref(),
         )
         .map_err(ApiError::BadRequest)?;
+        if let Some(t) = &self.tenant {
+            crate::watchlist::valid_tenant_id(t).map_err(ApiError::BadRequest)?;
+            f.tenant = Some(t.clone());
+        }
         if let Some(t) = &self.triage {
             let state: TriageState = t.parse().map_err(ApiError::BadRequest)?;
             f.triage = Some(state.as_str().to_owned());

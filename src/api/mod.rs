@@ -157,6 +157,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub source: SourceState,
     pub sinks: Vec<String>,
+    /// Which of `sinks` get which tenant's incidents.
+    pub routes: Arc<crate::tenants::SinkRoutes>,
     /// The callers and their sessions.
     pub(crate) auth: Arc<auth::Auth>,
     pub started_at: u64,

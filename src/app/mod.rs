@@ -123,7 +123,12 @@ impl Application {
         let store = Store::open(&settings.store.path)?;
         let suppressions = Arc::new(Suppressions::default());
         suppressions.replace(&store.active_suppressions_now()?);
-        let snapshots = SnapshotHandle::new(&settings.watchlist, &matcher, client.clone());
+        let snapshots = SnapshotHandle::new(
+            &settings.watchlist,
+            &settings.tenants,
+            &matcher,
+            client.clone(),
+        );
         let console_rules: Vec<_> = store.rules_now()?.into_iter().map(|r| r.rule).collect();
         match snapshots.with_rules(&console_rules) {
             Ok(config) => snapshots.use_config_now(config),
@@ -147,6 +152,7 @@ impl Application {
             metrics: Arc::new(Metrics::default()),
             source: source::initial_state(&settings.source),
             sinks: sinks.iter().map(|s| s.name.clone()).collect(),
+            routes: Arc::new(outbox_routes(&settings, &sinks)),
             auth: Arc::new(api::Auth::new(&settings.api)),
             started_at: unix_now(),
             xsoar: settings.watchlist.xsoar.clone(),
@@ -176,7 +182,7 @@ impl Application {
             &enrichment_settings,
             crate::http::USER_AGENT,
             state.store.clone(),
-            state.sinks.clone(),
+            state.routes.clone(),
             state.metrics.clone(),
             state.wakes.clone(),
         )
@@ -310,7 +316,7 @@ impl Application {
         let wakes = state.wakes.clone();
         let pipeline = Pipeline::new(
             Arc::new(state.store.clone()),
-            state.sinks.clone(),
+            (*state.routes).clone(),
             DedupPolicy::from_settings(&settings.incidents),
             settings.source.cert_dedup_window,
             state.metrics.clone(),
@@ -520,6 +526,18 @@ fn route_sinks(
     (configured, Vec::new())
 }
 
+/// Which of this process's outbox sinks get which tenant's incidents: on a
+/// bus, whose one outbox sink is the incidents' stream, every tenant's go
+/// there (the delivery processes route them).
+fn outbox_routes(settings: &Settings, outbox: &[Arc<Sink>]) -> crate::tenants::SinkRoutes {
+    let names: Vec<String> = outbox.iter().map(|s| s.name.clone()).collect();
+    #[cfg(feature = "nats")]
+    if settings.bus.publishes_incidents() {
+        return crate::tenants::SinkRoutes::everything(names);
+    }
+    crate::tenants::SinkRoutes::new(&names, &settings.tenants)
+}
+
 /// One delivery task per sink fed from the incidents' stream.
 fn spawn_bus_deliveries(
     tasks: &mut tokio::task::JoinSet<()>,
@@ -529,10 +547,16 @@ fn spawn_bus_deliveries(
     token: &CancellationToken,
 ) {
     #[cfg(feature = "nats")]
+    let routes = {
+        let names: Vec<String> = bus_sinks.iter().map(|s| s.name.clone()).collect();
+        Arc::new(crate::tenants::SinkRoutes::new(&names, &settings.tenants))
+    };
+    #[cfg(feature = "nats")]
     for sink in bus_sinks {
         tasks.spawn(crate::sink::deliver_from_bus(
             settings.bus.clone(),
             sink,
+            routes.clone(),
             settings.delivery.clone(),
             settings.incidents.dedup_window,
             state.metrics.clone(),

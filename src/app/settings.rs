@@ -32,6 +32,7 @@ pub struct Settings {
     pub store: StoreSettings,
     pub delivery: DeliverySettings,
     pub sinks: Vec<SinkSettings>,
+    pub tenants: Vec<crate::tenants::TenantSettings>,
     pub ct: CtSettings,
     pub certstream_server: StreamServerSettings,
     pub enrichment: EnrichmentSettings,
@@ -138,6 +139,9 @@ impl Settings {
         self.enrichment.validate()?;
         self.bus.validate()?;
         let sinks = crate::sink::validate(&mut self.sinks)?;
+        let names: Vec<String> = sinks.iter().map(|s| s.settings.name.clone()).collect();
+        let allowlists = crate::tenants::validate(&self.tenants, &self.watchlist, &names)?;
+        let matcher = matcher.with_tenant_allowlists(allowlists);
         Ok(Config {
             settings: self,
             matcher,

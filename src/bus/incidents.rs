@@ -146,7 +146,11 @@ impl IncidentBus {
             }
         }
         let payload = serde_json::to_vec(incident).map_err(|e| e.to_string())?;
-        let subject = format!("incidents.default.{}", token(&incident.brand));
+        let subject = format!(
+            "incidents.{}.{}",
+            token(&incident.tenant),
+            token(&incident.brand)
+        );
         let message = PublishMessage::build()
             .payload(payload.into())
             .message_id(incident.idempotency_key());

@@ -110,7 +110,7 @@ fn backtest(
     let store = Store::open(Path::new(":memory:"))?;
     let mut pipeline = Pipeline::new(
         Arc::new(store),
-        Vec::new(),
+        certsentry::SinkRoutes::default(),
         DedupPolicy::from_settings(&settings.incidents),
         settings.source.cert_dedup_window,
         metrics.clone(),

@@ -328,7 +328,8 @@ pub(crate) struct Enrichment {
     settings: EnrichmentSettings,
     enrichers: Arc<Vec<Registered>>,
     store: Store,
-    sinks: Vec<String>,
+    /// Which sinks get an update, by the incident's tenant.
+    routes: Arc<crate::tenants::SinkRoutes>,
     metrics: Arc<Metrics>,
     wakes: Vec<Arc<Notify>>,
 }
@@ -339,7 +340,7 @@ impl Enrichment {
         settings: &EnrichmentSettings,
         user_agent: &str,
         store: Store,
-        sinks: Vec<String>,
+        routes: Arc<crate::tenants::SinkRoutes>,
         metrics: Arc<Metrics>,
         wakes: Vec<Arc<Notify>>,
     ) -> Result<Option<Enrichment>, EnrichError> {
@@ -353,7 +354,7 @@ impl Enrichment {
             settings: settings.clone(),
             enrichers: Arc::new(enrichers),
             store,
-            sinks,
+            routes,
             metrics,
             wakes,
         }))
@@ -509,7 +510,10 @@ impl Enrichment {
         let mut tries = 0;
         while let Err(e) = self
             .store
-            .enrich_save(outcome.clone(), self.sinks.clone())
+            .enrich_save(
+                outcome.clone(),
+                self.routes.of(&outcome.incident.tenant).to_vec(),
+            )
             .await
         {
             tries += 1;

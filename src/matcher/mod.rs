@@ -187,6 +187,40 @@ pub struct Matcher {
     free_dv_bonus: u8,
     min_score: u8,
     variant_count: usize,
+    tenancy: Tenancy,
+}
+
+/// Whose incidents a verdict makes, with tenants: the tenants listing its
+/// brand, less those whose own allowlist holds the name.
+#[derive(Debug, Default)]
+struct Tenancy {
+    /// Brand domain (Unicode, as verdicts name it) → its index in the list.
+    brand_index: HashMap<String, usize>,
+    /// Tenant id → its allowlisted domains (ASCII form).
+    allow: HashMap<String, HashSet<String>>,
+}
+
+impl Tenancy {
+    fn compile(list: &Watchlist, config: &MatcherConfig) -> Tenancy {
+        if list.tenants.is_empty() {
+            return Tenancy::default();
+        }
+        Tenancy {
+            brand_index: list
+                .brands
+                .iter()
+                .enumerate()
+                .map(|(i, b)| (b.domain.unicode().to_owned(), i))
+                .collect(),
+            allow: config
+                .tenant_allowlists
+                .iter()
+                .map(|(id, domains)| {
+                    (id.clone(), domains.iter().map(|d| d.ascii().to_owned()).collect())
+                })
+                .collect(),
+        }
+    }
 }
 
 impl Matcher {
@@ -232,6 +266,7 @@ impl Matcher {
             free_dv_bonus: settings.free_dv_bonus,
             min_score: settings.min_score,
             variant_count: list.variant_count(),
+            tenancy: Tenancy::compile(list, config),
         }
     }
 
@@ -275,6 +310,29 @@ impl Matcher {
 
     pub fn variant_count(&self) -> usize {
         self.variant_count
+    }
+
+    /// The tenants `verdict` is an incident for: without tenants, the
+    /// default one; with them, each tenant listing its brand unless the
+    /// tenant's allowlist holds the name. A verdict of a brand no list
+    /// names (a rule's `rule:<name>`) is the default tenant's.
+    pub fn tenants_for(&self, verdict: &Verdict) -> SmallVec<[&str; 2]> {
+        let list = &self.brands.source;
+        let Some(&i) = self.tenancy.brand_index.get(&verdict.brand) else {
+            return smallvec::smallvec![crate::watchlist::DEFAULT_TENANT];
+        };
+        let name = verdict.domain.as_str();
+        let allowed = |tenant: &str| {
+            self.tenancy.allow.get(tenant).is_some_and(|own| {
+                // the name and every parent of it
+                std::iter::successors(Some(name), |n| n.split_once('.').map(|(_, rest)| rest))
+                    .any(|d| own.contains(d))
+            })
+        };
+        list.brands
+            .get(i)
+            .map(|b| list.tenants_of(b).filter(|t| !allowed(t)).collect())
+            .unwrap_or_default()
     }
 
     /// True when `name` is a protected domain, an allowlisted one, or under one.

@@ -146,9 +146,19 @@ pub struct MatcherConfig {
     pub settings: MatcherSettings,
     pub(super) rules: Arc<[Rule]>,
     pub(super) allowlist: Arc<[Fqdn]>,
+    /// Each tenant's own allowlist (`[[tenants]] allowlist`): names under
+    /// them are that tenant's, and raise nothing for it.
+    pub(super) tenant_allowlists: Arc<[(String, Vec<Fqdn>)]>,
 }
 
 impl MatcherConfig {
+    /// This configuration with each tenant's allowlist (validated by
+    /// `[[tenants]]`).
+    pub fn with_tenant_allowlists(mut self, allowlists: Vec<(String, Vec<Fqdn>)>) -> MatcherConfig {
+        self.tenant_allowlists = allowlists.into();
+        self
+    }
+
     /// This configuration with `extra` rules (the console's) after the
     /// configured ones; names stay unique across both.
     pub fn with_rules(&self, extra: &[RuleSettings]) -> Result<MatcherConfig, ConfigError> {
@@ -164,6 +174,7 @@ impl MatcherConfig {
             settings: self.settings.clone(),
             rules: all.into(),
             allowlist: self.allowlist.clone(),
+            tenant_allowlists: self.tenant_allowlists.clone(),
         })
     }
 }
@@ -174,6 +185,7 @@ impl Default for MatcherConfig {
             settings: MatcherSettings::default(),
             rules: Arc::new([]),
             allowlist: Arc::new([]),
+            tenant_allowlists: Arc::new([]),
         }
     }
 }
@@ -216,6 +228,7 @@ impl MatcherSettings {
             settings: self.clone(),
             rules: rules.into(),
             allowlist: allowlist.into(),
+            tenant_allowlists: Arc::from(Vec::new()),
         })
     }
 }

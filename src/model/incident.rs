@@ -45,7 +45,10 @@ impl<'de> Deserialize<'de> for IncidentId {
     }
 }
 
-/// sha256(brand | registrable domain), hex: the SOAR-side dedup key.
+/// sha256(brand | registrable domain), hex: the SOAR-side dedup key; a
+/// tenant's other than the default one puts its id first
+/// (sha256(tenant | brand | registrable domain)), so two customers listing
+/// one brand each get their incident.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct DedupKey(String);
@@ -54,6 +57,21 @@ impl DedupKey {
     /// The key of a (brand, registrable domain) pair.
     pub fn new(brand: &str, registrable_domain_ascii: &str) -> DedupKey {
         let mut h = Sha256::new();
+        h.update(brand.as_bytes());
+        h.update(b"|");
+        h.update(registrable_domain_ascii.as_bytes());
+        DedupKey(hex::encode(h.finalize()))
+    }
+
+    /// The key of a (brand, registrable domain) pair for `tenant`: the
+    /// default tenant's is [`DedupKey::new`]'s, as before tenants.
+    pub fn for_tenant(tenant: &str, brand: &str, registrable_domain_ascii: &str) -> DedupKey {
+        if tenant == crate::watchlist::DEFAULT_TENANT {
+            return DedupKey::new(brand, registrable_domain_ascii);
+        }
+        let mut h = Sha256::new();
+        h.update(tenant.as_bytes());
+        h.update(b"|");
         h.update(brand.as_bytes());
         h.update(b"|");
         h.update(registrable_domain_ascii.as_bytes());
@@ -88,6 +106,9 @@ pub struct Incident {
     pub first_seen: Timestamp,
     pub last_seen: Timestamp,
     pub sightings: u64,
+    /// Whose brand it is (`[[tenants]]`); `default` without tenants.
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
     /// The protected domain imitated.
     pub brand: String,
     /// The certificate name that matched (ASCII form, as CT carries it).
@@ -116,6 +137,10 @@ pub struct Incident {
     pub triage: Option<super::Triage>,
 }
 
+fn default_tenant() -> String {
+    crate::watchlist::DEFAULT_TENANT.to_owned()
+}
+
 impl Incident {
     /// The key every sink sends for idempotency (`Idempotency-Key`,
     /// TheHive `sourceRef`, Splunk `source_data_identifier`): the dedup key,
@@ -142,6 +167,7 @@ impl Incident {
             first_seen: seen,
             last_seen: seen,
             sightings: 1,
+            tenant: default_tenant(),
             brand: verdict.brand,
             domain: verdict.domain,
             domain_unicode: verdict.domain_unicode,
@@ -156,6 +182,13 @@ impl Incident {
             enrichment_update: None,
             triage: None,
         }
+    }
+
+    /// This incident as `tenant`'s (its dedup key is the tenant's).
+    pub fn for_tenant(mut self, tenant: &str) -> Incident {
+        self.dedup_key = DedupKey::for_tenant(tenant, &self.brand, &self.registrable_domain);
+        self.tenant = tenant.to_owned();
+        self
     }
 }
 
@@ -174,6 +207,15 @@ mod tests {
             DedupKey::new("paypal.com", "paypa1.net")
         );
         assert_eq!(DedupKey::new("a", "b").as_str().len(), 64);
+        // the default tenant keeps the key it had before tenants
+        assert_eq!(
+            DedupKey::for_tenant("default", "paypal.com", "paypa1.com"),
+            DedupKey::new("paypal.com", "paypa1.com")
+        );
+        assert_ne!(
+            DedupKey::for_tenant("acme", "paypal.com", "paypa1.com"),
+            DedupKey::for_tenant("globex", "paypal.com", "paypa1.com")
+        );
     }
 
     #[test]

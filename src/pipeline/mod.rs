@@ -21,6 +21,7 @@ use crate::matcher::Matcher;
 use crate::metrics::Metrics;
 use crate::model::{CertEvent, Incident, Suppressions};
 use crate::source::SourceItem;
+use crate::tenants::SinkRoutes;
 use recent::RecentCerts;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -29,8 +30,9 @@ use tokio_util::sync::CancellationToken;
 
 pub struct Pipeline {
     recorder: Arc<dyn Recorder>,
-    /// Names of the configured sinks: every new incident gets one outbox row each.
-    sinks: Vec<String>,
+    /// Which sinks get which tenant's incidents: every new incident gets
+    /// one outbox row per sink of its tenant.
+    routes: SinkRoutes,
     dedup: DedupPolicy,
     metrics: Arc<Metrics>,
     ids: ulid::Generator,
@@ -44,7 +46,7 @@ pub struct Pipeline {
 impl Pipeline {
     pub fn new(
         recorder: Arc<dyn Recorder>,
-        sinks: Vec<String>,
+        routes: SinkRoutes,
         dedup: DedupPolicy,
         cert_dedup_window: Duration,
         metrics: Arc<Metrics>,
@@ -52,7 +54,7 @@ impl Pipeline {
     ) -> Pipeline {
         Pipeline {
             recorder,
-            sinks,
+            routes,
             dedup,
             metrics,
             ids: ulid::Generator::new(),
@@ -134,41 +136,58 @@ impl Pipeline {
                 );
                 continue;
             }
-            let id = self
-                .ids
-                .generate_from_datetime(now)
-                .unwrap_or_else(|overflow| overflow.commit_overflow_increment());
-            let incident = Incident::new(verdict, event, id, now);
-            match self
-                .recorder
-                .record(&incident, &self.sinks, self.dedup, now)?
-            {
-                Recorded::New => {
-                    self.metrics.add(&self.metrics.incidents_new, 1);
-                    tracing::info!(
-                        incident = %incident.id, brand = %incident.brand, domain = %incident.domain,
-                        kind = incident.detail.kind.as_str(), score = incident.score,
-                        "new incident"
-                    );
-                    self.publish(&incident);
-                    fresh.push(incident);
-                }
-                Recorded::Update { of, sightings } => {
-                    self.metrics.add(&self.metrics.incidents_updates, 1);
-                    tracing::info!(
-                        incident = %incident.id, update_of = %of, sightings, domain = %incident.domain,
-                        "new certificate for a known lookalike: update queued"
-                    );
-                    self.publish(&incident);
-                    fresh.push(incident);
-                }
-                Recorded::Repeated { id, sightings } => {
-                    self.metrics.add(&self.metrics.incidents_repeated, 1);
-                    tracing::debug!(incident = %id, sightings, domain = %incident.domain, "repeat sighting");
-                }
+            let tenants = matcher.tenants_for(&verdict);
+            if tenants.is_empty() {
+                tracing::debug!(brand = %verdict.brand, domain = %verdict.domain,
+                    "every tenant listing the brand allowlists the name: no incident");
+            }
+            for tenant in tenants {
+                let id = self
+                    .ids
+                    .generate_from_datetime(now)
+                    .unwrap_or_else(|overflow| overflow.commit_overflow_increment());
+                let incident = Incident::new(verdict.clone(), event, id, now).for_tenant(tenant);
+                self.record(incident, now, &mut fresh)?;
             }
         }
         Ok(fresh)
+    }
+
+    /// Record one incident and say so: a new one or an update is kept in
+    /// `fresh` and published.
+    fn record(
+        &mut self,
+        incident: Incident,
+        now: SystemTime,
+        fresh: &mut Vec<Incident>,
+    ) -> Result<(), RecordError> {
+        let sinks = self.routes.of(&incident.tenant);
+        match self.recorder.record(&incident, sinks, self.dedup, now)? {
+            Recorded::New => {
+                self.metrics.add(&self.metrics.incidents_new, 1);
+                tracing::info!(
+                    incident = %incident.id, tenant = %incident.tenant, brand = %incident.brand,
+                    domain = %incident.domain, kind = incident.detail.kind.as_str(),
+                    score = incident.score, "new incident"
+                );
+                self.publish(&incident);
+                fresh.push(incident);
+            }
+            Recorded::Update { of, sightings } => {
+                self.metrics.add(&self.metrics.incidents_updates, 1);
+                tracing::info!(
+                    incident = %incident.id, update_of = %of, sightings, domain = %incident.domain,
+                    "new certificate for a known lookalike: update queued"
+                );
+                self.publish(&incident);
+                fresh.push(incident);
+            }
+            Recorded::Repeated { id, sightings } => {
+                self.metrics.add(&self.metrics.incidents_repeated, 1);
+                tracing::debug!(incident = %id, sightings, domain = %incident.domain, "repeat sighting");
+            }
+        }
+        Ok(())
     }
 }
 

@@ -94,6 +94,7 @@ fn backoff(settings: &DeliverySettings, delivered: i64) -> Duration {
 pub(crate) async fn deliver_from_bus(
     bus: BusSettings,
     sink: Arc<Sink>,
+    routes: Arc<crate::tenants::SinkRoutes>,
     delivery: DeliverySettings,
     dedup_window: Duration,
     metrics: Arc<Metrics>,
@@ -134,13 +135,13 @@ pub(crate) async fn deliver_from_bus(
             delay = delivery.initial_backoff;
             tracing::info!("delivering incidents from the bus");
             let conn = &conn;
-            let (sink, delivery, metrics) = (&sink, &delivery, &metrics);
+            let (sink, delivery, metrics, routes) = (&sink, &delivery, &metrics, &routes);
             let mut handled = std::pin::pin!(messages
                 .take_until(shutdown.cancelled())
                 .map(|m| async move {
                     match m {
                         Ok(m) => {
-                            handle(conn, sink, delivery, metrics, ack_wait, m).await;
+                            handle(conn, sink, routes, delivery, metrics, ack_wait, m).await;
                             true
                         }
                         Err(e) => {
@@ -170,6 +171,7 @@ pub(crate) async fn deliver_from_bus(
 async fn handle(
     conn: &IncidentBus,
     sink: &Sink,
+    routes: &crate::tenants::SinkRoutes,
     delivery: &DeliverySettings,
     metrics: &Metrics,
     ack_wait: Duration,
@@ -193,6 +195,11 @@ async fn handle(
             return;
         }
     };
+    if !routes.routes(&incident.tenant, &sink.name) {
+        // another tenant's: not this sink's to deliver
+        let _ = message.ack().await;
+        return;
+    }
     let last_try = delivered >= conn.max_deliver();
     // an update goes to the record the sink made of its incident
     let record = if incident.update_of.is_some() {

@@ -10,6 +10,8 @@ use std::time::SystemTime;
 /// Filters of the incident pull and export API.
 #[derive(Debug, Clone, Default)]
 pub struct IncidentFilter {
+    /// Whose incidents (`[[tenants]]`; `default` without tenants).
+    pub tenant: Option<String>,
     pub brand: Option<String>,
     pub severity: Option<String>,
     pub kind: Option<String>,
@@ -155,6 +157,9 @@ impl Db {
             sql.push_str(cond);
             args.push(v);
         };
+        if let Some(t) = &filter.tenant {
+            and("x.tenant = ?", t.clone().into());
+        }
         if let Some(b) = &filter.brand {
             and("x.brand = ?", b.clone().into());
         }

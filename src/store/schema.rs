@@ -259,6 +259,40 @@ const MIGRATIONS: &[Step] = &[
             next_seq INTEGER NOT NULL
         ) WITHOUT ROWID;",
     ),
+    // 15: whose incident it is (`[[tenants]]`), for the queue's and the
+    // API's tenant filter; incidents from before tenants are the default
+    // tenant's
+    Step::Sql(
+        "ALTER TABLE incident_index ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default';
+        UPDATE incident_index SET tenant = coalesce(
+            (SELECT json_extract(body, '$.tenant') FROM incidents i WHERE i.id = incident_index.id),
+            'default');
+        CREATE INDEX incident_index_tenant ON incident_index(tenant, id);
+        DROP TRIGGER incident_index_added;
+        DROP TRIGGER incident_index_changed;
+        CREATE TRIGGER incident_index_added AFTER INSERT ON incidents
+        BEGIN
+            INSERT OR REPLACE INTO incident_index VALUES (NEW.id, json_extract(NEW.body, '$.brand'), json_extract(NEW.body, '$.severity'),
+                json_extract(NEW.body, '$.match.kind'),
+                coalesce(json_extract(NEW.body, '$.triage.state'), 'new'), NEW.first_seen_ms,
+                lower(coalesce(json_extract(NEW.body, '$.domain'), '') || ' '
+                    || coalesce(json_extract(NEW.body, '$.domain_unicode'), '') || ' '
+                    || coalesce(json_extract(NEW.body, '$.brand'), '')),
+                NEW.last_seen_ms,
+                coalesce(json_extract(NEW.body, '$.tenant'), 'default'));
+        END;
+        CREATE TRIGGER incident_index_changed AFTER UPDATE OF body ON incidents
+        BEGIN
+            INSERT OR REPLACE INTO incident_index VALUES (NEW.id, json_extract(NEW.body, '$.brand'), json_extract(NEW.body, '$.severity'),
+                json_extract(NEW.body, '$.match.kind'),
+                coalesce(json_extract(NEW.body, '$.triage.state'), 'new'), NEW.first_seen_ms,
+                lower(coalesce(json_extract(NEW.body, '$.domain'), '') || ' '
+                    || coalesce(json_extract(NEW.body, '$.domain_unicode'), '') || ' '
+                    || coalesce(json_extract(NEW.body, '$.brand'), '')),
+                max(NEW.last_seen_ms, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)),
+                coalesce(json_extract(NEW.body, '$.tenant'), 'default'));
+        END;",
+    ),
 ];
 
 impl Step {

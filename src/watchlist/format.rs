@@ -1,5 +1,11 @@
 //! The homograph list format (XSOAR list JSON): `{"paypal.com": ["paypa1", "pаypal.com"]}`.
 //!
+//! With tenants (`[[tenants]]`, an MSSP's customers) the lists of all
+//! tenants travel as one bundle, `{"tenants": {"acme": {list}, "globex":
+//! {list}}}`: each tenant's list is validated like a plain one, and a brand
+//! several tenants list is one entry, with the variants of all of them and
+//! the tenants that list it, so it is compiled once.
+//!
 //! Keys are protected domains (the brand's own; never alert). A variant with a
 //! dot is a full domain, without a dot a label that matches any registrable
 //! label equal to it. Parsing validates everything and names the place of the
@@ -30,6 +36,32 @@ pub enum ListError {
     },
     #[error("list is {size} bytes, larger than the limit of {limit}")]
     TooLarge { size: usize, limit: usize },
+    #[error("tenant {tenant:?}: {problem}")]
+    Tenant { tenant: String, problem: String },
+}
+
+/// The key of a tenant bundle: not a domain, so no plain list has it.
+pub(crate) const TENANTS_KEY: &str = "tenants";
+
+/// The tenant of a plain list (and of every incident made without tenants).
+pub const DEFAULT_TENANT: &str = "default";
+
+/// A tenant id is 1 to 32 characters of `a-z 0-9 _ -`, starting with a
+/// letter or digit: it is part of bus subjects, file names and URLs.
+pub(crate) fn valid_tenant_id(id: &str) -> Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        && id.as_bytes()[0].is_ascii_alphanumeric();
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{id:?} is not a tenant id (1 to 32 of a-z, 0-9, _ and -, starting with a letter or digit)"
+        ))
+    }
 }
 
 /// A listed variant, normalised: a view into its brand's [`Variants`].
@@ -133,6 +165,16 @@ impl Variants {
         Some(())
     }
 
+    /// Add `other`'s variants after these (duplicates dropped).
+    fn extend(&mut self, other: &Variants) {
+        for span in &other.spans {
+            // both fit: `other` holds them, and a brand's variants
+            // stay far below 4 GB in any list `max_bytes` lets through
+            let _ = self.push(other.text_of(span), span.domain, usize::from(span.label_len));
+        }
+        self.dedup_keeping_first();
+    }
+
     /// Drop variants that normalise to one already listed, keeping the
     /// first, in list order (a sort of indices), and repack the text.
     fn dedup_keeping_first(&mut self) {
@@ -179,12 +221,17 @@ impl Variants {
 pub struct BrandEntry {
     pub domain: Fqdn,
     pub variants: Variants,
+    /// The tenants that list it (indices into [`Watchlist::tenants`]);
+    /// empty in a plain list, whose brands are the default tenant's.
+    pub tenants: Vec<u16>,
 }
 
 /// A validated list.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Watchlist {
     pub brands: Vec<BrandEntry>,
+    /// A bundle's tenants, sorted; empty for a plain list.
+    pub tenants: Vec<String>,
 }
 
 impl Watchlist {
@@ -207,37 +254,136 @@ impl Watchlist {
         if object.is_empty() {
             return Err(ListError::Empty);
         }
-        // brand by brand on every core: a generated list for 1,000 brands
-        // has millions of variants, and a reload should take seconds
-        let entries: Vec<(&String, &&RawValue)> = object.iter().collect();
-        let brands = crate::parallel::map_in_order(
-            entries.len(),
-            |i| parse_brand(entries[i].0, entries[i].1),
-            |_| {},
-        )?;
-        Ok(Watchlist { brands })
+        if let (1, Some(bundle)) = (object.len(), object.get(TENANTS_KEY)) {
+            return parse_bundle(bundle);
+        }
+        Ok(Watchlist {
+            brands: parse_brands(&object)?,
+            tenants: Vec::new(),
+        })
+    }
+
+    /// The tenants listing `brand` (the default tenant's for a plain list).
+    pub fn tenants_of<'a>(&'a self, brand: &'a BrandEntry) -> impl Iterator<Item = &'a str> + 'a {
+        let plain = self.tenants.is_empty().then_some(DEFAULT_TENANT);
+        plain.into_iter().chain(
+            brand
+                .tenants
+                .iter()
+                .filter_map(|i| self.tenants.get(usize::from(*i)).map(String::as_str)),
+        )
     }
 
     pub fn variant_count(&self) -> usize {
         self.brands.iter().map(|b| b.variants.len()).sum()
     }
 
-    /// The list back in its JSON form (Unicode variants as given after normalisation).
+    /// The list back in its JSON form (Unicode variants as given after
+    /// normalisation); a bundle gives each tenant its brands, with the
+    /// variants every tenant listing the brand gave (what is matched).
     pub fn to_json(&self) -> serde_json::Value {
-        let mut map = serde_json::Map::new();
-        for b in &self.brands {
-            let variants = b
-                .variants
-                .iter()
-                .map(|v| serde_json::Value::String(v.display().to_owned()))
-                .collect();
-            map.insert(
-                b.domain.unicode().to_owned(),
-                serde_json::Value::Array(variants),
-            );
+        if self.tenants.is_empty() {
+            return brands_json(self.brands.iter());
         }
-        serde_json::Value::Object(map)
+        let tenants = self
+            .tenants
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let own = self
+                    .brands
+                    .iter()
+                    .filter(|b| b.tenants.iter().any(|t| usize::from(*t) == i));
+                (id.clone(), brands_json(own))
+            })
+            .collect();
+        serde_json::json!({ TENANTS_KEY: serde_json::Value::Object(tenants) })
     }
+}
+
+fn brands_json<'a>(brands: impl Iterator<Item = &'a BrandEntry>) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    for b in brands {
+        let variants = b
+            .variants
+            .iter()
+            .map(|v| serde_json::Value::String(v.display().to_owned()))
+            .collect();
+        map.insert(
+            b.domain.unicode().to_owned(),
+            serde_json::Value::Array(variants),
+        );
+    }
+    serde_json::Value::Object(map)
+}
+
+/// `{"acme": {list}, ...}`: every tenant's list parsed, then one entry per
+/// brand with the variants and tenants of all who list it.
+fn parse_bundle(bundle: &RawValue) -> Result<Watchlist, ListError> {
+    let lists: BTreeMap<String, &RawValue> =
+        serde_json::from_str(bundle.get()).map_err(|_| ListError::Tenant {
+            tenant: String::new(),
+            problem: format!("\"{TENANTS_KEY}\" must map tenant ids to lists"),
+        })?;
+    if lists.is_empty() {
+        return Err(ListError::Empty);
+    }
+    if lists.len() > usize::from(u16::MAX) {
+        return Err(ListError::Tenant {
+            tenant: String::new(),
+            problem: "more than 65,535 tenants".into(),
+        });
+    }
+    let mut merged: BTreeMap<String, BrandEntry> = BTreeMap::new();
+    let mut tenants = Vec::with_capacity(lists.len());
+    for (i, (id, raw)) in lists.iter().enumerate() {
+        let wrap = |problem: String| ListError::Tenant {
+            tenant: id.clone(),
+            problem,
+        };
+        valid_tenant_id(id).map_err(wrap)?;
+        let object: BTreeMap<String, &RawValue> = serde_json::from_str(raw.get())
+            .map_err(|_| wrap(ListError::NotObject.to_string()))?;
+        if object.is_empty() {
+            return Err(wrap(ListError::Empty.to_string()));
+        }
+        let index = i as u16; // at most u16::MAX tenants, checked above
+        for brand in parse_brands(&object).map_err(|e| wrap(e.to_string()))? {
+            match merged.entry(brand.domain.ascii().to_owned()) {
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(BrandEntry {
+                        tenants: vec![index],
+                        ..brand
+                    });
+                }
+                std::collections::btree_map::Entry::Occupied(mut o) => {
+                    let entry = o.get_mut();
+                    entry.variants.extend(&brand.variants);
+                    entry.variants.shrink_to_fit();
+                    if entry.tenants.last() != Some(&index) {
+                        entry.tenants.push(index);
+                    }
+                }
+            }
+        }
+        tenants.push(id.clone());
+    }
+    Ok(Watchlist {
+        brands: merged.into_values().collect(),
+        tenants,
+    })
+}
+
+/// A plain list's brands, parsed on every core.
+fn parse_brands(object: &BTreeMap<String, &RawValue>) -> Result<Vec<BrandEntry>, ListError> {
+    // brand by brand on every core: a generated list for 1,000 brands
+    // has millions of variants, and a reload should take seconds
+    let entries: Vec<(&String, &&RawValue)> = object.iter().collect();
+    crate::parallel::map_in_order(
+        entries.len(),
+        |i| parse_brand(entries[i].0, entries[i].1),
+        |_| {},
+    )
 }
 
 fn parse_brand(key: &str, variants: &RawValue) -> Result<BrandEntry, ListError> {
@@ -305,6 +451,7 @@ fn parse_brand(key: &str, variants: &RawValue) -> Result<BrandEntry, ListError> 
     Ok(BrandEntry {
         domain,
         variants: parsed,
+        tenants: Vec::new(),
     })
 }
 
@@ -351,5 +498,47 @@ mod tests {
             Watchlist::parse(r#"{"a.com": []}"#, 3),
             Err(ListError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn a_bundle_merges_the_brands_tenants_share() {
+        let w = Watchlist::parse(
+            r#"{"tenants": {"globex": {"paypal.com": ["paypa1", "paypai"], "globex.com": []},
+                            "acme": {"PayPal.com": ["paypa1", "pаypal.com"], "acme.co.uk": ["acrne"]}}}"#,
+            MAX,
+        )
+        .unwrap();
+        assert_eq!(w.tenants, ["acme", "globex"]);
+        assert_eq!(w.brands.len(), 3, "paypal.com is compiled once");
+        let paypal = w
+            .brands
+            .iter()
+            .find(|b| b.domain.ascii() == "paypal.com")
+            .unwrap();
+        assert_eq!(w.tenants_of(paypal).collect::<Vec<_>>(), ["acme", "globex"]);
+        let kept: Vec<&str> = paypal.variants.iter().map(Variant::display).collect();
+        assert_eq!(kept, ["paypa1", "pаypal.com", "paypai"]);
+        let globex = w.brands.iter().find(|b| b.domain.ascii() == "globex.com").unwrap();
+        assert_eq!(w.tenants_of(globex).collect::<Vec<_>>(), ["globex"]);
+        // what GET /v1/lists/current serves parses back to the same matching
+        let again = Watchlist::parse(&w.to_json().to_string(), MAX).unwrap();
+        assert_eq!(again.tenants, w.tenants);
+        assert_eq!(again.variant_count(), w.variant_count());
+
+        let plain = Watchlist::parse(r#"{"a.com": []}"#, MAX).unwrap();
+        assert_eq!(plain.tenants_of(&plain.brands[0]).collect::<Vec<_>>(), ["default"]);
+    }
+
+    #[test]
+    fn a_bundle_names_the_tenant_at_fault() {
+        let e = |t: &str| Watchlist::parse(t, MAX).unwrap_err().to_string();
+        let bad = e(r#"{"tenants": {"acme": {"a.com": []}, "globex": {"b.com": [3]}}}"#);
+        assert!(bad.contains("\"globex\"") && bad.contains("item 0"), "{bad}");
+        assert!(e(r#"{"tenants": {"Acme Corp": {"a.com": []}}}"#).contains("not a tenant id"));
+        assert!(e(r#"{"tenants": {"acme": {}}}"#).contains("no domains"));
+        assert!(e(r#"{"tenants": {}}"#).contains("no domains"));
+        assert!(e(r#"{"tenants": []}"#).contains("tenant ids"));
+        // a key beside "tenants" makes it a plain list, where it is no domain
+        assert!(e(r#"{"tenants": {}, "a.com": []}"#).contains("\"tenants\""));
     }
 }

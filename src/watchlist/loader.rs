@@ -31,6 +31,8 @@ pub enum LoadError {
         path: String,
         source: std::io::Error,
     },
+    #[error("no tenant has a good list ({0})")]
+    Tenants(String),
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -8,7 +8,8 @@ mod loader;
 mod settings;
 
 pub(crate) use format::ListError;
-pub use format::{BrandEntry, Variant, Variants, Watchlist};
+pub use format::{BrandEntry, DEFAULT_TENANT, Variant, Variants, Watchlist};
+pub(crate) use format::{TENANTS_KEY, valid_tenant_id};
 pub use loader::ListLoader;
 pub(crate) use loader::{LoadError, XSOAR_LIST_MAX_CHARS, save_xsoar_list};
 pub use settings::{WatchlistSettings, XsoarListSettings};

@@ -141,10 +141,10 @@ async fn triage_is_audited_and_read_back_by_the_pull_api() {
         lines
             .next()
             .unwrap()
-            .ends_with(",triage_state,triage_assignee")
+            .ends_with(",triage_state,triage_assignee,tenant")
     );
     assert!(
-        lines.next().unwrap().ends_with(",false_positive,ana"),
+        lines.next().unwrap().ends_with(",false_positive,ana,default"),
         "{csv}"
     );
 
