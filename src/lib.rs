@@ -82,18 +82,16 @@ pub use sink::{
 pub use source::{
     Frame, FrameCert, FrameError, SourceKind, SourceSettings, SourceState, parse_frame, scan_frame,
 };
-pub use tenants::{SinkRoutes, TenantListSettings, TenantListStatus, TenantSettings};
 pub use store::{
     AuditEntry, History, IncidentFilter, NewAuditEntry, NewSuppression, Pruned, RetentionSettings,
     Store, StoreLock, StoreSettings, StoreSummary, StoreUsage, StoredRule,
 };
+pub use tenants::{SinkRoutes, TenantListSettings, TenantListStatus, TenantSettings};
 /// Online backup and restore of a store file.
 pub mod backup {
     pub use crate::store::{backup, restore};
 }
-pub use watchlist::{
-    DEFAULT_TENANT, ListLoader, Watchlist, WatchlistSettings, XsoarListSettings,
-};
+pub use watchlist::{DEFAULT_TENANT, ListLoader, Watchlist, WatchlistSettings, XsoarListSettings};
 
 /// A parsed list's parts: brands and their packed variants.
 pub mod list {

@@ -149,6 +149,20 @@ impl SnapshotHandle {
         let mut status = lock(&self.inner.status).clone();
         if let ListSource::Tenants(t) = &self.inner.loader {
             status.tenants = t.status();
+            // a tenant's list that fails is a list error (`/readyz` says
+            // degraded), while that tenant's last good list stays in use
+            if status.last_error.is_none() {
+                let failing: Vec<String> = status
+                    .tenants
+                    .iter()
+                    .filter_map(|t| {
+                        Some(format!("tenant {}: {}", t.tenant, t.last_error.as_ref()?))
+                    })
+                    .collect();
+                if !failing.is_empty() {
+                    status.last_error = Some(failing.join("; "));
+                }
+            }
         }
         status
     }

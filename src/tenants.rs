@@ -130,7 +130,8 @@ pub(crate) fn validate(
             .iter()
             .enumerate()
             .map(|(j, a)| {
-                Fqdn::parse_domain(a).map_err(|e| invalid(key(&format!("allowlist[{j}]")), e.to_string()))
+                Fqdn::parse_domain(a)
+                    .map_err(|e| invalid(key(&format!("allowlist[{j}]")), e.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;
         for (j, s) in t.sinks.iter().enumerate() {
@@ -347,7 +348,10 @@ impl TenantLists {
 /// `{"tenants": {"<id>": <list>, ...}}` from lists already validated (JSON
 /// objects), without parsing them again.
 fn bundle(lists: &[(&str, &str)]) -> String {
-    let size = lists.iter().map(|(id, t)| id.len() + t.len() + 8).sum::<usize>();
+    let size = lists
+        .iter()
+        .map(|(id, t)| id.len() + t.len() + 8)
+        .sum::<usize>();
     let mut out = String::with_capacity(size + 16);
     out.push_str("{\"");
     out.push_str(TENANTS_KEY);
@@ -480,22 +484,39 @@ mod tests {
         ta.list.path = a.clone();
         let mut tb = tenant("globex", &[]);
         tb.list.path = b.clone();
-        let lists = TenantLists::new(&[ta, tb], &WatchlistSettings::default(), reqwest::Client::new());
+        let lists = TenantLists::new(
+            &[ta, tb],
+            &WatchlistSettings::default(),
+            reqwest::Client::new(),
+        );
         let w = Watchlist::parse(&lists.fetch(1 << 20).await.unwrap(), 1 << 20).unwrap();
         assert_eq!(w.tenants, ["acme", "globex"]);
 
         std::fs::write(&a, r#"{"acme.com": [1]}"#).unwrap();
         std::fs::write(&b, r#"{"globex.com": [], "globex.de": []}"#).unwrap();
         let w = Watchlist::parse(&lists.fetch(1 << 20).await.unwrap(), 1 << 20).unwrap();
-        assert_eq!(w.brands.len(), 3, "acme's last good list and globex's new one");
+        assert_eq!(
+            w.brands.len(),
+            3,
+            "acme's last good list and globex's new one"
+        );
         let status = lists.status();
         assert!(status[0].last_error.as_deref().unwrap().contains("item 0"));
-        assert_eq!((status[1].brands, status[1].last_error.as_deref()), (2, None));
+        assert_eq!(
+            (status[1].brands, status[1].last_error.as_deref()),
+            (2, None)
+        );
 
         std::fs::remove_file(&b).unwrap();
         std::fs::write(&a, r#"{"tenants": {"x": {"a.com": []}}}"#).unwrap();
         let w = Watchlist::parse(&lists.fetch(1 << 20).await.unwrap(), 1 << 20).unwrap();
         assert_eq!(w.brands.len(), 3);
-        assert!(lists.status()[0].last_error.as_deref().unwrap().contains("plain list"));
+        assert!(
+            lists.status()[0]
+                .last_error
+                .as_deref()
+                .unwrap()
+                .contains("plain list")
+        );
     }
 }

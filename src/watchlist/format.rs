@@ -170,7 +170,11 @@ impl Variants {
         for span in &other.spans {
             // both fit: `other` holds them, and a brand's variants
             // stay far below 4 GB in any list `max_bytes` lets through
-            let _ = self.push(other.text_of(span), span.domain, usize::from(span.label_len));
+            let _ = self.push(
+                other.text_of(span),
+                span.domain,
+                usize::from(span.label_len),
+            );
         }
         self.dedup_keeping_first();
     }
@@ -342,8 +346,8 @@ fn parse_bundle(bundle: &RawValue) -> Result<Watchlist, ListError> {
             problem,
         };
         valid_tenant_id(id).map_err(wrap)?;
-        let object: BTreeMap<String, &RawValue> = serde_json::from_str(raw.get())
-            .map_err(|_| wrap(ListError::NotObject.to_string()))?;
+        let object: BTreeMap<String, &RawValue> =
+            serde_json::from_str(raw.get()).map_err(|_| wrap(ListError::NotObject.to_string()))?;
         if object.is_empty() {
             return Err(wrap(ListError::Empty.to_string()));
         }
@@ -518,7 +522,11 @@ mod tests {
         assert_eq!(w.tenants_of(paypal).collect::<Vec<_>>(), ["acme", "globex"]);
         let kept: Vec<&str> = paypal.variants.iter().map(Variant::display).collect();
         assert_eq!(kept, ["paypa1", "pаypal.com", "paypai"]);
-        let globex = w.brands.iter().find(|b| b.domain.ascii() == "globex.com").unwrap();
+        let globex = w
+            .brands
+            .iter()
+            .find(|b| b.domain.ascii() == "globex.com")
+            .unwrap();
         assert_eq!(w.tenants_of(globex).collect::<Vec<_>>(), ["globex"]);
         // what GET /v1/lists/current serves parses back to the same matching
         let again = Watchlist::parse(&w.to_json().to_string(), MAX).unwrap();
@@ -526,14 +534,20 @@ mod tests {
         assert_eq!(again.variant_count(), w.variant_count());
 
         let plain = Watchlist::parse(r#"{"a.com": []}"#, MAX).unwrap();
-        assert_eq!(plain.tenants_of(&plain.brands[0]).collect::<Vec<_>>(), ["default"]);
+        assert_eq!(
+            plain.tenants_of(&plain.brands[0]).collect::<Vec<_>>(),
+            ["default"]
+        );
     }
 
     #[test]
     fn a_bundle_names_the_tenant_at_fault() {
         let e = |t: &str| Watchlist::parse(t, MAX).unwrap_err().to_string();
         let bad = e(r#"{"tenants": {"acme": {"a.com": []}, "globex": {"b.com": [3]}}}"#);
-        assert!(bad.contains("\"globex\"") && bad.contains("item 0"), "{bad}");
+        assert!(
+            bad.contains("\"globex\"") && bad.contains("item 0"),
+            "{bad}"
+        );
         assert!(e(r#"{"tenants": {"Acme Corp": {"a.com": []}}}"#).contains("not a tenant id"));
         assert!(e(r#"{"tenants": {"acme": {}}}"#).contains("no domains"));
         assert!(e(r#"{"tenants": {}}"#).contains("no domains"));

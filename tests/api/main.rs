@@ -24,5 +24,6 @@ mod rules;
 mod sinks;
 mod soak;
 mod stream_server;
+mod tenants;
 mod triage_sync;
 mod xsoar_content;

@@ -77,7 +77,11 @@ fn false_positives_on_popular_domains_at_40_and_1000_brands() {
         println!(
             "{what}: {fp} of {counted} popular domains alert ({rate:.3}%, goal {goal}%, ceiling {ceiling}%)"
         );
-        for f in flagged.iter().take(if std::env::var("FP_ALL").is_ok() { usize::MAX } else { 40 }) {
+        for f in flagged.iter().take(if std::env::var("FP_ALL").is_ok() {
+            usize::MAX
+        } else {
+            40
+        }) {
             println!("  {f}");
         }
         assert!(rate <= ceiling, "{what}: {rate:.3}% > {ceiling}%");

@@ -144,7 +144,10 @@ async fn triage_is_audited_and_read_back_by_the_pull_api() {
             .ends_with(",triage_state,triage_assignee,tenant")
     );
     assert!(
-        lines.next().unwrap().ends_with(",false_positive,ana,default"),
+        lines
+            .next()
+            .unwrap()
+            .ends_with(",false_positive,ana,default"),
         "{csv}"
     );
 
