@@ -216,7 +216,10 @@ impl Tenancy {
                 .tenant_allowlists
                 .iter()
                 .map(|(id, domains)| {
-                    (id.clone(), domains.iter().map(|d| d.ascii().to_owned()).collect())
+                    (
+                        id.clone(),
+                        domains.iter().map(|d| d.ascii().to_owned()).collect(),
+                    )
                 })
                 .collect(),
         }

@@ -1120,3 +1120,115 @@ async fn a_suppression_made_in_any_api_process_holds_in_every_matcher() {
         node.sigkill();
     }
 }
+
+/// Tenants over the bus: a matcher publishes one incident per tenant
+/// listing the brand, under `incidents.<tenant>.<brand>`, and the delivery
+/// process gives each sink only the tenants routed to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_tenant_s_incidents_reach_its_sinks_through_the_bus() {
+    use futures_util::StreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("stream.jsonl");
+    let lines: Vec<String> = [
+        cert_for(&["paypa1.com"], "bus-tenant-1"),
+        cert_for(&["acmebank-login.com"], "bus-tenant-2"),
+    ]
+    .iter()
+    .map(|m| m.to_string())
+    .collect();
+    std::fs::write(&stream, lines.join("\n") + "\n").unwrap();
+    let acme_list = dir.path().join("acme.json");
+    std::fs::write(&acme_list, r#"{"paypal.com": [], "acmebank.com": []}"#).unwrap();
+    let hook = Receiver::start().await;
+    let broker = Broker::start(&dir.path().join("nats"), 0);
+    let url = broker.url();
+    let source = format!(
+        "[source]\nkind = \"replay\"\npath = \"{}\"\nreplay_rate = 5",
+        stream.display()
+    );
+    // one configuration for the cluster: every process knows the tenants
+    let shared = format!(
+        "[[sinks]]\nname = \"hook\"\nurl = \"{base}/hook\"\n\n\
+         [[sinks]]\nname = \"acme-hook\"\nurl = \"{base}/acme\"\n\n\
+         [[tenants]]\nid = \"acme\"\nsinks = [\"acme-hook\"]\nlist.path = \"{list}\"\n",
+        base = hook.base,
+        list = acme_list.display()
+    );
+    let none = "[source]\nkind = \"none\"";
+    let mut m = Node::new(
+        &dir.path().join("m"),
+        &url,
+        r#"["ct-reader", "matcher", "api"]"#,
+        &source,
+        &shared,
+    );
+    let mut d = Node::new(
+        &dir.path().join("d"),
+        &url,
+        r#"["delivery"]"#,
+        none,
+        &shared,
+    );
+    d.start();
+    m.start();
+
+    let acme = hook.wait_delivered("/acme", 2).await;
+    let default = hook.wait_delivered("/hook", 1).await;
+    for consumer in ["deliver-hook", "deliver-acme-hook"] {
+        drained(&url, "INCIDENTS", consumer, Duration::from_secs(30)).await;
+    }
+    let seen = |path: &str| -> Vec<String> {
+        hook.delivered(path)
+            .iter()
+            .map(|r| format!("{} {}", r.body["tenant"], r.body["domain"]))
+            .collect()
+    };
+    assert_eq!(hook.delivered("/acme").len(), 2, "{:?}", seen("/acme"));
+    assert_eq!(hook.delivered("/hook").len(), 1, "{:?}", seen("/hook"));
+    assert!(acme.iter().all(|r| r.body["tenant"] == "acme"));
+    let mut domains: Vec<&str> = acme
+        .iter()
+        .map(|r| r.body["domain"].as_str().unwrap())
+        .collect();
+    domains.sort();
+    assert_eq!(domains, ["acmebank-login.com", "paypa1.com"]);
+    assert_eq!(default[0].body["tenant"], "default");
+    assert_eq!(default[0].body["domain"], "paypa1.com");
+
+    // the subjects say whose incident each is
+    let client = async_nats::connect(url.as_str()).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let consumer = js
+        .get_stream("INCIDENTS")
+        .await
+        .unwrap()
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut batch = consumer
+        .fetch()
+        .max_messages(50)
+        .expires(Duration::from_secs(1))
+        .messages()
+        .await
+        .unwrap();
+    let mut subjects = Vec::new();
+    while let Some(msg) = batch.next().await {
+        subjects.push(msg.unwrap().subject.to_string());
+    }
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        [
+            "incidents.acme.acmebank_com",
+            "incidents.acme.paypal_com",
+            "incidents.default.paypal_com"
+        ]
+    );
+    for node in [&mut m, &mut d] {
+        node.sigkill();
+    }
+}
