@@ -259,8 +259,10 @@ impl SnapshotHandle {
     pub async fn replace(&self, text: String) -> Result<ListStatus, LoadError> {
         let _guard = self.inner.reload_lock.lock().await;
         let started = Instant::now();
-        let ListSource::One(loader @ ListLoader::File(_)) = &self.inner.loader else {
-            return Err(LoadError::NotKept(self.inner.loader.describe()));
+        let loader = match &self.inner.loader {
+            ListSource::One(loader @ ListLoader::File(_)) => loader,
+            ListSource::Tenants(_) => return Err(LoadError::TenantNeeded),
+            ListSource::One(_) => return Err(LoadError::NotKept(self.inner.loader.describe())),
         };
         let (text, sha) = digested(text).await?;
         let kept = text.clone();
@@ -273,6 +275,60 @@ impl SnapshotHandle {
         let mut status = lock(&self.inner.status);
         status.last_attempt_at = Some(unix_now());
         Ok(self.publish(&mut status, matcher, started))
+    }
+
+    /// Replace one tenant's list with `text` pushed through the API (`PUT
+    /// /v1/lists/current?tenant=<id>`): validated as a plain list, kept in
+    /// the tenant's list file, then every list is read again and the
+    /// bundle published. Without `[[tenants]]`, the default tenant's list
+    /// is the one list ([`Self::replace`]).
+    pub async fn replace_tenant(
+        &self,
+        tenant: &str,
+        text: String,
+    ) -> Result<ListStatus, LoadError> {
+        let ListSource::Tenants(lists) = &self.inner.loader else {
+            if tenant == crate::watchlist::DEFAULT_TENANT {
+                return self.replace(text).await;
+            }
+            return Err(LoadError::UnknownTenant(tenant.to_owned()));
+        };
+        let max_bytes = self.inner.max_bytes;
+        let text = tokio::task::spawn_blocking(move || {
+            let list = Watchlist::parse(&text, max_bytes)?;
+            if list.tenants.is_empty() {
+                Ok(text)
+            } else {
+                Err(ListError::Tenant {
+                    tenant: String::new(),
+                    problem: "a tenant's list is a plain list, not a bundle of tenants".into(),
+                })
+            }
+        })
+        .await
+        .map_err(|e| LoadError::Internal(e.to_string()))?
+        .inspect_err(|e| tracing::warn!(tenant, error = %e, "pushed list refused"))?;
+        lists.keep(tenant, &text).await?;
+        drop(text);
+        self.reload().await
+    }
+
+    /// `tenant`'s own list (its last good one, as its source gave it):
+    /// `None` for a tenant unknown or without a good list yet. Without
+    /// `[[tenants]]`, the default tenant's is the one list.
+    pub fn tenant_list(&self, tenant: &str) -> Option<serde_json::Value> {
+        match &self.inner.loader {
+            ListSource::Tenants(lists) => serde_json::from_str(&lists.text_of(tenant)?).ok(),
+            ListSource::One(_) if tenant == crate::watchlist::DEFAULT_TENANT => {
+                self.current_list().map(|l| l.to_json())
+            }
+            ListSource::One(_) => None,
+        }
+    }
+
+    /// Whether lists are tenants' (`[[tenants]]`).
+    pub fn has_tenants(&self) -> bool {
+        matches!(self.inner.loader, ListSource::Tenants(_))
     }
 
     /// The configured `[matcher]` with `extra` rules (the console's) after

@@ -269,6 +269,25 @@ impl TenantLists {
         }
     }
 
+    /// Keep `text` (a plain list, already validated) as `tenant`'s: only
+    /// a tenant whose list is a file can.
+    pub(crate) async fn keep(&self, tenant: &str, text: &str) -> Result<(), LoadError> {
+        let (_, loader) = self
+            .sources
+            .iter()
+            .find(|(id, _)| id == tenant)
+            .ok_or_else(|| LoadError::UnknownTenant(tenant.to_owned()))?;
+        loader.keep(text).await
+    }
+
+    /// `tenant`'s last good list, as its source gave it.
+    pub(crate) fn text_of(&self, tenant: &str) -> Option<String> {
+        lock(&self.kept)
+            .iter()
+            .find(|k| k.status.tenant == tenant)
+            .and_then(|k| k.text.clone())
+    }
+
     pub(crate) fn describe(&self) -> String {
         format!("{} tenants' lists", self.sources.len())
     }

@@ -23,7 +23,19 @@ pub(super) const MAX_GENERATE_OUTPUT: usize = 1_000_000;
 
 pub(super) async fn current(
     State(state): State<AppState>,
+    query: Result<Query<ReplaceQuery>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    if let Some(tenant) = &query.tenant {
+        // one tenant's own list, as its source gave it
+        return state
+            .snapshots
+            .tenant_list(tenant)
+            .map(Json)
+            .ok_or_else(|| {
+                ApiError::NotFound(format!("no list of a tenant {tenant:?} is loaded"))
+            });
+    }
     let list = state
         .snapshots
         .current_list()
@@ -34,10 +46,19 @@ pub(super) async fn current(
 /// `PUT /v1/lists/current`: the body is the list JSON, checked like a
 /// reload; kept in `watchlist.path` and published. The body limit is
 /// `watchlist.max_bytes` (set on the route).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReplaceQuery {
+    /// With `[[tenants]]`: whose list.
+    tenant: Option<String>,
+}
+
 pub(super) async fn replace(
     State(state): State<AppState>,
+    query: Result<Query<ReplaceQuery>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let body = body.map_err(|e| match e.status() {
         axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLargeFor(format!(
             "the list is larger than watchlist.max_bytes ({} bytes)",
@@ -48,9 +69,16 @@ pub(super) async fn replace(
     let text = String::from_utf8(body.to_vec())
         .map_err(|_| ApiError::BadRequest("the list must be UTF-8 JSON".into()))?;
     drop(body);
-    match state.snapshots.replace(text).await {
+    let replaced = match &query.tenant {
+        Some(tenant) => state.snapshots.replace_tenant(tenant, text).await,
+        None => state.snapshots.replace(text).await,
+    };
+    match replaced {
         Ok(status) => Ok(Json(json!({"replaced": true, "list": status}))),
-        Err(e @ LoadError::NotKept(_)) => Err(ApiError::Conflict(e.to_string())),
+        Err(e @ (LoadError::NotKept(_) | LoadError::TenantNeeded)) => {
+            Err(ApiError::Conflict(e.to_string()))
+        }
+        Err(e @ LoadError::UnknownTenant(_)) => Err(ApiError::NotFound(e.to_string())),
         Err(e @ (LoadError::Invalid(_) | LoadError::TooLarge(_))) => Err(ApiError::Unprocessable {
             error: "list refused; the last good list stays active".into(),
             detail: e.to_string(),

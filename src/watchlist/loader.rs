@@ -33,6 +33,10 @@ pub enum LoadError {
     },
     #[error("no tenant has a good list ({0})")]
     Tenants(String),
+    #[error("no tenant {0:?} is configured")]
+    UnknownTenant(String),
+    #[error("with [[tenants]], name the tenant whose list this is (?tenant=<id>)")]
+    TenantNeeded,
     #[error("internal error: {0}")]
     Internal(String),
 }

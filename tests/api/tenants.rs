@@ -5,13 +5,21 @@ use crate::helpers::*;
 use std::sync::Arc;
 use std::time::Duration;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_tenant_gets_the_incidents_of_its_brands_on_its_own_sinks() {
+/// A service with the default tenant's list (TEST_LIST: paypal.com, ...)
+/// and two tenants: acme (paypal.com and acmebank.com, allowlisting
+/// paypal-login.com, with its own sink `/acme`) and globex (globex.com, no
+/// sink of its own). Gives the two tenants' list files too.
+async fn spawn_tenants() -> (
+    TestApp,
+    FakeCertstream,
+    Receiver,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
     let certstream = FakeCertstream::start().await;
     let receiver = Receiver::start().await;
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let mut settings = test_settings(dir.path(), &certstream.url, &receiver);
-    // the default tenant's list is [watchlist]'s (TEST_LIST: paypal.com, ...)
     let (acme_list, globex_list) = (dir.path().join("acme.json"), dir.path().join("globex.json"));
     std::fs::write(&acme_list, r#"{"paypal.com": [], "acmebank.com": []}"#).unwrap();
     std::fs::write(&globex_list, r#"{"globex.com": []}"#).unwrap();
@@ -39,6 +47,12 @@ async fn each_tenant_gets_the_incidents_of_its_brands_on_its_own_sinks() {
     settings.tenants = tenants["tenants"].clone().try_into().unwrap();
     let app = spawn_app_with(settings, dir).await;
     certstream.wait_for_connections(1).await;
+    (app, certstream, receiver, acme_list, globex_list)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_tenant_gets_the_incidents_of_its_brands_on_its_own_sinks() {
+    let (app, certstream, receiver, acme_list, globex_list) = spawn_tenants().await;
 
     // the lists of three tenants, one matcher
     let status = app.get_json("/v1/status").await;
@@ -201,4 +215,138 @@ async fn tenant_settings_are_checked_when_the_service_starts() {
     assert!(e.contains("tenants[0].list"), "{e}");
     let e = with("[[tenants]]\nid = \"ACME\"\nlist.path = \"/x.json\"\n");
     assert!(e.contains("tenant id"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_s_own_list_is_served_and_replaced_alone() {
+    let (app, _certstream, _receiver, acme_list, globex_list) = spawn_tenants().await;
+    // the tenant's own list, not the bundle's union of variants
+    let acme = app.get_json("/v1/lists/current?tenant=acme").await;
+    assert_eq!(
+        acme,
+        serde_json::json!({"paypal.com": [], "acmebank.com": []})
+    );
+    let put = |tenant: &str, body: &str| {
+        let req = app
+            .client
+            .put(format!("{}/v1/lists/current?tenant={tenant}", app.address))
+            .body(body.to_owned());
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(
+        put(
+            "acme",
+            r#"{"acmebank.com": ["acmebenk"], "acme.co.uk": []}"#
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        std::fs::read_to_string(&acme_list).unwrap(),
+        r#"{"acmebank.com": ["acmebenk"], "acme.co.uk": []}"#
+    );
+    let bundle = app.get_json("/v1/lists/current").await;
+    assert!(
+        bundle["tenants"]["acme"]["acme.co.uk"].is_array(),
+        "{bundle}"
+    );
+    assert!(
+        bundle["tenants"]["acme"].get("paypal.com").is_none(),
+        "{bundle}"
+    );
+    // a broken list, a bundle, an unknown tenant, or no tenant named:
+    // refused, and nothing changes
+    assert_eq!(put("globex", r#"{"globex.com": [1]}"#).await, 422);
+    assert_eq!(
+        put("globex", r#"{"tenants": {"x": {"a.com": []}}}"#).await,
+        422
+    );
+    assert_eq!(
+        std::fs::read_to_string(&globex_list).unwrap(),
+        r#"{"globex.com": []}"#
+    );
+    assert_eq!(put("initech", r#"{"a.com": []}"#).await, 404);
+    let plain = app
+        .client
+        .put(format!("{}/v1/lists/current", app.address))
+        .body(r#"{"a.com": []}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 409);
+    assert!(plain.text().await.unwrap().contains("?tenant="));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_shows_each_tenant_s_brands_and_adds_a_brand_for_one() {
+    let Some(chrome) = chromium_for_test() else {
+        return;
+    };
+    let (app, certstream, receiver, acme_list, _) = spawn_tenants().await;
+    certstream.send_json(&cert_for(&["g1obex.com"], "c1"));
+    certstream.send_json(&cert_for(&["acmebank-login.com"], "c2"));
+    receiver.wait_delivered("/acme", 1).await;
+    receiver.wait_delivered("/webhook", 1).await;
+    let mut browser = Browser::start(&chrome).await;
+
+    // the queue filters by tenant
+    browser.goto(&format!("{}/#/", app.address)).await;
+    browser
+        .wait_for(r#"document.getElementById("f-tenant") !== null && document.querySelectorAll("tbody tr").length === 2"#)
+        .await;
+    browser
+        .eval(
+            r#"document.getElementById("f-tenant").value = "globex";
+               [...document.querySelectorAll("button")].find(b => b.textContent === "Filter").click(); true"#,
+        )
+        .await;
+    browser
+        .wait_for(r#"document.querySelectorAll("tbody tr").length === 1 && document.querySelector("tbody").innerText.includes("globex.com · globex")"#)
+        .await;
+
+    // the brands page: one section per tenant; a brand added for acme
+    // goes to acme's list file alone
+    browser.goto(&format!("{}/#/brands", app.address)).await;
+    browser
+        .wait_for(r#"document.getElementById("b-tenant") !== null && document.body.innerText.includes("Tenant acme")"#)
+        .await;
+    browser
+        .eval(
+            r#"document.getElementById("b-tenant").value = "acme";
+               document.getElementById("b-domain").value = "acmepay.com";
+               document.getElementById("b-limit").value = "5";
+               [...document.querySelectorAll("button")].find(b => b.textContent === "Preview").click(); true"#,
+        )
+        .await;
+    browser
+        .wait_for(r#"[...document.querySelectorAll("button")].some(b => b.textContent === "Save acmepay.com with these variants for acme")"#)
+        .await;
+    browser
+        .eval(r#"[...document.querySelectorAll("button")].find(b => b.textContent.startsWith("Save")).click(); true"#)
+        .await;
+    browser
+        .wait_for(
+            r#"[...document.querySelectorAll("td")].some(td => td.textContent === "acmepay.com")"#,
+        )
+        .await;
+    browser.close().await;
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&acme_list).unwrap()).unwrap();
+    assert_eq!(
+        written["acmepay.com"].as_array().unwrap().len(),
+        5,
+        "{written}"
+    );
+    assert!(
+        written.get("acmebank.com").is_some(),
+        "acme's other brands stay"
+    );
+    let default: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&app.list_path).unwrap()).unwrap();
+    assert!(
+        default.get("acmepay.com").is_none(),
+        "the default tenant's list is untouched"
+    );
+    app.stop().await;
 }

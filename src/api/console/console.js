@@ -78,7 +78,13 @@ function failure(e) {
 
 // ------------------------------------------------------------------ queue
 
-let queue = { filters: {}, before: [], top: null, timer: null, stream: null };
+// the brands of a list, or of every tenant's in a bundle ({"tenants": {...}})
+function listBrands(list) {
+  if (!list.tenants) return Object.keys(list);
+  return [...new Set(Object.values(list.tenants).flatMap((l) => Object.keys(l)))].sort();
+}
+
+let queue = { filters: {}, before: [], top: null, timer: null, stream: null, tenants: [] };
 
 function queueQuery(extra) {
   const p = new URLSearchParams();
@@ -92,7 +98,7 @@ function incidentRow(i, fresh) {
   return el("tr", { class: fresh ? "fresh" : "" },
     el("td", {}, box),
     el("td", {}, el("a", { href: `#/incident/${i.id}` }, shown)),
-    el("td", {}, i.brand),
+    el("td", {}, queue.tenants.length ? `${i.brand} · ${i.tenant || "default"}` : i.brand),
     el("td", {}, i.match ? i.match.kind : ""),
     el("td", {}, String(i.score)),
     el("td", {}, severity(i.severity)),
@@ -111,16 +117,23 @@ async function viewQueue() {
   stopLive();
   const f = queue.filters;
   let brands = [];
-  try { brands = Object.keys(await api("/v1/lists/current")); } catch (_) { /* no list yet */ }
+  try {
+    const list = await api("/v1/lists/current");
+    brands = listBrands(list);
+    queue.tenants = list.tenants ? Object.keys(list.tenants) : [];
+  } catch (_) { /* no list yet */ }
   const form = el("form", { class: "filters", on: { submit: (e) => {
     e.preventDefault();
-    for (const k of ["brand", "severity", "kind", "triage", "q", "since"]) {
-      const v = document.getElementById(`f-${k}`).value.trim();
+    for (const k of ["tenant", "brand", "severity", "kind", "triage", "q", "since"]) {
+      const input = document.getElementById(`f-${k}`);
+      if (!input) continue;
+      const v = input.value.trim();
       queue.filters[k] = k === "since" && v ? new Date(v).toISOString() : v;
     }
     queue.before = [];
     viewQueue();
   } } },
+    queue.tenants.length ? el("label", {}, "Tenant ", select("f-tenant", queue.tenants, f.tenant, "any")) : null,
     el("label", {}, "Brand ", select("f-brand", brands, f.brand, "any")),
     el("label", {}, "Severity ", select("f-severity", SEVERITIES, f.severity, "any")),
     el("label", {}, "Kind ", select("f-kind", KINDS, f.kind, "any")),
@@ -154,6 +167,7 @@ async function viewQueue() {
 // whether an incident pushed by the server passes the queue's filters
 function passes(i) {
   const f = queue.filters;
+  if (f.tenant && (i.tenant || "default") !== f.tenant) return false;
   if (f.brand && i.brand !== f.brand) return false;
   if (f.severity && i.severity !== f.severity) return false;
   if (f.kind && (!i.match || i.match.kind !== f.kind)) return false;
@@ -305,7 +319,7 @@ async function viewIncident(id) {
     .map((ch) => `${ch} U+${ch.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")} ${scriptOf(ch)}`);
   const what = el("div", { class: "card" },
     el("h2", {}, chars(i.domain_unicode || i.domain, null)),
-    dl([["Brand", i.brand], ["Punycode", i.domain], ["Registrable domain", i.registrable_domain],
+    dl([["Brand", i.brand], ["Tenant", i.tenant || "default"], ["Punycode", i.domain], ["Registrable domain", i.registrable_domain],
       ["Kind", m.kind], ["Score", String(i.score)], ["Severity", severity(i.severity)],
       ["Why", m.explanation], ["Variant", m.variant], ["Skeleton", m.skeleton],
       ["Characters outside ASCII", nonAscii.join(", ")],
@@ -403,24 +417,30 @@ async function viewSuppressions() {
   }
 }
 
-// the list is replaced whole (PUT /v1/lists/current): certsentry checks it
-// and keeps its current list when it refuses the new one
-async function saveList(list, msg) {
+// the list is replaced whole (PUT /v1/lists/current, ?tenant=<id> for a
+// tenant's): certsentry checks it and keeps its current list when it
+// refuses the new one
+async function saveList(list, msg, tenant) {
   try {
-    await api("/v1/lists/current", { method: "PUT", json: list });
+    if (tenant) await api(`/v1/lists/current?tenant=${encodeURIComponent(tenant)}`, { method: "PUT", json: list });
+    else await api("/v1/lists/current", { method: "PUT", json: list });
     viewBrands();
   } catch (e) {
     msg.replaceChildren(failure(e));
   }
 }
 
-function addBrandCard(list) {
+// lists: [[tenant or null, its list]]
+function addBrandCard(lists) {
   const msg = el("div");
   const preview = el("div");
+  const tenants = lists.map(([t]) => t).filter(Boolean);
   const form = el("form", { class: "filters", on: { submit: async (e) => {
     e.preventDefault();
     const domain = document.getElementById("b-domain").value.trim();
     const limit = Number(document.getElementById("b-limit").value) || 200;
+    const tenant = tenants.length ? document.getElementById("b-tenant").value : null;
+    const list = (lists.find(([t]) => t === tenant) || [null, {}])[1];
     msg.replaceChildren();
     try {
       const generated = await api("/v1/lists/generate?explain=true", { method: "POST", json: { domains: [domain], limit } });
@@ -430,8 +450,8 @@ function addBrandCard(list) {
       preview.replaceChildren(
         el("p", {}, `${variants.length} variants of ${key}: `,
           Object.entries(byFuzzer).map(([f, n]) => `${f} ${n}`).join(", ")),
-        el("button", { on: { click: () => saveList({ ...list, [key]: variants.map((v) => v.variant) }, msg) } },
-          `Save ${key} with these variants`),
+        el("button", { on: { click: () => saveList({ ...list, [key]: variants.map((v) => v.variant) }, msg, tenant) } },
+          tenant ? `Save ${key} with these variants for ${tenant}` : `Save ${key} with these variants`),
         el("table", {}, el("tr", {}, ["Variant", "Punycode", "Fuzzer"].map((h) => el("th", {}, h))),
           variants.map((v) => el("tr", {}, el("td", {}, v.variant), el("td", { class: "mono" }, v.punycode || ""),
             el("td", {}, v.fuzzer)))));
@@ -439,6 +459,7 @@ function addBrandCard(list) {
       msg.replaceChildren(failure(err));
     }
   } } },
+    tenants.length ? el("label", {}, "Tenant ", select("b-tenant", tenants, tenants[0])) : null,
     el("label", {}, "Protected domain ", el("input", { id: "b-domain", required: true, placeholder: "example.com" })),
     el("label", {}, "Variants ", el("input", { id: "b-limit", type: "number", min: 1, max: 100000, value: 200 })),
     el("button", { type: "submit" }, "Preview"));
@@ -451,21 +472,33 @@ async function viewBrands() {
     const narrowed = {};
     for (const n of (status.list && status.list.narrowed) || []) narrowed[n.brand] = n;
     const msg = el("div");
+    // with tenants, each tenant's own list (as its source gave it)
+    const tenants = (status.list && status.list.tenants) || [];
+    const lists = list.tenants
+      ? await Promise.all(tenants.filter((t) => list.tenants[t.tenant]).map(async (t) =>
+        [t.tenant, await api(`/v1/lists/current?tenant=${encodeURIComponent(t.tenant)}`)]))
+      : [[null, list]];
+    const table = (tenant, own) => el("table", {},
+      el("tr", {}, ["Brand", "Listed variants", "Distinctiveness", "Why", ""].map((h) => el("th", {}, h))),
+      Object.entries(own).map(([b, v]) => el("tr", {}, el("td", {}, b), el("td", {}, String(v.length)),
+        el("td", {}, narrowed[b] ? narrowed[b].distinctiveness : "distinctive"),
+        el("td", {}, narrowed[b] ? narrowed[b].reason || "" : ""),
+        el("td", {}, el("button", { on: { click: () => {
+          if (!window.confirm(tenant ? `Stop protecting ${b} for ${tenant}?` : `Stop protecting ${b}?`)) return;
+          const rest = { ...own };
+          delete rest[b];
+          saveList(rest, msg, tenant);
+        } } }, "Remove")))));
+    const about = (t) => el("p", { class: "muted" }, `${t.brands} brands, ${t.variants} variants, from ${t.source}`,
+      t.last_error ? el("span", { class: "error" }, ` · last error: ${t.last_error}`) : null);
     show(el("h2", {}, "Brands"),
       el("p", { class: "muted" }, `${status.list.brands} brands, ${status.list.variants} variants, from ${status.list.source}`,
         status.list.last_error ? el("span", { class: "error" }, ` · last error: ${status.list.last_error}`) : null),
       msg,
-      el("table", {}, el("tr", {}, ["Brand", "Listed variants", "Distinctiveness", "Why", ""].map((h) => el("th", {}, h))),
-        Object.entries(list).map(([b, v]) => el("tr", {}, el("td", {}, b), el("td", {}, String(v.length)),
-          el("td", {}, narrowed[b] ? narrowed[b].distinctiveness : "distinctive"),
-          el("td", {}, narrowed[b] ? narrowed[b].reason || "" : ""),
-          el("td", {}, el("button", { on: { click: () => {
-            if (!window.confirm(`Stop protecting ${b}?`)) return;
-            const rest = { ...list };
-            delete rest[b];
-            saveList(rest, msg);
-          } } }, "Remove"))))),
-      addBrandCard(list));
+      ...lists.flatMap(([tenant, own]) => tenant
+        ? [el("h3", {}, `Tenant ${tenant}`), about(tenants.find((t) => t.tenant === tenant)), table(tenant, own)]
+        : table(null, own)),
+      addBrandCard(lists));
   } catch (e) {
     show(failure(e));
   }
