@@ -72,6 +72,10 @@ impl HttpFormat for SplunkSoarSettings {
         let mut artifacts = vec![self.domain_artifact(incident, &key)];
         artifacts.extend(self.enrichment_artifact(incident, &key));
         artifacts.push(self.certificate_artifact(incident, &key));
+        let mut tags = self.tags.clone();
+        if incident.tenant != crate::watchlist::DEFAULT_TENANT {
+            tags.push(format!("tenant:{}", incident.tenant));
+        }
         json!({
             "name": incident.title(),
             "label": self.label,
@@ -80,7 +84,7 @@ impl HttpFormat for SplunkSoarSettings {
             "status": "new",
             "source_data_identifier": key,
             "description": incident.detail.explanation,
-            "tags": self.tags,
+            "tags": tags,
             "data": incident,
             "artifacts": artifacts,
         })
@@ -301,5 +305,19 @@ mod tests {
         bare.enrichment.clear();
         let body = SplunkSoarSettings::default().body(&bare);
         assert_eq!(body["artifacts"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn another_tenant_s_container_is_tagged_with_it() {
+        let s = SplunkSoarSettings {
+            tags: vec!["ct".into()],
+            ..SplunkSoarSettings::default()
+        };
+        assert_eq!(
+            s.body(&enriched_incident())["tags"],
+            serde_json::json!(["ct"])
+        );
+        let body = s.body(&enriched_incident().for_tenant("acme"));
+        assert_eq!(body["tags"], serde_json::json!(["ct", "tenant:acme"]));
     }
 }

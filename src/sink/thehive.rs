@@ -157,6 +157,9 @@ impl TheHiveSettings {
             format!("brand:{}", incident.brand),
             format!("match:{}", incident.detail.kind.as_str()),
         ];
+        if incident.tenant != crate::watchlist::DEFAULT_TENANT {
+            tags.push(format!("tenant:{}", incident.tenant));
+        }
         tags.extend(self.tags.iter().cloned());
         let found = Enriched::of(incident);
         tags.extend(found.verdicts.iter().map(|v| format!("verdict:{v}")));
@@ -243,5 +246,19 @@ mod tests {
         assert!(has("domain", "paypa1.com"));
         let tags = body["tags"].as_array().unwrap();
         assert!(tags.iter().any(|t| t == "verdict:login_form"), "{body}");
+        assert!(
+            !tags
+                .iter()
+                .any(|t| t.as_str().unwrap().starts_with("tenant:"))
+        );
+    }
+
+    #[test]
+    fn another_tenant_s_alert_is_tagged_with_it() {
+        let incident = enriched_incident().for_tenant("acme");
+        let body = TheHiveSettings::default().body(&incident);
+        let tags = body["tags"].as_array().unwrap();
+        assert!(tags.iter().any(|t| t == "tenant:acme"), "{body}");
+        assert_eq!(body["sourceRef"], incident.dedup_key.as_str());
     }
 }

@@ -77,6 +77,9 @@ impl HttpFormat for XsoarRestSettings {
         if let Some(parent) = &incident.update_of {
             labels.push(json!({"type": "UpdateOf", "value": parent}));
         }
+        if incident.tenant != crate::watchlist::DEFAULT_TENANT {
+            labels.push(json!({"type": "Tenant", "value": incident.tenant}));
+        }
         let found = Enriched::of(incident);
         let verdicts = found.verdicts.join(", ");
         let ips = found.ips.join(", ");
@@ -176,6 +179,25 @@ mod tests {
         assert_eq!(
             s.url(),
             "https://api-tenant.xdr.eu.paloaltonetworks.com/xsoar/public/v1/incident"
+        );
+    }
+
+    #[test]
+    fn another_tenant_s_incident_carries_a_tenant_label() {
+        let s = XsoarRestSettings::default();
+        let incident = crate::sink::evidence::tests::enriched_incident();
+        let label = |body: &serde_json::Value| {
+            body["labels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|l| l["type"] == "Tenant")
+                .map(|l| l["value"].clone())
+        };
+        assert_eq!(label(&s.body(&incident)), None);
+        assert_eq!(
+            label(&s.body(&incident.for_tenant("acme"))),
+            Some(serde_json::json!("acme"))
         );
     }
 }
