@@ -66,7 +66,7 @@ impl DedupKey {
     /// The key of a (brand, registrable domain) pair for `tenant`: the
     /// default tenant's is [`DedupKey::new`]'s, as before tenants.
     pub fn for_tenant(tenant: &str, brand: &str, registrable_domain_ascii: &str) -> DedupKey {
-        if tenant == crate::watchlist::DEFAULT_TENANT {
+        if tenant == DEFAULT_TENANT {
             return DedupKey::new(brand, registrable_domain_ascii);
         }
         let mut h = Sha256::new();
@@ -137,8 +137,12 @@ pub struct Incident {
     pub triage: Option<super::Triage>,
 }
 
+/// The tenant of every incident made without `[[tenants]]` (and of the
+/// top-level `[watchlist]`'s brands beside them).
+pub const DEFAULT_TENANT: &str = "default";
+
 fn default_tenant() -> String {
-    crate::watchlist::DEFAULT_TENANT.to_owned()
+    DEFAULT_TENANT.to_owned()
 }
 
 impl Incident {

@@ -12,7 +12,7 @@ mod triage;
 mod verdict;
 
 pub use cert::{CertEvent, Certificate, CtSource, DistinguishedName, UpdateType};
-pub use incident::{DedupKey, EnrichmentUpdate, Incident, IncidentId};
+pub use incident::{DEFAULT_TENANT, DedupKey, EnrichmentUpdate, Incident, IncidentId};
 pub use suppression::{Suppression, Suppressions};
 pub use time::Timestamp;
 pub(crate) use time::{rfc3339_seconds, unix_ms, unix_now};

@@ -44,7 +44,7 @@ pub enum ListError {
 pub(crate) const TENANTS_KEY: &str = "tenants";
 
 /// The tenant of a plain list (and of every incident made without tenants).
-pub const DEFAULT_TENANT: &str = "default";
+pub use crate::model::DEFAULT_TENANT;
 
 /// A tenant id is 1 to 32 characters of `a-z 0-9 _ -`, starting with a
 /// letter or digit: it is part of bus subjects, file names and URLs.

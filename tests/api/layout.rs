@@ -18,6 +18,7 @@ const LAYERS: &[&str] = &[
     "domain",
     "source",
     "watchlist",
+    "tenants",
     "matcher",
     "snapshot",
     "pipeline",
