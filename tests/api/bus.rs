@@ -133,12 +133,15 @@ impl Drop for Node {
 
 /// Wait until `consumer` of `stream` has nothing pending or unacknowledged.
 async fn drained(url: &str, stream: &str, consumer: &str, limit: Duration) {
-    eventually(
-        limit,
-        &format!("{stream}/{consumer} with nothing pending"),
-        || async move { backlog(url, stream, consumer).await == Some((0, 0)) },
-    )
+    let done = wait_for(limit, || async move {
+        backlog(url, stream, consumer).await == Some((0, 0))
+    })
     .await;
+    assert!(
+        done,
+        "{stream}/{consumer} still has (pending, unacknowledged) {:?} after {limit:?}",
+        backlog(url, stream, consumer).await
+    );
 }
 
 /// A consumer's `num_pending` and `num_ack_pending`.
@@ -619,7 +622,7 @@ async fn matchers_publish_incidents_and_a_delivery_process_delivers_them_through
         .collect();
     assert_eq!(keys, expected);
     view.sigkill();
-    drained(&url, "CERTS", "matchers", Duration::from_secs(30)).await;
+    drained(&url, "CERTS", "matchers", Duration::from_secs(60)).await;
     for node in [&mut reader, &mut b, &mut d] {
         node.sigkill();
     }
