@@ -141,7 +141,9 @@ impl Settings {
         let sinks = crate::sink::validate(&mut self.sinks)?;
         let names: Vec<String> = sinks.iter().map(|s| s.settings.name.clone()).collect();
         let allowlists = crate::tenants::validate(&self.tenants, &self.watchlist, &names)?;
-        let matcher = matcher.with_tenant_allowlists(allowlists);
+        let matcher = matcher
+            .with_tenant_allowlists(allowlists)
+            .with_shard(self.bus.brand_shard());
         Ok(Config {
             settings: self,
             matcher,

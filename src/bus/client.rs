@@ -90,19 +90,24 @@ async fn try_connect(
             ..Default::default()
         })
         .await?;
-    stream
-        .get_or_create_consumer(
-            &settings.consumer,
-            consumer::pull::Config {
-                durable_name: Some(settings.consumer.clone()),
-                ack_policy: consumer::AckPolicy::Explicit,
-                ack_wait: settings.ack_wait,
-                max_deliver: settings.max_deliver,
-                max_ack_pending: settings.max_ack_pending,
-                ..Default::default()
-            },
-        )
-        .await?;
+    // every shard's consumer, by every process: the stream keeps a
+    // certificate until each shard's matcher has it (interest retention)
+    for shard in 0..settings.shards.max(1) {
+        let name = settings.shard_consumer(shard);
+        stream
+            .get_or_create_consumer(
+                &name,
+                consumer::pull::Config {
+                    durable_name: Some(name.clone()),
+                    ack_policy: consumer::AckPolicy::Explicit,
+                    ack_wait: settings.ack_wait,
+                    max_deliver: settings.max_deliver,
+                    max_ack_pending: settings.max_ack_pending,
+                    ..Default::default()
+                },
+            )
+            .await?;
+    }
     Ok((js, stream))
 }
 
@@ -330,14 +335,16 @@ pub(crate) async fn consume(
     shutdown: CancellationToken,
 ) {
     let publisher: Arc<tokio::sync::OnceCell<super::IncidentBus>> = Arc::default();
-    let span = tracing::info_span!("bus_consume", stream = %settings.stream, consumer = %settings.consumer);
+    let consumer_name = settings.matcher_consumer();
+    let span =
+        tracing::info_span!("bus_consume", stream = %settings.stream, consumer = %consumer_name);
     async move {
         let mut delay = BACKOFF_FIRST;
         'connect: loop {
             let Some((_, stream)) = connect(&settings, &shutdown).await else {
                 return;
             };
-            let consumer: consumer::PullConsumer = match stream.get_consumer(&settings.consumer).await {
+            let consumer: consumer::PullConsumer = match stream.get_consumer(&consumer_name).await {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::warn!(error = %e, "bus consumer not ready; trying again");

@@ -75,6 +75,8 @@ impl Cluster {
         let roles: Vec<&str> = self.settings.roles.iter().map(|r| r.as_str()).collect();
         let value = json!({
             "roles": roles,
+            // the brand shard its matcher matches (`bus.shards` > 1)
+            "shard": self.settings.brand_shard().map(|(i, n)| format!("{i}/{n}")),
             "started_at": self.started_at,
             "version": env!("CARGO_PKG_VERSION"),
         })

@@ -49,8 +49,16 @@ pub struct BusSettings {
     /// How long the stream remembers a `Nats-Msg-Id` to drop a copy.
     #[serde(with = "crate::config::duration")]
     pub duplicate_window: Duration,
-    /// The durable consumer every matcher process shares.
+    /// The durable consumer every matcher process shares (with brand
+    /// shards, `<consumer>-<shard>-of-<shards>`: one per shard).
     pub consumer: String,
+    /// Brand shards: the list's brands are cut into this many parts by a
+    /// hash of their domain, and every certificate goes to one matcher of
+    /// each part. Every process of the cluster must say the same (readers
+    /// make each shard's consumer).
+    pub shards: u16,
+    /// The shard this matcher matches (0 to `shards - 1`).
+    pub shard: u16,
     /// How long a matcher may hold a certificate before it is delivered
     /// again (to it or another matcher).
     #[serde(with = "crate::config::duration")]
@@ -91,6 +99,8 @@ impl Default for BusSettings {
             max_bytes: 1 << 30,
             duplicate_window: Duration::from_secs(120),
             consumer: "matchers".into(),
+            shards: 1,
+            shard: 0,
             ack_wait: Duration::from_secs(30),
             max_deliver: 20,
             max_ack_pending: 4096,
@@ -119,6 +129,27 @@ impl BusSettings {
     /// matcher that dies for good strands nothing in its outbox).
     pub fn publishes_incidents(&self) -> bool {
         self.enabled() && self.runs(Role::Matcher)
+    }
+
+    /// The durable consumer of the certificates' stream `shard` reads.
+    pub fn shard_consumer(&self, shard: u16) -> String {
+        if self.shards <= 1 {
+            self.consumer.clone()
+        } else {
+            format!("{}-{shard}-of-{}", self.consumer, self.shards)
+        }
+    }
+
+    /// The consumer this process's matcher reads.
+    pub fn matcher_consumer(&self) -> String {
+        self.shard_consumer(self.shard)
+    }
+
+    /// The shard of the list this process's matcher compiles, when the
+    /// brands are sharded: (shard, shards).
+    pub fn brand_shard(&self) -> Option<(u16, u16)> {
+        (self.enabled() && self.runs(Role::Matcher) && self.shards > 1)
+            .then_some((self.shard, self.shards))
     }
 
     /// An api process that keeps a read model of the incidents' stream.
@@ -219,6 +250,15 @@ impl BusSettings {
         if self.lease_ttl < Duration::from_secs(1) {
             return Err(invalid("bus.lease_ttl", "must be at least 1s"));
         }
+        if !(1..=256).contains(&self.shards) {
+            return Err(invalid("bus.shards", "must be 1 to 256"));
+        }
+        if self.shard >= self.shards {
+            return Err(invalid(
+                "bus.shard",
+                format!("must be below bus.shards ({})", self.shards),
+            ));
+        }
         Ok(())
     }
 }
@@ -233,6 +273,27 @@ mod tests {
             roles: roles.to_vec(),
             ..BusSettings::default()
         }
+    }
+
+    #[test]
+    fn shards_name_their_consumers_and_are_checked() {
+        let mut s = with(&[Role::Matcher, Role::Api]);
+        assert_eq!(s.matcher_consumer(), "matchers");
+        assert_eq!(s.brand_shard(), None);
+        s.shards = 4;
+        s.shard = 2;
+        assert!(s.validate().is_ok());
+        assert_eq!(s.matcher_consumer(), "matchers-2-of-4");
+        assert_eq!(s.brand_shard(), Some((2, 4)));
+        s.shard = 4;
+        assert!(s.validate().unwrap_err().to_string().contains("bus.shard"));
+        s.shards = 0;
+        assert!(s.validate().unwrap_err().to_string().contains("bus.shards"));
+        // a reader makes every shard's consumer but matches nothing
+        let mut reader = with(&[Role::CtReader]);
+        reader.shards = 2;
+        assert_eq!(reader.brand_shard(), None);
+        assert_eq!(reader.shard_consumer(1), "matchers-1-of-2");
     }
 
     #[test]

@@ -188,6 +188,9 @@ pub struct Matcher {
     min_score: u8,
     variant_count: usize,
     tenancy: Tenancy,
+    /// The whole list, when only a brand shard of it is matched
+    /// (`bus.shards`); `None`: the list matched is the whole list.
+    whole: Option<Arc<Watchlist>>,
 }
 
 /// Whose incidents a verdict makes, with tenants: the tenants listing its
@@ -238,14 +241,20 @@ impl Matcher {
     /// its variants instead of copying them, and [`Matcher::list`] serves it.
     pub fn compile_shared(list: Arc<Watchlist>, config: &MatcherConfig) -> Matcher {
         let settings = &config.settings;
-        let brands = Brands::compile(Arc::clone(&list));
-        let list = &*list;
         let mut own: HashSet<String> = config
             .allowlist
             .iter()
             .map(|f| f.unicode().to_owned())
             .collect();
+        // every brand's domains are the brands' own, whichever shard
+        // matches the brand
         own.extend(list.brands.iter().map(|b| b.domain.unicode().to_owned()));
+        let (list, whole) = match config.shard {
+            Some((shard, shards)) => (Arc::new(list.shard(shard, shards)), Some(list)),
+            None => (list, None),
+        };
+        let brands = Brands::compile(Arc::clone(&list));
+        let list = &*list;
         // the two tables over every variant, side by side: a generated list
         // for 1,000 brands has millions
         let (exact, homograph) = std::thread::scope(|scope| {
@@ -263,13 +272,18 @@ impl Matcher {
             embedding: embedding::Embedding::compile(&brands, settings),
             combosquat: combosquat::Combosquats::compile(settings),
             suffix: suffix::SuffixSwaps,
-            rules: rules::Rules::new(config.rules.clone()),
+            // rules name no listed brand: the first shard runs them
+            rules: rules::Rules::new(match config.shard {
+                Some((shard, _)) if shard > 0 => Arc::from(Vec::new()),
+                _ => config.rules.clone(),
+            }),
             own,
             brands,
             free_dv_bonus: settings.free_dv_bonus,
             min_score: settings.min_score,
             variant_count: list.variant_count(),
             tenancy: Tenancy::compile(list, config),
+            whole,
         }
     }
 
@@ -304,7 +318,7 @@ impl Matcher {
 
     /// The list this matcher was compiled from.
     pub fn list(&self) -> &Arc<Watchlist> {
-        &self.brands.source
+        self.whole.as_ref().unwrap_or(&self.brands.source)
     }
 
     pub fn brand_count(&self) -> usize {

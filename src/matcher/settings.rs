@@ -149,9 +149,19 @@ pub struct MatcherConfig {
     /// Each tenant's own allowlist (`[[tenants]] allowlist`): names under
     /// them are that tenant's, and raise nothing for it.
     pub(super) tenant_allowlists: Arc<[(String, Vec<Fqdn>)]>,
+    /// On a bus with brand shards: (this shard, shards). Only this shard's
+    /// brands are matched; every brand's domains stay the brands' own.
+    pub(super) shard: Option<(u16, u16)>,
 }
 
 impl MatcherConfig {
+    /// This configuration matching only brand shard `shard` of `shards`
+    /// (`bus.shard`, `bus.shards`); `None`: every brand.
+    pub fn with_shard(mut self, shard: Option<(u16, u16)>) -> MatcherConfig {
+        self.shard = shard.filter(|(_, n)| *n > 1);
+        self
+    }
+
     /// This configuration with each tenant's allowlist (validated by
     /// `[[tenants]]`).
     pub fn with_tenant_allowlists(mut self, allowlists: Vec<(String, Vec<Fqdn>)>) -> MatcherConfig {
@@ -175,6 +185,7 @@ impl MatcherConfig {
             rules: all.into(),
             allowlist: self.allowlist.clone(),
             tenant_allowlists: self.tenant_allowlists.clone(),
+            shard: self.shard,
         })
     }
 }
@@ -186,6 +197,7 @@ impl Default for MatcherConfig {
             rules: Arc::new([]),
             allowlist: Arc::new([]),
             tenant_allowlists: Arc::new([]),
+            shard: None,
         }
     }
 }
@@ -229,6 +241,7 @@ impl MatcherSettings {
             rules: rules.into(),
             allowlist: allowlist.into(),
             tenant_allowlists: Arc::from(Vec::new()),
+            shard: None,
         })
     }
 }

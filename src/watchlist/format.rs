@@ -267,6 +267,20 @@ impl Watchlist {
         })
     }
 
+    /// The brands of shard `shard` of `shards` (by a hash of the brand's
+    /// domain: the same in every process and release), with the tenants.
+    pub fn shard(&self, shard: u16, shards: u16) -> Watchlist {
+        Watchlist {
+            brands: self
+                .brands
+                .iter()
+                .filter(|b| shard_of(b.domain.ascii(), shards) == shard)
+                .cloned()
+                .collect(),
+            tenants: self.tenants.clone(),
+        }
+    }
+
     /// The tenants listing `brand` (the default tenant's for a plain list).
     pub fn tenants_of<'a>(&'a self, brand: &'a BrandEntry) -> impl Iterator<Item = &'a str> + 'a {
         let plain = self.tenants.is_empty().then_some(DEFAULT_TENANT);
@@ -303,6 +317,16 @@ impl Watchlist {
             .collect();
         serde_json::json!({ TENANTS_KEY: serde_json::Value::Object(tenants) })
     }
+}
+
+/// The shard of `domain` among `shards`: FNV-1a 64 of its ASCII form.
+pub(crate) fn shard_of(domain: &str, shards: u16) -> u16 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in domain.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % u64::from(shards.max(1))) as u16
 }
 
 fn brands_json<'a>(brands: impl Iterator<Item = &'a BrandEntry>) -> serde_json::Value {
@@ -538,6 +562,38 @@ mod tests {
             plain.tenants_of(&plain.brands[0]).collect::<Vec<_>>(),
             ["default"]
         );
+    }
+
+    #[test]
+    fn shards_part_the_brands_and_keep_the_tenants() {
+        let keys: Vec<String> = (0..200).map(|i| format!("\"brand{i}.com\": []")).collect();
+        let w = Watchlist::parse(&format!("{{{}}}", keys.join(",")), MAX).unwrap();
+        let parts: Vec<Watchlist> = (0..3).map(|i| w.shard(i, 3)).collect();
+        let mut seen: Vec<&str> = parts
+            .iter()
+            .flat_map(|p| p.brands.iter().map(|b| b.domain.ascii()))
+            .collect();
+        assert!(parts.iter().all(|p| p.brands.len() > 40), "even enough");
+        seen.sort();
+        let mut all: Vec<&str> = w.brands.iter().map(|b| b.domain.ascii()).collect();
+        all.sort();
+        assert_eq!(seen, all, "each brand in exactly one shard");
+        // fixed for good: processes of different releases agree
+        assert_eq!(shard_of("paypal.com", 4), shard_of("paypal.com", 4));
+        assert_eq!(
+            [
+                shard_of("paypal.com", 2),
+                shard_of("microsoft.com", 2),
+                shard_of("apple.com", 2)
+            ],
+            [1, 0, 0]
+        );
+        let b = Watchlist::parse(
+            r#"{"tenants": {"a": {"x.com": []}, "b": {"y.com": []}}}"#,
+            MAX,
+        )
+        .unwrap();
+        assert_eq!(b.shard(0, 2).tenants, ["a", "b"]);
     }
 
     #[test]

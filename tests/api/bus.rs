@@ -1235,3 +1235,98 @@ async fn each_tenant_s_incidents_reach_its_sinks_through_the_bus() {
         node.sigkill();
     }
 }
+
+/// The brands of the incidents `node` recorded.
+async fn brands_recorded(node: &Node) -> std::collections::BTreeSet<String> {
+    let listed: serde_json::Value =
+        reqwest::get(format!("http://{}/v1/incidents?limit=1000", node.api))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    listed["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["brand"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Brand shards (`bus.shards = 2`): every certificate reaches a matcher of
+/// each shard, each matches only its shard's brands (paypal.com is shard
+/// 1, microsoft.com and apple.com shard 0), and every incident is
+/// delivered, though shard 0's matcher is SIGKILLed mid-stream and
+/// another takes its place; both shards' consumers end with nothing
+/// pending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brand_shards_each_match_their_brands_and_together_miss_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("stream.jsonl");
+    write_stream(&stream, 3_000);
+    std::fs::write(dir.path().join("list.json"), TEST_LIST).unwrap();
+    let expected = expected_keys(dir.path(), &stream);
+    assert!(expected.len() > 50, "{}", expected.len());
+    let receiver = Receiver::start().await;
+    let broker = Broker::start(&dir.path().join("nats"), 0);
+    let url = broker.url();
+    let replay = format!(
+        "[source]\nkind = \"replay\"\npath = \"{}\"\nreplay_rate = 1500",
+        stream.display()
+    );
+    // [bus] keys first (the node's [bus] table is open), then the sink
+    let shard = |i: u16| {
+        format!(
+            "shards = 2\nshard = {i}\n[[sinks]]\nname = \"hook\"\nurl = \"{}/hook\"\n",
+            receiver.base
+        )
+    };
+    let roles = r#"["matcher", "delivery", "api"]"#;
+    let none = "[source]\nkind = \"none\"";
+    let mut reader = Node::new(
+        &dir.path().join("reader"),
+        &url,
+        r#"["ct-reader"]"#,
+        &replay,
+        "shards = 2\n",
+    );
+    let mut zero = Node::new(&dir.path().join("zero"), &url, roles, none, &shard(0));
+    let mut one = Node::new(&dir.path().join("one"), &url, roles, none, &shard(1));
+    zero.start();
+    one.start();
+    reader.start();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    zero.sigkill();
+    let mut zero_again = Node::new(&dir.path().join("zero2"), &url, roles, none, &shard(0));
+    zero_again.start();
+
+    wait_all_delivered(&receiver, &expected).await;
+    report("brand shards", &expected, &receiver);
+    assert!(
+        tally(&receiver).keys().all(|k| expected.contains(k)),
+        "unexpected incidents"
+    );
+    let b1 = brands_recorded(&one).await;
+    let b0 = brands_recorded(&zero_again).await;
+    assert_eq!(b1.iter().collect::<Vec<_>>(), ["paypal.com"], "{b1:?}");
+    assert!(!b0.is_empty() && !b0.contains("paypal.com"), "{b0:?}");
+    // shard 0 knows paypal.com as a brand's own domain, and matches
+    // nothing of it
+    let verdict: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://{}/v1/match", zero_again.api))
+        .json(&serde_json::json!({"names": ["www.paypal.com", "paypa1.com"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verdict["results"][0]["own_domain"], true, "{verdict}");
+    assert_eq!(verdict["results"][1]["incident"], false, "{verdict}");
+    for consumer in ["matchers-0-of-2", "matchers-1-of-2"] {
+        drained(&url, "CERTS", consumer, Duration::from_secs(60)).await;
+    }
+    for node in [&mut reader, &mut one, &mut zero_again] {
+        node.sigkill();
+    }
+}
