@@ -18,8 +18,14 @@
 //! delivery process sends them to a local webhook. One lookalike every
 //! 20 ms; its time from the frame's send to the webhook's arrival.
 //!
-//! `cargo bench --bench bus` (needs `nats-server`); `-- throughput` or
-//! `-- latency` for one part.
+//! Brand shards (`-- shards`, not in the default run): 20,000 brands
+//! (brands only, where one matcher slows down), the same frames, through
+//! one process, a ct-reader and one matcher, and a ct-reader and two
+//! matchers each holding one of two brand shards (`bus.shards = 2`; every
+//! certificate goes to both, so the rate is the slower shard's).
+//!
+//! `cargo bench --bench bus` (needs `nats-server`); `-- throughput`,
+//! `-- latency` or `-- shards` for one part.
 
 // A benchmark: unwrap on set-up failure is the right answer.
 #![allow(clippy::unwrap_used, unreachable_pub)]
@@ -131,6 +137,97 @@ async fn rate(matchers: &[&Proc]) -> f64 {
         }
         assert!(Instant::now() < deadline, "only {n} of {FRAMES} processed");
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Certificates a second through brand shards: every one of `shards` must
+/// process all `FRAMES`, from the first certificate any processed.
+async fn rate_each(shards: &[&Proc]) -> f64 {
+    let counts = || async {
+        let mut out = Vec::new();
+        for m in shards {
+            out.push(metric(m.api, "certsentry_certs_processed_total").await);
+        }
+        out
+    };
+    let deadline = Instant::now() + Duration::from_secs(900);
+    let first_at = loop {
+        if counts().await.iter().any(|n| *n > 0.0) {
+            break Instant::now();
+        }
+        assert!(Instant::now() < deadline, "nothing processed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    loop {
+        let n = counts().await;
+        if n.iter().all(|n| *n >= FRAMES as f64) {
+            return FRAMES as f64 / first_at.elapsed().as_secs_f64();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {n:?} of {FRAMES} processed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn shards(dir: &Path, list: &Path, stream: &Path) {
+    let replay = format!(
+        "[source]\nkind = \"replay\"\npath = \"{}\"\nreplay_rate = 0",
+        stream.display()
+    );
+    let none = "[source]\nkind = \"none\"";
+    let matcher = r#"["matcher", "delivery", "api"]"#;
+    let mut rows = Vec::new();
+    let one = start(&dir.join("single-sharded"), list, &replay, None, "");
+    rows.push(("one process, no bus", rate(&[&one]).await));
+    drop(one);
+    for shards in [1u16, 2] {
+        let run = dir.join(format!("shards-{shards}"));
+        let broker = nats::Broker::start(&run.join("nats"), 0);
+        let url = broker.url();
+        let ms: Vec<Proc> = (0..shards)
+            .map(|i| {
+                start(
+                    &run.join(format!("m{i}")),
+                    list,
+                    none,
+                    Some((&url, matcher)),
+                    &format!("shards = {shards}\nshard = {i}\n"),
+                )
+            })
+            .collect();
+        let reader = start(
+            &run.join("reader"),
+            list,
+            &replay,
+            Some((&url, r#"["ct-reader"]"#)),
+            &format!("shards = {shards}\n"),
+        );
+        let refs: Vec<&Proc> = ms.iter().collect();
+        let what = if shards == 1 {
+            "bus: ct-reader + 1 matcher (all brands)"
+        } else {
+            "bus: ct-reader + 2 matchers, one brand shard each"
+        };
+        rows.push((what, rate_each(&refs).await));
+        drop(reader);
+        drop(ms);
+        drop(broker);
+    }
+    println!(
+        "\n{FRAMES} frames, {NAMES_PER_FRAME} names each, 20,000 brands (brands only), on {} cores",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!("| setup | certificates/s | names/s | vs one process |");
+    println!("|---|---|---|---|");
+    let base = rows[0].1;
+    for (what, certs) in &rows {
+        println!(
+            "| {what} | {certs:.0} | {:.0} | {:.0}% |",
+            certs * NAMES_PER_FRAME as f64,
+            100.0 * certs / base
+        );
     }
 }
 
@@ -278,9 +375,16 @@ async fn latency(dir: &Path) {
 }
 
 fn write_stream(dir: &Path) -> (PathBuf, PathBuf) {
-    let brands = data::brands(1000);
+    write_stream_for(dir, 1000, 100)
+}
+
+/// The list of `brands` brands with `variants` each, and the frames.
+fn write_stream_for(dir: &Path, brands: usize, variants: usize) -> (PathBuf, PathBuf) {
+    let dir = dir.join(format!("data-{brands}-{variants}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let brands = data::brands(brands);
     let list = dir.join("list.json");
-    std::fs::write(&list, data::list_json(&brands, 100)).unwrap();
+    std::fs::write(&list, data::list_json(&brands, variants)).unwrap();
     let names = data::names(FRAMES * NAMES_PER_FRAME, &brands);
     let stream = dir.join("stream.jsonl");
     let mut text = data::full_frames(FRAMES, &names).join("\n");
@@ -291,9 +395,9 @@ fn write_stream(dir: &Path) -> (PathBuf, PathBuf) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let only = |what: &str| {
-        !args.iter().any(|a| a == "throughput" || a == "latency") || args.iter().any(|a| a == what)
-    };
+    let named = |what: &str| args.iter().any(|a| a == what);
+    let only =
+        |what: &str| !(named("throughput") || named("latency") || named("shards")) || named(what);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -306,5 +410,9 @@ fn main() {
     }
     if only("latency") {
         rt.block_on(latency(dir.path()));
+    }
+    if named("shards") {
+        let (list, stream) = write_stream_for(dir.path(), 20_000, 0);
+        rt.block_on(shards(dir.path(), &list, &stream));
     }
 }
