@@ -148,7 +148,15 @@ impl SnapshotHandle {
     pub fn status(&self) -> ListStatus {
         let mut status = lock(&self.inner.status).clone();
         if let ListSource::Tenants(t) = &self.inner.loader {
-            status.tenants = t.status();
+            // a process that reads no list itself (on a bus, all but the
+            // list loader) has nothing to say of each tenant's
+            let tenants = t.status();
+            if tenants
+                .iter()
+                .any(|t| t.loaded_at.is_some() || t.last_error.is_some())
+            {
+                status.tenants = tenants;
+            }
             // a tenant's list that fails is a list error (`/readyz` says
             // degraded), while that tenant's last good list stays in use
             if status.last_error.is_none() {

@@ -115,6 +115,7 @@ impl HttpFormat for XsoarRestSettings {
                 "certsentrycertificatenames": c.all_domains.join(", "),
                 "certsentrycertificateissuer": c.issuer.aggregated,
                 "certsentrydedupkey": incident.dedup_key,
+                "certsentrytenant": incident.tenant,
                 "certsentryenrichmentversion": found.version,
                 "certsentryverdicts": verdicts,
                 "certsentryresolvedips": ips,
