@@ -186,7 +186,8 @@ impl Application {
             state.metrics.clone(),
             state.wakes.clone(),
         )
-        .map_err(|e| StartError::Enrichment(e.to_string()))?;
+        .map_err(|e| StartError::Enrichment(e.to_string()))?
+        .and_then(|e| e.placed(&settings.bus));
         let stream = if settings.certstream_server.enabled {
             let addr = settings.certstream_server.listen;
             Some(

@@ -60,6 +60,22 @@ pub(super) async fn connect(
     }
 }
 
+/// A plain connection to the broker (request and reply), whose requests
+/// wait up to `request_timeout` for their answer.
+pub(crate) async fn client(
+    settings: &BusSettings,
+    request_timeout: Duration,
+) -> Result<async_nats::Client, async_nats::Error> {
+    let mut options = async_nats::ConnectOptions::new()
+        .name("certsentry")
+        .connection_timeout(Duration::from_secs(5))
+        .request_timeout(Some(request_timeout));
+    if let Some(token) = &settings.token {
+        options = options.token(token.expose().to_owned());
+    }
+    Ok(options.connect(settings.url.as_str()).await?)
+}
+
 /// A JetStream context on a new connection to the broker.
 pub(super) async fn jetstream(
     settings: &BusSettings,

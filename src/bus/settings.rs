@@ -186,21 +186,10 @@ impl BusSettings {
             ));
         }
         let has = |r: Role| self.roles.contains(&r);
-        // enrichment reads the store the matcher writes: in this version it
-        // runs in the matcher's process. Delivery runs there or on its own,
-        // from the incidents' stream either way; the API runs over the
-        // matcher's store, or a read model of the stream.
-        for role in [Role::Enricher] {
-            if has(role) && !has(Role::Matcher) {
-                return Err(invalid(
-                    "bus.roles",
-                    format!(
-                        "{} runs beside matcher (it reads the store the matcher writes)",
-                        role.as_str()
-                    ),
-                ));
-            }
-        }
+        // the API runs over the matcher's store, or a read model of the
+        // incidents' stream; delivery beside the matcher or on its own;
+        // enricher beside the matcher (its checks run there) or on its own
+        // (it answers the checks of matchers without it)
         if has(Role::Matcher) && !has(Role::Api) {
             return Err(invalid(
                 "bus.roles",
@@ -312,13 +301,9 @@ mod tests {
         );
         assert!(with(&[Api]).validate().is_ok());
         assert!(with(&[CtReader, Api, Delivery]).validate().is_ok());
-        for bad in [
-            &[][..],
-            &[Matcher],
-            &[Matcher, Delivery],
-            &[Api, Enricher],
-            &[Enricher],
-        ] {
+        assert!(with(&[Enricher]).validate().is_ok());
+        assert!(with(&[Api, Enricher]).validate().is_ok());
+        for bad in [&[][..], &[Matcher], &[Matcher, Delivery]] {
             let e = with(bad).validate().unwrap_err().to_string();
             assert!(e.contains("bus.roles"), "{bad:?}: {e}");
         }

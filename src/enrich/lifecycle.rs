@@ -142,7 +142,7 @@ fn evidence(state: &State, now: SystemTime) -> (u8, Vec<&'static str>) {
 /// Decide what a check writes.
 pub(super) fn apply(
     job: &EnrichJob,
-    results: Vec<(&'static str, Value)>,
+    results: Vec<(String, Value)>,
     found: &Findings,
     settings: &EnrichmentSettings,
     now: SystemTime,
@@ -187,7 +187,7 @@ pub(super) fn apply(
         .collect();
 
     for (name, value) in results {
-        incident.enrichment.insert(name.into(), value);
+        incident.enrichment.insert(name, value);
     }
     let version = if changed.is_empty() {
         version

@@ -19,6 +19,8 @@ mod http;
 mod lifecycle;
 mod pace;
 mod rdap;
+#[cfg(feature = "nats")]
+mod remote;
 mod screenshot;
 mod whois;
 
@@ -142,7 +144,7 @@ impl EnrichmentSettings {
 }
 
 /// What a check is about.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Target {
     /// The certificate name (ASCII), without `*.`.
     pub(crate) host: String,
@@ -161,7 +163,7 @@ impl Target {
 }
 
 /// What earlier enrichers of the same check found, for later ones.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct Findings {
     pub(crate) ips: Vec<IpAddr>,
     pub(crate) ns: Vec<String>,
@@ -332,7 +334,19 @@ pub(crate) struct Enrichment {
     routes: Arc<crate::tenants::SinkRoutes>,
     metrics: Arc<Metrics>,
     wakes: Vec<Arc<Notify>>,
+    /// On a bus, a matcher without the `enricher` role: its checks run in
+    /// the enricher processes (the schedule stays here, in the store).
+    #[cfg(feature = "nats")]
+    remote: Option<Arc<remote::Remote>>,
+    /// An enricher process on a bus (`enricher` without `matcher`): it
+    /// answers the matchers' checks instead of keeping a schedule.
+    #[cfg(feature = "nats")]
+    serve: Option<crate::bus::BusSettings>,
 }
+
+/// Each enricher's result (name, `{status, at, source, data, error}`) and
+/// what the check found.
+pub(crate) type Checked = (Vec<(String, Value)>, Findings);
 
 impl Enrichment {
     /// `None` when enrichment is off.
@@ -357,7 +371,35 @@ impl Enrichment {
             routes,
             metrics,
             wakes,
+            #[cfg(feature = "nats")]
+            remote: None,
+            #[cfg(feature = "nats")]
+            serve: None,
         }))
+    }
+
+    /// Where this process's enrichment runs, by its bus roles: without a
+    /// bus, or with `matcher` and `enricher`, here; a matcher without
+    /// `enricher` keeps the schedule and sends the checks to the enricher
+    /// processes; `enricher` without `matcher` answers them; any other
+    /// process (api, delivery, ct-reader) enriches nothing.
+    pub(crate) fn placed(self, bus: &crate::bus::BusSettings) -> Option<Enrichment> {
+        use crate::bus::Role;
+        if !bus.enabled() {
+            return Some(self);
+        }
+        let enricher = bus.roles.contains(&Role::Enricher);
+        match (bus.runs(Role::Matcher), enricher) {
+            (true, true) => Some(self),
+            #[cfg(feature = "nats")]
+            (true, false) => Some(self.remote(bus.clone())),
+            #[cfg(feature = "nats")]
+            (false, true) => Some(Enrichment {
+                serve: Some(bus.clone()),
+                ..self
+            }),
+            _ => None,
+        }
     }
 
     /// [`Enrichment::run`] on a runtime of its own, `enrichment.threads`
@@ -389,6 +431,10 @@ impl Enrichment {
     /// taken up every `poll_interval`. A check cut off by the stop stays
     /// claimed in the store and runs again at the next start.
     pub(crate) async fn run(self, shutdown: CancellationToken) {
+        #[cfg(feature = "nats")]
+        if let Some(bus) = self.serve.clone() {
+            return remote::serve(self, bus, shutdown).await;
+        }
         match self.store.enrich_resume().await {
             Ok(n) if n > 0 => {
                 tracing::info!(checks = n, "enrichment resumes checks a stop cut off")
@@ -452,6 +498,28 @@ impl Enrichment {
 
     async fn check_in_span(&self, job: EnrichJob) -> Result<(), StoreError> {
         let target = Target::of(&job.incident);
+        #[cfg(feature = "nats")]
+        let (results, found) = match &self.remote {
+            None => self.run_enrichers(&target).await,
+            Some(remote) => match remote.check(&target).await {
+                Ok(checked) => checked,
+                Err(e) => {
+                    // no enricher process answered: the check comes due again
+                    self.metrics.add(&self.metrics.enrich_errors, 1);
+                    tracing::warn!(error = %e, "no enricher process took the check; it is tried again");
+                    let again = crate::model::unix_ms(SystemTime::now() + remote::RETRY);
+                    return self.store.enrich_release(job.incident.id, again).await;
+                }
+            },
+        };
+        #[cfg(not(feature = "nats"))]
+        let (results, found) = self.run_enrichers(&target).await;
+        self.save(job, results, found).await
+    }
+
+    /// Run every enricher on `target`, each with its timeout, in registry
+    /// order (later ones use what earlier ones found), counting outcomes.
+    pub(crate) async fn run_enrichers(&self, target: &Target) -> Checked {
         let mut found = Findings::default();
         let mut results = Vec::new();
         for r in self.enrichers.iter() {
@@ -462,15 +530,18 @@ impl Enrichment {
                     self.metrics.add(pick(c), 1);
                 }
             };
-            let finding =
-                match tokio::time::timeout(r.timeout, r.enricher.enrich(&target, &mut found)).await
-                {
-                    Ok(f) => f,
-                    Err(_) => {
-                        bump(|c| &c.timed_out);
-                        Finding::error(format!("timed out after {:?}", r.timeout))
-                    }
-                };
+            let finding = match tokio::time::timeout(
+                r.timeout,
+                r.enricher.enrich(target, &mut found),
+            )
+            .await
+            {
+                Ok(f) => f,
+                Err(_) => {
+                    bump(|c| &c.timed_out);
+                    Finding::error(format!("timed out after {:?}", r.timeout))
+                }
+            };
             if let Some(c) = counters {
                 c.cache_hits.store(
                     r.enricher.cache_hits(),
@@ -492,7 +563,7 @@ impl Enrichment {
             }
             let at = Timestamp::from_system(SystemTime::now());
             results.push((
-                name,
+                name.to_owned(),
                 json!({
                     "status": finding.status,
                     "at": at,
@@ -502,6 +573,17 @@ impl Enrichment {
                 }),
             ));
         }
+        (results, found)
+    }
+
+    /// Save a check's outcome: the incident's enrichment, and an update to
+    /// its sinks when something changed.
+    async fn save(
+        &self,
+        job: EnrichJob,
+        results: Vec<(String, Value)>,
+        found: Findings,
+    ) -> Result<(), StoreError> {
         let outcome = lifecycle::apply(&job, results, &found, &self.settings, SystemTime::now());
         let queued = outcome.update.is_some();
         // a store that fails for a moment (busy, disk) must not strand the

@@ -1330,3 +1330,115 @@ async fn brand_shards_each_match_their_brands_and_together_miss_nothing() {
         node.sigkill();
     }
 }
+
+/// `certsentry_enricher_runs_total{enricher="dns",status="ok"}` of `node`.
+async fn dns_runs(node: &Node) -> u64 {
+    let Ok(r) = reqwest::get(format!("http://{}/metrics", node.api)).await else {
+        return 0;
+    };
+    let text = r.text().await.unwrap_or_default();
+    text.lines()
+        .find(|l| l.starts_with(r#"certsentry_enricher_runs_total{enricher="dns",status="ok"}"#))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The enricher pool as processes of its own: a matcher without the
+/// `enricher` role keeps its checks' schedule and sends each check to the
+/// enricher processes. With none up, the check waits (nothing is
+/// enriched, nothing lost); once one starts, it answers, and the matcher
+/// saves the result and sends the update. The DNS lookups ran in the
+/// enricher process, not in the matcher.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_matcher_s_checks_run_in_an_enricher_process_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("stream.jsonl");
+    std::fs::write(
+        &stream,
+        cert_for(&["paypa1.com"], "remote-enrich").to_string() + "\n",
+    )
+    .unwrap();
+    let dns = FakeDns::start(vec![Rr::A(
+        "paypa1.com",
+        std::net::Ipv4Addr::new(203, 0, 113, 7),
+    )])
+    .await;
+    let hook = Receiver::start().await;
+    let broker = Broker::start(&dir.path().join("nats"), 0);
+    let url = broker.url();
+    let enrichment = format!(
+        "[enrichment]\nenabled = true\npoll_interval = \"50ms\"\n\
+         [enrichment.dns]\nservers = [\"{}\"]\n[enrichment.http]\nenabled = false\n\
+         [enrichment.rdap]\nenabled = false\n",
+        dns.addr
+    );
+    let source = format!(
+        "[source]\nkind = \"replay\"\npath = \"{}\"",
+        stream.display()
+    );
+    let sinks = format!(
+        "[[sinks]]\nname = \"hook\"\nurl = \"{}/hook\"\n\n{enrichment}",
+        hook.base
+    );
+    let mut m = Node::new(
+        &dir.path().join("m"),
+        &url,
+        r#"["ct-reader", "matcher", "api", "delivery"]"#,
+        &source,
+        &sinks,
+    );
+    m.start();
+    let first = hook.wait_delivered("/hook", 1).await;
+    let id = first[0].body["id"].as_str().unwrap().to_owned();
+    let enrichment_of = || {
+        let (api, id) = (m.api, id.clone());
+        async move {
+            let one: serde_json::Value = reqwest::get(format!("http://{api}/v1/incidents/{id}"))
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            Some(one["enrichment"].clone())
+        }
+    };
+    // no enricher process: the check waits
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let before = enrichment_of().await.unwrap();
+    assert!(before.get("dns").is_none(), "{before}");
+
+    let none = "[source]\nkind = \"none\"";
+    let mut w = Node::new(
+        &dir.path().join("w"),
+        &url,
+        r#"["enricher"]"#,
+        none,
+        &enrichment,
+    );
+    w.start();
+    eventually(
+        Duration::from_secs(30),
+        "the check answered and saved",
+        || async {
+            enrichment_of().await.is_some_and(|e| {
+                e["dns"]["status"] == "ok" && e["dns"].to_string().contains("203.0.113.7")
+            })
+        },
+    )
+    .await;
+    let update = hook.wait_delivered("/hook", 2).await;
+    assert!(
+        !update[1].body["enrichment_update"].is_null(),
+        "{}",
+        update[1].body
+    );
+    assert_eq!(update[1].body["update_of"], first[0].body["id"]);
+    assert!(
+        dns_runs(&w).await >= 1,
+        "the lookups ran in the enricher process"
+    );
+    assert_eq!(dns_runs(&m).await, 0, "and not in the matcher");
+    for node in [&mut m, &mut w] {
+        node.sigkill();
+    }
+}
