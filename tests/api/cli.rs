@@ -306,7 +306,12 @@ fn the_deploy_files_start_each_role_with_a_config_that_passes_check_config() {
     compose.apply_merge().unwrap();
     let services = compose["services"].as_mapping().unwrap();
     assert!(services.contains_key("nats"));
-    for (role, instances) in [("ct-reader", 2), ("matcher", 2), ("delivery", 1)] {
+    for (role, instances) in [
+        ("ct-reader", 2),
+        ("matcher", 2),
+        ("delivery", 1),
+        ("enricher", 1),
+    ] {
         let config = format!("deploy/{role}.toml");
         let out = run_ok(
             certsentry()
