@@ -10,8 +10,11 @@
 //! another name), `typo` (OSA distance on the registrable label, with
 //! browser-style false-positive filters), `combosquat` (the brand label
 //! joined with other words) and configured `rules`. `score` holds the base
-//! scores. The brand's own domains (list keys, allowlist) never alert. It
-//! must not know about sources, storage or sinks.
+//! scores. The brand's own domains (list keys, allowlist) never alert, nor
+//! does a brand's lookalike in a certificate that also names the brand's
+//! own domain (its requester proved control of that domain: a sister site
+//! of the brand, not phishing). It must not know about sources, storage or
+//! sinks.
 
 mod combosquat;
 mod distinct;
@@ -177,6 +180,9 @@ pub struct Matcher {
     brands: Brands,
     /// The brands' own domains (list keys and allowlist), Unicode form.
     own: HashSet<String>,
+    /// Allowlist entries that are no brand's list key: own, but nobody's
+    /// in particular.
+    allowed_only: HashSet<String>,
     exact: exact::Exact,
     homograph: homograph::Homographs,
     typo: typo::Typos,
@@ -248,6 +254,11 @@ impl Matcher {
             .collect();
         // every brand's domains are the brands' own, whichever shard
         // matches the brand
+        let allowed_only: HashSet<String> = own
+            .iter()
+            .filter(|d| !list.brands.iter().any(|b| b.domain.unicode() == d.as_str()))
+            .cloned()
+            .collect();
         own.extend(list.brands.iter().map(|b| b.domain.unicode().to_owned()));
         let (list, whole) = match config.shard {
             Some((shard, shards)) => (Arc::new(list.shard(shard, shards)), Some(list)),
@@ -278,6 +289,7 @@ impl Matcher {
                 _ => config.rules.clone(),
             }),
             own,
+            allowed_only,
             brands,
             free_dv_bonus: settings.free_dv_bonus,
             min_score: settings.min_score,
@@ -359,14 +371,15 @@ impl Matcher {
 
     /// Every brand `name` imitates, best signal per brand, best first.
     pub fn match_name(&self, name: &Fqdn) -> Vec<Verdict> {
+        if self.is_own(name) {
+            return Vec::new();
+        }
         self.match_name_with(name, &mut Scratch::default())
     }
 
+    /// [`Self::match_name`] of a name known not to be own.
     fn match_name_with(&self, name: &Fqdn, scratch: &mut Scratch) -> Vec<Verdict> {
         let mut found = Found::default();
-        if self.is_own(name) {
-            return found.into_sorted();
-        }
         let b = &self.brands;
         self.exact.check(b, name, scratch, &mut found);
         // folds the label into `scratch.skeleton`, which typo then reads
@@ -394,6 +407,8 @@ impl Matcher {
         let mut stats = NameStats::default();
         let mut best: Vec<Verdict> = Vec::new();
         let mut scratch = Scratch::default();
+        // brands whose own domain the certificate names
+        let mut owners: SmallVec<[String; 2]> = SmallVec::new();
         for raw in names {
             let name = match Fqdn::parse(raw) {
                 Ok(n) => n,
@@ -403,6 +418,15 @@ impl Matcher {
                 }
             };
             stats.checked += 1;
+            if self.is_own(&name) {
+                // a brand's own name: its verdicts in this certificate go
+                if let Some(brand) = self.owner_of(&name)
+                    && !owners.iter().any(|o| o == brand)
+                {
+                    owners.push(brand.to_owned());
+                }
+                continue;
+            }
             for mut v in self.match_name_with(&name, &mut scratch) {
                 if name.is_wildcard() {
                     v.apply_wildcard();
@@ -416,7 +440,19 @@ impl Matcher {
                 }
             }
         }
+        if !owners.is_empty() {
+            // the requester controls the brand's domain: its other names
+            // are the brand's sister sites (`verizon.com` with `verizon.net`)
+            best.retain(|v| !owners.contains(&v.brand));
+        }
         (best, stats)
+    }
+
+    /// The brand whose list key `name` is or is under (not an allowlist
+    /// entry alone: that is nobody's in particular).
+    fn owner_of<'a>(&self, name: &'a Fqdn) -> Option<&'a str> {
+        name.self_and_parents()
+            .find(|d| self.own.contains(*d) && !self.allowed_only.contains(*d))
     }
 
     /// Raise verdicts about a certificate from a free DV issuer.
@@ -725,6 +761,33 @@ mod tests {
             "an everyday word: below min_score"
         );
         assert_eq!(score("mail.com"), None, "the commonest words: none");
+    }
+
+    #[test]
+    fn a_certificate_that_names_the_brand_s_own_domain_is_the_brand_s() {
+        let w = Watchlist::parse(r#"{"verizon.com": [], "paypal.com": []}"#, 1 << 20).unwrap();
+        let m = Matcher::compile(&w, &MatcherConfig::default());
+        let brands = |names: &[&str]| -> Vec<String> {
+            let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+            m.match_names(&names)
+                .0
+                .into_iter()
+                .map(|v| v.brand)
+                .collect()
+        };
+        assert_eq!(brands(&["verizon.net"]), ["verizon.com"]);
+        // with the brand's own domain (or a name under it) in the same
+        // certificate: its sister site
+        assert!(brands(&["verizon.net", "www.verizon.com"]).is_empty());
+        assert!(brands(&["verizon.com", "verizon-business.net"]).is_empty());
+        // another brand's lookalike in it still alerts
+        assert_eq!(brands(&["www.verizon.com", "paypa1.com"]), ["paypal.com"]);
+        // a name that only contains the brand's domain proves nothing: both
+        // lookalikes alert (evil.com and verizon.net)
+        assert_eq!(
+            brands(&["verizon.com.evil.com", "verizon.net"]),
+            ["verizon.com", "verizon.com"]
+        );
     }
 
     #[test]
