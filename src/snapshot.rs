@@ -321,17 +321,28 @@ impl SnapshotHandle {
         self.reload().await
     }
 
-    /// `tenant`'s own list (its last good one, as its source gave it):
-    /// `None` for a tenant unknown or without a good list yet. Without
-    /// `[[tenants]]`, the default tenant's is the one list.
+    /// `tenant`'s own list: its last good one as its source gave it where
+    /// this process reads it, else its part of the bundle in use; `None`
+    /// for a tenant unknown or without a good list yet. A plain list is
+    /// the default tenant's.
     pub fn tenant_list(&self, tenant: &str) -> Option<serde_json::Value> {
-        match &self.inner.loader {
-            ListSource::Tenants(lists) => serde_json::from_str(&lists.text_of(tenant)?).ok(),
-            ListSource::One(_) if tenant == crate::watchlist::DEFAULT_TENANT => {
-                self.current_list().map(|l| l.to_json())
-            }
+        let read_here = match &self.inner.loader {
+            ListSource::Tenants(lists) => lists.text_of(tenant),
             ListSource::One(_) => None,
+        };
+        if let Some(text) = read_here {
+            return serde_json::from_str(&text).ok();
         }
+        // a process that reads no list itself (on a bus), or a bundle
+        // written as the one list: the tenant's part of the bundle in use
+        let list = self.current_list()?;
+        if list.tenants.is_empty() {
+            return (tenant == crate::watchlist::DEFAULT_TENANT).then(|| list.to_json());
+        }
+        list.to_json()
+            .get(crate::watchlist::TENANTS_KEY)?
+            .get(tenant)
+            .cloned()
     }
 
     /// Whether lists are tenants' (`[[tenants]]`).

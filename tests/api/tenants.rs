@@ -350,3 +350,52 @@ async fn the_console_shows_each_tenant_s_brands_and_adds_a_brand_for_one() {
     );
     app.stop().await;
 }
+
+/// A bundle written as the one list file (no `[[tenants]]`): its tenants'
+/// incidents carry them, and each tenant's part is served on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundle_as_the_one_list_file_gives_its_tenants_incidents() {
+    let certstream = FakeCertstream::start().await;
+    let receiver = Receiver::start().await;
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let settings = test_settings(dir.path(), &certstream.url, &receiver);
+    std::fs::write(
+        &settings.watchlist.path,
+        r#"{"tenants": {"acme": {"acmebank.com": []}, "globex": {"globex.com": ["gl0bex"]}}}"#,
+    )
+    .unwrap();
+    let app = spawn_app_with(settings, dir).await;
+    certstream.wait_for_connections(1).await;
+    assert_eq!(
+        app.get_json("/v1/lists/current?tenant=globex").await,
+        serde_json::json!({"globex.com": ["gl0bex"]})
+    );
+    let missing = app
+        .client
+        .get(format!("{}/v1/lists/current?tenant=initech", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    certstream.send_json(&cert_for(&["gl0bex.com"], "b1"));
+    certstream.send_json(&cert_for(&["acmebank-login.com"], "b2"));
+    let got = receiver.wait_delivered("/webhook", 2).await;
+    let mut seen: Vec<(String, String)> = got
+        .iter()
+        .map(|r| {
+            (
+                r.body["tenant"].as_str().unwrap().to_owned(),
+                r.body["domain"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("acme".to_owned(), "acmebank-login.com".to_owned()),
+            ("globex".to_owned(), "gl0bex.com".to_owned())
+        ]
+    );
+    app.stop().await;
+}

@@ -472,11 +472,12 @@ async function viewBrands() {
     const narrowed = {};
     for (const n of (status.list && status.list.narrowed) || []) narrowed[n.brand] = n;
     const msg = el("div");
-    // with tenants, each tenant's own list (as its source gave it)
+    // with tenants, each tenant's own list (as its source gave it, where
+    // this process reads the lists)
     const tenants = (status.list && status.list.tenants) || [];
     const lists = list.tenants
-      ? await Promise.all(tenants.filter((t) => list.tenants[t.tenant]).map(async (t) =>
-        [t.tenant, await api(`/v1/lists/current?tenant=${encodeURIComponent(t.tenant)}`)]))
+      ? await Promise.all(Object.keys(list.tenants).map(async (t) =>
+        [t, await api(`/v1/lists/current?tenant=${encodeURIComponent(t)}`)]))
       : [[null, list]];
     const table = (tenant, own) => el("table", {},
       el("tr", {}, ["Brand", "Listed variants", "Distinctiveness", "Why", ""].map((h) => el("th", {}, h))),
@@ -489,8 +490,8 @@ async function viewBrands() {
           delete rest[b];
           saveList(rest, msg, tenant);
         } } }, "Remove")))));
-    const about = (t) => el("p", { class: "muted" }, `${t.brands} brands, ${t.variants} variants, from ${t.source}`,
-      t.last_error ? el("span", { class: "error" }, ` · last error: ${t.last_error}`) : null);
+    const about = (t) => (t ? el("p", { class: "muted" }, `${t.brands} brands, ${t.variants} variants, from ${t.source}`,
+      t.last_error ? el("span", { class: "error" }, ` · last error: ${t.last_error}`) : null) : null);
     show(el("h2", {}, "Brands"),
       el("p", { class: "muted" }, `${status.list.brands} brands, ${status.list.variants} variants, from ${status.list.source}`,
         status.list.last_error ? el("span", { class: "error" }, ` · last error: ${status.list.last_error}`) : null),
