@@ -215,20 +215,7 @@ async fn shards(dir: &Path, list: &Path, stream: &Path) {
         drop(ms);
         drop(broker);
     }
-    println!(
-        "\n{FRAMES} frames, {NAMES_PER_FRAME} names each, 20,000 brands (brands only), on {} cores",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
-    );
-    println!("| setup | certificates/s | names/s | vs one process |");
-    println!("|---|---|---|---|");
-    let base = rows[0].1;
-    for (what, certs) in &rows {
-        println!(
-            "| {what} | {certs:.0} | {:.0} | {:.0}% |",
-            certs * NAMES_PER_FRAME as f64,
-            100.0 * certs / base
-        );
-    }
+    table("20,000 brands (brands only)", &rows);
 }
 
 async fn throughput(dir: &Path, list: &Path, stream: &Path) {
@@ -277,14 +264,19 @@ async fn throughput(dir: &Path, list: &Path, stream: &Path) {
         drop(ms);
         drop(broker);
     }
+    table("1,000 brands x 100 variants", &rows);
+}
+
+/// The rates of `rows` as a table, against the first row's.
+fn table(list: &str, rows: &[(&str, f64)]) {
     println!(
-        "\n{FRAMES} frames, {NAMES_PER_FRAME} names each, 1,000 brands x 100 variants, on {} cores",
+        "\n{FRAMES} frames, {NAMES_PER_FRAME} names each, {list}, on {} cores",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!("| setup | certificates/s | names/s | vs one process |");
     println!("|---|---|---|---|");
     let base = rows[0].1;
-    for (what, certs) in &rows {
+    for (what, certs) in rows {
         println!(
             "| {what} | {certs:.0} | {:.0} | {:.0}% |",
             certs * NAMES_PER_FRAME as f64,

@@ -32,10 +32,6 @@ impl Rng {
     }
 }
 
-fn rss_kb() -> u64 {
-    status_kb("VmRSS:")
-}
-
 fn status_kb(key: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap()
@@ -121,7 +117,7 @@ fn speed(m: &Matcher, names: &[String], rounds: usize) -> (f64, usize, usize) {
 
 fn run(popular: &[String], ct: &[String], lookalikes: &[String], tenants: usize) {
     let text = bundle(popular, tenants);
-    let before = rss_kb();
+    let before = status_kb("VmRSS:");
     let started = Instant::now();
     let list = Watchlist::parse(&text, usize::MAX).unwrap();
     let parsed = started.elapsed();
@@ -129,7 +125,7 @@ fn run(popular: &[String], ct: &[String], lookalikes: &[String], tenants: usize)
     let started = Instant::now();
     let m = Matcher::compile_shared(std::sync::Arc::new(list), &MatcherConfig::default());
     let compiled = started.elapsed();
-    let after = rss_kb();
+    let after = status_kb("VmRSS:");
     let (ct_rate, _, _) = speed(&m, ct, (100_000 / ct.len().max(1)).max(1));
     let (attack_rate, verdicts, incidents) = speed(&m, lookalikes, 1);
     println!(

@@ -1,5 +1,6 @@
 //! Independent items on every core, results in input order: list parsing
-//! and list generation for thousands of brands.
+//! and list generation for thousands of brands; and [`lock`], a mutex
+//! taken whether or not a thread panicked holding it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -70,6 +71,12 @@ pub(crate) fn map_in_order<T: Send, E: Send>(
     // without an error every item was taken and sent (a panicking worker
     // panics the scope instead)
     Ok(slots.into_iter().flatten().collect())
+}
+
+/// Take `m` even when a thread panicked holding it: what it guards is
+/// replaced whole by its users, never left half-written.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 use crate::config::ConfigError;
 use crate::matcher::{Matcher, MatcherConfig, Narrowed, RuleSettings};
 use crate::model::unix_now;
+use crate::parallel::lock;
 use crate::tenants::{TenantListStatus, TenantLists, TenantSettings};
 use crate::watchlist::{ListError, ListLoader, LoadError, Watchlist, WatchlistSettings};
 use serde::Serialize;
@@ -345,11 +346,6 @@ impl SnapshotHandle {
             .cloned()
     }
 
-    /// Whether lists are tenants' (`[[tenants]]`).
-    pub fn has_tenants(&self) -> bool {
-        matches!(self.inner.loader, ListSource::Tenants(_))
-    }
-
     /// The configured `[matcher]` with `extra` rules (the console's) after
     /// its own: an error names what is wrong with them.
     pub fn with_rules(&self, extra: &[RuleSettings]) -> Result<MatcherConfig, ConfigError> {
@@ -440,10 +436,6 @@ impl SnapshotHandle {
             }
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 use crate::config::{ConfigError, Secret, invalid, require_http_url};
 use crate::domain::Fqdn;
 use crate::model::unix_now;
+use crate::parallel::lock;
 use crate::watchlist::{
     DEFAULT_TENANT, ListLoader, LoadError, TENANTS_KEY, Watchlist, WatchlistSettings,
     XsoarListSettings, valid_tenant_id,
@@ -428,10 +429,6 @@ async fn validated(
     })
     .await
     .map_err(|e| LoadError::Internal(e.to_string()))?
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

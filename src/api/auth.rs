@@ -16,6 +16,7 @@
 
 use super::{ApiError, AppState};
 use crate::config::{ConfigError, Secret, invalid};
+use crate::parallel::lock;
 use crate::store::NewAuditEntry;
 use axum::Json;
 use axum::extract::{ConnectInfo, MatchedPath, Query, Request, State};
@@ -237,10 +238,6 @@ impl Auth {
         }
         e.0 += 1;
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn random_hex() -> Result<String, ApiError> {

@@ -60,33 +60,34 @@ pub(super) async fn connect(
     }
 }
 
+/// How every connection to the broker is made.
+fn options(settings: &BusSettings) -> async_nats::ConnectOptions {
+    let options = async_nats::ConnectOptions::new()
+        .name("certsentry")
+        .connection_timeout(Duration::from_secs(5));
+    match &settings.token {
+        Some(token) => options.token(token.expose().to_owned()),
+        None => options,
+    }
+}
+
 /// A plain connection to the broker (request and reply), whose requests
 /// wait up to `request_timeout` for their answer.
 pub(crate) async fn client(
     settings: &BusSettings,
     request_timeout: Duration,
 ) -> Result<async_nats::Client, async_nats::Error> {
-    let mut options = async_nats::ConnectOptions::new()
-        .name("certsentry")
-        .connection_timeout(Duration::from_secs(5))
-        .request_timeout(Some(request_timeout));
-    if let Some(token) = &settings.token {
-        options = options.token(token.expose().to_owned());
-    }
-    Ok(options.connect(settings.url.as_str()).await?)
+    Ok(options(settings)
+        .request_timeout(Some(request_timeout))
+        .connect(settings.url.as_str())
+        .await?)
 }
 
 /// A JetStream context on a new connection to the broker.
 pub(super) async fn jetstream(
     settings: &BusSettings,
 ) -> Result<jetstream::Context, async_nats::Error> {
-    let mut options = async_nats::ConnectOptions::new()
-        .name("certsentry")
-        .connection_timeout(Duration::from_secs(5));
-    if let Some(token) = &settings.token {
-        options = options.token(token.expose().to_owned());
-    }
-    let client = options.connect(settings.url.as_str()).await?;
+    let client = options(settings).connect(settings.url.as_str()).await?;
     Ok(jetstream::new(client))
 }
 

@@ -254,12 +254,13 @@ impl Matcher {
             .collect();
         // every brand's domains are the brands' own, whichever shard
         // matches the brand
-        let allowed_only: HashSet<String> = own
+        let keys: HashSet<String> = list
+            .brands
             .iter()
-            .filter(|d| !list.brands.iter().any(|b| b.domain.unicode() == d.as_str()))
-            .cloned()
+            .map(|b| b.domain.unicode().to_owned())
             .collect();
-        own.extend(list.brands.iter().map(|b| b.domain.unicode().to_owned()));
+        let allowed_only: HashSet<String> = own.difference(&keys).cloned().collect();
+        own.extend(keys);
         let (list, whole) = match config.shard {
             Some((shard, shards)) => (Arc::new(list.shard(shard, shards)), Some(list)),
             None => (list, None),

@@ -445,10 +445,8 @@ fn parse_bundle(bundle: &RawValue) -> Result<Watchlist, ListError> {
         tenants.push((*id).to_owned());
     }
     // in domain order, as before
-    let order: Vec<usize> = slot_of_domain.into_values().collect();
-    let mut merged: Vec<Option<BrandEntry>> = merged;
-    let brands = order
-        .into_iter()
+    let brands = slot_of_domain
+        .into_values()
         .filter_map(|slot| merged[slot].take())
         .collect();
     Ok(Watchlist { brands, tenants })

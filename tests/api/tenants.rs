@@ -5,6 +5,21 @@ use crate::helpers::*;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// (tenant, domain) of each delivery, sorted.
+fn tenant_domains(delivered: &[Received]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = delivered
+        .iter()
+        .map(|r| {
+            (
+                r.body["tenant"].as_str().unwrap().to_owned(),
+                r.body["domain"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 /// A service with the default tenant's list (TEST_LIST: paypal.com, ...)
 /// and two tenants: acme (paypal.com and acmebank.com, allowlisting
 /// paypal-login.com, with its own sink `/acme`) and globex (globex.com, no
@@ -87,20 +102,7 @@ async fn each_tenant_gets_the_incidents_of_its_brands_on_its_own_sinks() {
     let acme = receiver.wait_delivered("/acme", 2).await;
     let hook = receiver.wait_delivered("/webhook", 3).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let seen = |path: &str| {
-        let mut v: Vec<(String, String)> = receiver
-            .delivered(path)
-            .iter()
-            .map(|r| {
-                (
-                    r.body["tenant"].as_str().unwrap().to_owned(),
-                    r.body["domain"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect();
-        v.sort();
-        v
-    };
+    let seen = |path: &str| tenant_domains(&receiver.delivered(path));
     let pair = |t: &str, d: &str| (t.to_owned(), d.to_owned());
     assert_eq!(
         seen("/acme"),
@@ -380,18 +382,8 @@ async fn a_bundle_as_the_one_list_file_gives_its_tenants_incidents() {
     certstream.send_json(&cert_for(&["gl0bex.com"], "b1"));
     certstream.send_json(&cert_for(&["acmebank-login.com"], "b2"));
     let got = receiver.wait_delivered("/webhook", 2).await;
-    let mut seen: Vec<(String, String)> = got
-        .iter()
-        .map(|r| {
-            (
-                r.body["tenant"].as_str().unwrap().to_owned(),
-                r.body["domain"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    seen.sort();
     assert_eq!(
-        seen,
+        tenant_domains(&got),
         [
             ("acme".to_owned(), "acmebank-login.com".to_owned()),
             ("globex".to_owned(), "gl0bex.com".to_owned())
