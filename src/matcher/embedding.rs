@@ -85,9 +85,14 @@ impl Embedding {
     }
 
     /// The brand label split by dots (`spotif.y.com`, `bank.ofamerica.com`):
-    /// the last two or three labels before the suffix, joined, are a brand
-    /// label. The name holds no brand label as written, so this runs
-    /// outside the brand-label prefilter.
+    /// two or three consecutive labels, joined, are a brand label. Followed
+    /// by exactly the brand's suffix, the name is the brand's domain with a
+    /// dot or two inserted, wherever the public suffix list puts the cut
+    /// (`vi.sa.com` under `sa.com`, `pos.te.it` under `te.it`,
+    /// `t-mob.ile.com`): any brand. The last labels before another suffix
+    /// (`spotif.y.net`): distinctive labels of five or more only. The name
+    /// holds no brand label as written, so this runs outside the
+    /// brand-label prefilter.
     pub(super) fn check_split(
         &self,
         brands: &Brands,
@@ -99,46 +104,51 @@ impl Embedding {
             return;
         }
         let unicode = name.unicode();
-        let own = &unicode[..unicode.len() - name.suffix().len()];
-        let own = own.trim_end_matches('.');
-        let labels: SmallVec<[&str; 8]> = own.split('.').collect();
+        let labels: SmallVec<[&str; 8]> = unicode.split('.').collect();
+        let own_labels = labels.len() - name.suffix().split('.').count();
         for join in 2..=3usize.min(labels.len()) {
-            let parts = &labels[labels.len() - join..];
-            if parts.iter().any(|p| p.contains('-') || p.is_empty()) {
-                break;
-            }
-            let joined = &mut scratch.joined;
-            joined.clear();
-            parts.iter().for_each(|p| joined.push_str(p));
-            if !brands.shapes.may_contain(joined) {
-                continue;
-            }
-            let Some(hits) = brands.labels.get(joined.as_str()) else {
-                continue;
-            };
-            for b in hits {
-                let brand = brands.get(*b);
-                // the brand's domain with a dot inserted (`a.sos.com`) for
-                // any brand; under another suffix, distinctive labels only
-                let same_suffix = name.suffix() == brand.suffix_labels.join(".");
-                if !same_suffix
-                    && (brand.distinct == Distinctiveness::Common
-                        || brand.label.chars().count() < 5)
-                {
+            for start in 0..=labels.len() - join {
+                let end = start + join;
+                // under another suffix, only the labels right before it
+                let before_suffix = end == own_labels;
+                let parts = &labels[start..end];
+                if parts.iter().any(|p| p.is_empty()) {
                     continue;
                 }
-                found.offer(embedded(
-                    brand,
-                    name,
-                    MatchKind::Subdomain,
-                    75,
-                    format!(
-                        "target embedding of {}: {:?} is {:?} split by dots",
-                        brand.domain,
-                        parts.join("."),
-                        brand.label
-                    ),
-                ));
+                let joined = &mut scratch.joined;
+                joined.clear();
+                parts.iter().for_each(|p| joined.push_str(p));
+                if !brands.shapes.may_contain(joined) {
+                    continue;
+                }
+                let Some(hits) = brands.labels.get(joined.as_str()) else {
+                    continue;
+                };
+                let rest = &labels[end..];
+                for b in hits {
+                    let brand = brands.get(*b);
+                    let exact = rest.len() == brand.suffix_labels.len()
+                        && starts_with_suffix(rest, &brand.suffix_labels);
+                    let elsewhere = before_suffix
+                        && !parts.iter().any(|p| p.contains('-'))
+                        && brand.distinct != Distinctiveness::Common
+                        && brand.label.chars().count() >= 5;
+                    if !exact && !elsewhere {
+                        continue;
+                    }
+                    found.offer(embedded(
+                        brand,
+                        name,
+                        MatchKind::Subdomain,
+                        75,
+                        format!(
+                            "target embedding of {}: {:?} is {:?} split by dots",
+                            brand.domain,
+                            parts.join("."),
+                            brand.label
+                        ),
+                    ));
+                }
             }
         }
     }
@@ -162,12 +172,20 @@ impl Embedding {
         let own_labels = all.len() - name.suffix().split('.').count();
         // a token running a brand's domain together (`wwwpaypalcom`);
         // `guarded` leaves out common brands, and word brands where the
-        // token is a word (`whois` runs `who.is` together)
-        let run_together = |found: &mut Found, token: &str, guarded: bool| {
+        // token is a word (`whois` runs `who.is` together). A label that is
+        // nothing but a common brand's whole domain run together
+        // (`officecom.com`, `wwwlivecom.net`) still counts, unless that is
+        // a word too (`telecom`).
+        let run_together = |found: &mut Found, token: &str, guarded: bool, whole: bool| {
             let bare = strip_www(token);
             for b in self.run_together.get(bare).into_iter().flatten() {
                 let brand = brands.get(*b);
+                let whole_domain = whole
+                    && bare.len() >= 6
+                    && bare.len() == brand.label.len() + brand.suffix_labels.concat().len()
+                    && !is_real_word(bare);
                 if guarded
+                    && !whole_domain
                     && (brand.distinct == Distinctiveness::Common
                         || (brand.distinct == Distinctiveness::Word && is_real_word(bare)))
                 {
@@ -255,10 +273,10 @@ impl Embedding {
             // a hyphenated brand label run together with its suffix
             // (`deutsche-bankde`) is one token of its own
             if l.contains('-') {
-                run_together(found, l, false);
+                run_together(found, l, false, false);
             }
             for (i, token) in tokens.iter().enumerate() {
-                run_together(found, token, true);
+                run_together(found, token, true, tokens.len() == 1);
                 let bare = strip_www(token);
                 if bare.len() < token.len()
                     && let Some(hits) = brands.labels.get(bare)

@@ -762,6 +762,52 @@ mod tests {
             "an everyday word: below min_score"
         );
         assert_eq!(score("mail.com"), None, "the commonest words: none");
+        // a label the list names under several suffixes: the brand's own
+        // sites, except where phishers register
+        let m = matcher(r#"{"ebay.com": [], "ebay.de": [], "paypal.com": []}"#);
+        let score = |n: &str| {
+            m.match_name(&Fqdn::parse(n).unwrap())
+                .first()
+                .filter(|v| v.detail.kind == MatchKind::SuffixSwap)
+                .map(|v| v.score)
+        };
+        assert_eq!(score("ebay.net"), Some(45));
+        assert_eq!(score("ebay.xyz"), Some(60));
+        assert_eq!(score("ebay.com.co"), Some(65));
+        assert_eq!(score("paypal.net"), Some(55));
+    }
+
+    #[test]
+    fn a_brand_split_by_dots_or_run_together_with_its_suffix() {
+        let m = matcher(
+            r#"{"visa.com": [], "poste.it": [], "t-mobile.com": [], "office.com": [],
+                "spotify.com": [], "line.me": []}"#,
+        );
+        let kind = |n: &str| kind_of(&m, n);
+        // the cut falls inside the public suffix (`sa.com`, `te.it`)
+        for n in [
+            "vi.sa.com",
+            "pos.te.it",
+            "t-mob.ile.com",
+            "spotif.y.com",
+            "www.spo.tify.com",
+        ] {
+            assert_eq!(kind(n), Some(MatchKind::Subdomain), "{n}");
+        }
+        assert_eq!(kind("spotif.y.net"), Some(MatchKind::Subdomain));
+        assert_eq!(
+            kind("vi.sa.net"),
+            None,
+            "a short label under another suffix"
+        );
+        assert_eq!(kind("t-mob.ile.net"), None);
+        // a label that is a common word brand's whole domain run together
+        for n in ["officecom.com", "wwwofficecom.net", "lineme.com"] {
+            assert_eq!(kind(n), Some(MatchKind::Subdomain), "{n}");
+        }
+        assert_eq!(kind("office-com.com"), Some(MatchKind::Subdomain));
+        assert_eq!(kind("officecommunity.com"), None);
+        assert_eq!(kind("officecom-deals.com"), None, "a token, not the label");
     }
 
     #[test]

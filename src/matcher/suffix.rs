@@ -89,6 +89,13 @@ fn score(
         }
     } else if MIMICS.contains(&suffix) {
         (65, "a suffix made to pass for .com")
+    } else if siblings && !(suffix == tld && ABUSED.contains(&tld)) {
+        // the list holds the label under other suffixes: a brand with
+        // sites of its own under several suffixes
+        (
+            45,
+            "the list names the brand under other suffixes, its own sites",
+        )
     } else if multi && brand_suffix.ends_with(&format!(".{suffix}")) {
         (60, "the brand's suffix without its second level")
     } else if multi && suffix == brand.suffix_labels.concat() {
@@ -106,13 +113,6 @@ fn score(
         (
             45,
             "a country-code suffix of a large market, where brands keep their own sites",
-        )
-    } else if tld.len() == 2 && siblings {
-        // the list holds the label under other suffixes: a brand with
-        // country sites of its own
-        (
-            45,
-            "a country-code suffix, and the list names the brand's other country sites",
         )
     } else if tld.len() == 2 {
         (50, "a country code of a small market (weak)")
