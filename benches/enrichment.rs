@@ -6,7 +6,8 @@
 //! One iteration stores 256 new incidents and waits until all 256 have had
 //! their first check: jobs/s. Then matcher throughput (1,000 brands) on the
 //! bench thread, with the pool idle and with the pool busy (the pool at
-//! its default `enrichment.nice`, 19).
+//! its default `enrichment.nice`, 19, and `enrichment.max_cpu`, 0.1;
+//! `ENRICH_MAX_CPU=1` for no budget).
 // A benchmark: unwrap on set-up failure is the right answer.
 #![allow(clippy::unwrap_used, unreachable_pub, dead_code)]
 
@@ -141,6 +142,14 @@ fn bench(c: &mut Criterion) {
         e.concurrency = CONCURRENCY;
         e.poll_interval = Duration::from_millis(20);
         e.allow_cidrs = vec!["127.0.0.1/32".parse().unwrap()];
+        // `ENRICH_MAX_CPU=1` measures the pool without a budget (one thread)
+        if let Some(cores) = std::env::var("ENRICH_MAX_CPU")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            e.max_cpu = cores;
+        }
+        eprintln!("enrichment.max_cpu = {}", e.max_cpu);
         e.dns.servers = vec![fake_dns.addr];
         e.http.http_port = web.port;
         e.http.https_port = https_port;
@@ -208,20 +217,40 @@ fn bench(c: &mut Criterion) {
         .iter()
         .filter_map(|n| Fqdn::parse(n).ok())
         .collect();
+    // names per second of wall time, and per second of this thread's CPU
+    // time (what the kernel counts it as running: no steal, no waiting
+    // for a core), which shows what the pool costs in caches and memory
+    // apart from this VM's drift
     let rate = |matcher: &Matcher| {
-        let start = Instant::now();
+        let cpu = || {
+            let text = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap();
+            text.split_whitespace()
+                .next()
+                .unwrap()
+                .parse::<f64>()
+                .unwrap()
+                / 1e9
+        };
+        let (start, cpu_start) = (Instant::now(), cpu());
         let mut hits = 0;
         for n in &names {
             hits += matcher.match_name(n).len();
         }
         std::hint::black_box(hits);
-        names.len() as f64 / start.elapsed().as_secs_f64()
+        let n = names.len() as f64;
+        (n / start.elapsed().as_secs_f64(), n / (cpu() - cpu_start))
     };
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let idle = || median((0..3).map(|_| rate(&matcher)).collect());
+    let median2 = |v: Vec<(f64, f64)>| {
+        (
+            median(v.iter().map(|r| r.0).collect()),
+            median(v.iter().map(|r| r.1).collect()),
+        )
+    };
+    let idle = || median2((0..3).map(|_| rate(&matcher)).collect());
     // a backlog of `batches` x 256 checks the pool works through while the
     // matcher runs: the matcher's median while they are in flight, how many
     // checks were done meanwhile and whether the pool still had work when
@@ -234,7 +263,7 @@ fn bench(c: &mut Criterion) {
         }
         std::thread::sleep(Duration::from_millis(200));
         let started = checks(&metrics());
-        let rate_busy = median((0..3).map(|_| rate(&matcher)).collect());
+        let rate_busy = median2((0..3).map(|_| rate(&matcher)).collect());
         let ended = checks(&metrics());
         let total = before + (batches * BATCH) as u64;
         // let the backlog drain before the next run
@@ -272,8 +301,8 @@ fn bench(c: &mut Criterion) {
         for _ in 0..PAIRS {
             let rate_idle = idle();
             let (rate_busy, done, still) = busy(&mut round, batches);
-            idles.push(rate_idle);
-            ratios.push(rate_busy / rate_idle);
+            idles.push(rate_idle.0);
+            ratios.push((rate_busy.0 / rate_idle.0, rate_busy.1 / rate_idle.1));
             during += done;
             busy_throughout += usize::from(still);
         }
@@ -301,11 +330,11 @@ fn bench(c: &mut Criterion) {
             })
         };
         std::thread::sleep(Duration::from_millis(200));
-        let rate_copy = median((0..3).map(|_| rate(&matcher)).collect());
+        let rate_copy = median2((0..3).map(|_| rate(&matcher)).collect());
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         copier.join().unwrap();
-        idles.push(rate_idle);
-        ratios.push(rate_copy / rate_idle);
+        idles.push(rate_idle.0);
+        ratios.push((rate_copy.0 / rate_idle.0, rate_copy.1 / rate_idle.1));
     }
     report.push(("no pool, a memory copy at nice 19", idles, ratios, None));
     // what the process (the service, its pool, the local servers) burns
@@ -332,18 +361,24 @@ fn bench(c: &mut Criterion) {
     eprintln!(
         "matcher, 1000 brands, 100k names on the bench thread; {PAIRS} pairs per case, each a median of 3 idle runs then of 3 runs with the pool busy:"
     );
-    for (what, idles, mut ratios, pool) in report {
+    for (what, idles, ratios, pool) in report {
+        let mut cpu: Vec<f64> = ratios.iter().map(|r| r.1).collect();
+        let mut ratios: Vec<f64> = ratios.iter().map(|r| r.0).collect();
         ratios.sort_by(f64::total_cmp);
+        cpu.sort_by(f64::total_cmp);
         let idles = median(idles);
         let pct = |r: f64| 100.0 * (r - 1.0);
         let pool = pool.map_or(String::new(), |(during, busy)| {
             format!(", {during} checks done while the matcher ran, pool still busy at the end in {busy}/{PAIRS}")
         });
         eprintln!(
-            "  {what}: busy/idle median {:+.1}% (pairs from {:+.1}% to {:+.1}%), idle median {idles:.0} names/s{pool}",
+            "  {what}: busy/idle median {:+.1}% (pairs from {:+.1}% to {:+.1}%); per CPU second of the matcher {:+.1}% ({:+.1}% to {:+.1}%); idle median {idles:.0} names/s{pool}",
             pct(ratios[ratios.len() / 2]),
             pct(ratios[0]),
             pct(ratios[ratios.len() - 1]),
+            pct(cpu[cpu.len() / 2]),
+            pct(cpu[0]),
+            pct(cpu[cpu.len() - 1]),
         );
     }
 }

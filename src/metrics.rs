@@ -61,6 +61,7 @@ pub struct Metrics {
     pub enrich_updates: AtomicU64,
     pub enrich_errors: AtomicU64,
     pub enrich_rate_limited: AtomicU64,
+    pub enrich_cpu_waits: AtomicU64,
     pub stream_clients: AtomicU64,
     pub stream_clients_dropped: AtomicU64,
     pub stream_messages: AtomicU64,
@@ -147,7 +148,7 @@ impl Metrics {
 
     /// Every counter, in the order `/metrics` shows them.
     pub fn counters(&self) -> Vec<Counter> {
-        let table: [(&'static str, &'static str, &'static str, &AtomicU64); 38] = [
+        let table: [(&'static str, &'static str, &'static str, &AtomicU64); 39] = [
             (
                 "certsentry_frames_total",
                 "frames",
@@ -297,6 +298,12 @@ impl Metrics {
                 "enrichment_rate_limited",
                 "enricher runs a 429 or a server's hold deferred (left pending)",
                 &self.enrich_rate_limited,
+            ),
+            (
+                "certsentry_enrichment_cpu_waits_total",
+                "enrichment_cpu_waits",
+                "times the enrichment pool held new checks back over enrichment.max_cpu",
+                &self.enrich_cpu_waits,
             ),
             (
                 "certsentry_deliveries_ok_total",

@@ -13,6 +13,7 @@
 //! certificate name goes through [`guard::Guard`] before anything connects.
 
 mod asn;
+mod budget;
 mod dns;
 mod guard;
 mod http;
@@ -67,6 +68,12 @@ pub struct EnrichmentSettings {
     /// (Chromium): with 19, matching and ingest get a contended core first
     /// and the pool takes only what they leave. Linux only.
     pub nice: i32,
+    /// CPU time the pool's threads may use, in cores (0.1: a tenth of one).
+    /// Over it, no new check starts until the overspend has passed, so a
+    /// pool with only instant, local servers to talk to cannot take a
+    /// small machine's caches and memory bandwidth from matching. Checks
+    /// that wait on the network never reach it. Linux only.
+    pub max_cpu: f64,
     /// How often the job table is polled when nothing is due.
     #[serde(with = "crate::config::duration")]
     pub poll_interval: Duration,
@@ -97,6 +104,7 @@ impl Default for EnrichmentSettings {
             concurrency: 16,
             threads: 1,
             nice: 19,
+            max_cpu: 0.1,
             poll_interval: Duration::from_secs(1),
             recheck_interval: Duration::from_secs(30 * 60),
             max_recheck_interval: Duration::from_secs(6 * 3600),
@@ -125,6 +133,12 @@ impl EnrichmentSettings {
         }
         if self.threads == 0 || self.threads > 64 {
             return Err(invalid("enrichment.threads", "must be 1 to 64"));
+        }
+        if !(self.max_cpu > 0.0 && self.max_cpu <= self.threads as f64) {
+            return Err(invalid(
+                "enrichment.max_cpu",
+                "must be above 0 and at most enrichment.threads",
+            ));
         }
         if !(0..=19).contains(&self.nice) {
             return Err(invalid("enrichment.nice", "must be 0 to 19"));
@@ -334,6 +348,8 @@ pub(crate) struct Enrichment {
     routes: Arc<crate::tenants::SinkRoutes>,
     metrics: Arc<Metrics>,
     wakes: Vec<Arc<Notify>>,
+    /// The CPU budget of the pool's own threads (`enrichment.max_cpu`).
+    budget: Arc<budget::CpuBudget>,
     /// On a bus, a matcher without the `enricher` role: its checks run in
     /// the enricher processes (the schedule stays here, in the store).
     #[cfg(feature = "nats")]
@@ -371,6 +387,7 @@ impl Enrichment {
             routes,
             metrics,
             wakes,
+            budget: Arc::new(budget::CpuBudget::new(settings.max_cpu)),
             #[cfg(feature = "nats")]
             remote: None,
             #[cfg(feature = "nats")]
@@ -408,11 +425,12 @@ impl Enrichment {
     pub(crate) async fn run_on_own_threads(self, shutdown: CancellationToken) {
         let threads = self.settings.threads;
         let nice = self.settings.nice;
+        let budget = self.budget.clone();
         let (done, stopped) = tokio::sync::oneshot::channel::<()>();
         let started = std::thread::Builder::new()
             .name("enrichment".into())
             .spawn(move || {
-                match pool_runtime(threads, nice) {
+                match pool_runtime(threads, nice, budget) {
                     Ok(rt) => rt.block_on(self.run(shutdown)),
                     Err(e) => tracing::error!(error = %e, "enrichment runtime failed to start"),
                 }
@@ -453,8 +471,13 @@ impl Enrichment {
                     self.store_failed(&e);
                 }
             }
+            // over its CPU budget, the pool starts nothing until it is not
+            let over = self.budget.over();
+            if over {
+                self.metrics.add(&self.metrics.enrich_cpu_waits, 1);
+            }
             let free = self.settings.concurrency.saturating_sub(running.len());
-            if free > 0 {
+            if free > 0 && !over {
                 match self.store.enrich_claim(free).await {
                     Ok(jobs) => running.extend(jobs.into_iter().map(|job| self.check(job))),
                     Err(e) => self.store_failed(&e),
@@ -468,6 +491,7 @@ impl Enrichment {
                     }
                 }
                 _ = tokio::time::sleep_until(next_take) => {}
+                _ = tokio::time::sleep(budget::TICK), if over => {}
             }
         }
     }
@@ -622,12 +646,19 @@ impl Enrichment {
 }
 
 /// The pool's runtime: `threads` workers, every thread of it (blocking
-/// ones too) at nice value `nice`.
-fn pool_runtime(threads: usize, nice: i32) -> std::io::Result<tokio::runtime::Runtime> {
+/// ones too) at nice value `nice` and counted in `budget`.
+fn pool_runtime(
+    threads: usize,
+    nice: i32,
+    budget: Arc<budget::CpuBudget>,
+) -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .thread_name("enrichment-worker")
-        .on_thread_start(move || lower_priority(nice))
+        .on_thread_start(move || {
+            lower_priority(nice);
+            budget.register_current_thread();
+        })
         .enable_all()
         .build()
 }
@@ -672,13 +703,28 @@ mod tests {
     }
 
     #[test]
-    fn the_pool_runs_at_the_configured_nice_value() {
+    fn the_pool_runs_at_the_configured_nice_value_within_its_cpu_budget() {
         let before = own_nice();
-        let rt = super::pool_runtime(1, 19).unwrap();
+        let budget = std::sync::Arc::new(super::budget::CpuBudget::new(0.1));
+        let rt = super::pool_runtime(1, 19, budget.clone()).unwrap();
         let worker = rt.block_on(async { tokio::spawn(async { own_nice() }).await.unwrap() });
         let blocking = rt.block_on(async { tokio::task::spawn_blocking(own_nice).await.unwrap() });
         assert_eq!((worker, blocking), (19, 19));
         // the thread that built it is untouched
         assert_eq!(own_nice(), before);
+        // what the pool's threads burn counts against its budget; what
+        // this thread burns does not
+        assert!(!budget.over());
+        let spin = || {
+            let start = std::time::Instant::now();
+            let mut x = 0u64;
+            while start.elapsed() < std::time::Duration::from_millis(300) {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+            }
+        };
+        spin();
+        assert!(!budget.over(), "the test thread is not the pool's");
+        rt.block_on(async { tokio::task::spawn_blocking(spin).await.unwrap() });
+        assert!(budget.over(), "a pool thread spent 0.3 s against 0.1 cores");
     }
 }
