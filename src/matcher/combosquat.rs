@@ -65,6 +65,11 @@ impl Combosquats {
         for (i, token) in tokens.iter().enumerate() {
             if tokens.len() > 1 {
                 self.token_hit(brands, name, (&tokens, i, i + 1), token, &words, found);
+                // the brand label with a number on (`office365-login`)
+                let bare = token.trim_end_matches(|c: char| c.is_ascii_digit());
+                if !bare.is_empty() && bare.len() < token.len() {
+                    self.token_hit(brands, name, (&tokens, i, i + 1), bare, &words, found);
+                }
             }
             // the brand label glued to other letters: split where a word starts or ends
             for (at, _) in token.char_indices().skip(1) {

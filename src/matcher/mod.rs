@@ -778,7 +778,7 @@ mod tests {
     }
 
     #[test]
-    fn a_brand_split_by_dots_or_run_together_with_its_suffix() {
+    fn a_brand_split_by_dots_run_together_or_numbered() {
         let m = matcher(
             r#"{"visa.com": [], "poste.it": [], "t-mobile.com": [], "office.com": [],
                 "spotify.com": [], "line.me": []}"#,
@@ -808,6 +808,17 @@ mod tests {
         assert_eq!(kind("office-com.com"), Some(MatchKind::Subdomain));
         assert_eq!(kind("officecommunity.com"), None);
         assert_eq!(kind("officecom-deals.com"), None, "a token, not the label");
+        // the brand label with a number on, beside phishing words
+        assert_eq!(kind("office365-login.com"), Some(MatchKind::Combosquat));
+        assert_eq!(
+            kind("office365-signin.web.app"),
+            Some(MatchKind::Combosquat)
+        );
+        assert_eq!(
+            kind("office365-team.com"),
+            None,
+            "a common word needs a lure"
+        );
     }
 
     #[test]
