@@ -29,7 +29,7 @@ pub(super) const BACKOFF_FIRST: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 /// Wait `delay` (then double it, up to the maximum); false on shutdown.
-pub(super) async fn pause(delay: &mut Duration, shutdown: &CancellationToken) -> bool {
+pub(crate) async fn pause(delay: &mut Duration, shutdown: &CancellationToken) -> bool {
     let wait = *delay;
     *delay = (*delay * 2).min(BACKOFF_MAX);
     tokio::select! {

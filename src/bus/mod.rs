@@ -42,7 +42,7 @@ pub(crate) mod lists;
 mod triage;
 
 #[cfg(feature = "nats")]
-pub(crate) use client::{PULL_EXPIRES, PULL_HEARTBEAT, client, consume, publish};
+pub(crate) use client::{PULL_EXPIRES, PULL_HEARTBEAT, client, consume, pause, publish};
 #[cfg(feature = "nats")]
 pub(crate) use cluster::Cluster;
 #[cfg(feature = "nats")]

@@ -16,6 +16,10 @@ const BURST: Duration = Duration::from_millis(100);
 /// How long a pool over budget waits before it looks again.
 pub(super) const TICK: Duration = Duration::from_millis(10);
 
+/// Looks closer together than this give the last answer: the pool's loop
+/// asks after every check, and each look reads a file per thread.
+const SAMPLE: Duration = Duration::from_millis(1);
+
 #[derive(Debug)]
 pub(super) struct CpuBudget {
     /// Cores' worth of CPU time per second of wall time.
@@ -60,6 +64,9 @@ impl CpuBudget {
     pub(super) fn over(&self) -> bool {
         let now = Instant::now();
         let mut state = crate::parallel::lock(&self.state);
+        if now - state.last < SAMPLE {
+            return state.allowance < 0.0;
+        }
         let mut spent = 0u64;
         // a thread that ended (a blocking one let go) leaves the list
         state
@@ -106,11 +113,11 @@ fn thread_cpu_ns(_: i32) -> Option<u64> {
 }
 
 #[cfg(all(test, target_os = "linux"))]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// Spin the calling thread until it has used `d` of CPU time.
-    fn spin(d: Duration) {
+    pub(in crate::enrich) fn spin(d: Duration) {
         let tid = current_tid();
         let start = thread_cpu_ns(tid).expect("schedstat");
         let mut x = 0u64;
@@ -140,6 +147,8 @@ mod tests {
         std::thread::spawn(move || b.register_current_thread())
             .join()
             .unwrap();
+        // a look sooner than SAMPLE after the last gives the last answer
+        std::thread::sleep(SAMPLE * 2);
         assert!(!budget.over());
         assert!(crate::parallel::lock(&budget.state).threads.is_empty());
     }

@@ -715,13 +715,7 @@ mod tests {
         // what the pool's threads burn counts against its budget; what
         // this thread burns does not
         assert!(!budget.over());
-        let spin = || {
-            let start = std::time::Instant::now();
-            let mut x = 0u64;
-            while start.elapsed() < std::time::Duration::from_millis(300) {
-                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
-            }
-        };
+        let spin = || super::budget::tests::spin(std::time::Duration::from_millis(300));
         spin();
         assert!(!budget.over(), "the test thread is not the pool's");
         rt.block_on(async { tokio::task::spawn_blocking(spin).await.unwrap() });

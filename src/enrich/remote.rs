@@ -100,11 +100,9 @@ pub(crate) async fn serve(enrichment: Enrichment, bus: BusSettings, shutdown: Ca
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "enricher: the bus is not reachable; trying again");
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(delay) => {}
+                if !crate::bus::pause(&mut delay, &shutdown).await {
+                    return;
                 }
-                delay = (delay * 2).min(Duration::from_secs(5));
                 continue;
             }
         };

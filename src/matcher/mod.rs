@@ -737,13 +737,15 @@ mod tests {
 
     #[test]
     fn suffix_swaps_score_by_where_phishers_register() {
-        let m = matcher(r#"{"paypal.com": [], "apple.com": [], "bbc.co.uk": [], "mail.ru": []}"#);
-        let score = |n: &str| {
+        // the best verdict's score when it is a suffix swap
+        let swap_score = |m: &Matcher, n: &str| {
             m.match_name(&Fqdn::parse(n).unwrap())
                 .first()
                 .filter(|v| v.detail.kind == MatchKind::SuffixSwap)
                 .map(|v| v.score)
         };
+        let m = matcher(r#"{"paypal.com": [], "apple.com": [], "bbc.co.uk": [], "mail.ru": []}"#);
+        let score = |n: &str| swap_score(&m, n);
         assert_eq!(score("paypal.github.io"), Some(70));
         assert_eq!(score("paypal.com.co"), Some(65));
         assert_eq!(score("bbc.uk"), Some(60));
@@ -765,12 +767,7 @@ mod tests {
         // a label the list names under several suffixes: the brand's own
         // sites, except where phishers register
         let m = matcher(r#"{"ebay.com": [], "ebay.de": [], "paypal.com": []}"#);
-        let score = |n: &str| {
-            m.match_name(&Fqdn::parse(n).unwrap())
-                .first()
-                .filter(|v| v.detail.kind == MatchKind::SuffixSwap)
-                .map(|v| v.score)
-        };
+        let score = |n: &str| swap_score(&m, n);
         assert_eq!(score("ebay.net"), Some(45));
         assert_eq!(score("ebay.xyz"), Some(60));
         assert_eq!(score("ebay.com.co"), Some(65));
