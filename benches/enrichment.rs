@@ -5,9 +5,10 @@
 //! with the guard, the brand baseline, the update written and queued).
 //! One iteration stores 256 new incidents and waits until all 256 have had
 //! their first check: jobs/s. Then matcher throughput (1,000 brands) on the
-//! bench thread, with the pool idle and with the pool busy (the pool at
-//! its default `enrichment.nice`, 19, and `enrichment.max_cpu`, 0.1;
-//! `ENRICH_MAX_CPU=1` for no budget).
+//! bench thread, idle, then with the pool busy, then idle again (the pool
+//! at its default `enrichment.nice`, 19, and `enrichment.max_cpu`, 0.1;
+//! `ENRICH_MAX_CPU=1` for no budget), against the same runs with nothing in
+//! the middle: `ENRICH_PAIRS` runs per case (9).
 // A benchmark: unwrap on set-up failure is the right answer.
 #![allow(clippy::unwrap_used, unreachable_pub, dead_code)]
 
@@ -251,70 +252,91 @@ fn bench(c: &mut Criterion) {
         )
     };
     let idle = || median2((0..3).map(|_| rate(&matcher)).collect());
-    // a backlog of `batches` x 256 checks the pool works through while the
-    // matcher runs: the matcher's median while they are in flight, how many
-    // checks were done meanwhile and whether the pool still had work when
-    // the matcher finished
-    let busy = |round: &mut usize, batches: usize| {
-        let before = checks(&metrics());
-        for _ in 0..batches {
-            *round += 1;
-            store_batch(&store, *round);
-        }
-        std::thread::sleep(Duration::from_millis(200));
-        let started = checks(&metrics());
-        let rate_busy = median2((0..3).map(|_| rate(&matcher)).collect());
-        let ended = checks(&metrics());
-        let total = before + (batches * BATCH) as u64;
-        // let the backlog drain before the next run
-        wait_for("the backlog's checks", || checks(&metrics()) >= total);
-        (rate_busy, ended - started, ended < total)
-    };
+    let jobs_per_second = rates[rates.len() / 2];
+    // This machine's speed drifts by a third within a minute, so every
+    // measurement is A-B-A: the matcher idle, then with the pool busy, then
+    // idle again once the backlog has drained, and the busy rate is taken
+    // against the mean of the two idle ones (which cancels a steady drift).
+    // The same A-B-A with nothing in the middle (and the same pauses) is the
+    // control: its spread is what this machine does on its own.
+    let pairs: usize = std::env::var("ENRICH_PAIRS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(9);
     // first touches of the matcher's tables are not its speed
     for _ in 0..3 {
         rate(&matcher);
     }
-    // This machine's speed drifts by a third within a minute, so each busy
-    // run is paired with the idle run just before it, PAIRS times per case:
-    // 1. the local servers answer at once (the pool does hundreds of
-    //    checks a second);
-    // 2. pages take 80 ms, as a remote server's do: the pool is as full
-    //    (64 checks in flight) but waits on the network;
-    // 3. pages take a second (a slow phishing host).
-    const PAIRS: usize = 7;
+    // Middle: what runs between the idle measurements. `Some((pause, jobs))`
+    // queues `jobs` checks (the pages answering after `pause`) and measures
+    // while the pool works through them; `None` measures with nothing else.
     let mut report = Vec::new();
-    for (what, pause, batches) in [
-        ("servers answering at once", None, 8),
-        ("pages answering in 80 ms", Some(80), 4),
-        ("pages answering in 1 s", Some(1000), 1),
+    // A backlog of two seconds' checks at the rate measured above keeps the
+    // pool busy through the matcher's runs (under a second) with or without
+    // a budget; a page taking 80 ms or a second keeps 64 checks in flight.
+    let instant = (jobs_per_second * 2.0 / BATCH as f64).ceil().max(1.0) as usize;
+    for (what, middle) in [
+        ("servers answering at once", Some((None, instant))),
+        ("no pool: the same pauses, nothing in the middle", None),
+        ("pages answering in 80 ms", Some((Some(80), 4))),
+        ("pages answering in 1 s", Some((Some(1000), 1))),
     ] {
-        if let Some(ms) = pause {
+        if let Some((pause, _)) = middle {
             for i in 0..BATCH {
-                let slow = web::WebPage::Slow(Duration::from_millis(ms), page(i));
-                web.set(&lookalike(i), slow);
+                let p = match pause {
+                    Some(ms) => web::WebPage::Slow(Duration::from_millis(ms), page(i)),
+                    None => web::WebPage::Html(page(i)),
+                };
+                web.set(&lookalike(i), p);
             }
         }
         let mut ratios = Vec::new();
         let mut idles = Vec::new();
         let mut during = 0;
         let mut busy_throughout = 0;
-        for _ in 0..PAIRS {
-            let rate_idle = idle();
-            let (rate_busy, done, still) = busy(&mut round, batches);
-            idles.push(rate_idle.0);
-            ratios.push((rate_busy.0 / rate_idle.0, rate_busy.1 / rate_idle.1));
-            during += done;
-            busy_throughout += usize::from(still);
+        for _ in 0..pairs {
+            let before = idle();
+            let (busy, after) = match middle {
+                Some((_, batches)) => {
+                    let start = checks(&metrics());
+                    for _ in 0..batches {
+                        round += 1;
+                        store_batch(&store, round);
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                    let started = checks(&metrics());
+                    let busy = idle();
+                    let ended = checks(&metrics());
+                    let total = start + (batches * BATCH) as u64;
+                    during += ended - started;
+                    busy_throughout += usize::from(ended < total);
+                    wait_for("the backlog's checks", || checks(&metrics()) >= total);
+                    (busy, idle())
+                }
+                None => {
+                    std::thread::sleep(Duration::from_millis(200));
+                    let busy = idle();
+                    std::thread::sleep(Duration::from_millis(200));
+                    (busy, idle())
+                }
+            };
+            idles.push(before.0);
+            let against = |b: f64, x: f64, a: f64| b / ((x * a).sqrt());
+            ratios.push((
+                against(busy.0, before.0, after.0),
+                against(busy.1, before.1, after.1),
+            ));
         }
-        report.push((what, idles, ratios, Some((during, busy_throughout))));
+        let pool = middle.map(|(_, batches)| (batches * BATCH, during, busy_throughout));
+        report.push((what, idles, ratios, pool));
     }
     // For scale: no pool, just a thread at nice 19 copying 64 MiB buffers
     // on the other core. What it costs the matcher is what this machine's
     // shared cache and memory cost, which no priority can take away.
     let mut ratios = Vec::new();
     let mut idles = Vec::new();
-    for _ in 0..PAIRS {
-        let rate_idle = idle();
+    for _ in 0..pairs {
+        let before = idle();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let copier = {
             let stop = stop.clone();
@@ -330,11 +352,16 @@ fn bench(c: &mut Criterion) {
             })
         };
         std::thread::sleep(Duration::from_millis(200));
-        let rate_copy = median2((0..3).map(|_| rate(&matcher)).collect());
+        let copying = idle();
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         copier.join().unwrap();
-        idles.push(rate_idle.0);
-        ratios.push((rate_copy.0 / rate_idle.0, rate_copy.1 / rate_idle.1));
+        std::thread::sleep(Duration::from_millis(200));
+        let after = idle();
+        idles.push(before.0);
+        ratios.push((
+            copying.0 / (before.0 * after.0).sqrt(),
+            copying.1 / (before.1 * after.1).sqrt(),
+        ));
     }
     report.push(("no pool, a memory copy at nice 19", idles, ratios, None));
     // what the process (the service, its pool, the local servers) burns
@@ -359,28 +386,50 @@ fn bench(c: &mut Criterion) {
         checks(&metrics())
     );
     eprintln!(
-        "matcher, 1000 brands, 100k names on the bench thread; {PAIRS} pairs per case, each a median of 3 idle runs then of 3 runs with the pool busy:"
+        "matcher, 1000 brands, 100k names on the bench thread; {pairs} A-B-A runs per case, each A and B a median of 3 passes; B against the geometric mean of its two A:"
     );
     for (what, idles, ratios, pool) in report {
-        let mut cpu: Vec<f64> = ratios.iter().map(|r| r.1).collect();
-        let mut ratios: Vec<f64> = ratios.iter().map(|r| r.0).collect();
-        ratios.sort_by(f64::total_cmp);
-        cpu.sort_by(f64::total_cmp);
-        let idles = median(idles);
-        let pct = |r: f64| 100.0 * (r - 1.0);
-        let pool = pool.map_or(String::new(), |(during, busy)| {
-            format!(", {during} checks done while the matcher ran, pool still busy at the end in {busy}/{PAIRS}")
+        let wall: Vec<f64> = ratios.iter().map(|r| r.0).collect();
+        let cpu: Vec<f64> = ratios.iter().map(|r| r.1).collect();
+        let pool = pool.map_or(String::new(), |(queued, during, busy)| {
+            format!(
+                "; {queued} checks queued each run, {during} done in all while the matcher ran, pool still busy at the end of {busy}/{pairs} runs"
+            )
         });
         eprintln!(
-            "  {what}: busy/idle median {:+.1}% (pairs from {:+.1}% to {:+.1}%); per CPU second of the matcher {:+.1}% ({:+.1}% to {:+.1}%); idle median {idles:.0} names/s{pool}",
-            pct(ratios[ratios.len() / 2]),
-            pct(ratios[0]),
-            pct(ratios[ratios.len() - 1]),
-            pct(cpu[cpu.len() / 2]),
-            pct(cpu[0]),
-            pct(cpu[cpu.len() - 1]),
+            "  {what}: wall clock {}; per CPU second of the matcher {}; idle median {:.0} names/s{pool}",
+            summary(wall),
+            summary(cpu),
+            median(idles),
         );
     }
+}
+
+/// Median, range and the mean of the log ratios with a 95% interval
+/// (Student's t for the number of runs), as percentages.
+fn summary(mut ratios: Vec<f64>) -> String {
+    ratios.sort_by(f64::total_cmp);
+    let pct = |r: f64| 100.0 * (r - 1.0);
+    let logs: Vec<f64> = ratios.iter().map(|r| r.ln()).collect();
+    let n = logs.len() as f64;
+    let mean = logs.iter().sum::<f64>() / n;
+    let var = logs.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    // two-sided 97.5% quantiles of t for 1..=30 degrees of freedom
+    const T: [f64; 30] = [
+        12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23, 2.20, 2.18, 2.16, 2.14, 2.13,
+        2.12, 2.11, 2.10, 2.09, 2.09, 2.08, 2.07, 2.07, 2.06, 2.06, 2.06, 2.05, 2.05, 2.05, 2.04,
+    ];
+    let t = T.get(logs.len().saturating_sub(2)).copied().unwrap_or(1.96);
+    let half = t * (var / n).sqrt();
+    format!(
+        "median {:+.1}% ({:+.1}% to {:+.1}%), mean {:+.1}% [95% CI {:+.1}% to {:+.1}%]",
+        pct(ratios[ratios.len() / 2]),
+        pct(ratios[0]),
+        pct(ratios[ratios.len() - 1]),
+        pct(mean.exp()),
+        pct((mean - half).exp()),
+        pct((mean + half).exp()),
+    )
 }
 
 criterion_group!(benches, bench);
