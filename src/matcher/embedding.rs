@@ -104,14 +104,31 @@ impl Embedding {
             return;
         }
         let unicode = name.unicode();
-        let labels: SmallVec<[&str; 8]> = unicode.split('.').collect();
-        let own_labels = labels.len() - name.suffix().split('.').count();
-        for join in 2..=3usize.min(labels.len()) {
-            for start in 0..=labels.len() - join {
-                let end = start + join;
-                // under another suffix, only the labels right before it
-                let before_suffix = end == own_labels;
-                let parts = &labels[start..end];
+        // labels by a byte scan: names are short, and a `split` costs more
+        let mut labels: SmallVec<[&str; 8]> = SmallVec::new();
+        let mut from = 0;
+        for (at, _) in unicode.bytes().enumerate().filter(|&(_, b)| b == b'.') {
+            labels.push(&unicode[from..at]);
+            from = at + 1;
+        }
+        labels.push(&unicode[from..]);
+        let suffix_labels = name.suffix().bytes().filter(|&b| b == b'.').count() + 1;
+        let own_labels = labels.len().saturating_sub(suffix_labels);
+        // Where the joined labels may end: before a listed brand's suffix
+        // (the rest of the name is that suffix, whatever the public suffix
+        // list says of it), or before the name's own suffix. Most names
+        // have one or two such places, so few joins are looked up.
+        let mut rest_at = unicode.len();
+        for end in (2..labels.len()).rev() {
+            // `rest_at`: the byte where labels[end..] starts
+            rest_at -= labels[end].len() + usize::from(end + 1 < labels.len());
+            let before_suffix = end == own_labels;
+            if !before_suffix && !brands.suffixes.contains(&unicode[rest_at..]) {
+                continue;
+            }
+            let rest = &labels[end..];
+            for join in 2..=3usize.min(end) {
+                let parts = &labels[end - join..end];
                 if parts.iter().any(|p| p.is_empty()) {
                     continue;
                 }
@@ -124,11 +141,11 @@ impl Embedding {
                 let Some(hits) = brands.labels.get(joined.as_str()) else {
                     continue;
                 };
-                let rest = &labels[end..];
                 for b in hits {
                     let brand = brands.get(*b);
                     let exact = rest.len() == brand.suffix_labels.len()
                         && starts_with_suffix(rest, &brand.suffix_labels);
+                    // under another suffix, only the labels right before it
                     let elsewhere = before_suffix
                         && !parts.iter().any(|p| p.contains('-'))
                         && brand.distinct != Distinctiveness::Common

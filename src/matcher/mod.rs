@@ -79,6 +79,8 @@ struct Brands {
     /// Some brand label has a hyphen (`deutsche-bank`): hyphen tokens are
     /// looked up in runs too.
     hyphenated: bool,
+    /// The listed brands' public suffixes (`com`, `co.uk`).
+    suffixes: HashSet<String>,
     /// The list compiled: the tables point into its variants.
     source: Arc<Watchlist>,
 }
@@ -102,7 +104,9 @@ impl Brands {
         let list = &*source;
         let mut brands = Vec::with_capacity(list.brands.len());
         let mut labels: HashMap<String, BrandIds> = HashMap::default();
+        let mut suffixes = HashSet::default();
         for (i, entry) in list.brands.iter().enumerate() {
+            suffixes.insert(entry.domain.suffix().to_owned());
             let label = entry.domain.registrable_label().to_owned();
             if label.chars().count() >= 3 {
                 // short labels count only in strong shapes: a whole embedded
@@ -141,6 +145,7 @@ impl Brands {
         };
         Brands {
             hyphenated: labels.keys().any(|l| l.contains('-')),
+            suffixes,
             list: brands,
             labels,
             shapes,
@@ -156,6 +161,22 @@ struct Scratch {
     skeleton: String,
     candidates: Vec<u32>,
     joined: String,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
+impl Scratch {
+    /// Run `f` with this thread's buffers: each name matched after the
+    /// first finds them grown already.
+    fn with<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => f(&mut scratch),
+            // a match inside a match (none today) gets buffers of its own
+            Err(_) => f(&mut Scratch::default()),
+        })
+    }
 }
 
 /// Issuers that give DV certificates for free, automatically: what most
@@ -375,7 +396,7 @@ impl Matcher {
         if self.is_own(name) {
             return Vec::new();
         }
-        self.match_name_with(name, &mut Scratch::default())
+        Scratch::with(|scratch| self.match_name_with(name, scratch))
     }
 
     /// [`Self::match_name`] of a name known not to be own.
@@ -407,7 +428,6 @@ impl Matcher {
     pub fn match_names(&self, names: &[String]) -> (Vec<Verdict>, NameStats) {
         let mut stats = NameStats::default();
         let mut best: Vec<Verdict> = Vec::new();
-        let mut scratch = Scratch::default();
         // brands whose own domain the certificate names
         let mut owners: SmallVec<[String; 2]> = SmallVec::new();
         for raw in names {
@@ -428,7 +448,7 @@ impl Matcher {
                 }
                 continue;
             }
-            for mut v in self.match_name_with(&name, &mut scratch) {
+            for mut v in Scratch::with(|scratch| self.match_name_with(&name, scratch)) {
                 if name.is_wildcard() {
                     v.apply_wildcard();
                 }
