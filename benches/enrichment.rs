@@ -257,8 +257,8 @@ fn bench(c: &mut Criterion) {
     // measurement is A-B-A: the matcher idle, then with the pool busy, then
     // idle again once the backlog has drained, and the busy rate is taken
     // against the mean of the two idle ones (which cancels a steady drift).
-    // The same A-B-A with nothing in the middle (and the same pauses) is the
-    // control: its spread is what this machine does on its own.
+    // The same A-B-A with nothing in the middle is the control: its spread
+    // is what this machine does on its own.
     let pairs: usize = std::env::var("ENRICH_PAIRS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -267,9 +267,11 @@ fn bench(c: &mut Criterion) {
     for _ in 0..3 {
         rate(&matcher);
     }
-    // Middle: what runs between the idle measurements. `Some((pause, jobs))`
-    // queues `jobs` checks (the pages answering after `pause`) and measures
-    // while the pool works through them; `None` measures with nothing else.
+    // Middle: what runs between the idle measurements. `Some((pause,
+    // batches))` queues `batches` x 256 checks (the pages answering after
+    // `pause`) and measures while the pool works through them; `None`
+    // measures with nothing else, 200 ms after the first idle run and 200
+    // ms before the second.
     let mut report = Vec::new();
     // A backlog of two seconds' checks at the rate measured above keeps the
     // pool busy through the matcher's runs (under a second) with or without
@@ -277,7 +279,7 @@ fn bench(c: &mut Criterion) {
     let instant = (jobs_per_second * 2.0 / BATCH as f64).ceil().max(1.0) as usize;
     for (what, middle) in [
         ("servers answering at once", Some((None, instant))),
-        ("no pool: the same pauses, nothing in the middle", None),
+        ("no pool: nothing in the middle", None),
         ("pages answering in 80 ms", Some((Some(80), 4))),
         ("pages answering in 1 s", Some((Some(1000), 1))),
     ] {
