@@ -716,12 +716,15 @@ mod tests {
         let m = matcher(
             r#"{"alibaba.com": [], "shaadi.com": [], "intuit.com": [], "tabelog.com": [],
                 "movie4k.to": [], "deutsche-bank.de": [], "dhl.com": [], "badoo.com": [],
-                "android.com": []}"#,
+                "android.com": [], "booking.com": []}"#,
         );
         let kind = |n: &str| kind_of(&m, n);
-        // two edits count when they keep the name's shape: a letter doubled
-        // beside another change, not a stray letter added or dropped
+        // two edits count when they are one operation: a character written
+        // doubled, vowels swapped; not a stray letter added or dropped, nor
+        // two changes at two unrelated places
         assert_eq!(kind("alibabcc.com"), Some(MatchKind::Typo));
+        assert_eq!(kind("beeking.com"), Some(MatchKind::Typo));
+        assert_eq!(kind("boeing.com"), None);
         assert_eq!(kind("incruit.com"), None);
         assert_eq!(kind("gaadi.com"), None);
         assert_eq!(kind("tblog.com"), None);
