@@ -94,12 +94,30 @@ pub(crate) fn fold_skeleton_into(label: &str, out: &mut String) {
     // `vv` reads as `w` (UTS #39 has `m` → `rn` but no `w` → `vv`), and
     // `rn` as `m`: the skeleton keeps the single letter, so a brand's
     // skeleton stays its label (`microsoft`, not `rnicrosoft`)
-    if out.as_bytes().windows(2).any(|w| w == b"vv") {
-        *out = out.replace("vv", "w");
+    if out.as_bytes().windows(2).any(|w| w == b"vv" || w == b"rn") {
+        single_letters(out);
     }
-    if out.as_bytes().windows(2).any(|w| w == b"rn") {
-        *out = out.replace("rn", "m");
+}
+
+/// `vv` → `w` and `rn` → `m`, left to right, in place: both pairs are
+/// ASCII (never inside a multi-byte character) and neither replacement
+/// can make the other pair, so one pass does what two `replace` calls do.
+fn single_letters(out: &mut String) {
+    let mut bytes = std::mem::take(out).into_bytes();
+    let (mut read, mut write) = (0, 0);
+    while read < bytes.len() {
+        let single = match bytes.get(read..read + 2) {
+            Some(b"vv") => Some(b'w'),
+            Some(b"rn") => Some(b'm'),
+            _ => None,
+        };
+        bytes[write] = single.unwrap_or(bytes[read]);
+        read += if single.is_some() { 2 } else { 1 };
+        write += 1;
     }
+    bytes.truncate(write);
+    *out = String::from_utf8(bytes)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
 }
 
 /// Folds of U+0000..U+052F (ASCII, Latin-1, Latin Extended, IPA, Greek, Cyrillic).
@@ -244,6 +262,18 @@ mod tests {
         assert_eq!(fold_skeleton("rnicrosoft"), fold_skeleton("microsoft"));
         assert_eq!(fold_skeleton("microsoft"), "microsoft");
         assert_ne!(fold_skeleton("paypal"), fold_skeleton("paypol"));
+    }
+
+    #[test]
+    fn single_letters_in_one_pass_equal_the_two_replacements() {
+        for s in [
+            "vv", "vvv", "vvvv", "rnrn", "rrnn", "vvrn", "rnvv", "vrnv", "ärnvvé", "ѵѵrn", "rn",
+            "r", "", "wm",
+        ] {
+            let mut out = s.to_owned();
+            single_letters(&mut out);
+            assert_eq!(out, s.replace("vv", "w").replace("rn", "m"), "{s}");
+        }
     }
 
     #[test]
