@@ -157,7 +157,7 @@ impl Pipeline {
     /// `fresh` and published.
     fn record(
         &mut self,
-        incident: Incident,
+        mut incident: Incident,
         now: SystemTime,
         fresh: &mut Vec<Incident>,
     ) -> Result<(), RecordError> {
@@ -174,6 +174,10 @@ impl Pipeline {
                 fresh.push(incident);
             }
             Recorded::Update { of, sightings } => {
+                // what the store keeps: the feed and the bus must not take
+                // the update for a new incident of its own
+                incident.update_of = Some(of);
+                incident.sightings = sightings;
                 self.metrics.add(&self.metrics.incidents_updates, 1);
                 tracing::info!(
                     incident = %incident.id, update_of = %of, sightings, domain = %incident.domain,
@@ -404,4 +408,98 @@ fn handle(
         let _ = out.send(Arc::new(cert.event_or_names(true).into_owned()));
     }
     Ok(fresh)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matcher::MatcherConfig;
+    use crate::model::{Certificate, IncidentId};
+    use crate::watchlist::Watchlist;
+    use std::sync::Mutex;
+
+    /// Keeps the first incident of a dedup key and answers later ones as
+    /// updates of it, as the store does with `send_updates` on.
+    #[derive(Default)]
+    struct Updates(Mutex<Vec<(String, IncidentId)>>);
+
+    impl Recorder for Updates {
+        fn record(
+            &self,
+            incident: &Incident,
+            _: &[String],
+            _: DedupPolicy,
+            _: SystemTime,
+        ) -> Result<Recorded, RecordError> {
+            let mut kept = self.0.lock().map_err(|e| RecordError(e.to_string()))?;
+            let key = incident.dedup_key.as_str().to_owned();
+            let seen = kept.iter().filter(|(k, _)| *k == key).count() as u64;
+            match kept.iter().find(|(k, _)| *k == key) {
+                Some((_, of)) => Ok(Recorded::Update {
+                    of: *of,
+                    sightings: seen + 1,
+                }),
+                None => {
+                    kept.push((key, incident.id));
+                    Ok(Recorded::New)
+                }
+            }
+        }
+
+        fn commit_position(
+            &self,
+            _: &str,
+            _: u64,
+            _: u64,
+            _: SystemTime,
+        ) -> Result<(), RecordError> {
+            Ok(())
+        }
+    }
+
+    /// A second certificate for a known lookalike is returned and fed as
+    /// what the store keeps: an update of the first incident, not a new
+    /// incident of its own (which the bus would publish as one).
+    #[test]
+    fn an_update_is_returned_and_fed_as_an_update() {
+        let list = Watchlist::parse(r#"{"paypal.com": ["paypa1"]}"#, 1 << 20).unwrap();
+        let matcher = Matcher::compile(&list, &MatcherConfig::default());
+        let (feed, mut fed) = broadcast::channel(8);
+        let mut pipeline = Pipeline::new(
+            Arc::new(Updates::default()),
+            SinkRoutes::default(),
+            DedupPolicy {
+                window: Duration::from_secs(3600),
+                send_updates: true,
+            },
+            Duration::from_secs(60),
+            Arc::new(Metrics::default()),
+            Arc::new(Suppressions::default()),
+        )
+        .with_feed(feed);
+        let event = |name: &str, sha256: &str| CertEvent {
+            certificate: Certificate {
+                all_domains: vec![name.into()],
+                sha256: sha256.into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let now = SystemTime::now();
+        let first = event("paypa1.com", "first");
+        let first = pipeline
+            .process(&matcher, Cert::Event(&first), now)
+            .unwrap();
+        let second = event("www.paypa1.com", "second");
+        let second = pipeline
+            .process(&matcher, Cert::Event(&second), now)
+            .unwrap();
+        assert_eq!((first.len(), second.len()), (1, 1));
+        assert_eq!(first[0].update_of, None);
+        assert_eq!(second[0].update_of, Some(first[0].id));
+        assert_eq!(second[0].sightings, 2);
+        assert_eq!(fed.try_recv().unwrap().update_of, None);
+        let update = fed.try_recv().unwrap();
+        assert_eq!((update.update_of, update.sightings), (Some(first[0].id), 2));
+    }
 }
