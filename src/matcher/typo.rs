@@ -241,7 +241,7 @@ impl Typos {
             if prefix_differs_only(label, target) {
                 return (40, Some("both edits change how the name starts"));
             }
-            return (42, Some("two edits that are not one slip or swap"));
+            return (42, Some("two edits that are not one operation"));
         }
         if distinct == Distinctiveness::Word {
             return (52, Some("two edits of an everyday word"));
