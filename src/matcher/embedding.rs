@@ -60,6 +60,23 @@ pub(super) fn multi_token_runs<'a>(
     out
 }
 
+/// Every label of `name`, the suffix's included, left to right, and how
+/// many come before the suffix. A byte scan: names are short, and a
+/// `split` costs more.
+fn labels_of(name: &Fqdn) -> (SmallVec<[&str; 8]>, usize) {
+    let unicode = name.unicode();
+    let mut labels: SmallVec<[&str; 8]> = SmallVec::new();
+    let mut from = 0;
+    for (at, _) in unicode.bytes().enumerate().filter(|&(_, b)| b == b'.') {
+        labels.push(&unicode[from..at]);
+        from = at + 1;
+    }
+    labels.push(&unicode[from..]);
+    let suffix_labels = name.suffix().bytes().filter(|&b| b == b'.').count() + 1;
+    let own = labels.len().saturating_sub(suffix_labels);
+    (labels, own)
+}
+
 impl Embedding {
     pub(super) fn compile(brands: &Brands, s: &MatcherSettings) -> Embedding {
         let mut run_together: HashMap<String, BrandIds> = HashMap::default();
@@ -104,16 +121,7 @@ impl Embedding {
             return;
         }
         let unicode = name.unicode();
-        // labels by a byte scan: names are short, and a `split` costs more
-        let mut labels: SmallVec<[&str; 8]> = SmallVec::new();
-        let mut from = 0;
-        for (at, _) in unicode.bytes().enumerate().filter(|&(_, b)| b == b'.') {
-            labels.push(&unicode[from..at]);
-            from = at + 1;
-        }
-        labels.push(&unicode[from..]);
-        let suffix_labels = name.suffix().bytes().filter(|&b| b == b'.').count() + 1;
-        let own_labels = labels.len().saturating_sub(suffix_labels);
+        let (labels, own_labels) = labels_of(name);
         // Where the joined labels may end: before a listed brand's suffix
         // (the rest of the name is that suffix, whatever the public suffix
         // list says of it), or before the name's own suffix. Most names
@@ -184,9 +192,7 @@ impl Embedding {
             ));
         };
         let unicode = name.unicode();
-        // every label, the suffix's included, left to right
-        let all: SmallVec<[&str; 8]> = unicode.split('.').collect();
-        let own_labels = all.len() - name.suffix().split('.').count();
+        let (all, own_labels) = labels_of(name);
         // a token running a brand's domain together (`wwwpaypalcom`);
         // `guarded` leaves out common brands, and word brands where the
         // token is a word (`whois` runs `who.is` together). A label that is

@@ -421,7 +421,7 @@ mod tests {
     /// Keeps the first incident of a dedup key and answers later ones as
     /// updates of it, as the store does with `send_updates` on.
     #[derive(Default)]
-    struct Updates(Mutex<Vec<(String, IncidentId)>>);
+    struct Updates(Mutex<std::collections::HashMap<String, (IncidentId, u64)>>);
 
     impl Recorder for Updates {
         fn record(
@@ -433,14 +433,16 @@ mod tests {
         ) -> Result<Recorded, RecordError> {
             let mut kept = self.0.lock().map_err(|e| RecordError(e.to_string()))?;
             let key = incident.dedup_key.as_str().to_owned();
-            let seen = kept.iter().filter(|(k, _)| *k == key).count() as u64;
-            match kept.iter().find(|(k, _)| *k == key) {
-                Some((_, of)) => Ok(Recorded::Update {
-                    of: *of,
-                    sightings: seen + 1,
-                }),
+            match kept.get_mut(&key) {
+                Some((of, sightings)) => {
+                    *sightings += 1;
+                    Ok(Recorded::Update {
+                        of: *of,
+                        sightings: *sightings,
+                    })
+                }
                 None => {
-                    kept.push((key, incident.id));
+                    kept.insert(key, (incident.id, 1));
                     Ok(Recorded::New)
                 }
             }
