@@ -1,6 +1,9 @@
 //! Keyboard neighbours on qwerty, qwertz and azerty: the keys a finger slips to.
 //! On a staggered keyboard, key (row r, column c) touches (r, c±1),
-//! (r-1, c) and (r-1, c+1) above, (r+1, c-1) and (r+1, c) below.
+//! (r-1, c) and (r-1, c+1) above, (r+1, c-1) and (r+1, c) below. The
+//! table is built once, on first use.
+
+use std::sync::LazyLock;
 
 const LAYOUTS: [[&str; 4]; 3] = [
     ["1234567890-", "qwertyuiop", "asdfghjkl", "zxcvbnm"],
@@ -8,8 +11,18 @@ const LAYOUTS: [[&str; 4]; 3] = [
     ["1234567890-", "azertyuiop", "qsdfghjklm", "wxcvbn"],
 ];
 
-/// Neighbours of `c` on any of the three layouts, sorted, without duplicates.
-pub(crate) fn neighbours(c: char) -> Vec<char> {
+/// Neighbours of `c` on any of the three layouts, sorted, without
+/// duplicates; none for a character on no layout.
+pub(crate) fn neighbours(c: char) -> &'static [char] {
+    static TABLE: LazyLock<Vec<Vec<char>>> =
+        LazyLock::new(|| (0..128u8).map(|b| compute(char::from(b))).collect());
+    u8::try_from(c)
+        .ok()
+        .and_then(|b| TABLE.get(usize::from(b)))
+        .map_or(&[], Vec::as_slice)
+}
+
+fn compute(c: char) -> Vec<char> {
     let mut out = Vec::new();
     for layout in &LAYOUTS {
         let rows: Vec<Vec<char>> = layout.iter().map(|r| r.chars().collect()).collect();
@@ -58,5 +71,10 @@ mod tests {
         // qwertz swaps y and z
         assert!(neighbours('t').contains(&'z'));
         assert!(neighbours('t').contains(&'y'));
+        // off every layout: none, from the table as from the computation
+        assert!(neighbours('é').is_empty() && neighbours('.').is_empty());
+        for b in 0..128u8 {
+            assert_eq!(neighbours(char::from(b)), compute(char::from(b)));
+        }
     }
 }

@@ -69,7 +69,7 @@ pub(super) fn insertion(label: &str) -> Vec<String> {
     let cs = chars(label);
     let mut out = Vec::new();
     for (i, c) in cs.iter().enumerate() {
-        for k in neighbours(*c) {
+        for &k in neighbours(*c) {
             let mut before = cs.clone();
             before.insert(i, k);
             out.push(join(&before));
@@ -129,7 +129,7 @@ pub(super) fn replacement(label: &str) -> Vec<String> {
     let cs = chars(label);
     let mut out = Vec::new();
     for (i, c) in cs.iter().enumerate() {
-        for k in neighbours(*c) {
+        for &k in neighbours(*c) {
             let mut v = cs.clone();
             v[i] = k;
             out.push(join(&v));
