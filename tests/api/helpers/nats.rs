@@ -39,7 +39,7 @@ impl Broker {
             .arg("-sd")
             .arg(dir.join("store"))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log_file())
             .spawn()
             .expect("nats-server is not installed (apt-get install nats-server)");
         // the server writes its ports to <dir>/nats-server_<pid>.ports
@@ -78,6 +78,19 @@ impl Broker {
         self.child.wait().unwrap();
         *self = Broker::start(&self.dir.clone(), self.port);
     }
+}
+
+/// Where the server logs: `$BUS_TEST_LOGS/nats-server.log` when that is
+/// set (appended across restarts, as the nodes' logs are), else nowhere.
+fn log_file() -> Stdio {
+    let Some(dir) = std::env::var_os("BUS_TEST_LOGS") else {
+        return Stdio::null();
+    };
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(Path::new(&dir).join("nats-server.log"))
+        .map_or_else(|_| Stdio::null(), Stdio::from)
 }
 
 impl Drop for Broker {
