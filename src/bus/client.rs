@@ -91,10 +91,48 @@ pub(super) async fn jetstream(
     Ok(jetstream::new(client))
 }
 
+/// The oldest nats-server known to keep, through a crash, what one shard
+/// has acknowledged and another has not read yet. 2.9.10 (Debian 12's)
+/// drops those messages from an interest-retention stream on recovery
+/// (`bus::a_broker_crash_loses_nothing_a_shard_has_still_to_read`);
+/// 2.10.25 and 2.15.1 keep them.
+const SAFE_FOR_SHARDS: (u32, u32, u32) = (2, 10, 25);
+
+/// `major.minor.patch` of a server's version string (`2.10.25`,
+/// `2.11.0-RC.1`), when it has one.
+fn server_version(version: &str) -> Option<(u32, u32, u32)> {
+    let mut parts = version.trim_start_matches('v').splitn(3, '.');
+    let mut next = || -> Option<u32> {
+        let digits: String = parts
+            .next()?
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    };
+    Some((next()?, next()?, next()?))
+}
+
+/// Whether brand shards on a server of `version` can lose certificates
+/// in a broker crash (an unreadable version is not flagged).
+fn loses_shards_on_crash(version: &str, shards: u16) -> bool {
+    shards > 1 && server_version(version).is_some_and(|v| v < SAFE_FOR_SHARDS)
+}
+
 async fn try_connect(
     settings: &BusSettings,
 ) -> Result<(jetstream::Context, stream::Stream), async_nats::Error> {
-    let js = jetstream(settings).await?;
+    let client = options(settings).connect(settings.url.as_str()).await?;
+    let version = client.server_info().version;
+    if loses_shards_on_crash(&version, settings.shards) {
+        tracing::warn!(
+            server = %version,
+            shards = settings.shards,
+            "this nats-server drops, when it restarts after a crash, certificates one \
+             shard has acknowledged and another has not read yet: use 2.10.25 or later"
+        );
+    }
+    let js = jetstream::new(client);
     let stream = js
         .get_or_create_stream(stream::Config {
             name: settings.stream.clone(),
@@ -456,6 +494,22 @@ pub(crate) async fn consume(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn servers_that_lose_a_shard_s_certificates_in_a_crash_are_flagged() {
+        assert_eq!(server_version("2.9.10"), Some((2, 9, 10)));
+        assert_eq!(server_version("v2.11.0-RC.1"), Some((2, 11, 0)));
+        assert_eq!(server_version("2.10"), None);
+        assert_eq!(server_version(""), None);
+        assert!(loses_shards_on_crash("2.9.10", 2));
+        assert!(loses_shards_on_crash("2.10.24", 4));
+        // one shard: one consumer, nothing another one still needs
+        assert!(!loses_shards_on_crash("2.9.10", 1));
+        for fixed in ["2.10.25", "2.11.0", "2.15.1", "3.0.0"] {
+            assert!(!loses_shards_on_crash(fixed, 2), "{fixed}");
+        }
+        assert!(!loses_shards_on_crash("dev", 2));
+    }
 
     #[test]
     fn ct_entries_are_named_by_log_and_index_and_others_by_hash() {

@@ -1352,6 +1352,69 @@ async fn brand_shards_each_match_their_brands_and_together_miss_nothing() {
     }
 }
 
+/// A broker that crashes loses nothing a shard has still to read: shard 1
+/// reads every certificate while shard 0's matcher is away, the broker is
+/// SIGKILLed and restarted, and shard 0's matcher then finds all of them
+/// and raises its incidents. nats-server 2.9.10 fails this: on recovery
+/// it drops, from an interest-retention stream, what one consumer had
+/// acknowledged though another had not read it (README, "Running as a
+/// cluster").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_crash_loses_nothing_a_shard_has_still_to_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("stream.jsonl");
+    write_stream(&stream, 600);
+    std::fs::write(dir.path().join("list.json"), TEST_LIST).unwrap();
+    let expected = expected_keys(dir.path(), &stream);
+    assert!(expected.len() > 10, "{}", expected.len());
+    let receiver = Receiver::start().await;
+    let mut broker = Broker::start(&dir.path().join("nats"), 0);
+    let url = broker.url();
+    let replay = format!(
+        "[source]\nkind = \"replay\"\npath = \"{}\"\nreplay_rate = 3000",
+        stream.display()
+    );
+    let shard = |i: u16| {
+        format!(
+            "shards = 2\nshard = {i}\n[[sinks]]\nname = \"hook\"\nurl = \"{}/hook\"\n",
+            receiver.base
+        )
+    };
+    let roles = r#"["matcher", "delivery", "api"]"#;
+    let none = "[source]\nkind = \"none\"";
+    let mut reader = Node::new(
+        &dir.path().join("reader"),
+        &url,
+        r#"["ct-reader"]"#,
+        &replay,
+        "shards = 2\n",
+    );
+    let mut one = Node::new(&dir.path().join("one"), &url, roles, none, &shard(1));
+    one.start();
+    reader.start();
+    // shard 1 has read and acknowledged everything; shard 0 nothing
+    eventually(Duration::from_secs(60), "the replay in the stream", || {
+        let url = url.clone();
+        async move {
+            matches!(backlog(&url, "CERTS", "matchers-0-of-2").await, Some((n, _)) if n >= 600)
+        }
+    })
+    .await;
+    drained(&url, "CERTS", "matchers-1-of-2", Duration::from_secs(60)).await;
+    // long enough for the broker to have written shard 1's acknowledgements
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    broker.sigkill_and_restart();
+
+    let mut zero = Node::new(&dir.path().join("zero"), &url, roles, none, &shard(0));
+    zero.start();
+    wait_all_delivered(&receiver, &expected).await;
+    report("broker crash, shard 0 away", &expected, &receiver);
+    drained(&url, "CERTS", "matchers-0-of-2", Duration::from_secs(60)).await;
+    for node in [&mut reader, &mut one, &mut zero] {
+        node.sigkill();
+    }
+}
+
 /// `certsentry_enricher_runs_total{enricher="dns",status="ok"}` of `node`.
 async fn dns_runs(node: &Node) -> u64 {
     let Ok(r) = reqwest::get(format!("http://{}/metrics", node.api)).await else {

