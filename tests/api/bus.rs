@@ -1274,6 +1274,67 @@ async fn brands_recorded(node: &Node) -> std::collections::BTreeSet<String> {
         .collect()
 }
 
+/// Two brand shards (`bus.shards = 2`) on a broker of their own: a replay
+/// of `certs` certificates (at `rate` a second) for a reader, matchers
+/// made on demand for either shard, both delivering to one receiver.
+struct Shards {
+    expected: std::collections::BTreeSet<String>,
+    receiver: Receiver,
+    broker: Broker,
+    url: String,
+    reader: Node,
+    // last: fields drop in order, and the broker's store is in it
+    dir: tempfile::TempDir,
+}
+
+impl Shards {
+    async fn start(certs: usize, rate: u32) -> Shards {
+        let dir = tempfile::tempdir().unwrap();
+        let stream = dir.path().join("stream.jsonl");
+        write_stream(&stream, certs);
+        std::fs::write(dir.path().join("list.json"), TEST_LIST).unwrap();
+        let expected = expected_keys(dir.path(), &stream);
+        let receiver = Receiver::start().await;
+        let broker = Broker::start(&dir.path().join("nats"), 0);
+        let url = broker.url();
+        let replay = format!(
+            "[source]\nkind = \"replay\"\npath = \"{}\"\nreplay_rate = {rate}",
+            stream.display()
+        );
+        let reader = Node::new(
+            &dir.path().join("reader"),
+            &url,
+            r#"["ct-reader"]"#,
+            &replay,
+            "shards = 2\n",
+        );
+        Shards {
+            expected,
+            receiver,
+            broker,
+            url,
+            reader,
+            dir,
+        }
+    }
+
+    /// A matcher (with delivery and api) of shard `i`, in `name`'s folder.
+    fn matcher(&self, name: &str, i: u16) -> Node {
+        // [bus] keys first (the node's [bus] table is open), then the sink
+        let sinks = format!(
+            "shards = 2\nshard = {i}\n[[sinks]]\nname = \"hook\"\nurl = \"{}/hook\"\n",
+            self.receiver.base
+        );
+        Node::new(
+            &self.dir.path().join(name),
+            &self.url,
+            r#"["matcher", "delivery", "api"]"#,
+            "[source]\nkind = \"none\"",
+            &sinks,
+        )
+    }
+}
+
 /// Brand shards (`bus.shards = 2`): every certificate reaches a matcher of
 /// each shard, each matches only its shard's brands (paypal.com is shard
 /// 1, microsoft.com and apple.com shard 0), and every incident is
@@ -1282,49 +1343,22 @@ async fn brands_recorded(node: &Node) -> std::collections::BTreeSet<String> {
 /// pending.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn brand_shards_each_match_their_brands_and_together_miss_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let stream = dir.path().join("stream.jsonl");
-    write_stream(&stream, 3_000);
-    std::fs::write(dir.path().join("list.json"), TEST_LIST).unwrap();
-    let expected = expected_keys(dir.path(), &stream);
-    assert!(expected.len() > 50, "{}", expected.len());
-    let receiver = Receiver::start().await;
-    let broker = Broker::start(&dir.path().join("nats"), 0);
-    let url = broker.url();
-    let replay = format!(
-        "[source]\nkind = \"replay\"\npath = \"{}\"\nreplay_rate = 1500",
-        stream.display()
-    );
-    // [bus] keys first (the node's [bus] table is open), then the sink
-    let shard = |i: u16| {
-        format!(
-            "shards = 2\nshard = {i}\n[[sinks]]\nname = \"hook\"\nurl = \"{}/hook\"\n",
-            receiver.base
-        )
-    };
-    let roles = r#"["matcher", "delivery", "api"]"#;
-    let none = "[source]\nkind = \"none\"";
-    let mut reader = Node::new(
-        &dir.path().join("reader"),
-        &url,
-        r#"["ct-reader"]"#,
-        &replay,
-        "shards = 2\n",
-    );
-    let mut zero = Node::new(&dir.path().join("zero"), &url, roles, none, &shard(0));
-    let mut one = Node::new(&dir.path().join("one"), &url, roles, none, &shard(1));
+    let mut c = Shards::start(3_000, 1_500).await;
+    assert!(c.expected.len() > 50, "{}", c.expected.len());
+    let mut zero = c.matcher("zero", 0);
+    let mut one = c.matcher("one", 1);
     zero.start();
     one.start();
-    reader.start();
+    c.reader.start();
     tokio::time::sleep(Duration::from_millis(1000)).await;
     zero.sigkill();
-    let mut zero_again = Node::new(&dir.path().join("zero2"), &url, roles, none, &shard(0));
+    let mut zero_again = c.matcher("zero2", 0);
     zero_again.start();
 
-    wait_all_delivered(&receiver, &expected).await;
-    report("brand shards", &expected, &receiver);
+    wait_all_delivered(&c.receiver, &c.expected).await;
+    report("brand shards", &c.expected, &c.receiver);
     assert!(
-        tally(&receiver).keys().all(|k| expected.contains(k)),
+        tally(&c.receiver).keys().all(|k| c.expected.contains(k)),
         "unexpected incidents"
     );
     let b1 = brands_recorded(&one).await;
@@ -1345,9 +1379,9 @@ async fn brand_shards_each_match_their_brands_and_together_miss_nothing() {
     assert_eq!(verdict["results"][0]["own_domain"], true, "{verdict}");
     assert_eq!(verdict["results"][1]["incident"], false, "{verdict}");
     for consumer in ["matchers-0-of-2", "matchers-1-of-2"] {
-        drained(&url, "CERTS", consumer, Duration::from_secs(60)).await;
+        drained(&c.url, "CERTS", consumer, Duration::from_secs(60)).await;
     }
-    for node in [&mut reader, &mut one, &mut zero_again] {
+    for node in [&mut c.reader, &mut one, &mut zero_again] {
         node.sigkill();
     }
 }
@@ -1357,42 +1391,16 @@ async fn brand_shards_each_match_their_brands_and_together_miss_nothing() {
 /// SIGKILLed and restarted, and shard 0's matcher then finds all of them
 /// and raises its incidents. nats-server 2.9.10 fails this: on recovery
 /// it drops, from an interest-retention stream, what one consumer had
-/// acknowledged though another had not read it (README, "Running as a
-/// cluster").
+/// acknowledged though another had not read it (README, "Brand shards").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_crash_loses_nothing_a_shard_has_still_to_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let stream = dir.path().join("stream.jsonl");
-    write_stream(&stream, 600);
-    std::fs::write(dir.path().join("list.json"), TEST_LIST).unwrap();
-    let expected = expected_keys(dir.path(), &stream);
-    assert!(expected.len() > 10, "{}", expected.len());
-    let receiver = Receiver::start().await;
-    let mut broker = Broker::start(&dir.path().join("nats"), 0);
-    let url = broker.url();
-    let replay = format!(
-        "[source]\nkind = \"replay\"\npath = \"{}\"\nreplay_rate = 3000",
-        stream.display()
-    );
-    let shard = |i: u16| {
-        format!(
-            "shards = 2\nshard = {i}\n[[sinks]]\nname = \"hook\"\nurl = \"{}/hook\"\n",
-            receiver.base
-        )
-    };
-    let roles = r#"["matcher", "delivery", "api"]"#;
-    let none = "[source]\nkind = \"none\"";
-    let mut reader = Node::new(
-        &dir.path().join("reader"),
-        &url,
-        r#"["ct-reader"]"#,
-        &replay,
-        "shards = 2\n",
-    );
-    let mut one = Node::new(&dir.path().join("one"), &url, roles, none, &shard(1));
+    let mut c = Shards::start(600, 3_000).await;
+    assert!(c.expected.len() > 10, "{}", c.expected.len());
+    let mut one = c.matcher("one", 1);
     one.start();
-    reader.start();
+    c.reader.start();
     // shard 1 has read and acknowledged everything; shard 0 nothing
+    let url = c.url.clone();
     eventually(Duration::from_secs(60), "the replay in the stream", || {
         let url = url.clone();
         async move {
@@ -1403,14 +1411,14 @@ async fn a_broker_crash_loses_nothing_a_shard_has_still_to_read() {
     drained(&url, "CERTS", "matchers-1-of-2", Duration::from_secs(60)).await;
     // long enough for the broker to have written shard 1's acknowledgements
     tokio::time::sleep(Duration::from_secs(3)).await;
-    broker.sigkill_and_restart();
+    c.broker.sigkill_and_restart();
 
-    let mut zero = Node::new(&dir.path().join("zero"), &url, roles, none, &shard(0));
+    let mut zero = c.matcher("zero", 0);
     zero.start();
-    wait_all_delivered(&receiver, &expected).await;
-    report("broker crash, shard 0 away", &expected, &receiver);
+    wait_all_delivered(&c.receiver, &c.expected).await;
+    report("broker crash, shard 0 away", &c.expected, &c.receiver);
     drained(&url, "CERTS", "matchers-0-of-2", Duration::from_secs(60)).await;
-    for node in [&mut reader, &mut one, &mut zero] {
+    for node in [&mut c.reader, &mut one, &mut zero] {
         node.sigkill();
     }
 }
