@@ -122,8 +122,8 @@ fn loses_shards_on_crash(version: &str, shards: u16) -> bool {
 async fn try_connect(
     settings: &BusSettings,
 ) -> Result<(jetstream::Context, stream::Stream), async_nats::Error> {
-    let client = options(settings).connect(settings.url.as_str()).await?;
-    let version = client.server_info().version;
+    let js = jetstream(settings).await?;
+    let version = js.client().server_info().version;
     if loses_shards_on_crash(&version, settings.shards) {
         tracing::warn!(
             server = %version,
@@ -132,7 +132,6 @@ async fn try_connect(
              shard has acknowledged and another has not read yet: use 2.10.25 or later"
         );
     }
-    let js = jetstream::new(client);
     let stream = js
         .get_or_create_stream(stream::Config {
             name: settings.stream.clone(),

@@ -77,9 +77,9 @@ impl Broker {
             .arg("-sd")
             .arg(dir.join("store"))
             .stdout(Stdio::null())
-            .stderr(log_file())
+            .stderr(bus_test_log("nats-server"))
             .spawn()
-            .expect("nats-server is not installed (apt-get install nats-server)");
+            .expect("nats-server is not installed (.ci/run installs it)");
         // the server writes its ports to <dir>/nats-server_<pid>.ports
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         let port = loop {
@@ -118,16 +118,16 @@ impl Broker {
     }
 }
 
-/// Where the server logs: `$BUS_TEST_LOGS/nats-server.log` when that is
-/// set (appended across restarts, as the nodes' logs are), else nowhere.
-fn log_file() -> Stdio {
+/// Where a bus test's process `name` logs: `$BUS_TEST_LOGS/<name>.log`
+/// when that is set (appended across restarts), else nowhere.
+pub fn bus_test_log(name: &str) -> Stdio {
     let Some(dir) = std::env::var_os("BUS_TEST_LOGS") else {
         return Stdio::null();
     };
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(Path::new(&dir).join("nats-server.log"))
+        .open(Path::new(&dir).join(format!("{name}.log")))
         .map_or_else(|_| Stdio::null(), Stdio::from)
 }
 
